@@ -1,0 +1,31 @@
+# Two commands set Vigil up on a fresh Debian machine: `make run` and `make test`.
+MODULE := target/release/libvigil.so
+CARGO ?= cargo
+
+.PHONY: deps build run test unit integration bench lint clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release
+
+# Starts redis-server in the foreground with redis.conf (loadmodule ./target/release/libvigil.so).
+run: build
+	mkdir -p run
+	redis-server redis.conf
+
+# Unit tests (the core, no Redis) and integration tests (a real redis-server per test, started
+# on a free loopback port). The integration tests load $(MODULE), built first.
+test: build
+	$(CARGO) test --workspace --features system-alloc -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --features system-alloc -- -D warnings
+
+bench: build
+	$(CARGO) bench --features system-alloc
+
+clean:
+	$(CARGO) clean

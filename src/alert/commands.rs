@@ -1,0 +1,526 @@
+//! ALERT.* commands: parse everything, then change state, then replicate the decided effect
+//! (explicit IDs, settings and NOW) so replicas and AOF replay reach the same state.
+
+use super::doc::{parse_document, Severity};
+use super::stream::{
+    render, AddResult, Alert, AlertId, Outcome, RangeQuery, Settings, Status, Stream,
+};
+use crate::args::{err, parse_id, wrong_type, Args};
+use crate::callbacks::ALERT_TYPE;
+use crate::stats;
+use crate::{config, stats::*};
+use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::redisvalue::RedisValueKey;
+use redis_module::{
+    raw, Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue,
+};
+use std::collections::BTreeMap;
+
+pub fn now_ms() -> u64 {
+    let ms = unsafe { raw::RedisModule_Milliseconds.map_or(0, |f| f()) };
+    ms.max(0) as u64
+}
+
+/// Commands arriving from the primary or from the AOF were validated once already: a
+/// different local config must not make a replica refuse them.
+fn from_primary(ctx: &Context) -> bool {
+    ctx.get_flags()
+        .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
+}
+
+fn read_stream<'a>(key: &'a RedisKey) -> Result<Option<&'a Stream>, RedisError> {
+    key.get_value::<Stream>(&ALERT_TYPE)
+        .map_err(|_| wrong_type())
+}
+
+fn write_stream<'a>(key: &'a RedisKeyWritable) -> Result<Option<&'a mut Stream>, RedisError> {
+    key.get_value::<Stream>(&ALERT_TYPE)
+        .map_err(|_| wrong_type())
+}
+
+/// Stores a new stream under `key`.
+fn create_stream<'a>(
+    key: &'a RedisKeyWritable,
+    settings: Settings,
+) -> Result<&'a mut Stream, RedisError> {
+    key.set_value(&ALERT_TYPE, Stream::new(settings))?;
+    stats::adjust(&ALERT_KEYS, 1);
+    write_stream(key)?.ok_or_else(|| err("ERR could not create the alert stream"))
+}
+
+fn notify(ctx: &Context, event: &str, key: &RedisString) {
+    ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key);
+}
+
+fn replicate(ctx: &Context, command: &str, args: &[Vec<u8>]) {
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    ctx.replicate(command, &refs[..]);
+}
+
+fn num(v: u64) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+fn settings_args(s: &Settings) -> Vec<Vec<u8>> {
+    vec![
+        b"RETENTION".to_vec(),
+        num(s.retention_ms),
+        b"MAXLEN".to_vec(),
+        num(s.maxlen),
+        b"DEDUP".to_vec(),
+        num(s.dedup_ms),
+        b"RATELIMIT".to_vec(),
+        num(s.ratelimit_n),
+        num(s.ratelimit_window_ms),
+    ]
+}
+
+/// Replicates the creation with every setting explicit: a replica's configs may differ.
+fn replicate_create(ctx: &Context, key: &RedisString, s: &Settings) {
+    let mut args = vec![key.as_slice().to_vec()];
+    args.extend(settings_args(s));
+    replicate(ctx, "ALERT.CREATE", &args);
+}
+
+/// Reports alerts removed by trimming: the keyspace event and the counters.
+fn trimmed(ctx: &Context, key: &RedisString, n: u64) {
+    if n > 0 {
+        stats::add(&ALERTS_TRIMMED, n);
+        stats::adjust(&ALERTS_HELD, -(n as i64));
+        notify(ctx, "alert.expire", key);
+    }
+}
+
+/// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW.
+fn parse_settings(
+    args: &mut Args,
+    mut s: Settings,
+    allow_now: bool,
+) -> Result<(Settings, Option<u64>), RedisError> {
+    let mut now = None;
+    while let Some(opt) = args.next() {
+        let opt = opt.to_string_lossy();
+        match opt.to_ascii_uppercase().as_str() {
+            "RETENTION" => s.retention_ms = args.ms_of("RETENTION")?,
+            "MAXLEN" => s.maxlen = args.ms_of("MAXLEN")?,
+            "DEDUP" => s.dedup_ms = args.ms_of("DEDUP")?,
+            "RATELIMIT" => {
+                s.ratelimit_n = args.ms_of("RATELIMIT")?;
+                s.ratelimit_window_ms = args.ms_of("RATELIMIT window")?;
+            }
+            "NOW" if allow_now => now = Some(args.ms_of("NOW")?),
+            _ => return Err(args.unknown(&opt)),
+        }
+    }
+    s.check().map_err(|e| err(e.to_string()))?;
+    Ok((s, now))
+}
+
+/// ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms]
+pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 2)?;
+    let name = args.next_string()?;
+    let (settings, _) = parse_settings(&mut args, config::default_settings(), false)?;
+    let key = ctx.open_key_writable(&name);
+    if !key.is_empty() {
+        return Err(err("ERR key already exists"));
+    }
+    create_stream(&key, settings)?;
+    replicate_create(ctx, &name, &settings);
+    Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [NOW ms]
+pub fn alter(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 2)?;
+    let name = args.next_string()?;
+    let key = ctx.open_key_writable(&name);
+    let stream = write_stream(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let (settings, now) = parse_settings(&mut args, stream.settings, true)?;
+    let now = now.unwrap_or_else(now_ms);
+    let removed = stream
+        .set_settings(settings, now)
+        .map_err(|e| err(e.to_string()))?;
+    trimmed(ctx, &name, removed);
+    let mut rep = vec![name.as_slice().to_vec()];
+    rep.extend(settings_args(&settings));
+    rep.extend([b"NOW".to_vec(), num(now)]);
+    replicate(ctx, "ALERT.ALTER", &rep);
+    Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+fn outcome_reply(outcome: &Outcome) -> RedisValue {
+    let (word, id, n) = match outcome {
+        Outcome::Added(id) => ("added", Some(*id), 1),
+        Outcome::Duplicate(id, count) => ("duplicate", Some(*id), *count),
+        Outcome::Exists(id, count) => ("exists", Some(*id), *count),
+        Outcome::Limited(retry) => ("limited", None, *retry),
+        Outcome::Expired => ("expired", None, 0),
+    };
+    RedisValue::Array(vec![
+        RedisValue::BulkString(word.into()),
+        id.map_or(RedisValue::Null, |id| {
+            RedisValue::BulkString(id.to_string())
+        }),
+        RedisValue::Integer(n.min(i64::MAX as u64) as i64),
+    ])
+}
+
+/// ALERT.ADD key document [TS ms] [ID id] [NOW ms]
+pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let raw_doc = args.next_bytes()?;
+    let (mut ts, mut id, mut now) = (None, None, None);
+    while let Some(opt) = args.next() {
+        let opt = opt.to_string_lossy();
+        match opt.to_ascii_uppercase().as_str() {
+            "TS" => ts = Some(args.ms_of("TS")?),
+            "ID" => id = Some(args.id_of("ID")?),
+            "NOW" => now = Some(args.ms_of("NOW")?),
+            _ => return Err(args.unknown(&opt)),
+        }
+    }
+    if let (Some(ts), Some(id)) = (ts, id) {
+        if ts != id.ts {
+            return Err(err(format!(
+                "ERR TS {ts} disagrees with the timestamp of ID {id}"
+            )));
+        }
+    }
+    let max = if from_primary(ctx) {
+        0
+    } else {
+        config::max_document_bytes()
+    };
+    let doc = parse_document(&raw_doc, max).map_err(|e| err(e.to_string()))?;
+    let now = now.unwrap_or_else(now_ms);
+
+    let key = ctx.open_key_writable(&name);
+    let (stream, created) = match write_stream(&key)? {
+        Some(s) => (s, None),
+        None => {
+            let settings = config::default_settings();
+            (create_stream(&key, settings)?, Some(settings))
+        }
+    };
+    let replay_doc = doc.json.as_bytes().to_vec();
+    let AddResult {
+        outcome,
+        trimmed: removed,
+    } = stream
+        .add(doc, ts, id, now)
+        .map_err(|e| err(e.to_string()))?;
+
+    if let Some(settings) = created {
+        replicate_create(ctx, &name, &settings);
+    }
+    let mut rep = vec![name.as_slice().to_vec(), replay_doc];
+    match &outcome {
+        Outcome::Added(new_id) => {
+            rep.extend([b"ID".to_vec(), new_id.to_string().into_bytes()]);
+            rep.extend([b"NOW".to_vec(), num(now)]);
+            replicate(ctx, "ALERT.ADD", &rep);
+            stats::add(&ALERTS_ADDED, 1);
+            stats::adjust(&ALERTS_HELD, 1);
+            notify(ctx, "alert.add", &name);
+        }
+        Outcome::Duplicate(..) => {
+            let ts = id.map(|i| i.ts).or(ts).unwrap_or(now);
+            rep.extend([b"TS".to_vec(), num(ts)]);
+            if let Some(id) = id {
+                rep.extend([b"ID".to_vec(), id.to_string().into_bytes()]);
+            }
+            rep.extend([b"NOW".to_vec(), num(now)]);
+            replicate(ctx, "ALERT.ADD", &rep);
+            stats::add(&ALERTS_DEDUPLICATED, 1);
+            notify(ctx, "alert.dup", &name);
+        }
+        Outcome::Limited(_) => stats::add(&ALERTS_LIMITED, 1),
+        Outcome::Expired => stats::add(&ALERTS_EXPIRED, 1),
+        Outcome::Exists(..) => {}
+    }
+    trimmed(ctx, &name, removed);
+    Ok(outcome_reply(&outcome))
+}
+
+fn alert_json(id: &AlertId, a: &Alert) -> RedisValue {
+    RedisValue::BulkString(render(id, a))
+}
+
+/// ALERT.GET key id [id ...]
+pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let ids = args
+        .map(|a| parse_id(&a.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = ctx.open_key(&name);
+    let stream = read_stream(&key)?;
+    Ok(RedisValue::Array(
+        ids.iter()
+            .map(|id| match stream.and_then(|s| s.get(id).map(|a| (id, a))) {
+                Some((id, a)) => alert_json(id, a),
+                None => RedisValue::Null,
+            })
+            .collect(),
+    ))
+}
+
+/// A RANGE bound: `-`, `+`, a full ID, or a ms timestamp (all of that millisecond).
+fn parse_bound(v: &str, is_end: bool) -> Result<AlertId, RedisError> {
+    match v {
+        "-" => Ok(AlertId::MIN),
+        "+" => Ok(AlertId::MAX),
+        _ if v.contains('-') => parse_id(v),
+        _ => super::stream::parse_ms(v)
+            .map(|ts| AlertId::new(ts, if is_end { u64::MAX } else { 0 }))
+            .ok_or_else(|| {
+                err(format!(
+                    "ERR invalid range bound '{v}': expected a ms timestamp, an ID, - or +"
+                ))
+            }),
+    }
+}
+
+/// ALERT.RANGE key start end [REV] [COUNT n] [MINSEVERITY sev] [SOURCE src] [TYPE t]
+/// [STATUS st] [LABEL name=value ...]
+pub fn range(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 4)?;
+    let name = args.next_string()?;
+    let mut q = RangeQuery::all();
+    q.start = parse_bound(&args.next_str()?, false)?;
+    q.end = parse_bound(&args.next_str()?, true)?;
+    while let Some(opt) = args.next() {
+        let opt = opt.to_string_lossy();
+        match opt.to_ascii_uppercase().as_str() {
+            "REV" => q.rev = true,
+            "COUNT" => {
+                let n = args.ms_of("COUNT")?;
+                q.count = Some(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            "MINSEVERITY" => {
+                let v = args.value_of("MINSEVERITY")?;
+                q.min_severity = Some(Severity::parse(&v).ok_or_else(|| {
+                    err(format!(
+                        "ERR invalid severity '{v}', expected {}",
+                        Severity::EXPECTED
+                    ))
+                })?);
+            }
+            "SOURCE" => q.source = Some(args.value_of("SOURCE")?),
+            "TYPE" => q.kind = Some(args.value_of("TYPE")?),
+            "STATUS" => {
+                let v = args.value_of("STATUS")?;
+                q.status = Some(Status::parse(&v).ok_or_else(|| {
+                    err(format!(
+                        "ERR invalid status '{v}', expected active|acked|resolved"
+                    ))
+                })?);
+            }
+            "LABEL" => {
+                let v = args.value_of("LABEL")?;
+                let (label, value) = v
+                    .split_once('=')
+                    .ok_or_else(|| err(format!("ERR invalid LABEL '{v}': expected name=value")))?;
+                q.labels.push((label.to_owned(), value.to_owned()));
+            }
+            _ => return Err(args.unknown(&opt)),
+        }
+    }
+    let key = ctx.open_key(&name);
+    let Some(stream) = read_stream(&key)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    Ok(RedisValue::Array(
+        stream
+            .range(&q)
+            .iter()
+            .map(|(id, a)| alert_json(id, a))
+            .collect(),
+    ))
+}
+
+/// ACK / RESOLVE / DEL: apply `op` to each ID; reply with how many changed.
+fn per_id(
+    ctx: &Context,
+    args: Vec<RedisString>,
+    event: &str,
+    op: fn(&mut Stream, &AlertId) -> bool,
+) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let ids = args
+        .map(|a| parse_id(&a.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = ctx.open_key_writable(&name);
+    let Some(stream) = write_stream(&key)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
+    if changed > 0 {
+        ctx.replicate_verbatim();
+        notify(ctx, event, &name);
+    }
+    Ok(RedisValue::Integer(changed))
+}
+
+pub fn ack(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    per_id(ctx, args, "alert.ack", Stream::ack)
+}
+
+pub fn resolve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    per_id(ctx, args, "alert.resolve", Stream::resolve)
+}
+
+pub fn del(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let result = per_id(ctx, args, "alert.del", Stream::remove)?;
+    if let RedisValue::Integer(n) = result {
+        stats::adjust(&ALERTS_HELD, -n);
+    }
+    Ok(result)
+}
+
+/// ALERT.TRIM key MAXLEN n | MINTS ms
+pub fn trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 4)?;
+    let name = args.next_string()?;
+    let mode = args.next_str()?;
+    enum Mode {
+        MaxLen(u64),
+        MinTs(u64),
+    }
+    let mode = match mode.to_ascii_uppercase().as_str() {
+        "MAXLEN" => Mode::MaxLen(args.ms_of("MAXLEN")?),
+        "MINTS" => Mode::MinTs(args.ms_of("MINTS")?),
+        _ => {
+            return Err(err(format!(
+                "ERR unknown option '{mode}' for 'alert.trim', expected MAXLEN or MINTS"
+            )))
+        }
+    };
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity);
+    }
+    let key = ctx.open_key_writable(&name);
+    let Some(stream) = write_stream(&key)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let removed = match mode {
+        Mode::MaxLen(n) => stream.trim_maxlen(n),
+        Mode::MinTs(ms) => stream.trim_before(ms, usize::MAX),
+    };
+    if removed > 0 {
+        ctx.replicate_verbatim();
+        trimmed(ctx, &name, removed);
+    }
+    Ok(RedisValue::Integer(removed as i64))
+}
+
+/// ALERT.INFO key
+pub fn info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 2)?;
+    let name = args.next_string()?;
+    let key = ctx.open_key(&name);
+    let stream = read_stream(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
+    let opt = |v: Option<u64>| v.map_or(RedisValue::Null, int);
+    let s = &stream.settings;
+    let st = &stream.stats;
+    let fields: [(&str, RedisValue); 14] = [
+        ("length", int(stream.len() as u64)),
+        ("first_ts", opt(stream.first_ts())),
+        ("last_ts", opt(stream.last_ts())),
+        ("retention", int(s.retention_ms)),
+        ("maxlen", int(s.maxlen)),
+        ("dedup", int(s.dedup_ms)),
+        ("ratelimit_n", int(s.ratelimit_n)),
+        ("ratelimit_window", int(s.ratelimit_window_ms)),
+        ("added", int(st.added)),
+        ("duplicates", int(st.duplicates)),
+        ("limited", int(st.limited)),
+        ("expired", int(st.expired)),
+        ("trimmed", int(st.trimmed)),
+        ("memory", int(stream.memory_usage() as u64)),
+    ];
+    let map: BTreeMap<RedisValueKey, RedisValue> = fields
+        .into_iter()
+        .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+        .collect();
+    Ok(RedisValue::OrderedMap(map))
+}
+
+/// ALERT.IMPORT key id document [STATUS st] [COUNT n] [LASTSEEN ms] [ALIAS id ...]
+pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 4)?;
+    let name = args.next_string()?;
+    let id = parse_id(&args.next_str()?)?;
+    let raw_doc = args.next_bytes()?;
+    let (mut status, mut count, mut last_seen, mut aliases) = (Status::Active, 1, id.ts, vec![]);
+    while let Some(opt) = args.next() {
+        let opt = opt.to_string_lossy();
+        match opt.to_ascii_uppercase().as_str() {
+            "STATUS" => {
+                let v = args.value_of("STATUS")?;
+                status = Status::parse(&v).ok_or_else(|| {
+                    err(format!(
+                        "ERR invalid status '{v}', expected active|acked|resolved"
+                    ))
+                })?;
+            }
+            "COUNT" => {
+                count = args.ms_of("COUNT")?;
+                if count == 0 {
+                    return Err(err("ERR invalid COUNT '0': expected at least 1"));
+                }
+            }
+            "LASTSEEN" => last_seen = args.ms_of("LASTSEEN")?,
+            "ALIAS" => aliases.push(args.id_of("ALIAS")?),
+            _ => return Err(args.unknown(&opt)),
+        }
+    }
+    if aliases.contains(&id) {
+        return Err(err(format!("ERR alias {id} is the alert's own ID")));
+    }
+    let doc = parse_document(&raw_doc, 0).map_err(|e| err(e.to_string()))?;
+    let replay_doc = doc.json.as_bytes().to_vec();
+    let key = ctx.open_key_writable(&name);
+    let existing = write_stream(&key)?;
+    if let Some(stream) = &existing {
+        if stream.get(&id).is_some() {
+            return Err(err(format!("ERR alert {id} already exists")));
+        }
+    }
+    let (stream, created) = match existing {
+        Some(s) => (s, None),
+        None => {
+            let settings = config::default_settings();
+            (create_stream(&key, settings)?, Some(settings))
+        }
+    };
+    stream
+        .import(id, doc, status, count, last_seen, &aliases)
+        .map_err(|e| err(e.to_string()))?;
+    if let Some(settings) = created {
+        replicate_create(ctx, &name, &settings);
+    }
+    let mut rep = vec![
+        name.as_slice().to_vec(),
+        id.to_string().into_bytes(),
+        replay_doc,
+    ];
+    rep.extend([b"STATUS".to_vec(), status.as_str().as_bytes().to_vec()]);
+    rep.extend([
+        b"COUNT".to_vec(),
+        num(count),
+        b"LASTSEEN".to_vec(),
+        num(last_seen),
+    ]);
+    for a in &aliases {
+        rep.extend([b"ALIAS".to_vec(), a.to_string().into_bytes()]);
+    }
+    replicate(ctx, "ALERT.IMPORT", &rep);
+    stats::adjust(&ALERTS_HELD, 1);
+    notify(ctx, "alert.add", &name);
+    Ok(RedisValue::SimpleStringStatic("OK"))
+}

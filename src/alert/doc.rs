@@ -1,0 +1,403 @@
+//! Alert documents: validation, the fields the module reads, the default fingerprint, and the
+//! JSON rendering with the server fields. No Redis API here.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Field names the server owns; a document may not send them.
+pub const RESERVED: [&str; 5] = ["id", "ts", "status", "count", "last_seen"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Severity {
+    Info = 0,
+    Low = 1,
+    Medium = 2,
+    High = 3,
+    Critical = 4,
+}
+
+impl Severity {
+    pub const EXPECTED: &'static str = "critical|high|medium|low|info";
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        const ALL: [(&str, Severity); 5] = [
+            ("critical", Severity::Critical),
+            ("high", Severity::High),
+            ("medium", Severity::Medium),
+            ("low", Severity::Low),
+            ("info", Severity::Info),
+        ];
+        ALL.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|(_, sev)| *sev)
+    }
+
+    pub fn from_u8(v: u8) -> Severity {
+        match v {
+            4 => Severity::Critical,
+            3 => Severity::High,
+            2 => Severity::Medium,
+            1 => Severity::Low,
+            _ => Severity::Info,
+        }
+    }
+}
+
+/// The dedup key of an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fingerprint {
+    /// `"fingerprint": ""`: never deduplicated.
+    Never,
+    /// The default fingerprint, or an explicit one written as 16 lowercase hex digits, which is
+    /// the same string the default would render.
+    Hash(u64),
+    /// Any other explicit fingerprint; `key` is its hash in the dedup index.
+    Explicit { key: u64, text: String },
+}
+
+impl Fingerprint {
+    /// The key in the dedup index, or None when the alert is never deduplicated.
+    pub fn index_key(&self) -> Option<u64> {
+        match self {
+            Fingerprint::Never => None,
+            Fingerprint::Hash(h) => Some(*h),
+            Fingerprint::Explicit { key, .. } => Some(*key),
+        }
+    }
+
+    fn from_explicit(text: &str) -> Fingerprint {
+        if text.is_empty() {
+            return Fingerprint::Never;
+        }
+        if text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if let Ok(h) = u64::from_str_radix(text, 16) {
+                return Fingerprint::Hash(h);
+            }
+        }
+        let mut hasher = Fnv::new();
+        hasher.write(b"explicit\0");
+        hasher.write(text.as_bytes());
+        Fingerprint::Explicit {
+            key: hasher.finish(),
+            text: text.to_owned(),
+        }
+    }
+}
+
+/// A validated document, ready to store.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document as sent, with insignificant whitespace removed.
+    pub json: Box<str>,
+    pub severity: Severity,
+    pub source: String,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocError {
+    TooLarge { size: usize, max: usize },
+    NotUtf8,
+    NotObject,
+    Syntax(String),
+    Reserved(&'static str),
+    WrongType(&'static str, &'static str),
+    BadSeverity(String),
+}
+
+impl fmt::Display for DocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocError::TooLarge { size, max } => write!(
+                f,
+                "ERR document is {size} bytes, larger than vigil.max-document-bytes ({max})"
+            ),
+            DocError::NotUtf8 => write!(f, "ERR invalid document: not valid UTF-8"),
+            DocError::NotObject => write!(f, "ERR invalid document: expected a JSON object"),
+            DocError::Syntax(e) => write!(f, "ERR invalid document: {e}"),
+            DocError::Reserved(name) => write!(
+                f,
+                "ERR invalid document: field '{name}' is set by the server and may not be sent"
+            ),
+            DocError::WrongType(name, expected) => {
+                write!(f, "ERR invalid document: field '{name}' must be {expected}")
+            }
+            DocError::BadSeverity(s) => write!(
+                f,
+                "ERR invalid severity '{s}', expected {}",
+                Severity::EXPECTED
+            ),
+        }
+    }
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// The top-level fields the module looks at; every other field is skipped unparsed.
+#[derive(Deserialize)]
+struct RawDoc<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    severity: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    source: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present", rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    labels: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    fingerprint: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    count: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    last_seen: Option<&'a RawValue>,
+}
+
+fn string_field(raw: Option<&RawValue>, name: &'static str) -> Result<Option<String>, DocError> {
+    raw.map(|r| {
+        serde_json::from_str::<String>(r.get()).map_err(|_| DocError::WrongType(name, "a string"))
+    })
+    .transpose()
+}
+
+fn labels_field(raw: Option<&RawValue>) -> Result<BTreeMap<String, String>, DocError> {
+    match raw {
+        None => Ok(BTreeMap::new()),
+        Some(r) => serde_json::from_str::<BTreeMap<String, String>>(r.get())
+            .map_err(|_| DocError::WrongType("labels", "an object of string values")),
+    }
+}
+
+fn parse_raw(text: &str) -> Result<RawDoc<'_>, DocError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(DocError::NotObject);
+    }
+    let raw: RawDoc = serde_json::from_str(text).map_err(|e| DocError::Syntax(e.to_string()))?;
+    let reserved = [raw.id, raw.ts, raw.status, raw.count, raw.last_seen];
+    if let Some(i) = reserved.iter().position(|f| f.is_some()) {
+        return Err(DocError::Reserved(RESERVED[i]));
+    }
+    Ok(raw)
+}
+
+/// Validates a document as sent by a client. `max_bytes` 0 means no size limit.
+pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document, DocError> {
+    if max_bytes > 0 && bytes.len() > max_bytes {
+        return Err(DocError::TooLarge {
+            size: bytes.len(),
+            max: max_bytes,
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| DocError::NotUtf8)?;
+    let raw = parse_raw(text)?;
+    let severity = match string_field(raw.severity, "severity")? {
+        None => Severity::Info,
+        Some(s) => Severity::parse(&s).ok_or(DocError::BadSeverity(s))?,
+    };
+    let source = string_field(raw.source, "source")?.unwrap_or_default();
+    let kind = string_field(raw.kind, "type")?.unwrap_or_default();
+    let labels = labels_field(raw.labels)?;
+    let fingerprint = match string_field(raw.fingerprint, "fingerprint")? {
+        Some(text) => Fingerprint::from_explicit(&text),
+        None => Fingerprint::Hash(default_fingerprint(&source, &kind, &labels)),
+    };
+    Ok(Document {
+        json: minify(text).into_boxed_str(),
+        severity,
+        source,
+        fingerprint,
+    })
+}
+
+/// The fields RANGE filters on that are not kept beside the document.
+pub struct Filterable {
+    pub kind: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Reads `type` and `labels` back from a stored (already validated) document.
+pub fn filterable(json: &str) -> Filterable {
+    let parsed = parse_raw(json).ok();
+    let kind = parsed
+        .as_ref()
+        .and_then(|r| string_field(r.kind, "type").ok().flatten())
+        .unwrap_or_default();
+    let labels = parsed
+        .as_ref()
+        .and_then(|r| labels_field(r.labels).ok())
+        .unwrap_or_default();
+    Filterable { kind, labels }
+}
+
+/// The explicit fingerprint text of a stored document, if it has one.
+pub fn explicit_fingerprint(json: &str) -> Option<String> {
+    parse_raw(json)
+        .ok()
+        .and_then(|r| string_field(r.fingerprint, "fingerprint").ok().flatten())
+}
+
+/// FNV-1a, 64 bits: tiny, stable across versions and platforms, and documented.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_str(&mut self, s: &str) {
+        self.write(&(s.len() as u64).to_le_bytes());
+        self.write(s.as_bytes());
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The default fingerprint: FNV-1a 64 over source, type, then the labels sorted by name, each
+/// string prefixed by its length (u64, little endian). Rendered as 16 lowercase hex digits.
+pub fn default_fingerprint(source: &str, kind: &str, labels: &BTreeMap<String, String>) -> u64 {
+    let mut h = Fnv::new();
+    h.write_str(source);
+    h.write_str(kind);
+    for (name, value) in labels {
+        h.write_str(name);
+        h.write_str(value);
+    }
+    h.finish()
+}
+
+/// Removes the whitespace JSON allows between tokens; strings are copied untouched.
+pub fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Document, DocError> {
+        parse_document(s.as_bytes(), 65536)
+    }
+
+    #[test]
+    fn reads_known_fields_and_keeps_the_rest() {
+        let d = parse(r#"{ "severity": "HIGH", "source": "db", "n": 123456789012345678901234567890, "x": 1.50000 }"#).unwrap();
+        assert_eq!(d.severity, Severity::High);
+        assert_eq!(d.source, "db");
+        assert_eq!(
+            &*d.json,
+            r#"{"severity":"HIGH","source":"db","n":123456789012345678901234567890,"x":1.50000}"#
+        );
+    }
+
+    #[test]
+    fn default_fingerprint_ignores_label_order() {
+        let a = parse(r#"{"source":"s","type":"t","labels":{"a":"1","b":"2"}}"#).unwrap();
+        let b = parse(r#"{"labels":{"b":"2","a":"1"},"type":"t","source":"s","x":9}"#).unwrap();
+        let c = parse(r#"{"source":"s","type":"t","labels":{"a":"1","b":"3"}}"#).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+    }
+
+    #[test]
+    fn explicit_hex_fingerprint_equals_default() {
+        let a = parse(r#"{"source":"s"}"#).unwrap();
+        let Fingerprint::Hash(h) = a.fingerprint else {
+            panic!("default fingerprint is a hash")
+        };
+        let b = parse(&format!(r#"{{"fingerprint":"{h:016x}"}}"#)).unwrap();
+        assert_eq!(b.fingerprint, Fingerprint::Hash(h));
+        let e = parse(r#"{"fingerprint":""}"#).unwrap();
+        assert_eq!(e.fingerprint, Fingerprint::Never);
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        let cases: &[(&str, &str)] = &[
+            ("[1,2]", "expected a JSON object"),
+            ("\"x\"", "expected a JSON object"),
+            ("", "expected a JSON object"),
+            ("{", "invalid document"),
+            ("{\"a\":1}x", "invalid document"),
+            (r#"{"id":"1-1"}"#, "'id'"),
+            (r#"{"ts":1}"#, "'ts'"),
+            (r#"{"status":"x"}"#, "'status'"),
+            (r#"{"count":1}"#, "'count'"),
+            (r#"{"last_seen":1}"#, "'last_seen'"),
+            (r#"{"severity":5}"#, "'severity' must be a string"),
+            (r#"{"severity":null}"#, "'severity' must be a string"),
+            (r#"{"severity":"urgent"}"#, "invalid severity 'urgent'"),
+            (r#"{"source":[]}"#, "'source' must be a string"),
+            (r#"{"type":{}}"#, "'type' must be a string"),
+            (r#"{"labels":{"a":1}}"#, "'labels' must be an object"),
+            (r#"{"labels":[]}"#, "'labels' must be an object"),
+            (r#"{"fingerprint":7}"#, "'fingerprint' must be a string"),
+            (r#"{"severity":"low","severity":"high"}"#, "duplicate field"),
+        ];
+        for (doc, want) in cases {
+            let err = parse(doc).unwrap_err().to_string();
+            assert!(err.starts_with("ERR "), "{doc}: {err}");
+            assert!(err.contains(want), "{doc}: {err} does not contain {want}");
+        }
+        assert!(matches!(
+            parse_document(&[b'{', 0xff, b'}'], 100),
+            Err(DocError::NotUtf8)
+        ));
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(100));
+        assert!(matches!(
+            parse_document(big.as_bytes(), 50),
+            Err(DocError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn minify_keeps_strings() {
+        assert_eq!(
+            minify("{ \"a b\" : \"c \\\" d\" ,\n\t\"e\":[ 1 , 2 ] }"),
+            "{\"a b\":\"c \\\" d\",\"e\":[1,2]}"
+        );
+    }
+
+    #[test]
+    fn filterable_fields() {
+        let d = parse(r#"{"type":"disk","labels":{"host":"a=b"}}"#).unwrap();
+        let f = filterable(&d.json);
+        assert_eq!(f.kind, "disk");
+        assert_eq!(f.labels.get("host").map(String::as_str), Some("a=b"));
+    }
+}

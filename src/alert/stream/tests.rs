@@ -1,0 +1,340 @@
+use super::*;
+use crate::alert::doc::parse_document;
+
+fn doc(s: &str) -> Document {
+    parse_document(s.as_bytes(), 0).unwrap()
+}
+
+fn settings() -> Settings {
+    Settings {
+        retention_ms: 0,
+        maxlen: 0,
+        dedup_ms: 1000,
+        ratelimit_n: 0,
+        ratelimit_window_ms: 0,
+    }
+}
+
+fn add(s: &mut Stream, d: &str, ts: u64) -> Outcome {
+    s.add(doc(d), Some(ts), None, ts).unwrap().outcome
+}
+
+#[test]
+fn ids_count_up_within_a_millisecond() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
+    assert_eq!(add(&mut s, "{}", 5), Outcome::Added(AlertId::new(5, 0)));
+    assert_eq!(add(&mut s, "{}", 5), Outcome::Added(AlertId::new(5, 1)));
+    assert_eq!(add(&mut s, "{}", 3), Outcome::Added(AlertId::new(3, 0)));
+    let ids: Vec<_> = s.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(ids, ["3-0", "5-0", "5-1"]);
+}
+
+#[test]
+fn duplicates_fold_within_the_window_both_ways() {
+    let mut s = Stream::new(settings());
+    let d = r#"{"source":"a","labels":{"x":"1"}}"#;
+    assert_eq!(
+        add(&mut s, d, 10_000),
+        Outcome::Added(AlertId::new(10_000, 0))
+    );
+    assert_eq!(
+        add(&mut s, d, 11_000),
+        Outcome::Duplicate(AlertId::new(10_000, 0), 2)
+    );
+    // A late one within the window of last_seen (11_000) folds too; last_seen keeps the later.
+    assert_eq!(
+        add(&mut s, d, 10_500),
+        Outcome::Duplicate(AlertId::new(10_000, 0), 3)
+    );
+    assert_eq!(s.get(&AlertId::new(10_000, 0)).unwrap().last_seen, 11_000);
+    // Outside the window: a new alert.
+    assert_eq!(
+        add(&mut s, d, 12_001),
+        Outcome::Added(AlertId::new(12_001, 0))
+    );
+    // Empty fingerprint never folds.
+    let never = r#"{"fingerprint":""}"#;
+    assert!(matches!(add(&mut s, never, 20_000), Outcome::Added(_)));
+    assert!(matches!(add(&mut s, never, 20_000), Outcome::Added(_)));
+}
+
+#[test]
+fn resolved_alerts_are_not_dedup_targets_but_acked_are() {
+    let mut s = Stream::new(settings());
+    let d = r#"{"source":"a"}"#;
+    let Outcome::Added(id) = add(&mut s, d, 100) else {
+        panic!()
+    };
+    assert!(s.ack(&id));
+    assert!(!s.ack(&id));
+    assert_eq!(add(&mut s, d, 200), Outcome::Duplicate(id, 2));
+    assert_eq!(s.get(&id).unwrap().status, Status::Acked);
+    assert!(s.resolve(&id));
+    assert!(!s.resolve(&id));
+    assert!(!s.ack(&id), "ack does not reopen a resolved alert");
+    assert!(matches!(add(&mut s, d, 300), Outcome::Added(_)));
+}
+
+#[test]
+fn explicit_fingerprints_compare_text() {
+    let mut s = Stream::new(settings());
+    assert!(matches!(
+        add(&mut s, r#"{"fingerprint":"disk-full"}"#, 1),
+        Outcome::Added(_)
+    ));
+    assert!(matches!(
+        add(&mut s, r#"{"fingerprint":"disk-full","source":"other"}"#, 2),
+        Outcome::Duplicate(_, 2)
+    ));
+    assert!(matches!(
+        add(&mut s, r#"{"fingerprint":"disk-ful"}"#, 3),
+        Outcome::Added(_)
+    ));
+}
+
+#[test]
+fn explicit_id_is_idempotent_also_when_folded() {
+    let mut s = Stream::new(settings());
+    let d = r#"{"source":"a"}"#;
+    let id1 = AlertId::new(100, 7);
+    let r = s.add(doc(d), None, Some(id1), 100).unwrap();
+    assert_eq!(r.outcome, Outcome::Added(id1));
+    let id2 = AlertId::new(150, 9);
+    let r = s.add(doc(d), None, Some(id2), 150).unwrap();
+    assert_eq!(r.outcome, Outcome::Duplicate(id1, 2));
+    // Replays of both answer exists, and change nothing.
+    let r = s.add(doc(d), None, Some(id1), 150).unwrap();
+    assert_eq!(r.outcome, Outcome::Exists(id1, 2));
+    let r = s.add(doc(d), None, Some(id2), 150).unwrap();
+    assert_eq!(r.outcome, Outcome::Exists(id1, 2));
+    assert_eq!(s.get(&id1).unwrap().count, 2);
+    assert_eq!(
+        s.add(doc(d), Some(99), Some(id1), 150),
+        Err(AlertError::TsMismatch)
+    );
+    // Once the holder is gone, the alias is forgotten.
+    assert!(s.remove(&id1));
+    let r = s.add(doc(d), None, Some(id2), 150).unwrap();
+    assert_eq!(r.outcome, Outcome::Added(id2));
+}
+
+#[test]
+fn expired_by_retention_and_behind_a_full_stream() {
+    let mut s = Stream::new(Settings {
+        retention_ms: 1000,
+        maxlen: 2,
+        dedup_ms: 0,
+        ..settings()
+    });
+    assert_eq!(
+        s.add(doc("{}"), Some(10), None, 5000).unwrap().outcome,
+        Outcome::Expired
+    );
+    assert!(matches!(add(&mut s, "{}", 5000), Outcome::Added(_)));
+    assert!(matches!(add(&mut s, "{}", 5001), Outcome::Added(_)));
+    // Full: older than everything held is expired; newer pushes the oldest out.
+    assert_eq!(
+        s.add(doc("{}"), Some(4999), None, 5001).unwrap().outcome,
+        Outcome::Expired
+    );
+    let r = s.add(doc("{}"), Some(5002), None, 5002).unwrap();
+    assert_eq!(r.trimmed, 1);
+    assert_eq!(s.first_ts(), Some(5001));
+    // Retention trims on the next write.
+    let r = s.add(doc("{}"), Some(6500), None, 6500).unwrap();
+    assert_eq!(r.trimmed, 2);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.stats.expired, 2);
+}
+
+#[test]
+fn rate_limit_by_source_with_retry_after() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ratelimit_n: 2,
+        ratelimit_window_ms: 1000,
+        ..settings()
+    });
+    let a = r#"{"source":"a"}"#;
+    assert!(matches!(add(&mut s, a, 1000), Outcome::Added(_)));
+    assert!(matches!(add(&mut s, a, 1400), Outcome::Added(_)));
+    // Window (600, 1600] holds both; the one at 1000 leaves at 2000 -> d = 2000 - 1600 = 400.
+    assert_eq!(add(&mut s, a, 1600), Outcome::Limited(400));
+    assert!(matches!(
+        add(&mut s, r#"{"source":"b"}"#, 1600),
+        Outcome::Added(_)
+    ));
+    assert!(matches!(add(&mut s, a, 2000), Outcome::Added(_)));
+    // Exactly at retry_after the alert passes.
+    let mut t = s.clone();
+    assert!(matches!(add(&mut t, a, 2000), Outcome::Limited(_)));
+    assert_eq!(add(&mut t, a, 2399), Outcome::Limited(1));
+    assert!(matches!(add(&mut t, a, 2400), Outcome::Added(_)));
+}
+
+#[test]
+fn retry_after_with_alerts_ahead_in_time() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ratelimit_n: 1,
+        ratelimit_window_ms: 100,
+        ..settings()
+    });
+    let a = r#"{"source":"a"}"#;
+    assert!(matches!(add(&mut s, a, 1000), Outcome::Added(_)));
+    assert!(matches!(add(&mut s, a, 1150), Outcome::Added(_)));
+    // At 1050 the window holds 1000; at 1100 (d=50) it is empty... until 1150 enters at d=100.
+    assert_eq!(add(&mut s, a, 1050), Outcome::Limited(50));
+    // Brute force agrees for every ts around.
+    for ts in 950..1400 {
+        if let Outcome::Limited(d) = s.clone().add(doc(a), Some(ts), None, ts).unwrap().outcome {
+            for e in 1..d {
+                let o = s
+                    .clone()
+                    .add(doc(a), Some(ts + e), None, ts + e)
+                    .unwrap()
+                    .outcome;
+                assert!(matches!(o, Outcome::Limited(_)), "ts {ts} d {e}");
+            }
+            let o = s
+                .clone()
+                .add(doc(a), Some(ts + d), None, ts + d)
+                .unwrap()
+                .outcome;
+            assert!(matches!(o, Outcome::Added(_)), "ts {ts} d {d}");
+        }
+    }
+}
+
+#[test]
+fn range_filters_and_directions() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
+    let docs = [
+        r#"{"severity":"low","source":"a","type":"cpu","labels":{"h":"1"}}"#,
+        r#"{"severity":"high","source":"b","type":"disk","labels":{"h":"2"}}"#,
+        r#"{"severity":"critical","source":"a","type":"disk","labels":{"h":"1","z":"x=y"}}"#,
+        r#"{"severity":"medium","source":"b","type":"cpu"}"#,
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        add(&mut s, d, 100 + i as u64);
+    }
+    let ts = |q: &RangeQuery| -> Vec<u64> { s.range(q).iter().map(|(id, _)| id.ts).collect() };
+    let mut q = RangeQuery::all();
+    assert_eq!(ts(&q), [100, 101, 102, 103]);
+    q.rev = true;
+    assert_eq!(ts(&q), [103, 102, 101, 100]);
+    q.count = Some(2);
+    assert_eq!(ts(&q), [103, 102]);
+    q = RangeQuery::all();
+    q.min_severity = Some(Severity::High);
+    assert_eq!(ts(&q), [101, 102]);
+    q.source = Some("a".into());
+    assert_eq!(ts(&q), [102]);
+    q = RangeQuery::all();
+    q.kind = Some("cpu".into());
+    assert_eq!(ts(&q), [100, 103]);
+    q = RangeQuery::all();
+    q.labels = vec![("h".into(), "1".into()), ("z".into(), "x=y".into())];
+    assert_eq!(ts(&q), [102]);
+    q = RangeQuery::all();
+    q.source = Some("nobody".into());
+    assert!(ts(&q).is_empty());
+    q = RangeQuery::all();
+    q.start = AlertId::new(101, 0);
+    q.end = AlertId::new(102, u64::MAX);
+    assert_eq!(ts(&q), [101, 102]);
+    q.rev = true;
+    assert_eq!(ts(&q), [102, 101]);
+    q.start = AlertId::new(103, 0);
+    assert!(ts(&q).is_empty());
+}
+
+#[test]
+fn render_adds_server_fields() {
+    let mut s = Stream::new(Settings { dedup_ms: 0, ..settings() });
+    let Outcome::Added(id) = add(&mut s, r#"{"a":1}"#, 7) else {
+        panic!()
+    };
+    let out = render(&id, s.get(&id).unwrap());
+    assert_eq!(
+        out,
+        r#"{"a":1,"id":"7-0","ts":7,"status":"active","count":1,"last_seen":7}"#
+    );
+    let Outcome::Added(id) = add(&mut s, "{}", 8) else {
+        panic!()
+    };
+    let v: serde_json::Value = serde_json::from_str(&render(&id, s.get(&id).unwrap())).unwrap();
+    assert_eq!(v["id"], "8-0");
+}
+
+#[test]
+fn sweep_bound_stops_at_a_timestamp_boundary() {
+    let mut s = Stream::new(Settings {
+        retention_ms: 100,
+        dedup_ms: 0,
+        ..settings()
+    });
+    for ts in [1, 1, 1, 2, 3, 500] {
+        s.add(doc("{}"), Some(ts), None, 3).unwrap();
+    }
+    assert_eq!(s.sweep_bound(550, 2), Some(2));
+    assert_eq!(s.trim_before(2, usize::MAX), 3);
+    assert_eq!(s.sweep_bound(550, 100), Some(450));
+    assert_eq!(
+        s.sweep_bound(560, 100)
+            .map(|b| s.clone().trim_before(b, usize::MAX)),
+        Some(2)
+    );
+    assert_eq!(s.sweep_bound(599, 100), Some(499));
+}
+
+#[test]
+fn settings_changes_trim_and_rebuild_indexes() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
+    for ts in 0..10 {
+        add(&mut s, r#"{"source":"a"}"#, ts);
+    }
+    let new = Settings {
+        maxlen: 5,
+        dedup_ms: 100,
+        ratelimit_n: 5,
+        ratelimit_window_ms: 100,
+        ..s.settings
+    };
+    assert_eq!(s.set_settings(new, 10), Ok(5));
+    assert_eq!(
+        add(&mut s, r#"{"source":"a"}"#, 10),
+        Outcome::Duplicate(AlertId::new(9, 0), 2)
+    );
+    assert!(s
+        .set_settings(
+            Settings {
+                ratelimit_n: 1,
+                ratelimit_window_ms: 0,
+                ..new
+            },
+            10
+        )
+        .is_err());
+}
+
+#[test]
+fn memory_estimate_counts_documents() {
+    let mut s = Stream::new(settings());
+    let base = s.memory_usage();
+    for ts in 0..1000 {
+        let d = format!(r#"{{"source":"s","type":"t{ts}","pad":"{}"}}"#, "x".repeat(250));
+        s.add(doc(&d), Some(ts), None, ts).unwrap();
+    }
+    let per = (s.memory_usage() - base) / 1000;
+    assert!((320..520).contains(&per), "{per} bytes per alert");
+}

@@ -1,0 +1,120 @@
+//! The retention sweep: a timer that walks the keyspace a bounded step at a time and trims
+//! alerts older than their stream's retention, so idle streams expire too. Each trim is
+//! replicated as `ALERT.TRIM key MINTS bound`; replicas never sweep on their own clock.
+
+use super::commands::now_ms;
+use super::stream::Stream;
+use crate::callbacks::ALERT_TYPE;
+use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
+use redis_module::key::RedisKey;
+use redis_module::{raw, Context, ContextFlags, KeysCursor, NotifyEvent, RedisString};
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+pub const INTERVAL_MS: u64 = 250;
+/// Keys looked at per tick: a pass over a keyspace of K keys takes K / 4000 seconds.
+const KEYS_PER_TICK: usize = 1000;
+/// Alerts removed per tick, over all streams.
+const TRIMS_PER_TICK: usize = 10_000;
+
+struct SweepState {
+    db: i32,
+    cursor: KeysCursor,
+}
+
+thread_local! {
+    // Timers run on the main thread only.
+    static STATE: RefCell<Option<SweepState>> = const { RefCell::new(None) };
+}
+
+pub fn start(ctx: &Context) {
+    ctx.create_timer(Duration::from_millis(INTERVAL_MS), tick, ());
+}
+
+fn tick(ctx: &Context, _: ()) {
+    crate::guard::catch("retention sweep", (), || sweep(ctx));
+    start(ctx);
+}
+
+fn select_db(ctx: &Context, db: i32) -> bool {
+    let status = unsafe { raw::RedisModule_SelectDb.map(|f| f(ctx.get_raw(), db)) };
+    status == Some(raw::REDISMODULE_OK as i32)
+}
+
+fn sweep(ctx: &Context) {
+    let flags = ctx.get_flags();
+    if flags.intersects(ContextFlags::SLAVE | ContextFlags::LOADING | ContextFlags::ASYNC_LOADING) {
+        return;
+    }
+    STATE.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let state = guard.get_or_insert_with(|| SweepState {
+            db: 0,
+            cursor: KeysCursor::new(),
+        });
+        if !select_db(ctx, state.db) {
+            state.db = 0;
+            state.cursor.restart();
+            if !select_db(ctx, 0) {
+                return;
+            }
+        }
+        let mut names: Vec<RedisString> = Vec::new();
+        let visited = Cell::new(0usize);
+        let collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
+            visited.set(visited.get() + 1);
+            let ours = match key {
+                Some(k) => matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))),
+                None => true,
+            };
+            if ours {
+                names.push(name.safe_clone(ctx));
+            }
+        };
+        let mut collect = collect;
+        loop {
+            let more = state.cursor.scan(ctx, &mut collect);
+            if !more {
+                state.cursor.restart();
+                state.db += 1;
+                break;
+            }
+            if visited.get() >= KEYS_PER_TICK {
+                break;
+            }
+        }
+        drop(collect);
+        let now = now_ms();
+        let mut budget = TRIMS_PER_TICK;
+        for name in names {
+            if budget == 0 {
+                break;
+            }
+            let removed = trim_one(ctx, &name, now, budget);
+            budget = budget.saturating_sub(removed as usize);
+        }
+    });
+}
+
+fn trim_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> u64 {
+    let key = ctx.open_key_writable(name);
+    let Ok(Some(stream)) = key.get_value::<Stream>(&ALERT_TYPE) else {
+        return 0;
+    };
+    let Some(bound) = stream.sweep_bound(now, budget) else {
+        return 0;
+    };
+    let removed = stream.trim_before(bound, usize::MAX);
+    if removed > 0 {
+        let bound_s = bound.to_string();
+        ctx.replicate(
+            "ALERT.TRIM",
+            &[name.as_slice(), b"MINTS", bound_s.as_bytes()][..],
+        );
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, "alert.expire", name);
+        stats::add(&ALERTS_TRIMMED, removed);
+        stats::add(&ALERTS_SWEPT, removed);
+        stats::adjust(&ALERTS_HELD, -(removed as i64));
+    }
+    removed
+}

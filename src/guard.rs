@@ -1,0 +1,41 @@
+//! The last line of defence at the FFI boundary: a panic becomes an error reply and a log
+//! line instead of killing redis-server with every tenant's data.
+
+use redis_module::{Context, RedisError, RedisResult, RedisString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Logs panics through the Redis log (installed once at load).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        redis_module::logging::log_warning(format!("vigil: internal error (panic): {info}"));
+    }));
+}
+
+/// Runs `f` unless it panics; returns `fallback` if it does.
+pub fn catch<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            redis_module::logging::log_warning(format!("vigil: {what} failed with a panic"));
+            fallback
+        }
+    }
+}
+
+pub type Handler = fn(&Context, Vec<RedisString>) -> RedisResult;
+
+/// Runs a command handler: counts the call and its errors, and turns a panic into an error.
+pub fn run(ctx: &Context, cmd: usize, args: Vec<RedisString>, f: Handler) -> RedisResult {
+    crate::stats::count_call(cmd);
+    let result = catch(
+        crate::commands::TABLE[cmd].name,
+        Err(RedisError::Str(
+            "ERR internal error in vigil (logged); the command may not have been applied",
+        )),
+        || f(ctx, args),
+    );
+    if result.is_err() {
+        crate::stats::count_error(cmd);
+    }
+    result
+}

@@ -1,0 +1,275 @@
+//! A sorted map stored as a B-tree index over small sorted chunks.
+//!
+//! Why not `BTreeMap`: its leaves are about half full when keys arrive in order (the common
+//! case for time-ordered alerts and access times), which costs ~110 bytes per 64-byte entry.
+//! Here a chunk that fills up by appends is closed and a new one opened, so in-order inserts
+//! pack chunks completely; out-of-order inserts split a chunk in two. Every operation is
+//! O(log n + CHUNK).
+//!
+//! Invariant: the index key of a chunk is <= every key in it and > every key of the previous
+//! chunk. Removing a chunk's first element keeps it; only an insert below the smallest index key
+//! re-keys (the first chunk).
+
+use std::collections::BTreeMap;
+
+/// Entries per chunk: large enough that the index is small, small enough that an insert in the
+/// middle of a chunk moves at most a few KiB.
+pub const CHUNK: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct ChunkedMap<K: Ord + Copy, V> {
+    index: BTreeMap<K, Vec<(K, V)>>,
+    len: usize,
+}
+
+impl<K: Ord + Copy, V> Default for ChunkedMap<K, V> {
+    fn default() -> Self {
+        Self {
+            index: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<K: Ord + Copy, V> ChunkedMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Key of the chunk that holds (or would hold) `key`.
+    fn chunk_key_for(&self, key: &K) -> Option<K> {
+        self.index
+            .range(..=*key)
+            .next_back()
+            .map(|(k, _)| *k)
+            .or_else(|| self.index.keys().next().copied())
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        let (_, chunk) = self.index.range(..=*key).next_back()?;
+        let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
+        Some(&chunk[pos].1)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let (_, chunk) = self.index.range_mut(..=*key).next_back()?;
+        let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
+        Some(&mut chunk[pos].1)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts a new entry; returns false (and drops nothing) if the key is already present.
+    pub fn insert(&mut self, key: K, value: V) -> Result<(), V> {
+        let Some(ck) = self.chunk_key_for(&key) else {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            chunk.push((key, value));
+            self.index.insert(key, chunk);
+            self.len += 1;
+            return Ok(());
+        };
+        let mut chunk = self.index.remove(&ck).unwrap_or_default();
+        let pos = match chunk.binary_search_by(|e| e.0.cmp(&key)) {
+            Ok(_) => {
+                self.index.insert(ck, chunk);
+                return Err(value);
+            }
+            Err(pos) => pos,
+        };
+        self.len += 1;
+        if chunk.len() < CHUNK {
+            chunk.insert(pos, (key, value));
+            let new_key = if key < ck { key } else { ck };
+            self.index.insert(new_key, chunk);
+            return Ok(());
+        }
+        if pos == chunk.len() {
+            // Appending past a full chunk: open a new one rather than splitting, so in-order
+            // inserts leave full chunks behind.
+            self.index.insert(ck, chunk);
+            let mut fresh = Vec::with_capacity(CHUNK);
+            fresh.push((key, value));
+            self.index.insert(key, fresh);
+            return Ok(());
+        }
+        let mut upper = Vec::with_capacity(CHUNK);
+        upper.extend(chunk.drain(CHUNK / 2..));
+        if pos <= chunk.len() {
+            chunk.insert(pos, (key, value));
+        } else {
+            upper.insert(pos - chunk.len(), (key, value));
+        }
+        let lower_key = if key < ck { key } else { ck };
+        let upper_key = upper[0].0;
+        self.index.insert(lower_key, chunk);
+        self.index.insert(upper_key, upper);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let ck = *self.index.range(..=*key).next_back()?.0;
+        let chunk = self.index.get_mut(&ck)?;
+        let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
+        let (_, value) = chunk.remove(pos);
+        self.len -= 1;
+        if chunk.is_empty() {
+            self.index.remove(&ck);
+        } else if chunk.len() * 4 < chunk.capacity() && chunk.capacity() > 8 {
+            chunk.shrink_to(chunk.len() * 2);
+        }
+        Some(value)
+    }
+
+    pub fn first(&self) -> Option<(&K, &V)> {
+        self.index
+            .values()
+            .next()
+            .and_then(|c| c.first())
+            .map(|(k, v)| (k, v))
+    }
+
+    pub fn last(&self) -> Option<(&K, &V)> {
+        self.index
+            .values()
+            .next_back()
+            .and_then(|c| c.last())
+            .map(|(k, v)| (k, v))
+    }
+
+    /// Removes and returns the smallest entry.
+    pub fn pop_first(&mut self) -> Option<(K, V)> {
+        let mut entry = self.index.first_entry()?;
+        let chunk = entry.get_mut();
+        let item = chunk.remove(0);
+        self.len -= 1;
+        if chunk.is_empty() {
+            entry.remove();
+        }
+        Some(item)
+    }
+
+    /// Entries with key >= start, ascending.
+    pub fn iter_from<'a>(&'a self, start: &K) -> impl Iterator<Item = (&'a K, &'a V)> + 'a {
+        let start = *start;
+        let first = self.index.range(..=start).next_back().map(|(k, _)| *k);
+        let chunks = match first {
+            Some(k) => self.index.range(k..),
+            None => self.index.range(..),
+        };
+        chunks.flat_map(move |(_, c)| {
+            let skip = c.partition_point(|e| e.0 < start);
+            c[skip..].iter().map(|(k, v)| (k, v))
+        })
+    }
+
+    /// Entries with key <= end, descending.
+    pub fn iter_rev_from<'a>(&'a self, end: &K) -> impl Iterator<Item = (&'a K, &'a V)> + 'a {
+        let end = *end;
+        self.index.range(..=end).rev().flat_map(move |(_, c)| {
+            let n = c.partition_point(|e| e.0 <= end);
+            c[..n].iter().rev().map(|(k, v)| (k, v))
+        })
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + '_ {
+        self.index
+            .values()
+            .flat_map(|c| c.iter().map(|(k, v)| (k, v)))
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
+        self.index
+            .values_mut()
+            .flat_map(|c| c.iter_mut().map(|(_, v)| v))
+    }
+
+    /// Heap bytes held by the chunks and the index (not by what the values point to).
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(K, V)>();
+        let index_entry = std::mem::size_of::<K>() + std::mem::size_of::<Vec<(K, V)>>();
+        // B-tree nodes hold up to 11 entries and run about 2/3 full.
+        let index = self.index.len() * (index_entry * 3 / 2 + 8);
+        let chunks: usize = self
+            .index
+            .values()
+            .map(|c| super::memsize::alloc_size(c.capacity() * entry))
+            .sum();
+        index + chunks
+    }
+
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap as Model;
+
+    fn check(m: &ChunkedMap<u64, u64>, model: &Model<u64, u64>) {
+        assert_eq!(m.len(), model.len());
+        let got: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        let want: Vec<_> = model.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn in_order_inserts_fill_chunks() {
+        let mut m = ChunkedMap::new();
+        for i in 0..1000u64 {
+            m.insert(i, i).unwrap();
+        }
+        assert_eq!(m.index.len(), 1000usize.div_ceil(CHUNK));
+        assert!(m.index.values().rev().skip(1).all(|c| c.len() == CHUNK));
+    }
+
+    #[test]
+    fn matches_btreemap_under_random_operations() {
+        let mut m = ChunkedMap::new();
+        let mut model = Model::new();
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for step in 0..20000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = x % 3000;
+            match x % 7 {
+                0 | 1 => {
+                    assert_eq!(m.remove(&key), model.remove(&key));
+                }
+                2 => {
+                    assert_eq!(m.pop_first(), model.pop_first());
+                }
+                _ => {
+                    let dup = model.contains_key(&key);
+                    assert_eq!(m.insert(key, step).is_err(), dup);
+                    model.entry(key).or_insert(step);
+                }
+            }
+            if step % 500 == 0 {
+                check(&m, &model);
+                let from = x % 3100;
+                let a: Vec<_> = m.iter_from(&from).map(|(k, _)| *k).collect();
+                let b: Vec<_> = model.range(from..).map(|(k, _)| *k).collect();
+                assert_eq!(a, b);
+                let a: Vec<_> = m.iter_rev_from(&from).map(|(k, _)| *k).collect();
+                let b: Vec<_> = model.range(..=from).rev().map(|(k, _)| *k).collect();
+                assert_eq!(a, b);
+                assert_eq!(m.get(&from), model.get(&from));
+            }
+        }
+        check(&m, &model);
+    }
+}

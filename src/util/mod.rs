@@ -1,0 +1,3 @@
+//! Helpers shared by the data types, free of the Redis API.
+pub mod chunked;
+pub mod memsize;
