@@ -52,42 +52,46 @@ fn sweep(ctx: &Context) {
             db: 0,
             cursor: KeysCursor::new(),
         });
-        if !select_db(ctx, state.db) {
-            state.db = 0;
-            state.cursor.restart();
-            if !select_db(ctx, 0) {
-                return;
-            }
-        }
-        let mut names: Vec<RedisString> = Vec::new();
+        let mut names: Vec<(i32, RedisString)> = Vec::new();
         let visited = Cell::new(0usize);
-        let collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
-            visited.set(visited.get() + 1);
-            let ours = match key {
-                Some(k) => matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))),
-                None => true,
-            };
-            if ours {
-                names.push(name.safe_clone(ctx));
+        let mut wrapped = false;
+        // Walk databases in turn until the key budget is spent or every database was seen once.
+        while visited.get() < KEYS_PER_TICK {
+            if !select_db(ctx, state.db) {
+                if wrapped || state.db == 0 {
+                    break;
+                }
+                state.db = 0;
+                wrapped = true;
+                continue;
             }
-        };
-        let mut collect = collect;
-        loop {
-            let more = state.cursor.scan(ctx, &mut collect);
-            if !more {
+            let db = state.db;
+            let mut collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
+                visited.set(visited.get() + 1);
+                let ours = match key {
+                    Some(k) => matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))),
+                    None => true,
+                };
+                if ours {
+                    names.push((db, name.safe_clone(ctx)));
+                }
+            };
+            let mut finished = false;
+            while visited.get() < KEYS_PER_TICK {
+                if !state.cursor.scan(ctx, &mut collect) {
+                    finished = true;
+                    break;
+                }
+            }
+            if finished {
                 state.cursor.restart();
                 state.db += 1;
-                break;
-            }
-            if visited.get() >= KEYS_PER_TICK {
-                break;
             }
         }
-        drop(collect);
         let now = now_ms();
         let mut budget = TRIMS_PER_TICK;
-        for name in names {
-            if budget == 0 {
+        for (db, name) in names {
+            if budget == 0 || !select_db(ctx, db) {
                 break;
             }
             let removed = trim_one(ctx, &name, now, budget);

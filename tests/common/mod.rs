@@ -2,6 +2,8 @@
 //! own temporary directory, stopped by its process id when the guard drops.
 #![allow(dead_code)]
 
+pub mod alerts;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -247,7 +249,12 @@ pub fn map_of(v: redis::Value) -> std::collections::HashMap<String, redis::Value
             .collect(),
         redis::Value::Array(items) => items
             .chunks(2)
-            .map(|p| (redis::from_redis_value(&p[0]).expect("string key"), p[1].clone()))
+            .map(|p| {
+                (
+                    redis::from_redis_value(&p[0]).expect("string key"),
+                    p[1].clone(),
+                )
+            })
             .collect(),
         other => panic!("not a map: {other:?}"),
     }

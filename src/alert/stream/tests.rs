@@ -257,7 +257,10 @@ fn range_filters_and_directions() {
 
 #[test]
 fn render_adds_server_fields() {
-    let mut s = Stream::new(Settings { dedup_ms: 0, ..settings() });
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
     let Outcome::Added(id) = add(&mut s, r#"{"a":1}"#, 7) else {
         panic!()
     };
@@ -332,7 +335,10 @@ fn memory_estimate_counts_documents() {
     let mut s = Stream::new(settings());
     let base = s.memory_usage();
     for ts in 0..1000 {
-        let d = format!(r#"{{"source":"s","type":"t{ts}","pad":"{}"}}"#, "x".repeat(250));
+        let d = format!(
+            r#"{{"source":"s","type":"t{ts}","pad":"{}"}}"#,
+            "x".repeat(250)
+        );
         s.add(doc(&d), Some(ts), None, ts).unwrap();
     }
     let per = (s.memory_usage() - base) / 1000;

@@ -1,0 +1,176 @@
+//! A replica ends up with exactly the primary's streams although dedup windows, retention,
+//! rate limits and default timestamps depend on the clock, and although its own configs differ.
+
+mod common;
+use common::alerts::{now_ms, snapshot, workload};
+use common::*;
+use std::time::{Duration, Instant};
+
+fn wait_link_up(c: &mut redis::Connection) {
+    let start = Instant::now();
+    loop {
+        let info: String =
+            redis::from_redis_value(&call(c, &["INFO", "replication"]).unwrap()).unwrap();
+        if info.contains("master_link_status:up") {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "replica did not connect: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_synced(primary: &mut redis::Connection) {
+    let n: i64 = redis::from_redis_value(&call(primary, &["WAIT", "1", "5000"]).unwrap()).unwrap();
+    assert_eq!(n, 1, "replica acknowledged");
+}
+
+#[test]
+fn replica_holds_the_primarys_state() {
+    let primary = Server::start();
+    let module = module_path().display().to_string();
+    let port = primary.port.to_string();
+    // The replica's own defaults differ: replicated commands must not depend on them.
+    let replica = Server::start_in(
+        temp_dir("replica"),
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loadmodule",
+            &module,
+            "alert-max-len",
+            "3",
+            "alert-dedup-window-ms",
+            "1",
+            "max-document-bytes",
+            "20",
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+        false,
+    );
+    let mut p = primary.client();
+    let mut r = replica.client();
+    wait_link_up(&mut r);
+
+    let aliases = workload(&mut p, "");
+    // Rate limits and dedup decided by the primary, with server-clock timestamps.
+    call(&mut p, &["ALERT.CREATE", "rl", "RATELIMIT", "2", "100000"]).unwrap();
+    let mut outcomes = Vec::new();
+    for i in 0..12 {
+        let doc = format!(r#"{{"source":"s{}","labels":{{"n":"{}"}}}}"#, i % 2, i % 5);
+        let v: (String, Option<String>, i64) =
+            redis::from_redis_value(&call(&mut p, &["ALERT.ADD", "rl", &doc]).unwrap()).unwrap();
+        outcomes.push(v.0);
+    }
+    assert!(outcomes.iter().any(|o| o == "limited"), "{outcomes:?}");
+    // Retention by the primary's clock: ADD trims, ALTER trims, the sweep trims.
+    let t = now_ms();
+    call(
+        &mut p,
+        &["ALERT.CREATE", "ret", "RETENTION", "400", "DEDUP", "0"],
+    )
+    .unwrap();
+    call(
+        &mut p,
+        &["ALERT.ADD", "ret", "{}", "TS", &(t - 300).to_string()],
+    )
+    .unwrap();
+    call(
+        &mut p,
+        &["ALERT.ADD", "ret", "{}", "TS", &(t - 100).to_string()],
+    )
+    .unwrap();
+    call(&mut p, &["ALERT.ADD", "ret", "{}"]).unwrap();
+    call(
+        &mut p,
+        &["ALERT.CREATE", "swept", "RETENTION", "200", "DEDUP", "0"],
+    )
+    .unwrap();
+    for _ in 0..5 {
+        call(&mut p, &["ALERT.ADD", "swept", "{}"]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let swept = alerts(call(&mut p, &["ALERT.RANGE", "swept", "-", "+"]).unwrap());
+    assert!(swept.is_empty(), "the sweep ran on the primary");
+    call(&mut p, &["ALERT.ALTER", "ret", "RETENTION", "250"]).unwrap();
+
+    wait_synced(&mut p);
+    let on_primary = snapshot(&mut p, &vec![]);
+    let on_replica = snapshot(&mut r, &vec![]);
+    assert_eq!(on_replica, on_primary);
+    assert!(
+        on_primary.len() > 40,
+        "the workload produced state: {}",
+        on_primary.len()
+    );
+
+    // The replica answers reads, refuses writes, and never sweeps on its own clock.
+    let e = error_of(&mut r, &["ALERT.ADD", "rl", "{}"]);
+    assert!(e.starts_with("READONLY"), "{e}");
+    call(
+        &mut p,
+        &["ALERT.CREATE", "slow", "RETENTION", "300", "DEDUP", "0"],
+    )
+    .unwrap();
+    call(&mut p, &["ALERT.ADD", "slow", "{}"]).unwrap();
+    wait_synced(&mut p);
+    assert_eq!(
+        alerts(call(&mut r, &["ALERT.RANGE", "slow", "-", "+"]).unwrap()).len(),
+        1
+    );
+    std::thread::sleep(Duration::from_millis(900));
+    wait_synced(&mut p);
+    assert!(alerts(call(&mut r, &["ALERT.RANGE", "slow", "-", "+"]).unwrap()).is_empty());
+    // Folded IDs reached the replica too: promoted, it answers `exists` as the primary does.
+    promote_and_compare(&mut p, &mut r, &aliases);
+}
+
+/// Probes folded IDs (ALERT.ADD ... ID alias is a write) on the primary and on the promoted
+/// replica.
+fn promote_and_compare(
+    p: &mut redis::Connection,
+    r: &mut redis::Connection,
+    aliases: &common::alerts::Aliases,
+) {
+    call(r, &["REPLICAOF", "NO", "ONE"]).unwrap();
+    // Its own smaller document limit would refuse the probes, as it should for a client.
+    call(r, &["CONFIG", "SET", "vigil.max-document-bytes", "65536"]).unwrap();
+    let probe = |c: &mut redis::Connection| -> Vec<String> {
+        let all = snapshot(c, aliases);
+        all[all.len() - aliases.len()..].to_vec()
+    };
+    assert_eq!(probe(r), probe(p));
+}
+
+#[test]
+fn full_sync_of_an_existing_dataset() {
+    let primary = Server::start();
+    let mut p = primary.client();
+    let aliases = workload(&mut p, "pre:");
+    let module = module_path().display().to_string();
+    let port = primary.port.to_string();
+    let replica = Server::start_in(
+        temp_dir("replica2"),
+        &[
+            "--save",
+            "",
+            "--loadmodule",
+            &module,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+        false,
+    );
+    let mut r = replica.client();
+    wait_link_up(&mut r);
+    wait_synced(&mut p);
+    assert_eq!(snapshot(&mut r, &vec![]), snapshot(&mut p, &vec![]));
+    promote_and_compare(&mut p, &mut r, &aliases);
+}
