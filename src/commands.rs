@@ -108,7 +108,7 @@ pub fn set_command_infos(ctx: &Context) -> Status {
             keystep: 1,
             limit: 0,
         };
-        let mut info = raw::RedisModuleCommandInfo {
+        let info = raw::RedisModuleCommandInfo {
             version: &version,
             summary: summary.as_ptr(),
             complexity: complexity.as_ptr(),
@@ -121,7 +121,7 @@ pub fn set_command_infos(ctx: &Context) -> Status {
         };
         let command = unsafe { get_command(ctx.ctx, name.as_ptr()) };
         if command.is_null()
-            || unsafe { set_info(command, &mut info) } != raw::REDISMODULE_OK as c_int
+            || unsafe { set_info(command, &info) } != raw::REDISMODULE_OK as c_int
         {
             ctx.log_warning(&format!(
                 "vigil: could not set command info of {}",

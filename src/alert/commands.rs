@@ -28,21 +28,18 @@ fn from_primary(ctx: &Context) -> bool {
         .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
 }
 
-fn read_stream<'a>(key: &'a RedisKey) -> Result<Option<&'a Stream>, RedisError> {
+fn read_stream(key: &RedisKey) -> Result<Option<&Stream>, RedisError> {
     key.get_value::<Stream>(&ALERT_TYPE)
         .map_err(|_| wrong_type())
 }
 
-fn write_stream<'a>(key: &'a RedisKeyWritable) -> Result<Option<&'a mut Stream>, RedisError> {
+fn write_stream(key: &RedisKeyWritable) -> Result<Option<&mut Stream>, RedisError> {
     key.get_value::<Stream>(&ALERT_TYPE)
         .map_err(|_| wrong_type())
 }
 
 /// Stores a new stream under `key`.
-fn create_stream<'a>(
-    key: &'a RedisKeyWritable,
-    settings: Settings,
-) -> Result<&'a mut Stream, RedisError> {
+fn create_stream(key: &RedisKeyWritable, settings: Settings) -> Result<&mut Stream, RedisError> {
     key.set_value(&ALERT_TYPE, Stream::new(settings))?;
     stats::adjust(&ALERT_KEYS, 1);
     write_stream(key)?.ok_or_else(|| err("ERR could not create the alert stream"))

@@ -66,7 +66,7 @@ fn sweep(ctx: &Context) {
                 continue;
             }
             let db = state.db;
-            let mut collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
+            let collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
                 visited.set(visited.get() + 1);
                 let ours = match key {
                     Some(k) => matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))),
@@ -78,7 +78,7 @@ fn sweep(ctx: &Context) {
             };
             let mut finished = false;
             while visited.get() < KEYS_PER_TICK {
-                if !state.cursor.scan(ctx, &mut collect) {
+                if !state.cursor.scan(ctx, &collect) {
                     finished = true;
                     break;
                 }
