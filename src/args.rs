@@ -14,8 +14,35 @@ pub fn wrong_type() -> RedisError {
 
 pub struct Args {
     items: std::vec::IntoIter<RedisString>,
-    /// Lower-case command name, for messages.
-    pub command: String,
+    /// The command name as sent, for messages.
+    command: Option<RedisString>,
+}
+
+/// An option name upper-cased on the stack, for `match` without allocating. Longer or
+/// non-ASCII arguments read as "" and fall to the unknown-option arm.
+pub struct Keyword {
+    buf: [u8; 16],
+    len: usize,
+}
+
+impl Keyword {
+    pub fn of(arg: &RedisString) -> Keyword {
+        let bytes = arg.as_slice();
+        let mut k = Keyword {
+            buf: [0; 16],
+            len: 0,
+        };
+        if bytes.len() <= 16 && bytes.is_ascii() {
+            k.buf[..bytes.len()].copy_from_slice(bytes);
+            k.buf[..bytes.len()].make_ascii_uppercase();
+            k.len = bytes.len();
+        }
+        k
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
 }
 
 impl Args {
@@ -26,11 +53,16 @@ impl Args {
             return Err(RedisError::WrongArity);
         }
         let mut items = args.into_iter();
-        let command = items
-            .next()
-            .map(|c| String::from_utf8_lossy(c.as_slice()).to_lowercase())
-            .unwrap_or_default();
+        let command = items.next();
         Ok(Args { items, command })
+    }
+
+    /// Lower-case command name, for messages.
+    pub fn command(&self) -> String {
+        self.command
+            .as_ref()
+            .map(|c| c.to_string_lossy().to_lowercase())
+            .unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,8 +109,12 @@ impl Args {
         parse_id(&v)
     }
 
-    pub fn unknown(&self, opt: &str) -> RedisError {
-        err(format!("ERR unknown option '{opt}' for '{}'", self.command))
+    pub fn unknown(&self, opt: &RedisString) -> RedisError {
+        err(format!(
+            "ERR unknown option '{}' for '{}'",
+            opt.to_string_lossy(),
+            self.command()
+        ))
     }
 }
 

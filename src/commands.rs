@@ -120,8 +120,7 @@ pub fn set_command_infos(ctx: &Context) -> Status {
             args: std::ptr::null_mut(),
         };
         let command = unsafe { get_command(ctx.ctx, name.as_ptr()) };
-        if command.is_null()
-            || unsafe { set_info(command, &info) } != raw::REDISMODULE_OK as c_int
+        if command.is_null() || unsafe { set_info(command, &info) } != raw::REDISMODULE_OK as c_int
         {
             ctx.log_warning(&format!(
                 "vigil: could not set command info of {}",

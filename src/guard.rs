@@ -34,8 +34,34 @@ pub fn run(ctx: &Context, cmd: usize, args: Vec<RedisString>, f: Handler) -> Red
         )),
         || f(ctx, args),
     );
-    if result.is_err() {
-        crate::stats::count_error(cmd);
+    match result {
+        Err(e) => {
+            crate::stats::count_error(cmd);
+            Err(printable(e))
+        }
+        ok => ok,
     }
-    result
+}
+
+/// Error texts quote what the client sent; the reply path turns each char into one byte and
+/// panics on a NUL, and a raw CR/LF would break the protocol. Escape everything but printable
+/// ASCII, once, here at the boundary.
+fn printable(e: RedisError) -> RedisError {
+    match e {
+        RedisError::String(s) if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) => {
+            let mut out = String::with_capacity(s.len() + 8);
+            for c in s.chars() {
+                if (' '..='~').contains(&c) {
+                    out.push(c);
+                } else {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+            }
+            RedisError::String(out)
+        }
+        other => other,
+    }
 }

@@ -6,6 +6,7 @@ pub mod args;
 pub mod callbacks;
 pub mod commands;
 pub mod config;
+pub mod ffi;
 pub mod guard;
 pub mod stats;
 pub mod util;

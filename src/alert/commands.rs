@@ -5,8 +5,9 @@ use super::doc::{parse_document, Severity};
 use super::stream::{
     render, AddResult, Alert, AlertId, Outcome, RangeQuery, Settings, Status, Stream,
 };
-use crate::args::{err, parse_id, wrong_type, Args};
+use crate::args::{err, parse_id, wrong_type, Args, Keyword};
 use crate::callbacks::ALERT_TYPE;
+use crate::ffi::{self, Text};
 use crate::stats;
 use crate::{config, stats::*};
 use redis_module::key::{RedisKey, RedisKeyWritable};
@@ -26,6 +27,19 @@ pub fn now_ms() -> u64 {
 fn from_primary(ctx: &Context) -> bool {
     ctx.get_flags()
         .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
+}
+
+/// The clock a command decides by: NOW from the primary or the AOF as given; from a client,
+/// NOW may only move the clock back (a later one would expire alerts that are not old).
+fn decide_now(ctx: &Context, now: Option<u64>) -> Result<u64, RedisError> {
+    let clock = now_ms();
+    match now {
+        None => Ok(clock),
+        Some(n) if n <= clock || from_primary(ctx) => Ok(n),
+        Some(n) => Err(err(format!(
+            "ERR NOW {n} is later than the server clock ({clock})"
+        ))),
+    }
 }
 
 fn read_stream(key: &RedisKey) -> Result<Option<&Stream>, RedisError> {
@@ -96,8 +110,7 @@ fn parse_settings(
 ) -> Result<(Settings, Option<u64>), RedisError> {
     let mut now = None;
     while let Some(opt) = args.next() {
-        let opt = opt.to_string_lossy();
-        match opt.to_ascii_uppercase().as_str() {
+        match Keyword::of(&opt).as_str() {
             "RETENTION" => s.retention_ms = args.ms_of("RETENTION")?,
             "MAXLEN" => s.maxlen = args.ms_of("MAXLEN")?,
             "DEDUP" => s.dedup_ms = args.ms_of("DEDUP")?,
@@ -134,7 +147,7 @@ pub fn alter(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let key = ctx.open_key_writable(&name);
     let stream = write_stream(&key)?.ok_or_else(|| err("ERR no such key"))?;
     let (settings, now) = parse_settings(&mut args, stream.settings, true)?;
-    let now = now.unwrap_or_else(now_ms);
+    let now = decide_now(ctx, now)?;
     let removed = stream
         .set_settings(settings, now)
         .map_err(|e| err(e.to_string()))?;
@@ -146,32 +159,32 @@ pub fn alter(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
-fn outcome_reply(outcome: &Outcome) -> RedisValue {
-    let (word, id, n) = match outcome {
-        Outcome::Added(id) => ("added", Some(*id), 1),
-        Outcome::Duplicate(id, count) => ("duplicate", Some(*id), *count),
-        Outcome::Exists(id, count) => ("exists", Some(*id), *count),
-        Outcome::Limited(retry) => ("limited", None, *retry),
-        Outcome::Expired => ("expired", None, 0),
+fn reply_outcome(ctx: &Context, outcome: &Outcome) -> RedisResult {
+    let (word, id, n): (&[u8], _, u64) = match outcome {
+        Outcome::Added(id) => (b"added", Some(*id), 1),
+        Outcome::Duplicate(id, count) => (b"duplicate", Some(*id), *count),
+        Outcome::Exists(id, count) => (b"exists", Some(*id), *count),
+        Outcome::Limited(retry) => (b"limited", None, *retry),
+        Outcome::Expired => (b"expired", None, 0),
     };
-    RedisValue::Array(vec![
-        RedisValue::BulkString(word.into()),
-        id.map_or(RedisValue::Null, |id| {
-            RedisValue::BulkString(id.to_string())
-        }),
-        RedisValue::Integer(n.min(i64::MAX as u64) as i64),
-    ])
+    ffi::reply_array(ctx, 3);
+    ffi::reply_bulk(ctx, word);
+    match id {
+        Some(id) => ffi::reply_bulk(ctx, Text::id(id.ts, id.seq).as_bytes()),
+        None => ffi::reply_null(ctx),
+    }
+    ffi::reply_int(ctx, n.min(i64::MAX as u64) as i64);
+    Ok(RedisValue::NoReply)
 }
 
 /// ALERT.ADD key document [TS ms] [ID id] [NOW ms]
 pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let raw_doc = args.next_bytes()?;
+    let doc_arg = args.next_string()?;
     let (mut ts, mut id, mut now) = (None, None, None);
     while let Some(opt) = args.next() {
-        let opt = opt.to_string_lossy();
-        match opt.to_ascii_uppercase().as_str() {
+        match Keyword::of(&opt).as_str() {
             "TS" => ts = Some(args.ms_of("TS")?),
             "ID" => id = Some(args.id_of("ID")?),
             "NOW" => now = Some(args.ms_of("NOW")?),
@@ -190,8 +203,8 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     } else {
         config::max_document_bytes()
     };
-    let doc = parse_document(&raw_doc, max).map_err(|e| err(e.to_string()))?;
-    let now = now.unwrap_or_else(now_ms);
+    let doc = parse_document(doc_arg.as_slice(), max).map_err(|e| err(e.to_string()))?;
+    let now = decide_now(ctx, now)?;
 
     let key = ctx.open_key_writable(&name);
     let (stream, created) = match write_stream(&key)? {
@@ -201,7 +214,7 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             (create_stream(&key, settings)?, Some(settings))
         }
     };
-    let replay_doc = doc.json.as_bytes().to_vec();
+    let json = doc.json.clone();
     let AddResult {
         outcome,
         trimmed: removed,
@@ -212,33 +225,27 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if let Some(settings) = created {
         replicate_create(ctx, &name, &settings);
     }
-    let mut rep = vec![name.as_slice().to_vec(), replay_doc];
     match &outcome {
         Outcome::Added(new_id) => {
-            rep.extend([b"ID".to_vec(), new_id.to_string().into_bytes()]);
-            rep.extend([b"NOW".to_vec(), num(now)]);
-            replicate(ctx, "ALERT.ADD", &rep);
+            let new_id = Text::id(new_id.ts, new_id.seq);
+            ffi::replicate_add(ctx, &name, json.as_bytes(), None, Some(&new_id), now);
             stats::add(&ALERTS_ADDED, 1);
             stats::adjust(&ALERTS_HELD, 1);
-            notify(ctx, "alert.add", &name);
+            ffi::notify(ctx, c"alert.add", &name);
         }
         Outcome::Duplicate(..) => {
             let ts = id.map(|i| i.ts).or(ts).unwrap_or(now);
-            rep.extend([b"TS".to_vec(), num(ts)]);
-            if let Some(id) = id {
-                rep.extend([b"ID".to_vec(), id.to_string().into_bytes()]);
-            }
-            rep.extend([b"NOW".to_vec(), num(now)]);
-            replicate(ctx, "ALERT.ADD", &rep);
+            let id = id.map(|i| Text::id(i.ts, i.seq));
+            ffi::replicate_add(ctx, &name, json.as_bytes(), Some(ts), id.as_ref(), now);
             stats::add(&ALERTS_DEDUPLICATED, 1);
-            notify(ctx, "alert.dup", &name);
+            ffi::notify(ctx, c"alert.dup", &name);
         }
         Outcome::Limited(_) => stats::add(&ALERTS_LIMITED, 1),
         Outcome::Expired => stats::add(&ALERTS_EXPIRED, 1),
         Outcome::Exists(..) => {}
     }
     trimmed(ctx, &name, removed);
-    Ok(outcome_reply(&outcome))
+    reply_outcome(ctx, &outcome)
 }
 
 fn alert_json(id: &AlertId, a: &Alert) -> RedisValue {
@@ -289,8 +296,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     q.start = parse_bound(&args.next_str()?, false)?;
     q.end = parse_bound(&args.next_str()?, true)?;
     while let Some(opt) = args.next() {
-        let opt = opt.to_string_lossy();
-        match opt.to_ascii_uppercase().as_str() {
+        match Keyword::of(&opt).as_str() {
             "REV" => q.rev = true,
             "COUNT" => {
                 let n = args.ms_of("COUNT")?;
@@ -455,8 +461,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let raw_doc = args.next_bytes()?;
     let (mut status, mut count, mut last_seen, mut aliases) = (Status::Active, 1, id.ts, vec![]);
     while let Some(opt) = args.next() {
-        let opt = opt.to_string_lossy();
-        match opt.to_ascii_uppercase().as_str() {
+        match Keyword::of(&opt).as_str() {
             "STATUS" => {
                 let v = args.value_of("STATUS")?;
                 status = Status::parse(&v).ok_or_else(|| {
@@ -479,7 +484,12 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if aliases.contains(&id) {
         return Err(err(format!("ERR alias {id} is the alert's own ID")));
     }
-    let doc = parse_document(&raw_doc, 0).map_err(|e| err(e.to_string()))?;
+    let max = if from_primary(ctx) {
+        0
+    } else {
+        config::max_document_bytes()
+    };
+    let doc = parse_document(&raw_doc, max).map_err(|e| err(e.to_string()))?;
     let replay_doc = doc.json.as_bytes().to_vec();
     let key = ctx.open_key_writable(&name);
     let existing = write_stream(&key)?;

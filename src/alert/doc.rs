@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -87,15 +88,20 @@ impl Fingerprint {
     }
 }
 
-/// A validated document, ready to store.
+/// A validated document, ready to store; borrows from the bytes it was parsed from.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<'a> {
     /// The document as sent, with insignificant whitespace removed.
-    pub json: Box<str>,
+    pub json: Cow<'a, str>,
     pub severity: Severity,
-    pub source: String,
+    pub source: Cow<'a, str>,
     pub fingerprint: Fingerprint,
 }
+
+/// A JSON string that borrows from the input when it has no escapes.
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(transparent)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocError {
@@ -163,17 +169,24 @@ struct RawDoc<'a> {
     last_seen: Option<&'a RawValue>,
 }
 
-fn string_field(raw: Option<&RawValue>, name: &'static str) -> Result<Option<String>, DocError> {
+fn string_field<'a>(
+    raw: Option<&'a RawValue>,
+    name: &'static str,
+) -> Result<Option<Cow<'a, str>>, DocError> {
     raw.map(|r| {
-        serde_json::from_str::<String>(r.get()).map_err(|_| DocError::WrongType(name, "a string"))
+        serde_json::from_str::<Str>(r.get())
+            .map(|s| s.0)
+            .map_err(|_| DocError::WrongType(name, "a string"))
     })
     .transpose()
 }
 
-fn labels_field(raw: Option<&RawValue>) -> Result<BTreeMap<String, String>, DocError> {
+type Labels<'a> = BTreeMap<Str<'a>, Str<'a>>;
+
+fn labels_field(raw: Option<&RawValue>) -> Result<Labels<'_>, DocError> {
     match raw {
         None => Ok(BTreeMap::new()),
-        Some(r) => serde_json::from_str::<BTreeMap<String, String>>(r.get())
+        Some(r) => serde_json::from_str::<Labels>(r.get())
             .map_err(|_| DocError::WrongType("labels", "an object of string values")),
     }
 }
@@ -191,7 +204,7 @@ fn parse_raw(text: &str) -> Result<RawDoc<'_>, DocError> {
 }
 
 /// Validates a document as sent by a client. `max_bytes` 0 means no size limit.
-pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document, DocError> {
+pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, DocError> {
     if max_bytes > 0 && bytes.len() > max_bytes {
         return Err(DocError::TooLarge {
             size: bytes.len(),
@@ -202,17 +215,21 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document, DocErr
     let raw = parse_raw(text)?;
     let severity = match string_field(raw.severity, "severity")? {
         None => Severity::Info,
-        Some(s) => Severity::parse(&s).ok_or(DocError::BadSeverity(s))?,
+        Some(s) => Severity::parse(&s).ok_or_else(|| DocError::BadSeverity(s.into_owned()))?,
     };
     let source = string_field(raw.source, "source")?.unwrap_or_default();
     let kind = string_field(raw.kind, "type")?.unwrap_or_default();
     let labels = labels_field(raw.labels)?;
     let fingerprint = match string_field(raw.fingerprint, "fingerprint")? {
         Some(text) => Fingerprint::from_explicit(&text),
-        None => Fingerprint::Hash(default_fingerprint(&source, &kind, &labels)),
+        None => Fingerprint::Hash(default_fingerprint(
+            &source,
+            &kind,
+            labels.iter().map(|(k, v)| (&*k.0, &*v.0)),
+        )),
     };
     Ok(Document {
-        json: minify(text).into_boxed_str(),
+        json: minify(text),
         severity,
         source,
         fingerprint,
@@ -231,11 +248,15 @@ pub fn filterable(json: &str) -> Filterable {
     let kind = parsed
         .as_ref()
         .and_then(|r| string_field(r.kind, "type").ok().flatten())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_owned();
     let labels = parsed
         .as_ref()
         .and_then(|r| labels_field(r.labels).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
+        .collect();
     Filterable { kind, labels }
 }
 
@@ -244,6 +265,7 @@ pub fn explicit_fingerprint(json: &str) -> Option<String> {
     parse_raw(json)
         .ok()
         .and_then(|r| string_field(r.fingerprint, "fingerprint").ok().flatten())
+        .map(Cow::into_owned)
 }
 
 /// FNV-1a, 64 bits: tiny, stable across versions and platforms, and documented.
@@ -270,47 +292,80 @@ impl Fnv {
 
 /// The default fingerprint: FNV-1a 64 over source, type, then the labels sorted by name, each
 /// string prefixed by its length (u64, little endian). Rendered as 16 lowercase hex digits.
-pub fn default_fingerprint(source: &str, kind: &str, labels: &BTreeMap<String, String>) -> u64 {
+pub fn default_fingerprint<'l>(
+    source: &str,
+    kind: &str,
+    labels_by_name: impl Iterator<Item = (&'l str, &'l str)>,
+) -> u64 {
     let mut h = Fnv::new();
     h.write_str(source);
     h.write_str(kind);
-    for (name, value) in labels {
+    for (name, value) in labels_by_name {
         h.write_str(name);
         h.write_str(value);
     }
     h.finish()
 }
 
-/// Removes the whitespace JSON allows between tokens; strings are copied untouched.
-pub fn minify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Removes the whitespace JSON allows between tokens; strings are copied untouched. Works on
+/// bytes: the bytes it looks at are ASCII, which never occur inside a multi-byte UTF-8 sequence.
+pub fn minify(text: &str) -> Cow<'_, str> {
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    // First pass: is there anything to remove? Compact documents are stored as sent.
     let mut in_string = false;
     let mut escaped = false;
-    for c in text.chars() {
+    let mut first_ws = None;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
         if in_string {
-            out.push(c);
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_string = false;
             }
-        } else if c == '"' {
+        } else if b == b'"' {
             in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            out.push(c);
+        } else if is_ws(b) {
+            first_ws = Some(i);
+            break;
         }
     }
-    out
+    let Some(start) = first_ws else {
+        return Cow::Borrowed(text);
+    };
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(text.len());
+    out.extend_from_slice(&bytes[..start]);
+    for &b in &bytes[start..] {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if !is_ws(b) {
+            out.push(b);
+        }
+    }
+    // Only ASCII whitespace was removed from valid UTF-8, so the rest is valid UTF-8.
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Document, DocError> {
+    fn parse(s: &str) -> Result<Document<'_>, DocError> {
         parse_document(s.as_bytes(), 65536)
     }
 
@@ -340,7 +395,8 @@ mod tests {
         let Fingerprint::Hash(h) = a.fingerprint else {
             panic!("default fingerprint is a hash")
         };
-        let b = parse(&format!(r#"{{"fingerprint":"{h:016x}"}}"#)).unwrap();
+        let text = format!(r#"{{"fingerprint":"{h:016x}"}}"#);
+        let b = parse(&text).unwrap();
         assert_eq!(b.fingerprint, Fingerprint::Hash(h));
         let e = parse(r#"{"fingerprint":""}"#).unwrap();
         assert_eq!(e.fingerprint, Fingerprint::Never);
@@ -396,6 +452,10 @@ mod tests {
     #[test]
     fn filterable_fields() {
         let d = parse(r#"{"type":"disk","labels":{"host":"a=b"}}"#).unwrap();
+        assert!(
+            matches!(d.json, Cow::Borrowed(_)),
+            "compact documents are not copied"
+        );
         let f = filterable(&d.json);
         assert_eq!(f.kind, "disk");
         assert_eq!(f.labels.get("host").map(String::as_str), Some("a=b"));

@@ -369,7 +369,7 @@ impl Stream {
     /// ALERT.ADD, steps 1 to 5 of the contract.
     pub fn add(
         &mut self,
-        doc: Document,
+        doc: Document<'_>,
         ts: Option<u64>,
         id: Option<AlertId>,
         now: u64,
@@ -558,7 +558,14 @@ impl Stream {
             .unwrap_or(w.max(1))
     }
 
-    fn insert(&mut self, id: AlertId, doc: Document, status: Status, count: u64, last_seen: u64) {
+    fn insert(
+        &mut self,
+        id: AlertId,
+        doc: Document<'_>,
+        status: Status,
+        count: u64,
+        last_seen: u64,
+    ) {
         let source = self.sources.acquire(&doc.source);
         let (fp_key, flags) = match &doc.fingerprint {
             Fingerprint::Never => (0, 0),
@@ -566,7 +573,7 @@ impl Stream {
             Fingerprint::Explicit { key, .. } => (*key, FLAG_DEDUP | FLAG_EXPLICIT_FP),
         };
         let alert = Alert {
-            doc: doc.json,
+            doc: Box::from(&*doc.json),
             last_seen,
             count,
             fp_key,
@@ -767,7 +774,7 @@ impl Stream {
     pub fn import(
         &mut self,
         id: AlertId,
-        doc: Document,
+        doc: Document<'_>,
         status: Status,
         count: u64,
         last_seen: u64,

@@ -78,6 +78,20 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             self.len += 1;
             return Ok(());
         };
+        // Common case: room in the chunk and no re-keying; edit it in place.
+        if key >= ck {
+            if let Some(chunk) = self.index.get_mut(&ck) {
+                match chunk.binary_search_by(|e| e.0.cmp(&key)) {
+                    Ok(_) => return Err(value),
+                    Err(pos) if chunk.len() < CHUNK => {
+                        chunk.insert(pos, (key, value));
+                        self.len += 1;
+                        return Ok(());
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
         let mut chunk = self.index.remove(&ck).unwrap_or_default();
         let pos = match chunk.binary_search_by(|e| e.0.cmp(&key)) {
             Ok(_) => {

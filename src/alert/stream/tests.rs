@@ -1,7 +1,7 @@
 use super::*;
 use crate::alert::doc::parse_document;
 
-fn doc(s: &str) -> Document {
+fn doc(s: &str) -> Document<'_> {
     parse_document(s.as_bytes(), 0).unwrap()
 }
 

@@ -1,0 +1,131 @@
+//! Thin, allocation-free wrappers over the module API for the hot paths (ALERT.ADD): replies,
+//! keyspace events and replication written straight to Redis instead of through `RedisValue`
+//! and owned argument vectors.
+
+use redis_module::{raw, Context, RedisString};
+use std::ffi::CStr;
+use std::io::Write;
+use std::os::raw::{c_char, c_longlong};
+
+/// A number or alert ID rendered on the stack.
+pub struct Text {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Text {
+    pub fn id(ts: u64, seq: u64) -> Text {
+        let mut t = Text {
+            buf: [0; 48],
+            len: 0,
+        };
+        let mut cur = &mut t.buf[..47];
+        let _ = write!(cur, "{ts}-{seq}");
+        t.len = 47 - cur.len();
+        t
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
+    if let Some(f) = unsafe { raw::RedisModule_NotifyKeyspaceEvent } {
+        unsafe {
+            f(
+                ctx.get_raw(),
+                raw::REDISMODULE_NOTIFY_MODULE,
+                event.as_ptr(),
+                key.inner,
+            )
+        };
+    }
+}
+
+pub fn reply_array(ctx: &Context, len: usize) {
+    raw::reply_with_array(ctx.get_raw(), len as _);
+}
+
+pub fn reply_bulk(ctx: &Context, bytes: &[u8]) {
+    raw::reply_with_string_buffer(ctx.get_raw(), bytes.as_ptr().cast::<c_char>(), bytes.len());
+}
+
+pub fn reply_int(ctx: &Context, v: i64) {
+    raw::reply_with_long_long(ctx.get_raw(), v);
+}
+
+pub fn reply_null(ctx: &Context) {
+    raw::reply_with_null(ctx.get_raw());
+}
+
+/// Replicates `ALERT.ADD key doc [TS ts] [ID id] NOW now`.
+pub fn replicate_add(
+    ctx: &Context,
+    key: &RedisString,
+    doc: &[u8],
+    ts: Option<u64>,
+    id: Option<&Text>,
+    now: u64,
+) {
+    let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
+        return;
+    };
+    let (c, cmd) = (ctx.get_raw(), c"ALERT.ADD".as_ptr());
+    let d = doc.as_ptr().cast::<c_char>();
+    let now = now as c_longlong;
+    unsafe {
+        match (ts, id) {
+            (None, Some(id)) => rep(
+                c,
+                cmd,
+                c"sbcbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"ID".as_ptr(),
+                id.as_bytes().as_ptr().cast::<c_char>(),
+                id.as_bytes().len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (Some(ts), Some(id)) => rep(
+                c,
+                cmd,
+                c"sbclcbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"TS".as_ptr(),
+                ts as c_longlong,
+                c"ID".as_ptr(),
+                id.as_bytes().as_ptr().cast::<c_char>(),
+                id.as_bytes().len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (Some(ts), None) => rep(
+                c,
+                cmd,
+                c"sbclcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"TS".as_ptr(),
+                ts as c_longlong,
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (None, None) => rep(
+                c,
+                cmd,
+                c"sbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+        };
+    }
+}
