@@ -1291,7 +1291,8 @@ fn gen_doc(r: &mut Rng) -> Vec<u8> {
         1 => {
             let mut s = String::new();
             for _ in 0..r.below(30) {
-                s.push_str(*r.pick(JSON_TOKENS));
+                let token: &&str = r.pick(JSON_TOKENS);
+                s.push_str(token);
             }
             s.into_bytes()
         }
