@@ -5,8 +5,10 @@
 use super::doc::{self, Document, Fingerprint, Severity};
 use crate::util::chunked::ChunkedMap;
 use crate::util::memsize::alloc_size;
-use std::collections::{BTreeSet, HashMap};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::collections::BTreeSet;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::mem::size_of;
 
 /// Largest timestamp or duration accepted: keeps `ts + window` arithmetic inside u64.
@@ -182,12 +184,6 @@ impl fmt::Display for AlertError {
 }
 
 #[derive(Debug, Clone)]
-enum DedupSlot {
-    One(AlertId),
-    Many(Vec<AlertId>),
-}
-
-#[derive(Debug, Clone)]
 struct SourceEntry {
     name: Box<str>,
     refs: u64,
@@ -278,7 +274,10 @@ pub struct Stream {
     pub settings: Settings,
     pub stats: Stats,
     alerts: ChunkedMap<AlertId, Alert>,
-    dedup: HashMap<u64, DedupSlot>,
+    /// Unresolved alerts with a fingerprint, with that fingerprint's key (while dedup is on).
+    /// The key rides along so that growing the table needs no lookup per entry.
+    dedup: HashTable<(u64, AlertId)>,
+    hasher: DefaultHashBuilder,
     sources: Sources,
     /// ADD IDs folded into an existing alert as duplicates -> that alert.
     aliases: HashMap<AlertId, AlertId>,
@@ -321,7 +320,8 @@ impl Stream {
             settings,
             stats: Stats::default(),
             alerts: ChunkedMap::new(),
-            dedup: HashMap::new(),
+            dedup: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             sources: Sources::default(),
             aliases: HashMap::new(),
             doc_bytes: 0,
@@ -460,12 +460,17 @@ impl Stream {
 
     /// The ID a new alert at `ts` gets: one past the highest seq used at that ms.
     fn next_id(&self, ts: u64) -> Result<AlertId, AlertError> {
-        let mut seq = match self
-            .alerts
-            .iter_rev_from(&AlertId::new(ts, u64::MAX))
-            .next()
-        {
-            Some((last, _)) if last.ts == ts => {
+        let last = match self.alerts.last() {
+            // In-order arrival: only the newest alert can share the millisecond.
+            Some((newest, _)) if newest.ts <= ts => Some(*newest),
+            _ => self
+                .alerts
+                .iter_rev_from(&AlertId::new(ts, u64::MAX))
+                .next()
+                .map(|(id, _)| *id),
+        };
+        let mut seq = match last {
+            Some(last) if last.ts == ts => {
                 last.seq.checked_add(1).ok_or(AlertError::SeqExhausted)?
             }
             _ => 0,
@@ -479,19 +484,19 @@ impl Stream {
     fn dedup_target(&self, fp: &Fingerprint, ts: u64) -> Option<AlertId> {
         let key = fp.index_key()?;
         let window = self.settings.dedup_ms;
-        let candidates: &[AlertId] = match self.dedup.get(&key)? {
-            DedupSlot::One(id) => std::slice::from_ref(id),
-            DedupSlot::Many(ids) => ids,
-        };
         let mut best: Option<(u64, AlertId)> = None;
-        for id in candidates {
+        for (_, id) in self
+            .dedup
+            .iter_hash(self.hasher.hash_one(key))
+            .filter(|(k, _)| *k == key)
+        {
             let Some(a) = self.alerts.get(id) else {
                 continue;
             };
-            if a.status == Status::Resolved || ts.abs_diff(a.last_seen) > window {
-                continue;
-            }
-            if !self.same_fingerprint(a, fp) {
+            if a.status == Status::Resolved
+                || ts.abs_diff(a.last_seen) > window
+                || !self.same_fingerprint(a, fp)
+            {
                 continue;
             }
             if best.is_none_or(|(seen, bid)| (a.last_seen, *id) > (seen, bid)) {
@@ -596,33 +601,19 @@ impl Stream {
     }
 
     fn index_dedup(&mut self, key: u64, id: AlertId) {
-        match self.dedup.get_mut(&key) {
-            None => {
-                self.dedup.insert(key, DedupSlot::One(id));
-            }
-            Some(DedupSlot::One(other)) => {
-                let other = *other;
-                self.dedup.insert(key, DedupSlot::Many(vec![other, id]));
-            }
-            Some(DedupSlot::Many(ids)) => ids.push(id),
-        }
+        let hasher = &self.hasher;
+        self.dedup
+            .insert_unique(hasher.hash_one(key), (key, id), |(k, _)| {
+                hasher.hash_one(*k)
+            });
     }
 
     fn unindex_dedup(&mut self, key: u64, id: &AlertId) {
-        let remove = match self.dedup.get_mut(&key) {
-            None => false,
-            Some(DedupSlot::One(other)) => other == id,
-            Some(DedupSlot::Many(ids)) => {
-                ids.retain(|x| x != id);
-                if ids.len() == 1 {
-                    let last = ids[0];
-                    self.dedup.insert(key, DedupSlot::One(last));
-                }
-                false
-            }
-        };
-        if remove {
-            self.dedup.remove(&key);
+        if let Ok(entry) = self
+            .dedup
+            .find_entry(self.hasher.hash_one(key), |(k, x)| *k == key && x == id)
+        {
+            entry.remove();
         }
     }
 
@@ -747,7 +738,7 @@ impl Stream {
 
     /// Rebuilds the dedup and rate indexes from the alerts (after load or a settings change).
     pub fn rebuild_indexes(&mut self) {
-        self.dedup.clear();
+        self.dedup = HashTable::new();
         let rate = self.rate_limited();
         for e in self.sources.entries.iter_mut().flatten() {
             e.times.clear();
@@ -785,7 +776,7 @@ impl Stream {
         }
         if let Some(a) = aliases
             .iter()
-            .find(|a| self.alerts.contains_key(a) || self.aliases.contains_key(a) || **a == id)
+            .find(|a| self.alerts.contains_key(a) || self.aliases.contains_key(*a) || **a == id)
         {
             return Err(AlertError::IdExists(*a));
         }
@@ -874,15 +865,7 @@ impl Stream {
         size_of::<Stream>()
             + self.alerts.heap_bytes()
             + self.doc_bytes
-            + hash_bytes(self.dedup.capacity(), size_of::<(u64, DedupSlot)>())
-            + self
-                .dedup
-                .values()
-                .map(|s| match s {
-                    DedupSlot::One(_) => 0,
-                    DedupSlot::Many(v) => alloc_size(v.capacity() * size_of::<AlertId>()),
-                })
-                .sum::<usize>()
+            + hash_bytes(self.dedup.capacity(), size_of::<(u64, AlertId)>())
             + self.sources.heap_bytes()
             + hash_bytes(self.aliases.capacity(), size_of::<(AlertId, AlertId)>())
     }
@@ -890,8 +873,10 @@ impl Stream {
 
 /// The alert as clients see it: the stored document plus the five server fields.
 pub fn render(id: &AlertId, a: &Alert) -> String {
-    let body = a.doc.strip_suffix('}').unwrap_or(&a.doc);
-    let sep = if body.len() > 1 { "," } else { "" };
+    let body = a.doc.strip_suffix('}').unwrap_or(&a.doc).trim_end();
+    // `{}` or `{ }`: no field before ours, so no comma.
+    let empty = body.get(1..).is_none_or(|rest| rest.trim().is_empty());
+    let sep = if empty { "" } else { "," };
     format!(
         "{body}{sep}\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
         id.ts,

@@ -71,6 +71,14 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
 
     /// Inserts a new entry; returns false (and drops nothing) if the key is already present.
     pub fn insert(&mut self, key: K, value: V) -> Result<(), V> {
+        // Fastest case: past every key, with room in the last chunk.
+        if let Some((_, last)) = self.index.iter_mut().next_back() {
+            if last.len() < CHUNK && last.last().is_some_and(|(k, _)| *k < key) {
+                last.push((key, value));
+                self.len += 1;
+                return Ok(());
+            }
+        }
         let Some(ck) = self.chunk_key_for(&key) else {
             let mut chunk = Vec::with_capacity(CHUNK);
             chunk.push((key, value));
