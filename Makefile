@@ -18,14 +18,14 @@ run: build
 # Unit tests (the core, no Redis) and integration tests (a real redis-server per test, started
 # on a free loopback port). The integration tests load $(MODULE), built first.
 test: build
-	$(CARGO) test --workspace --features system-alloc -- --test-threads=2
+	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --features system-alloc -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features vigil/system-alloc -- -D warnings
 
 bench: build
-	$(CARGO) bench --features system-alloc
+	$(CARGO) bench --features vigil/system-alloc
 
 clean:
 	$(CARGO) clean

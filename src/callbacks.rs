@@ -1,83 +1,93 @@
-//! Every `unsafe extern "C"` function Redis calls, in one place: the data type methods. Each
-//! catches panics (unwinding into C would abort the server) and hands over to safe code.
+//! Every `unsafe extern "C"` function Redis calls, in one place: the data type methods,
+//! written once for any type that implements `Persisted`. Each catches panics (unwinding into C
+//! would abort the server) and hands over to safe code.
 
-use crate::alert::{rdb as alert_rdb, stream::Stream};
+use crate::alert::{rdb::ENC_LATEST as ALERT_ENC, stream::Stream};
 use crate::guard::catch;
-use crate::stats::{self, ALERTS_HELD, ALERT_KEYS};
+use crate::quota::{meter::Quota, rdb::ENC_LATEST as QUOTA_ENC};
 use redis_module::native_types::RedisType;
 use redis_module::raw::{self, RedisModuleIO, RedisModuleString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::null_mut;
 
-pub static ALERT_TYPE: RedisType = RedisType::new(
-    "vigil-alr",
-    alert_rdb::ENC_LATEST,
+/// What a module data type provides for Redis to persist, copy, measure and free it.
+pub trait Persisted: Clone {
+    /// For log lines: `vigil-alr`, ...
+    const NAME: &'static str;
+    fn save(&self, rdb: *mut RedisModuleIO);
+    fn load(rdb: *mut RedisModuleIO, encver: i32) -> Result<Self, String>;
+    /// Emits the commands that rebuild the value: `emit(command, args after the key)`.
+    fn rewrite(&self, emit: &mut dyn FnMut(&str, &[&[u8]]));
+    fn memory_usage(&self) -> usize;
+    /// How much work freeing takes (Redis frees large values in the background).
+    fn free_effort(&self) -> usize {
+        1
+    }
+    /// Counts the value in (+1) or out (-1) of the INFO gauges.
+    fn track(&self, sign: i64);
+}
+
+const fn methods<T: Persisted>() -> raw::RedisModuleTypeMethods {
     raw::RedisModuleTypeMethods {
         version: raw::REDISMODULE_TYPE_METHOD_VERSION as u64,
-        rdb_load: Some(alert_rdb_load),
-        rdb_save: Some(alert_rdb_save),
-        aof_rewrite: Some(alert_aof_rewrite),
-        mem_usage: Some(alert_mem_usage),
+        rdb_load: Some(rdb_load::<T>),
+        rdb_save: Some(rdb_save::<T>),
+        aof_rewrite: Some(aof_rewrite::<T>),
+        mem_usage: Some(mem_usage::<T>),
         digest: None,
-        free: Some(alert_free),
+        free: Some(free::<T>),
         aux_load: None,
         aux_save: None,
         aux_save2: None,
         aux_save_triggers: 0,
-        free_effort: Some(alert_free_effort),
+        free_effort: Some(free_effort::<T>),
         unlink: None,
-        copy: Some(alert_copy),
+        copy: Some(copy::<T>),
         defrag: None,
         copy2: None,
         free_effort2: None,
         mem_usage2: None,
         unlink2: None,
-    },
-);
-
-/// Stream counters follow every value that appears (create, load, copy) or goes (free).
-fn track(s: &Stream, sign: i64) {
-    stats::adjust(&ALERT_KEYS, sign);
-    stats::adjust(&ALERTS_HELD, sign * s.len() as i64);
+    }
 }
 
-unsafe extern "C" fn alert_rdb_load(rdb: *mut RedisModuleIO, encver: c_int) -> *mut c_void {
-    catch("vigil-alr RDB load", null_mut(), || {
-        match alert_rdb::load(rdb, encver) {
-            Ok(s) => {
-                track(&s, 1);
-                Box::into_raw(Box::new(s)).cast()
-            }
-            Err(e) => {
-                redis_module::logging::log_warning(format!(
-                    "vigil: cannot load an alert stream: {e}"
-                ));
-                null_mut()
-            }
+pub static ALERT_TYPE: RedisType = RedisType::new("vigil-alr", ALERT_ENC, methods::<Stream>());
+pub static QUOTA_TYPE: RedisType = RedisType::new("vigil-quo", QUOTA_ENC, methods::<Quota>());
+
+unsafe extern "C" fn rdb_load<T: Persisted>(rdb: *mut RedisModuleIO, encver: c_int) -> *mut c_void {
+    catch("RDB load", null_mut(), || match T::load(rdb, encver) {
+        Ok(v) => {
+            v.track(1);
+            Box::into_raw(Box::new(v)).cast()
+        }
+        Err(e) => {
+            redis_module::logging::log_warning(format!("vigil: cannot load a {}: {e}", T::NAME));
+            null_mut()
         }
     })
 }
 
-unsafe extern "C" fn alert_rdb_save(rdb: *mut RedisModuleIO, value: *mut c_void) {
-    let s = &*value.cast::<Stream>();
-    catch("vigil-alr RDB save", (), || alert_rdb::save(rdb, s));
+unsafe extern "C" fn rdb_save<T: Persisted>(rdb: *mut RedisModuleIO, value: *mut c_void) {
+    let v = &*value.cast::<T>();
+    catch("RDB save", (), || v.save(rdb));
 }
 
-unsafe extern "C" fn alert_aof_rewrite(
+unsafe extern "C" fn aof_rewrite<T: Persisted>(
     aof: *mut RedisModuleIO,
     key: *mut RedisModuleString,
     value: *mut c_void,
 ) {
-    let s = &*value.cast::<Stream>();
-    catch("vigil-alr AOF rewrite", (), || {
-        alert_rdb::rewrite(s, |cmd, args| emit_aof(aof, key, cmd, args));
+    let v = &*value.cast::<T>();
+    catch("AOF rewrite", (), || {
+        v.rewrite(&mut |cmd, args| emit_aof(aof, key, cmd, args));
     });
 }
 
 /// Writes `cmd key args...` to the AOF being rewritten.
 fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, cmd: &str, args: &[&[u8]]) {
-    let (Some(create), Some(free), Some(emit)) = (
+    let (Some(create), Some(copy), Some(free), Some(emit)) = (
         unsafe { raw::RedisModule_CreateString },
+        unsafe { raw::RedisModule_CreateStringFromString },
         unsafe { raw::RedisModule_FreeString },
         unsafe { raw::RedisModule_EmitAOF },
     ) else {
@@ -87,51 +97,47 @@ fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, cmd: &str, arg
         return;
     };
     let mut argv: Vec<*mut RedisModuleString> = Vec::with_capacity(args.len() + 1);
-    argv.push(key);
+    // Redis 7.0 hands the rewrite a key on the stack, and EmitAOF retains its arguments:
+    // pass a heap copy.
+    argv.push(unsafe { copy(null_mut(), key) });
     for a in args {
         argv.push(unsafe { create(null_mut(), a.as_ptr().cast::<c_char>(), a.len()) });
     }
     unsafe {
-        emit(
-            aof,
-            cmd.as_ptr(),
-            c"v".as_ptr(),
-            argv.as_mut_ptr(),
-            argv.len(),
-        );
-        for s in &argv[1..] {
+        emit(aof, cmd.as_ptr(), c"v".as_ptr(), argv.as_mut_ptr(), argv.len());
+        for s in &argv {
             free(null_mut(), *s);
         }
     }
 }
 
-unsafe extern "C" fn alert_free(value: *mut c_void) {
-    let s = Box::from_raw(value.cast::<Stream>());
-    catch("vigil-alr free", (), || track(&s, -1));
-    drop(s);
+unsafe extern "C" fn free<T: Persisted>(value: *mut c_void) {
+    let v = Box::from_raw(value.cast::<T>());
+    catch("free", (), || v.track(-1));
+    drop(v);
 }
 
-unsafe extern "C" fn alert_mem_usage(value: *const c_void) -> usize {
-    let s = &*value.cast::<Stream>();
-    catch("vigil-alr MEMORY USAGE", 0, || s.memory_usage())
+unsafe extern "C" fn mem_usage<T: Persisted>(value: *const c_void) -> usize {
+    let v = &*value.cast::<T>();
+    catch("MEMORY USAGE", 0, || v.memory_usage())
 }
 
-unsafe extern "C" fn alert_free_effort(
+unsafe extern "C" fn free_effort<T: Persisted>(
     _key: *mut RedisModuleString,
     value: *const c_void,
 ) -> usize {
-    (*value.cast::<Stream>()).len()
+    (*value.cast::<T>()).free_effort()
 }
 
-unsafe extern "C" fn alert_copy(
+unsafe extern "C" fn copy<T: Persisted>(
     _from: *mut RedisModuleString,
     _to: *mut RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    let s = &*value.cast::<Stream>();
-    catch("vigil-alr COPY", null_mut(), || {
-        let copy = s.clone();
-        track(&copy, 1);
+    let v = &*value.cast::<T>();
+    catch("COPY", null_mut(), || {
+        let copy = v.clone();
+        copy.track(1);
         Box::into_raw(Box::new(copy)).cast()
     })
 }

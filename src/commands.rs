@@ -3,6 +3,7 @@
 //! each command its exact key-spec flags (first/last/step alone marks every key `RW`).
 
 use crate::alert::commands as alert;
+use crate::quota::commands as quota;
 use redis_module::{raw, Context, RedisResult, RedisString, Status};
 use std::ffi::CString;
 use std::os::raw::c_int;
@@ -67,10 +68,18 @@ command_table! {
         "Removes alerts by ID", "O(log N) per ID";
     ALERT_TRIM alert_trim => alert::trim, "alert.trim", "write", 4, RW_DELETE,
         "Removes the oldest alerts by count or timestamp", "O(log N + k) for k alerts removed";
-    ALERT_INFO alert_info => alert::info, "alert.info", "readonly fast", 2, RO,
+    ALERT_INFO alert_info => alert::info, "alert.info", "readonly", 2, RO,
         "Returns the settings and counters of a stream", "O(N/64)";
     ALERT_IMPORT alert_import => alert::import, "alert.import", "write deny-oom", -4, RW_INSERT,
         "Restores one alert exactly (used by AOF rewrite)", "O(log N)";
+    QUOTA_SET quota_set => quota::set, "quota.set", "write deny-oom fast", -4, RW_UPDATE,
+        "Creates or reconfigures a quota", "O(1)";
+    QUOTA_INCR quota_incr => quota::incr, "quota.incr", "write deny-oom fast", -3, RW_UPDATE,
+        "Checks and adds an amount to a quota's usage, atomically", "O(1)";
+    QUOTA_GET quota_get => quota::get, "quota.get", "readonly fast", 2, RO,
+        "Returns a quota's usage, limit, remaining and reset time", "O(1)";
+    QUOTA_RESET quota_reset => quota::reset, "quota.reset", "write fast", 2, RW_UPDATE,
+        "Sets a quota's usage to 0, keeping its limit", "O(1)";
 }
 
 /// Sets summary, arity and key specs of every command. Works on Redis 7.0 (the API is 7.0+);

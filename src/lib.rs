@@ -8,10 +8,11 @@ pub mod commands;
 pub mod config;
 pub mod ffi;
 pub mod guard;
+pub mod quota;
 pub mod stats;
 pub mod util;
 
-use callbacks::ALERT_TYPE;
+use callbacks::{ALERT_TYPE, QUOTA_TYPE};
 use commands::TABLE;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, Context, InfoContext, RedisResult, RedisString, Status};
@@ -36,7 +37,7 @@ redis_module! {
     name: "vigil",
     version: 1,
     allocator: (ModuleAlloc, ModuleAlloc),
-    data_types: [ALERT_TYPE],
+    data_types: [ALERT_TYPE, QUOTA_TYPE],
     init: init,
     info: info,
     commands: [
@@ -51,6 +52,10 @@ redis_module! {
         ["alert.trim", commands::alert_trim, TABLE[commands::ALERT_TRIM].flags, 1, 1, 1, ""],
         ["alert.info", commands::alert_info, TABLE[commands::ALERT_INFO].flags, 1, 1, 1, ""],
         ["alert.import", commands::alert_import, TABLE[commands::ALERT_IMPORT].flags, 1, 1, 1, ""],
+        ["quota.set", commands::quota_set, TABLE[commands::QUOTA_SET].flags, 1, 1, 1, ""],
+        ["quota.incr", commands::quota_incr, TABLE[commands::QUOTA_INCR].flags, 1, 1, 1, ""],
+        ["quota.get", commands::quota_get, TABLE[commands::QUOTA_GET].flags, 1, 1, 1, ""],
+        ["quota.reset", commands::quota_reset, TABLE[commands::QUOTA_RESET].flags, 1, 1, 1, ""],
     ],
     configurations: [
         i64: [

@@ -17,6 +17,8 @@ pub static ALERTS_EXPIRED: AtomicU64 = AtomicU64::new(0);
 pub static ALERTS_TRIMMED: AtomicU64 = AtomicU64::new(0);
 pub static ALERTS_SWEPT: AtomicU64 = AtomicU64::new(0);
 pub static QUOTA_KEYS: AtomicI64 = AtomicI64::new(0);
+pub static QUOTA_INCRS: AtomicU64 = AtomicU64::new(0);
+pub static QUOTA_REFUSALS: AtomicU64 = AtomicU64::new(0);
 pub static LRU_KEYS: AtomicI64 = AtomicI64::new(0);
 pub static LRU_EVICTIONS: AtomicU64 = AtomicU64::new(0);
 pub static PANICS: AtomicU64 = AtomicU64::new(0);
@@ -53,13 +55,15 @@ pub fn info(ctx: &InfoContext, _for_crash_report: bool) {
     for (name, v) in gauges {
         ctx.add_info_field_long_long(name, v);
     }
-    let counters: [(&str, &AtomicU64); 8] = [
+    let counters: [(&str, &AtomicU64); 10] = [
         ("alerts_added", &ALERTS_ADDED),
         ("alerts_deduplicated", &ALERTS_DEDUPLICATED),
         ("alerts_limited", &ALERTS_LIMITED),
         ("alerts_expired", &ALERTS_EXPIRED),
         ("alerts_trimmed", &ALERTS_TRIMMED),
         ("alerts_swept", &ALERTS_SWEPT),
+        ("quota_increments", &QUOTA_INCRS),
+        ("quota_refusals", &QUOTA_REFUSALS),
         ("lru_evictions", &LRU_EVICTIONS),
         ("panics", &PANICS),
     ];

@@ -31,7 +31,7 @@ fn from_primary(ctx: &Context) -> bool {
 
 /// The clock a command decides by: NOW from the primary or the AOF as given; from a client,
 /// NOW may only move the clock back (a later one would expire alerts that are not old).
-fn decide_now(ctx: &Context, now: Option<u64>) -> Result<u64, RedisError> {
+pub fn decide_now(ctx: &Context, now: Option<u64>) -> Result<u64, RedisError> {
     let clock = now_ms();
     match now {
         None => Ok(clock),

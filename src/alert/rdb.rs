@@ -8,7 +8,38 @@
 
 use super::doc::parse_document;
 use super::stream::{AlertId, Settings, Stats, Status, Stream};
+use crate::callbacks::Persisted;
+use crate::stats::{self, ALERTS_HELD, ALERT_KEYS};
 use redis_module::raw::{self, RedisModuleIO};
+
+impl Persisted for Stream {
+    const NAME: &'static str = "vigil-alr alert stream";
+
+    fn save(&self, rdb: *mut RedisModuleIO) {
+        save(rdb, self)
+    }
+
+    fn load(rdb: *mut RedisModuleIO, encver: i32) -> Result<Self, String> {
+        load(rdb, encver)
+    }
+
+    fn rewrite(&self, emit: &mut dyn FnMut(&str, &[&[u8]])) {
+        rewrite(self, emit)
+    }
+
+    fn memory_usage(&self) -> usize {
+        Stream::memory_usage(self)
+    }
+
+    fn free_effort(&self) -> usize {
+        self.len().max(1)
+    }
+
+    fn track(&self, sign: i64) {
+        stats::adjust(&ALERT_KEYS, sign);
+        stats::adjust(&ALERTS_HELD, sign * self.len() as i64);
+    }
+}
 
 pub const ENC_V1: i32 = 1;
 pub const ENC_LATEST: i32 = ENC_V1;
@@ -100,7 +131,7 @@ pub fn load(rdb: *mut RedisModuleIO, encver: i32) -> Result<Stream, String> {
 }
 
 /// The commands that rebuild `s`: CREATE with its settings, then one IMPORT per alert.
-pub fn rewrite(s: &Stream, mut emit: impl FnMut(&str, &[&[u8]])) {
+pub fn rewrite(s: &Stream, emit: &mut dyn FnMut(&str, &[&[u8]])) {
     let st = &s.settings;
     let nums = [
         st.retention_ms,

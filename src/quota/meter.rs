@@ -1,0 +1,348 @@
+//! A quota: a limit and a usage, cumulative or over a sliding window. Time is an argument.
+//!
+//! A WINDOW quota keeps its usage in at most `BUCKETS` time buckets of `window / BUCKETS` ms
+//! (at least 1 ms): memory stays bounded however many increments arrive, and an amount counts
+//! from the moment it was added until the end of the window that began at the start of its
+//! bucket, that is for between `window - bucket` and `window` ms (exact for windows up to
+//! `BUCKETS` ms).
+
+use crate::util::amount::Amount;
+use std::collections::VecDeque;
+
+pub const BUCKETS: u64 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// None: unlimited.
+    pub limit: Option<Amount>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Cumulative(Amount),
+    Window(Window),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Window {
+    window_ms: u64,
+    /// (bucket start ms, amount added in that bucket), oldest first, no empty bucket.
+    buckets: VecDeque<(u64, Amount)>,
+}
+
+impl Window {
+    fn new(window_ms: u64) -> Window {
+        Window {
+            window_ms: window_ms.max(1),
+            buckets: VecDeque::new(),
+        }
+    }
+
+    fn bucket_ms(&self) -> u64 {
+        self.window_ms.div_ceil(BUCKETS).max(1)
+    }
+
+    /// Whether an amount in the bucket starting at `start` still counts at `now`.
+    fn live(&self, start: u64, now: u64) -> bool {
+        start.saturating_add(self.window_ms) > now
+    }
+
+    fn usage(&self, now: u64) -> Amount {
+        self.buckets
+            .iter()
+            .filter(|(start, _)| self.live(*start, now))
+            .fold(Amount::ZERO, |sum, (_, a)| sum.checked_add(*a).unwrap_or(sum))
+    }
+
+    fn prune(&mut self, now: u64) {
+        while let Some((start, _)) = self.buckets.front() {
+            if self.live(*start, now) {
+                break;
+            }
+            self.buckets.pop_front();
+        }
+    }
+
+    /// Adds at `now` (amount >= 0).
+    fn add(&mut self, amount: Amount, now: u64) {
+        self.prune(now);
+        if !amount.is_positive() {
+            return;
+        }
+        let start = now - now % self.bucket_ms();
+        match self.buckets.iter_mut().rev().find(|(s, _)| *s == start) {
+            Some((_, sum)) => *sum = sum.checked_add(amount).unwrap_or(*sum),
+            None => {
+                // Buckets are kept in order; a clock step back lands in place.
+                let pos = self.buckets.partition_point(|(s, _)| *s < start);
+                self.buckets.insert(pos, (start, amount));
+            }
+        }
+    }
+
+    /// ms until the window's usage next drops; 0 when nothing counts.
+    fn reset_ms(&self, now: u64) -> i64 {
+        self.buckets
+            .iter()
+            .find(|(start, _)| self.live(*start, now))
+            .map_or(0, |(start, _)| (start + self.window_ms - now) as i64)
+    }
+}
+
+/// What a check-and-add decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The amount was applied.
+    pub applied: bool,
+}
+
+/// A QUOTA.* reply: `[allowed, usage, limit, remaining, reset_ms]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub allowed: bool,
+    pub usage: Amount,
+    pub limit: Option<Amount>,
+    pub remaining: Option<Amount>,
+    pub reset_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaError {
+    NegativeOnWindow,
+    Overflow,
+}
+
+impl std::fmt::Display for QuotaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuotaError::NegativeOnWindow => write!(
+                f,
+                "ERR a negative amount cannot be released from a WINDOW quota"
+            ),
+            QuotaError::Overflow => write!(f, "ERR usage would exceed 10^18"),
+        }
+    }
+}
+
+impl Quota {
+    /// A new quota; `window_ms` None for a cumulative one.
+    pub fn new(limit: Option<Amount>, window_ms: Option<u64>) -> Quota {
+        Quota {
+            limit,
+            kind: match window_ms {
+                Some(w) => Kind::Window(Window::new(w)),
+                None => Kind::Cumulative(Amount::ZERO),
+            },
+        }
+    }
+
+    pub fn window_ms(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Window(w) => Some(w.window_ms),
+            Kind::Cumulative(_) => None,
+        }
+    }
+
+    pub fn usage(&self, now: u64) -> Amount {
+        match &self.kind {
+            Kind::Cumulative(u) => *u,
+            Kind::Window(w) => w.usage(now),
+        }
+    }
+
+    /// QUOTA.SET: replaces the configuration, keeping the current usage (moved to `now` when
+    /// the kind or the window changes).
+    pub fn configure(&mut self, limit: Option<Amount>, window_ms: Option<u64>, now: u64) {
+        let usage = self.usage(now);
+        self.limit = limit;
+        let same = match (&self.kind, window_ms) {
+            (Kind::Cumulative(_), None) => true,
+            (Kind::Window(w), Some(ms)) => w.window_ms == ms.max(1),
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        self.kind = match window_ms {
+            None => Kind::Cumulative(usage),
+            Some(ms) => {
+                let mut w = Window::new(ms);
+                w.add(usage, now);
+                Kind::Window(w)
+            }
+        };
+    }
+
+    /// QUOTA.INCR: checks and adds. A positive amount that would take usage above the limit
+    /// is refused unless `force`; negative amounts are always applied, and usage stays >= 0.
+    pub fn incr(&mut self, amount: Amount, force: bool, now: u64) -> Result<Decision, QuotaError> {
+        if amount.is_negative() && matches!(self.kind, Kind::Window(_)) {
+            return Err(QuotaError::NegativeOnWindow);
+        }
+        let usage = self.usage(now);
+        let after = usage.checked_add(amount).ok_or(QuotaError::Overflow)?;
+        if amount.is_positive() && !force && self.limit.is_some_and(|l| after > l) {
+            return Ok(Decision { applied: false });
+        }
+        match &mut self.kind {
+            Kind::Cumulative(u) => *u = after.max(Amount::ZERO),
+            Kind::Window(w) => w.add(amount, now),
+        }
+        Ok(Decision { applied: true })
+    }
+
+    /// QUOTA.RESET: usage 0, limit kept.
+    pub fn reset(&mut self) {
+        match &mut self.kind {
+            Kind::Cumulative(u) => *u = Amount::ZERO,
+            Kind::Window(w) => w.buckets.clear(),
+        }
+    }
+
+    /// Drops buckets that no longer count (a write, so it runs only on write paths).
+    pub fn prune(&mut self, now: u64) {
+        if let Kind::Window(w) = &mut self.kind {
+            w.prune(now);
+        }
+    }
+
+    /// The reply; `applied` is what INCR decided (GET passes true).
+    pub fn report(&self, applied: bool, now: u64) -> Report {
+        let usage = self.usage(now);
+        let within = self.limit.is_none_or(|l| usage <= l);
+        Report {
+            allowed: applied && within,
+            usage,
+            limit: self.limit,
+            remaining: self
+                .limit
+                .map(|l| if usage >= l { Amount::ZERO } else { l.saturating_sub(usage) }),
+            reset_ms: match &self.kind {
+                Kind::Cumulative(_) => -1,
+                Kind::Window(w) => w.reset_ms(now),
+            },
+        }
+    }
+
+    /// Persistence view: cumulative usage, or the window's buckets.
+    pub fn parts(&self) -> (Option<Amount>, Vec<(u64, Amount)>) {
+        match &self.kind {
+            Kind::Cumulative(u) => (Some(*u), Vec::new()),
+            Kind::Window(w) => (None, w.buckets.iter().copied().collect()),
+        }
+    }
+
+    /// Rebuilds a quota from `parts` (RDB load).
+    pub fn from_parts(
+        limit: Option<Amount>,
+        window_ms: Option<u64>,
+        usage: Amount,
+        buckets: Vec<(u64, Amount)>,
+    ) -> Quota {
+        let mut q = Quota::new(limit, window_ms);
+        match &mut q.kind {
+            Kind::Cumulative(u) => *u = usage.max(Amount::ZERO),
+            Kind::Window(w) => {
+                let mut buckets = buckets;
+                buckets.sort_by_key(|(s, _)| *s);
+                w.buckets = buckets.into_iter().filter(|(_, a)| a.is_positive()).collect();
+            }
+        }
+        q
+    }
+
+    /// Adds a bucket exactly as it was (AOF rewrite replays the buckets with their times).
+    pub fn restore_bucket(&mut self, start: u64, amount: Amount) {
+        if let Kind::Window(w) = &mut self.kind {
+            if amount.is_positive() {
+                let pos = w.buckets.partition_point(|(s, _)| *s < start);
+                match w.buckets.get_mut(pos) {
+                    Some((s, sum)) if *s == start => *sum = sum.checked_add(amount).unwrap_or(*sum),
+                    _ => w.buckets.insert(pos, (start, amount)),
+                }
+            }
+        }
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        let buckets = match &self.kind {
+            Kind::Window(w) => crate::util::memsize::alloc_size(
+                w.buckets.capacity() * std::mem::size_of::<(u64, Amount)>(),
+            ),
+            Kind::Cumulative(_) => 0,
+        };
+        crate::util::memsize::alloc_size(std::mem::size_of::<Quota>()) + buckets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Amount {
+        Amount::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn cumulative_check_and_add() {
+        let mut q = Quota::new(Some(a("10")), None);
+        assert!(q.incr(a("6"), false, 0).unwrap().applied);
+        assert!(!q.incr(a("5"), false, 0).unwrap().applied, "would exceed");
+        assert_eq!(q.usage(0), a("6"));
+        assert!(q.incr(a("4"), false, 0).unwrap().applied, "exactly at the limit");
+        let r = q.report(true, 0);
+        assert_eq!((r.allowed, r.usage, r.remaining, r.reset_ms), (true, a("10"), Some(a("0")), -1));
+        assert!(q.incr(a("1"), true, 0).unwrap().applied, "FORCE applies");
+        let r = q.report(true, 0);
+        assert!(!r.allowed, "and reports over");
+        assert_eq!(r.remaining, Some(Amount::ZERO));
+        assert!(q.incr(a("-100"), false, 0).unwrap().applied);
+        assert_eq!(q.usage(0), Amount::ZERO, "never below 0");
+        let mut u = Quota::new(None, None);
+        assert!(u.incr(a("1000000000000000"), false, 0).unwrap().applied);
+        assert_eq!(u.report(true, 0).remaining, None);
+    }
+
+    #[test]
+    fn window_slides() {
+        let mut q = Quota::new(Some(a("10")), Some(1000));
+        assert!(q.incr(a("4"), false, 100).unwrap().applied);
+        assert!(q.incr(a("6"), false, 600).unwrap().applied);
+        assert!(!q.incr(a("1"), false, 700).unwrap().applied);
+        assert_eq!(q.report(true, 700).reset_ms, 400);
+        // At 1100 the amount from 100 has left the window.
+        assert_eq!(q.usage(1100), a("6"));
+        assert!(q.incr(a("4"), false, 1100).unwrap().applied);
+        assert_eq!(q.usage(1600), a("4"));
+        assert_eq!(q.usage(2100), Amount::ZERO);
+        assert_eq!(q.report(true, 2100).reset_ms, 0);
+        assert_eq!(q.incr(a("-1"), false, 0), Err(QuotaError::NegativeOnWindow));
+    }
+
+    #[test]
+    fn window_memory_is_bounded() {
+        let mut q = Quota::new(None, Some(60_000));
+        for t in 0..1_000_000u64 {
+            q.incr(a("1"), false, t / 10).unwrap();
+        }
+        let (_, buckets) = q.parts();
+        assert!(buckets.len() as u64 <= BUCKETS + 1, "{}", buckets.len());
+        // Counts for between window - bucket and window ms: at 100000 the buckets starting
+        // after 40000 count (600 ms buckets: from 40200), 10 a ms up to 99999.
+        assert_eq!(q.usage(100_000), a("598000"));
+    }
+
+    #[test]
+    fn switching_kinds_keeps_usage() {
+        let mut q = Quota::new(Some(a("5")), None);
+        q.incr(a("3"), false, 0).unwrap();
+        q.configure(Some(a("5")), Some(1000), 50);
+        assert_eq!(q.usage(50), a("3"));
+        assert_eq!(q.usage(1050), Amount::ZERO, "as if added at 50");
+        q.incr(a("2"), false, 1100).unwrap();
+        q.configure(None, None, 1200);
+        assert_eq!(q.usage(5000), a("2"));
+        assert_eq!(q.limit, None);
+    }
+}

@@ -1,0 +1,338 @@
+//! QUOTA.* against a real redis-server: replies, check-and-add, exactness, windows, flags,
+//! persistence, replication and bad input.
+
+mod common;
+use common::*;
+use redis::Value;
+use std::time::Duration;
+
+type Reply = (i64, String, String, String, i64);
+
+fn q(c: &mut redis::Connection, args: &[&str]) -> Reply {
+    let v = call(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    redis::from_redis_value(&v).unwrap_or_else(|e| panic!("{args:?}: {v:?}: {e}"))
+}
+
+fn r(allowed: i64, usage: &str, limit: &str, remaining: &str, reset: i64) -> Reply {
+    (allowed, usage.into(), limit.into(), remaining.into(), reset)
+}
+
+#[test]
+fn cumulative_check_and_increment() {
+    let s = Server::start();
+    let mut c = s.client();
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "3"]), r(1, "3", "-1", "-1", -1), "created, unlimited");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "2", "LIMIT", "10"]), r(1, "5", "10", "5", -1));
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "5.5"]), r(0, "5", "10", "5", -1), "refused");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "5"]), r(1, "10", "10", "0", -1), "up to the limit");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "0.000001", "FORCE"]), r(0, "10.000001", "10", "0", -1));
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-0.5"]), r(1, "9.500001", "10", "0.499999", -1));
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-100"]), r(1, "0", "10", "10", -1), "never below 0");
+    // A refused amount still sets the LIMIT it came with.
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "7", "LIMIT", "5"]), r(0, "0", "5", "5", -1));
+    assert_eq!(q(&mut c, &["QUOTA.GET", "u"]), r(1, "0", "5", "5", -1));
+    assert_eq!(call(&mut c, &["QUOTA.GET", "missing"]).unwrap(), Value::Nil);
+    assert_eq!(int(&call(&mut c, &["EXISTS", "missing"]).unwrap()), 0);
+    assert_eq!(call(&mut c, &["QUOTA.RESET", "u"]).unwrap(), Value::Okay);
+    assert!(error_of(&mut c, &["QUOTA.RESET", "missing"]).contains("no such key"));
+    assert_eq!(call(&mut c, &["TYPE", "u"]).unwrap(), Value::SimpleString("vigil-quo".into()));
+    // Usage above a lowered limit: GET says not allowed, negative amounts still apply.
+    q(&mut c, &["QUOTA.INCR", "u", "5"]);
+    call(&mut c, &["QUOTA.SET", "u", "LIMIT", "2"]).unwrap();
+    assert_eq!(q(&mut c, &["QUOTA.GET", "u"]), r(0, "5", "2", "0", -1));
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-1"]), r(0, "4", "2", "0", -1));
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "0"]), r(0, "4", "2", "0", -1));
+}
+
+#[test]
+fn a_million_tenths_up_and_down_is_exactly_zero() {
+    let s = Server::start();
+    let mut c = s.client();
+    for amount in ["0.1", "-0.1"] {
+        for _ in 0..10 {
+            let mut pipe = redis::pipe();
+            for _ in 0..100_000 {
+                pipe.cmd("QUOTA.INCR").arg("exact").arg(amount).ignore();
+            }
+            let _: () = pipe.query(&mut c).unwrap();
+        }
+        if amount == "0.1" {
+            assert_eq!(q(&mut c, &["QUOTA.GET", "exact"]).1, "100000");
+        }
+    }
+    assert_eq!(q(&mut c, &["QUOTA.GET", "exact"]), r(1, "0", "-1", "-1", -1));
+}
+
+#[test]
+fn big_amounts_and_shortest_form() {
+    let s = Server::start();
+    let mut c = s.client();
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "b", "999999999999999.999999"]).1, "999999999999999.999999");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "b", "0.000001"]).1, "1000000000000000");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "007.10"]).1, "7.1");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "-0"]).1, "7.1");
+}
+
+#[test]
+fn window_quota_slides() {
+    let s = Server::start();
+    let mut c = s.client();
+    assert_eq!(call(&mut c, &["QUOTA.SET", "w", "LIMIT", "10", "WINDOW", "400"]).unwrap(), Value::Okay);
+    let a = q(&mut c, &["QUOTA.INCR", "w", "6"]);
+    assert_eq!((a.0, a.1.as_str(), a.3.as_str()), (1, "6", "4"));
+    assert!(a.4 > 0 && a.4 <= 400, "reset_ms {}", a.4);
+    let b = q(&mut c, &["QUOTA.INCR", "w", "5"]);
+    assert_eq!((b.0, b.1.as_str()), (0, "6"), "refused inside the window");
+    assert!(error_of(&mut c, &["QUOTA.INCR", "w", "-1"]).contains("negative"));
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(q(&mut c, &["QUOTA.GET", "w"]), r(1, "0", "10", "10", 0), "slid out");
+    assert_eq!(q(&mut c, &["QUOTA.INCR", "w", "5"]).0, 1);
+    // Switching kinds keeps the usage.
+    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "20"]).unwrap();
+    assert_eq!(q(&mut c, &["QUOTA.GET", "w"]), r(1, "5", "20", "15", -1));
+    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "-1", "WINDOW", "1000"]).unwrap();
+    let g = q(&mut c, &["QUOTA.GET", "w"]);
+    assert_eq!((g.1.as_str(), g.2.as_str(), g.3.as_str()), ("5", "-1", "-1"));
+    assert!(g.4 > 900 && g.4 <= 1000, "as if added now: {}", g.4);
+}
+
+#[test]
+fn window_memory_is_bounded() {
+    let s = Server::start();
+    let mut c = s.client();
+    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "-1", "WINDOW", "60000"]).unwrap();
+    let before: i64 = redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
+    let mut pipe = redis::pipe();
+    for _ in 0..50_000 {
+        pipe.cmd("QUOTA.INCR").arg("w").arg("1").ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let after: i64 = redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
+    assert!(after < 8 * 1024, "{before} -> {after} bytes");
+    assert_eq!(q(&mut c, &["QUOTA.GET", "w"]).1, "50000");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let s = Server::start();
+    let mut c = s.client();
+    q(&mut c, &["QUOTA.INCR", "u", "1", "LIMIT", "5"]);
+    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "5", "WINDOW", "100000"]).unwrap();
+    q(&mut c, &["QUOTA.INCR", "w", "1"]);
+    call(&mut c, &["SET", "str", "x"]).unwrap();
+    let snapshot = |c: &mut redis::Connection| {
+        (q(c, &["QUOTA.GET", "u"]), q(c, &["QUOTA.GET", "w"]).1, int(&call(c, &["DBSIZE"]).unwrap()))
+    };
+    let before = snapshot(&mut c);
+    let bad_amounts = [
+        "NaN", "nan", "inf", "-inf", "+inf", "1e3", "1E3", "1.2345678", "", " 1", "1 ", "+5", ".5",
+        "5.", "0x10", "1,5", "--1", "1000000000000000001", "99999999999999999999999999999999", "١",
+    ];
+    let mut cases: Vec<(Vec<String>, &str)> = Vec::new();
+    for a in bad_amounts {
+        for key in ["u", "new"] {
+            cases.push((vec!["QUOTA.INCR".into(), key.into(), a.into()], "ERR invalid amount"));
+            cases.push((
+                vec!["QUOTA.INCR".into(), key.into(), "1".into(), "LIMIT".into(), a.into()],
+                "ERR invalid LIMIT",
+            ));
+            cases.push((vec!["QUOTA.SET".into(), key.into(), "LIMIT".into(), a.into()], "ERR invalid LIMIT"));
+        }
+    }
+    let more: &[(&[&str], &str)] = &[
+        (&["QUOTA.INCR", "u"], "wrong number of arguments"),
+        (&["QUOTA.INCR"], "wrong number of arguments"),
+        (&["QUOTA.GET"], "wrong number of arguments"),
+        (&["QUOTA.GET", "u", "x"], "wrong number of arguments"),
+        (&["QUOTA.RESET"], "wrong number of arguments"),
+        (&["QUOTA.RESET", "u", "x"], "wrong number of arguments"),
+        (&["QUOTA.SET", "u"], "wrong number of arguments"),
+        (&["QUOTA.SET", "u", "LIMIT"], "wrong number of arguments"),
+        (&["QUOTA.SET", "u", "WINDOW", "10"], "needs LIMIT"),
+        (&["QUOTA.SET", "u", "LIMIT", "-2"], "ERR invalid LIMIT"),
+        (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "0"], "WINDOW"),
+        (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "-5"], "WINDOW"),
+        (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "1.5"], "WINDOW"),
+        (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW"], "WINDOW needs a value"),
+        (&["QUOTA.SET", "u", "LIMIT", "5", "BOGUS", "1"], "unknown option"),
+        (&["QUOTA.INCR", "u", "1", "BOGUS"], "unknown option"),
+        (&["QUOTA.INCR", "u", "1", "LIMIT"], "LIMIT needs a value"),
+        (&["QUOTA.INCR", "u", "1", "LIMIT", "-3"], "ERR invalid LIMIT"),
+        (&["QUOTA.INCR", "u", "1", "NOW", "99999999999999"], "NOW"),
+        (&["QUOTA.INCR", "w", "-1"], "negative"),
+        (&["QUOTA.INCR", "u", "1000000000000000000"], "exceed"),
+        (&["QUOTA.INCR", "str", "1"], "WRONGTYPE"),
+        (&["QUOTA.GET", "str"], "WRONGTYPE"),
+        (&["QUOTA.SET", "str", "LIMIT", "1"], "WRONGTYPE"),
+        (&["QUOTA.RESET", "str"], "WRONGTYPE"),
+        (&["QUOTA.INCR", "u", "1é"], "ERR invalid amount"),
+    ];
+    for (args, want) in more {
+        cases.push((args.iter().map(|s| s.to_string()).collect(), want));
+    }
+    for (args, want) in &cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = error_of(&mut c, &refs);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(snapshot(&mut c), before, "{args:?} changed state");
+    }
+    assert!(call(&mut c, &["PING"]).is_ok());
+}
+
+#[test]
+fn flags_key_specs_and_events() {
+    let s = Server::start();
+    let mut c = s.client();
+    for (name, flags, access) in [
+        ("quota.set", &["write", "denyoom", "fast"][..], "RW"),
+        ("quota.incr", &["write", "denyoom", "fast"], "RW"),
+        ("quota.get", &["readonly", "fast"], "RO"),
+        ("quota.reset", &["write", "fast"], "RW"),
+    ] {
+        let text = format!("{:?}", call(&mut c, &["COMMAND", "INFO", name]).unwrap());
+        for f in flags {
+            assert!(text.contains(&format!("\"{f}\"")), "{name} lacks {f}: {text}");
+        }
+        assert!(text.contains(&format!("\"{access}\"")), "{name}: {text}");
+        let mut args = vec!["COMMAND", "GETKEYS", name, "tenant:{a}:q"];
+        match name {
+            "quota.set" => args.extend(["LIMIT", "1"]),
+            "quota.incr" => args.push("1"),
+            _ => {}
+        }
+        let keys: Vec<String> = redis::from_redis_value(&call(&mut c, &args).unwrap()).unwrap();
+        assert_eq!(keys, ["tenant:{a}:q"]);
+    }
+    call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Kd"]).unwrap();
+    let mut sub = s.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyspace@0__:q").unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    q(&mut c, &["QUOTA.INCR", "q", "1"]);
+    assert_eq!(ps.get_message().unwrap().get_payload::<String>().unwrap(), "quota.incr");
+    let info: String = redis::from_redis_value(&call(&mut c, &["INFO", "vigil"]).unwrap()).unwrap();
+    assert!(info.contains("vigil_quota_keys:1"), "{info}");
+    assert!(info.contains("vigil_quota_incr_calls:1"), "{info}");
+}
+
+fn quota_workload(c: &mut redis::Connection) {
+    q(c, &["QUOTA.INCR", "cum", "2.5", "LIMIT", "10"]);
+    q(c, &["QUOTA.INCR", "cum", "100"]); // refused
+    q(c, &["QUOTA.INCR", "unl", "123456789.000001"]);
+    call(c, &["QUOTA.SET", "win", "LIMIT", "50", "WINDOW", "600000"]).unwrap();
+    for i in 0..30 {
+        q(c, &["QUOTA.INCR", "win", &format!("{}", i % 7)]);
+    }
+    q(c, &["QUOTA.INCR", "win", "1000", "FORCE"]);
+    q(c, &["QUOTA.INCR", "refused-new", "5", "LIMIT", "1"]);
+}
+
+fn quota_snapshot(c: &mut redis::Connection) -> Vec<String> {
+    let mut keys: Vec<String> = redis::from_redis_value(&call(c, &["KEYS", "*"]).unwrap()).unwrap();
+    keys.sort();
+    keys.iter()
+        .map(|k| {
+            let (a, u, l, rem, reset) = q(c, &["QUOTA.GET", k]);
+            // reset_ms moves with the clock; whether it is -1, 0 or positive is state.
+            format!("{k} {a} {u} {l} {rem} {}", reset.signum())
+        })
+        .collect()
+}
+
+#[test]
+fn persistence_rdb_aof_and_rewrite() {
+    for preamble in ["yes", "no"] {
+        let mut s = Server::start_with(&["--save", "", "--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
+        let mut c = s.client();
+        quota_workload(&mut c);
+        let before = quota_snapshot(&mut c);
+        assert!(before.iter().any(|l| l.starts_with("win 0 1") || l.contains("win")), "{before:?}");
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(quota_snapshot(&mut c), before, "AOF replay ({preamble})");
+        call(&mut c, &["BGREWRITEAOF"]).unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let info: String = redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(quota_snapshot(&mut c), before, "rewritten AOF ({preamble})");
+        call(&mut c, &["SAVE"]).unwrap();
+        call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+        assert_eq!(quota_snapshot(&mut c), before, "DEBUG RELOAD");
+    }
+}
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quotas-encver1.rdb");
+
+/// `VIGIL_WRITE_FIXTURE=1 cargo test --test quota write_fixture -- --ignored`
+#[test]
+#[ignore]
+fn write_fixture() {
+    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.client();
+    q(&mut c, &["QUOTA.INCR", "fx:cum", "1.25", "LIMIT", "10"]);
+    q(&mut c, &["QUOTA.INCR", "fx:unl", "1000000000000000"]);
+    call(&mut c, &["QUOTA.SET", "fx:win", "LIMIT", "3", "WINDOW", "1000"]).unwrap();
+    q(&mut c, &["QUOTA.INCR", "fx:win", "2"]);
+    call(&mut c, &["SAVE"]).unwrap();
+    std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
+}
+
+#[test]
+fn fixture_rdb_of_encoding_version_1_loads() {
+    let dir = temp_dir("qfixture");
+    std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
+    let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
+    let mut c = s.client();
+    assert_eq!(q(&mut c, &["QUOTA.GET", "fx:cum"]), r(1, "1.25", "10", "8.75", -1));
+    assert_eq!(q(&mut c, &["QUOTA.GET", "fx:unl"]), r(1, "1000000000000000", "-1", "-1", -1));
+    // The window's amount was added long ago: it no longer counts, the settings remain.
+    assert_eq!(q(&mut c, &["QUOTA.GET", "fx:win"]), r(1, "0", "3", "3", 0));
+}
+
+#[test]
+fn replica_holds_the_same_quotas() {
+    let primary = Server::start();
+    let module = module_path().display().to_string();
+    let port = primary.port.to_string();
+    let replica = Server::start_in(
+        temp_dir("qreplica"),
+        &["--save", "", "--loadmodule", &module, "--replicaof", "127.0.0.1", &port],
+        false,
+    );
+    let mut p = primary.client();
+    let mut rc = replica.client();
+    let start = std::time::Instant::now();
+    loop {
+        let info: String = redis::from_redis_value(&call(&mut rc, &["INFO", "replication"]).unwrap()).unwrap();
+        if info.contains("master_link_status:up") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    quota_workload(&mut p);
+    // Refusals decided by the window on the primary's clock.
+    call(&mut p, &["QUOTA.SET", "tight", "LIMIT", "3", "WINDOW", "300"]).unwrap();
+    let mut refused = 0;
+    for _ in 0..10 {
+        if q(&mut p, &["QUOTA.INCR", "tight", "1"]).0 == 0 {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+    let n: i64 = redis::from_redis_value(&call(&mut p, &["WAIT", "1", "5000"]).unwrap()).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(quota_snapshot(&mut rc), quota_snapshot(&mut p));
+}
