@@ -104,7 +104,13 @@ fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, cmd: &str, arg
         argv.push(unsafe { create(null_mut(), a.as_ptr().cast::<c_char>(), a.len()) });
     }
     unsafe {
-        emit(aof, cmd.as_ptr(), c"v".as_ptr(), argv.as_mut_ptr(), argv.len());
+        emit(
+            aof,
+            cmd.as_ptr(),
+            c"v".as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        );
         for s in &argv {
             free(null_mut(), *s);
         }

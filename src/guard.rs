@@ -16,6 +16,7 @@ pub fn catch<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
+            crate::stats::add(&crate::stats::PANICS, 1);
             redis_module::logging::log_warning(format!("vigil: {what} failed with a panic"));
             fallback
         }

@@ -443,7 +443,7 @@ fn command_info_flags_and_getkeys() {
         ("alert.resolve", &["write", "fast"], "RW"),
         ("alert.del", &["write", "fast"], "RW"),
         ("alert.trim", &["write"], "RW"),
-        ("alert.info", &["readonly", "fast"], "RO"),
+        ("alert.info", &["readonly"], "RO"),
         ("alert.import", &["write", "denyoom"], "RW"),
     ];
     for (name, flags, access) in cases {

@@ -13,7 +13,10 @@ fn wait_rewrite(c: &mut redis::Connection) {
         let info: String =
             redis::from_redis_value(&call(c, &["INFO", "persistence"]).unwrap()).unwrap();
         if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            assert!(info.contains("aof_last_bgrewrite_status:ok"), "rewrite failed: {info}");
+            assert!(
+                info.contains("aof_last_bgrewrite_status:ok"),
+                "rewrite failed: {info}"
+            );
             return;
         }
         assert!(

@@ -21,27 +21,64 @@ fn r(allowed: i64, usage: &str, limit: &str, remaining: &str, reset: i64) -> Rep
 fn cumulative_check_and_increment() {
     let s = Server::start();
     let mut c = s.client();
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "3"]), r(1, "3", "-1", "-1", -1), "created, unlimited");
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "2", "LIMIT", "10"]), r(1, "5", "10", "5", -1));
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "5.5"]), r(0, "5", "10", "5", -1), "refused");
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "5"]), r(1, "10", "10", "0", -1), "up to the limit");
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "0.000001", "FORCE"]), r(0, "10.000001", "10", "0", -1));
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-0.5"]), r(1, "9.500001", "10", "0.499999", -1));
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-100"]), r(1, "0", "10", "10", -1), "never below 0");
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "3"]),
+        r(1, "3", "-1", "-1", -1),
+        "created, unlimited"
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "2", "LIMIT", "10"]),
+        r(1, "5", "10", "5", -1)
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "5.5"]),
+        r(0, "5", "10", "5", -1),
+        "refused"
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "5"]),
+        r(1, "10", "10", "0", -1),
+        "up to the limit"
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "0.000001", "FORCE"]),
+        r(0, "10.000001", "10", "0", -1)
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "-0.5"]),
+        r(1, "9.500001", "10", "0.499999", -1)
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "-100"]),
+        r(1, "0", "10", "10", -1),
+        "never below 0"
+    );
     // A refused amount still sets the LIMIT it came with.
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "7", "LIMIT", "5"]), r(0, "0", "5", "5", -1));
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "7", "LIMIT", "5"]),
+        r(0, "0", "5", "5", -1)
+    );
     assert_eq!(q(&mut c, &["QUOTA.GET", "u"]), r(1, "0", "5", "5", -1));
     assert_eq!(call(&mut c, &["QUOTA.GET", "missing"]).unwrap(), Value::Nil);
     assert_eq!(int(&call(&mut c, &["EXISTS", "missing"]).unwrap()), 0);
     assert_eq!(call(&mut c, &["QUOTA.RESET", "u"]).unwrap(), Value::Okay);
     assert!(error_of(&mut c, &["QUOTA.RESET", "missing"]).contains("no such key"));
-    assert_eq!(call(&mut c, &["TYPE", "u"]).unwrap(), Value::SimpleString("vigil-quo".into()));
+    assert_eq!(
+        call(&mut c, &["TYPE", "u"]).unwrap(),
+        Value::SimpleString("vigil-quo".into())
+    );
     // Usage above a lowered limit: GET says not allowed, negative amounts still apply.
     q(&mut c, &["QUOTA.INCR", "u", "5"]);
     call(&mut c, &["QUOTA.SET", "u", "LIMIT", "2"]).unwrap();
     assert_eq!(q(&mut c, &["QUOTA.GET", "u"]), r(0, "5", "2", "0", -1));
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "-1"]), r(0, "4", "2", "0", -1));
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "u", "0"]), r(0, "4", "2", "0", -1));
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "-1"]),
+        r(0, "4", "2", "0", -1)
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "u", "0"]),
+        r(0, "4", "2", "0", -1)
+    );
 }
 
 #[test]
@@ -60,15 +97,24 @@ fn a_million_tenths_up_and_down_is_exactly_zero() {
             assert_eq!(q(&mut c, &["QUOTA.GET", "exact"]).1, "100000");
         }
     }
-    assert_eq!(q(&mut c, &["QUOTA.GET", "exact"]), r(1, "0", "-1", "-1", -1));
+    assert_eq!(
+        q(&mut c, &["QUOTA.GET", "exact"]),
+        r(1, "0", "-1", "-1", -1)
+    );
 }
 
 #[test]
 fn big_amounts_and_shortest_form() {
     let s = Server::start();
     let mut c = s.client();
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "b", "999999999999999.999999"]).1, "999999999999999.999999");
-    assert_eq!(q(&mut c, &["QUOTA.INCR", "b", "0.000001"]).1, "1000000000000000");
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "b", "999999999999999.999999"]).1,
+        "999999999999999.999999"
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "b", "0.000001"]).1,
+        "1000000000000000"
+    );
     assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "007.10"]).1, "7.1");
     assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "-0"]).1, "7.1");
 }
@@ -77,7 +123,10 @@ fn big_amounts_and_shortest_form() {
 fn window_quota_slides() {
     let s = Server::start();
     let mut c = s.client();
-    assert_eq!(call(&mut c, &["QUOTA.SET", "w", "LIMIT", "10", "WINDOW", "400"]).unwrap(), Value::Okay);
+    assert_eq!(
+        call(&mut c, &["QUOTA.SET", "w", "LIMIT", "10", "WINDOW", "400"]).unwrap(),
+        Value::Okay
+    );
     let a = q(&mut c, &["QUOTA.INCR", "w", "6"]);
     assert_eq!((a.0, a.1.as_str(), a.3.as_str()), (1, "6", "4"));
     assert!(a.4 > 0 && a.4 <= 400, "reset_ms {}", a.4);
@@ -85,14 +134,21 @@ fn window_quota_slides() {
     assert_eq!((b.0, b.1.as_str()), (0, "6"), "refused inside the window");
     assert!(error_of(&mut c, &["QUOTA.INCR", "w", "-1"]).contains("negative"));
     std::thread::sleep(Duration::from_millis(450));
-    assert_eq!(q(&mut c, &["QUOTA.GET", "w"]), r(1, "0", "10", "10", 0), "slid out");
+    assert_eq!(
+        q(&mut c, &["QUOTA.GET", "w"]),
+        r(1, "0", "10", "10", 0),
+        "slid out"
+    );
     assert_eq!(q(&mut c, &["QUOTA.INCR", "w", "5"]).0, 1);
     // Switching kinds keeps the usage.
     call(&mut c, &["QUOTA.SET", "w", "LIMIT", "20"]).unwrap();
     assert_eq!(q(&mut c, &["QUOTA.GET", "w"]), r(1, "5", "20", "15", -1));
     call(&mut c, &["QUOTA.SET", "w", "LIMIT", "-1", "WINDOW", "1000"]).unwrap();
     let g = q(&mut c, &["QUOTA.GET", "w"]);
-    assert_eq!((g.1.as_str(), g.2.as_str(), g.3.as_str()), ("5", "-1", "-1"));
+    assert_eq!(
+        (g.1.as_str(), g.2.as_str(), g.3.as_str()),
+        ("5", "-1", "-1")
+    );
     assert!(g.4 > 900 && g.4 <= 1000, "as if added now: {}", g.4);
 }
 
@@ -100,14 +156,20 @@ fn window_quota_slides() {
 fn window_memory_is_bounded() {
     let s = Server::start();
     let mut c = s.client();
-    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "-1", "WINDOW", "60000"]).unwrap();
-    let before: i64 = redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
+    call(
+        &mut c,
+        &["QUOTA.SET", "w", "LIMIT", "-1", "WINDOW", "60000"],
+    )
+    .unwrap();
+    let before: i64 =
+        redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
     let mut pipe = redis::pipe();
     for _ in 0..50_000 {
         pipe.cmd("QUOTA.INCR").arg("w").arg("1").ignore();
     }
     let _: () = pipe.query(&mut c).unwrap();
-    let after: i64 = redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
+    let after: i64 =
+        redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", "w"]).unwrap()).unwrap();
     assert!(after < 8 * 1024, "{before} -> {after} bytes");
     assert_eq!(q(&mut c, &["QUOTA.GET", "w"]).1, "50000");
 }
@@ -117,26 +179,64 @@ fn bad_input_changes_nothing() {
     let s = Server::start();
     let mut c = s.client();
     q(&mut c, &["QUOTA.INCR", "u", "1", "LIMIT", "5"]);
-    call(&mut c, &["QUOTA.SET", "w", "LIMIT", "5", "WINDOW", "100000"]).unwrap();
+    call(
+        &mut c,
+        &["QUOTA.SET", "w", "LIMIT", "5", "WINDOW", "100000"],
+    )
+    .unwrap();
     q(&mut c, &["QUOTA.INCR", "w", "1"]);
     call(&mut c, &["SET", "str", "x"]).unwrap();
     let snapshot = |c: &mut redis::Connection| {
-        (q(c, &["QUOTA.GET", "u"]), q(c, &["QUOTA.GET", "w"]).1, int(&call(c, &["DBSIZE"]).unwrap()))
+        (
+            q(c, &["QUOTA.GET", "u"]),
+            q(c, &["QUOTA.GET", "w"]).1,
+            int(&call(c, &["DBSIZE"]).unwrap()),
+        )
     };
     let before = snapshot(&mut c);
     let bad_amounts = [
-        "NaN", "nan", "inf", "-inf", "+inf", "1e3", "1E3", "1.2345678", "", " 1", "1 ", "+5", ".5",
-        "5.", "0x10", "1,5", "--1", "1000000000000000001", "99999999999999999999999999999999", "١",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "+inf",
+        "1e3",
+        "1E3",
+        "1.2345678",
+        "",
+        " 1",
+        "1 ",
+        "+5",
+        ".5",
+        "5.",
+        "0x10",
+        "1,5",
+        "--1",
+        "1000000000000000001",
+        "99999999999999999999999999999999",
+        "١",
     ];
     let mut cases: Vec<(Vec<String>, &str)> = Vec::new();
     for a in bad_amounts {
         for key in ["u", "new"] {
-            cases.push((vec!["QUOTA.INCR".into(), key.into(), a.into()], "ERR invalid amount"));
             cases.push((
-                vec!["QUOTA.INCR".into(), key.into(), "1".into(), "LIMIT".into(), a.into()],
+                vec!["QUOTA.INCR".into(), key.into(), a.into()],
+                "ERR invalid amount",
+            ));
+            cases.push((
+                vec![
+                    "QUOTA.INCR".into(),
+                    key.into(),
+                    "1".into(),
+                    "LIMIT".into(),
+                    a.into(),
+                ],
                 "ERR invalid LIMIT",
             ));
-            cases.push((vec!["QUOTA.SET".into(), key.into(), "LIMIT".into(), a.into()], "ERR invalid LIMIT"));
+            cases.push((
+                vec!["QUOTA.SET".into(), key.into(), "LIMIT".into(), a.into()],
+                "ERR invalid LIMIT",
+            ));
         }
     }
     let more: &[(&[&str], &str)] = &[
@@ -153,11 +253,20 @@ fn bad_input_changes_nothing() {
         (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "0"], "WINDOW"),
         (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "-5"], "WINDOW"),
         (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW", "1.5"], "WINDOW"),
-        (&["QUOTA.SET", "u", "LIMIT", "5", "WINDOW"], "WINDOW needs a value"),
-        (&["QUOTA.SET", "u", "LIMIT", "5", "BOGUS", "1"], "unknown option"),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "WINDOW"],
+            "WINDOW needs a value",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "BOGUS", "1"],
+            "unknown option",
+        ),
         (&["QUOTA.INCR", "u", "1", "BOGUS"], "unknown option"),
         (&["QUOTA.INCR", "u", "1", "LIMIT"], "LIMIT needs a value"),
-        (&["QUOTA.INCR", "u", "1", "LIMIT", "-3"], "ERR invalid LIMIT"),
+        (
+            &["QUOTA.INCR", "u", "1", "LIMIT", "-3"],
+            "ERR invalid LIMIT",
+        ),
         (&["QUOTA.INCR", "u", "1", "NOW", "99999999999999"], "NOW"),
         (&["QUOTA.INCR", "w", "-1"], "negative"),
         (&["QUOTA.INCR", "u", "1000000000000000000"], "exceed"),
@@ -191,7 +300,10 @@ fn flags_key_specs_and_events() {
     ] {
         let text = format!("{:?}", call(&mut c, &["COMMAND", "INFO", name]).unwrap());
         for f in flags {
-            assert!(text.contains(&format!("\"{f}\"")), "{name} lacks {f}: {text}");
+            assert!(
+                text.contains(&format!("\"{f}\"")),
+                "{name} lacks {f}: {text}"
+            );
         }
         assert!(text.contains(&format!("\"{access}\"")), "{name}: {text}");
         let mut args = vec!["COMMAND", "GETKEYS", name, "tenant:{a}:q"];
@@ -209,7 +321,10 @@ fn flags_key_specs_and_events() {
     ps.psubscribe("__keyspace@0__:q").unwrap();
     ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     q(&mut c, &["QUOTA.INCR", "q", "1"]);
-    assert_eq!(ps.get_message().unwrap().get_payload::<String>().unwrap(), "quota.incr");
+    assert_eq!(
+        ps.get_message().unwrap().get_payload::<String>().unwrap(),
+        "quota.incr"
+    );
     let info: String = redis::from_redis_value(&call(&mut c, &["INFO", "vigil"]).unwrap()).unwrap();
     assert!(info.contains("vigil_quota_keys:1"), "{info}");
     assert!(info.contains("vigil_quota_incr_calls:1"), "{info}");
@@ -242,19 +357,34 @@ fn quota_snapshot(c: &mut redis::Connection) -> Vec<String> {
 #[test]
 fn persistence_rdb_aof_and_rewrite() {
     for preamble in ["yes", "no"] {
-        let mut s = Server::start_with(&["--save", "", "--appendonly", "yes", "--aof-use-rdb-preamble", preamble]);
+        let mut s = Server::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ]);
         let mut c = s.client();
         quota_workload(&mut c);
         let before = quota_snapshot(&mut c);
-        assert!(before.iter().any(|l| l.starts_with("win 0 1") || l.contains("win")), "{before:?}");
+        assert!(
+            before
+                .iter()
+                .any(|l| l.starts_with("win 0 1") || l.contains("win")),
+            "{before:?}"
+        );
         s.restart(&[]);
         let mut c = s.client();
         assert_eq!(quota_snapshot(&mut c), before, "AOF replay ({preamble})");
         call(&mut c, &["BGREWRITEAOF"]).unwrap();
         let start = std::time::Instant::now();
         loop {
-            let info: String = redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
-            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            let info: String =
+                redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
                 assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
                 break;
             }
@@ -270,7 +400,10 @@ fn persistence_rdb_aof_and_rewrite() {
     }
 }
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quotas-encver1.rdb");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/quotas-encver1.rdb"
+);
 
 /// `VIGIL_WRITE_FIXTURE=1 cargo test --test quota write_fixture -- --ignored`
 #[test]
@@ -283,7 +416,11 @@ fn write_fixture() {
     let mut c = s.client();
     q(&mut c, &["QUOTA.INCR", "fx:cum", "1.25", "LIMIT", "10"]);
     q(&mut c, &["QUOTA.INCR", "fx:unl", "1000000000000000"]);
-    call(&mut c, &["QUOTA.SET", "fx:win", "LIMIT", "3", "WINDOW", "1000"]).unwrap();
+    call(
+        &mut c,
+        &["QUOTA.SET", "fx:win", "LIMIT", "3", "WINDOW", "1000"],
+    )
+    .unwrap();
     q(&mut c, &["QUOTA.INCR", "fx:win", "2"]);
     call(&mut c, &["SAVE"]).unwrap();
     std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
@@ -295,8 +432,14 @@ fn fixture_rdb_of_encoding_version_1_loads() {
     std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
     let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
     let mut c = s.client();
-    assert_eq!(q(&mut c, &["QUOTA.GET", "fx:cum"]), r(1, "1.25", "10", "8.75", -1));
-    assert_eq!(q(&mut c, &["QUOTA.GET", "fx:unl"]), r(1, "1000000000000000", "-1", "-1", -1));
+    assert_eq!(
+        q(&mut c, &["QUOTA.GET", "fx:cum"]),
+        r(1, "1.25", "10", "8.75", -1)
+    );
+    assert_eq!(
+        q(&mut c, &["QUOTA.GET", "fx:unl"]),
+        r(1, "1000000000000000", "-1", "-1", -1)
+    );
     // The window's amount was added long ago: it no longer counts, the settings remain.
     assert_eq!(q(&mut c, &["QUOTA.GET", "fx:win"]), r(1, "0", "3", "3", 0));
 }
@@ -308,14 +451,23 @@ fn replica_holds_the_same_quotas() {
     let port = primary.port.to_string();
     let replica = Server::start_in(
         temp_dir("qreplica"),
-        &["--save", "", "--loadmodule", &module, "--replicaof", "127.0.0.1", &port],
+        &[
+            "--save",
+            "",
+            "--loadmodule",
+            &module,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
         false,
     );
     let mut p = primary.client();
     let mut rc = replica.client();
     let start = std::time::Instant::now();
     loop {
-        let info: String = redis::from_redis_value(&call(&mut rc, &["INFO", "replication"]).unwrap()).unwrap();
+        let info: String =
+            redis::from_redis_value(&call(&mut rc, &["INFO", "replication"]).unwrap()).unwrap();
         if info.contains("master_link_status:up") {
             break;
         }
@@ -324,7 +476,11 @@ fn replica_holds_the_same_quotas() {
     }
     quota_workload(&mut p);
     // Refusals decided by the window on the primary's clock.
-    call(&mut p, &["QUOTA.SET", "tight", "LIMIT", "3", "WINDOW", "300"]).unwrap();
+    call(
+        &mut p,
+        &["QUOTA.SET", "tight", "LIMIT", "3", "WINDOW", "300"],
+    )
+    .unwrap();
     let mut refused = 0;
     for _ in 0..10 {
         if q(&mut p, &["QUOTA.INCR", "tight", "1"]).0 == 0 {

@@ -2,13 +2,13 @@
 //! index and retention/MAXLEN trimming. Time is always an argument, never read here, so every
 //! decision is deterministic and the same on a replica.
 
+use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
 use crate::util::chunked::ChunkedMap;
 use crate::util::memsize::alloc_size;
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::HashMap;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::mem::size_of;
 
 /// Largest timestamp or duration accepted: keeps `ts + window` arithmetic inside u64.
@@ -274,10 +274,8 @@ pub struct Stream {
     pub settings: Settings,
     pub stats: Stats,
     alerts: ChunkedMap<AlertId, Alert>,
-    /// Unresolved alerts with a fingerprint, with that fingerprint's key (while dedup is on).
-    /// The key rides along so that growing the table needs no lookup per entry.
-    dedup: HashTable<(u64, AlertId)>,
-    hasher: DefaultHashBuilder,
+    /// Unresolved alerts with a fingerprint, by fingerprint key (while dedup is on).
+    dedup: DedupIndex,
     sources: Sources,
     /// ADD IDs folded into an existing alert as duplicates -> that alert.
     aliases: HashMap<AlertId, AlertId>,
@@ -320,8 +318,7 @@ impl Stream {
             settings,
             stats: Stats::default(),
             alerts: ChunkedMap::new(),
-            dedup: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            dedup: DedupIndex::default(),
             sources: Sources::default(),
             aliases: HashMap::new(),
             doc_bytes: 0,
@@ -415,11 +412,15 @@ impl Stream {
         if self.settings.dedup_ms > 0 {
             if let Some(target) = self.dedup_target(&doc.fingerprint, ts) {
                 if let Some(alert) = self.alerts.get_mut(&target) {
+                    let old = alert.last_seen;
                     alert.count = alert.count.saturating_add(1);
-                    alert.last_seen = alert.last_seen.max(ts);
-                    let count = alert.count;
-                    if let Some(id) = id {
+                    alert.last_seen = old.max(ts);
+                    if id.is_some() {
                         alert.flags |= FLAG_ALIASES;
+                    }
+                    let (count, new, key) = (alert.count, alert.last_seen, alert.fp_key);
+                    self.dedup.touch(key, &target, old, new);
+                    if let Some(id) = id {
                         self.aliases.insert(id, target);
                     }
                     self.stats.duplicates += 1;
@@ -484,26 +485,14 @@ impl Stream {
     fn dedup_target(&self, fp: &Fingerprint, ts: u64) -> Option<AlertId> {
         let key = fp.index_key()?;
         let window = self.settings.dedup_ms;
-        let mut best: Option<(u64, AlertId)> = None;
-        for (_, id) in self
-            .dedup
-            .iter_hash(self.hasher.hash_one(key))
-            .filter(|(k, _)| *k == key)
-        {
-            let Some(a) = self.alerts.get(id) else {
-                continue;
-            };
-            if a.status == Status::Resolved
-                || ts.abs_diff(a.last_seen) > window
-                || !self.same_fingerprint(a, fp)
-            {
-                continue;
-            }
-            if best.is_none_or(|(seen, bid)| (a.last_seen, *id) > (seen, bid)) {
-                best = Some((a.last_seen, *id));
-            }
-        }
-        best.map(|(_, id)| id)
+        let (lo, hi) = (ts.saturating_sub(window), ts.saturating_add(window));
+        self.dedup.find(key, lo, hi, |id| {
+            self.alerts.get(id).is_some_and(|a| {
+                a.status != Status::Resolved
+                    && ts.abs_diff(a.last_seen) <= window
+                    && self.same_fingerprint(a, fp)
+            })
+        })
     }
 
     fn same_fingerprint(&self, a: &Alert, fp: &Fingerprint) -> bool {
@@ -532,35 +521,40 @@ impl Stream {
     }
 
     /// The least d >= 1 such that an alert of `source` at ts + d would not be limited.
+    ///
+    /// count(d) = alerts with ts in (ts + d - w, ts + d] only drops when an alert leaves the
+    /// window, at d = t - ts + w; so test d = 1, then those in increasing order, with two
+    /// cursors over the source's alerts. In-order streams stop after about n steps.
     fn retry_after(&self, source: u32, ts: u64) -> u64 {
         let Some(e) = self.sources.entry(source) else {
             return 1;
         };
         let w = self.settings.ratelimit_window_ms;
-        let n = self.settings.ratelimit_n as usize;
-        let lo = (ts + 1).saturating_sub(w);
-        let times: Vec<u64> = e
-            .times
-            .range(AlertId::new(lo, 0)..)
-            .map(|id| id.ts)
-            .collect();
-        // count(d): alerts with ts in (ts + d - w, ts + d]. It only drops when an alert leaves
-        // the window, at d = t - ts + w; so test d = 1 and each of those.
-        let count = |d: u64| {
-            let hi = ts + d;
-            let lo = hi.saturating_sub(w);
-            times.partition_point(|t| *t <= hi) - times.partition_point(|t| *t <= lo)
-        };
-        let mut candidates: Vec<u64> = std::iter::once(1)
-            .chain(times.iter().map(|t| t + w - ts))
-            .filter(|d| *d >= 1)
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .find(|d| count(*d) < n)
-            .unwrap_or(w.max(1))
+        let n = self.settings.ratelimit_n;
+        let from = AlertId::new((ts + 1).saturating_sub(w), 0);
+        let times = || e.times.range(from..).map(|id| id.ts);
+        let (mut upper, mut lower) = (times().peekable(), times().peekable());
+        let (mut entered, mut left) = (0u64, 0u64);
+        let mut candidates = times().map(|t| t + w - ts);
+        let mut d = 1;
+        loop {
+            while upper.next_if(|t| *t <= ts + d).is_some() {
+                entered += 1;
+            }
+            if ts + d >= w {
+                while lower.next_if(|t| *t <= ts + d - w).is_some() {
+                    left += 1;
+                }
+            }
+            if entered - left < n {
+                return d;
+            }
+            match candidates.find(|c| *c > d) {
+                Some(c) => d = c,
+                // Past the last alert's departure the window is empty; not reached.
+                None => return d.max(w),
+            }
+        }
     }
 
     fn insert(
@@ -596,25 +590,15 @@ impl Stream {
         let indexed =
             self.settings.dedup_ms > 0 && flags & FLAG_DEDUP != 0 && status != Status::Resolved;
         if self.alerts.insert(id, alert).is_ok() && indexed {
-            self.index_dedup(fp_key, id);
+            self.index_dedup(fp_key, id, last_seen);
         }
     }
 
-    fn index_dedup(&mut self, key: u64, id: AlertId) {
-        let hasher = &self.hasher;
-        self.dedup
-            .insert_unique(hasher.hash_one(key), (key, id), |(k, _)| {
-                hasher.hash_one(*k)
-            });
-    }
-
-    fn unindex_dedup(&mut self, key: u64, id: &AlertId) {
-        if let Ok(entry) = self
-            .dedup
-            .find_entry(self.hasher.hash_one(key), |(k, x)| *k == key && x == id)
-        {
-            entry.remove();
-        }
+    fn index_dedup(&mut self, key: u64, id: AlertId, last_seen: u64) {
+        let alerts = &self.alerts;
+        self.dedup.insert(key, id, last_seen, |other| {
+            alerts.get(other).map_or(0, |a| a.last_seen)
+        });
     }
 
     /// Removes one alert with everything that points at it.
@@ -629,7 +613,7 @@ impl Stream {
     fn forget(&mut self, id: &AlertId, alert: &Alert) {
         self.doc_bytes -= alloc_size(alert.doc.len());
         if alert.flags & FLAG_DEDUP != 0 && alert.status != Status::Resolved {
-            self.unindex_dedup(alert.fp_key, id);
+            self.dedup.remove(alert.fp_key, id, alert.last_seen);
         }
         self.sources.release(alert.source, id);
         if alert.flags & FLAG_ALIASES != 0 {
@@ -650,15 +634,15 @@ impl Stream {
 
     /// ALERT.RESOLVE: active or acked -> resolved; no longer a dedup target.
     pub fn resolve(&mut self, id: &AlertId) -> bool {
-        let (key, indexed) = match self.alerts.get_mut(id) {
+        let (key, indexed, last_seen) = match self.alerts.get_mut(id) {
             Some(a) if a.status != Status::Resolved => {
                 a.status = Status::Resolved;
-                (a.fp_key, a.flags & FLAG_DEDUP != 0)
+                (a.fp_key, a.flags & FLAG_DEDUP != 0, a.last_seen)
             }
             _ => return false,
         };
         if indexed {
-            self.unindex_dedup(key, id);
+            self.dedup.remove(key, id, last_seen);
         }
         true
     }
@@ -738,7 +722,7 @@ impl Stream {
 
     /// Rebuilds the dedup and rate indexes from the alerts (after load or a settings change).
     pub fn rebuild_indexes(&mut self) {
-        self.dedup = HashTable::new();
+        self.dedup.clear();
         let rate = self.rate_limited();
         for e in self.sources.entries.iter_mut().flatten() {
             e.times.clear();
@@ -747,7 +731,7 @@ impl Stream {
         let mut index = Vec::new();
         for (id, a) in self.alerts.iter() {
             if dedup_on && a.flags & FLAG_DEDUP != 0 && a.status != Status::Resolved {
-                index.push((a.fp_key, *id));
+                index.push((a.fp_key, *id, a.last_seen));
             }
             if rate {
                 if let Some(Some(e)) = self.sources.entries.get_mut(a.source as usize) {
@@ -755,8 +739,8 @@ impl Stream {
                 }
             }
         }
-        for (key, id) in index {
-            self.index_dedup(key, id);
+        for (key, id, last_seen) in index {
+            self.index_dedup(key, id, last_seen);
         }
     }
 
@@ -865,7 +849,7 @@ impl Stream {
         size_of::<Stream>()
             + self.alerts.heap_bytes()
             + self.doc_bytes
-            + hash_bytes(self.dedup.capacity(), size_of::<(u64, AlertId)>())
+            + self.dedup.heap_bytes()
             + self.sources.heap_bytes()
             + hash_bytes(self.aliases.capacity(), size_of::<(AlertId, AlertId)>())
     }

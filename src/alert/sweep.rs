@@ -11,9 +11,10 @@ use redis_module::{raw, Context, ContextFlags, KeysCursor, NotifyEvent, RedisStr
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-pub const INTERVAL_MS: u64 = 250;
-/// Keys looked at per tick: a pass over a keyspace of K keys takes K / 4000 seconds.
-const KEYS_PER_TICK: usize = 1000;
+pub const INTERVAL_MS: u64 = 100;
+/// Keys looked at per tick (about half a millisecond of the main thread): a pass over a
+/// keyspace of K keys takes K / 50,000 seconds.
+const KEYS_PER_TICK: usize = 5000;
 /// Alerts removed per tick, over all streams.
 const TRIMS_PER_TICK: usize = 10_000;
 

@@ -12,20 +12,18 @@ use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 fn read_quota(key: &RedisKey) -> Result<Option<&Quota>, RedisError> {
-    key.get_value::<Quota>(&QUOTA_TYPE).map_err(|_| wrong_type())
+    key.get_value::<Quota>(&QUOTA_TYPE)
+        .map_err(|_| wrong_type())
 }
 
 fn write_quota(key: &RedisKeyWritable) -> Result<Option<&mut Quota>, RedisError> {
-    key.get_value::<Quota>(&QUOTA_TYPE).map_err(|_| wrong_type())
+    key.get_value::<Quota>(&QUOTA_TYPE)
+        .map_err(|_| wrong_type())
 }
 
 fn parse_amount(name: &str, v: &RedisString) -> Result<Amount, RedisError> {
-    Amount::parse(v.as_slice()).map_err(|e| {
-        err(format!(
-            "ERR invalid {name} '{}': {e}",
-            v.to_string_lossy()
-        ))
-    })
+    Amount::parse(v.as_slice())
+        .map_err(|e| err(format!("ERR invalid {name} '{}': {e}", v.to_string_lossy())))
 }
 
 /// A limit: a non-negative amount, or -1 for none.
@@ -72,7 +70,9 @@ pub fn set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
             "LIMIT" => {
-                let v = args.next_string().map_err(|_| err("ERR LIMIT needs a value"))?;
+                let v = args
+                    .next_string()
+                    .map_err(|_| err("ERR LIMIT needs a value"))?;
                 limit = Some(parse_limit(&v)?);
             }
             "WINDOW" => {
@@ -118,7 +118,9 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
             "LIMIT" => {
-                let v = args.next_string().map_err(|_| err("ERR LIMIT needs a value"))?;
+                let v = args
+                    .next_string()
+                    .map_err(|_| err("ERR LIMIT needs a value"))?;
                 limit = Some(parse_limit(&v)?);
             }
             "FORCE" => force = true,

@@ -52,7 +52,9 @@ impl Window {
         self.buckets
             .iter()
             .filter(|(start, _)| self.live(*start, now))
-            .fold(Amount::ZERO, |sum, (_, a)| sum.checked_add(*a).unwrap_or(sum))
+            .fold(Amount::ZERO, |sum, (_, a)| {
+                sum.checked_add(*a).unwrap_or(sum)
+            })
     }
 
     fn prune(&mut self, now: u64) {
@@ -215,9 +217,13 @@ impl Quota {
             allowed: applied && within,
             usage,
             limit: self.limit,
-            remaining: self
-                .limit
-                .map(|l| if usage >= l { Amount::ZERO } else { l.saturating_sub(usage) }),
+            remaining: self.limit.map(|l| {
+                if usage >= l {
+                    Amount::ZERO
+                } else {
+                    l.saturating_sub(usage)
+                }
+            }),
             reset_ms: match &self.kind {
                 Kind::Cumulative(_) => -1,
                 Kind::Window(w) => w.reset_ms(now),
@@ -246,7 +252,10 @@ impl Quota {
             Kind::Window(w) => {
                 let mut buckets = buckets;
                 buckets.sort_by_key(|(s, _)| *s);
-                w.buckets = buckets.into_iter().filter(|(_, a)| a.is_positive()).collect();
+                w.buckets = buckets
+                    .into_iter()
+                    .filter(|(_, a)| a.is_positive())
+                    .collect();
             }
         }
         q
@@ -290,9 +299,15 @@ mod tests {
         assert!(q.incr(a("6"), false, 0).unwrap().applied);
         assert!(!q.incr(a("5"), false, 0).unwrap().applied, "would exceed");
         assert_eq!(q.usage(0), a("6"));
-        assert!(q.incr(a("4"), false, 0).unwrap().applied, "exactly at the limit");
+        assert!(
+            q.incr(a("4"), false, 0).unwrap().applied,
+            "exactly at the limit"
+        );
         let r = q.report(true, 0);
-        assert_eq!((r.allowed, r.usage, r.remaining, r.reset_ms), (true, a("10"), Some(a("0")), -1));
+        assert_eq!(
+            (r.allowed, r.usage, r.remaining, r.reset_ms),
+            (true, a("10"), Some(a("0")), -1)
+        );
         assert!(q.incr(a("1"), true, 0).unwrap().applied, "FORCE applies");
         let r = q.report(true, 0);
         assert!(!r.allowed, "and reports over");

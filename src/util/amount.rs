@@ -148,13 +148,39 @@ mod tests {
             assert_eq!(a(input).to_string(), shown, "{input}");
         }
         for bad in [
-            "", "-", "+5", ".5", "5.", "1.2345678", "1e3", "NaN", "inf", "-inf", " 1", "1 ", "1,5",
-            "0x10", "--1", "1.-5", "١",
+            "",
+            "-",
+            "+5",
+            ".5",
+            "5.",
+            "1.2345678",
+            "1e3",
+            "NaN",
+            "inf",
+            "-inf",
+            " 1",
+            "1 ",
+            "1,5",
+            "0x10",
+            "--1",
+            "1.-5",
+            "١",
         ] {
-            assert_eq!(Amount::parse(bad.as_bytes()), Err(AmountError::Syntax), "{bad:?}");
+            assert_eq!(
+                Amount::parse(bad.as_bytes()),
+                Err(AmountError::Syntax),
+                "{bad:?}"
+            );
         }
-        for big in ["1000000000000000001", "99999999999999999999999999999999999999999"] {
-            assert_eq!(Amount::parse(big.as_bytes()), Err(AmountError::Range), "{big}");
+        for big in [
+            "1000000000000000001",
+            "99999999999999999999999999999999999999999",
+        ] {
+            assert_eq!(
+                Amount::parse(big.as_bytes()),
+                Err(AmountError::Range),
+                "{big}"
+            );
         }
     }
 

@@ -344,3 +344,79 @@ fn memory_estimate_counts_documents() {
     let per = (s.memory_usage() - base) / 1000;
     assert!((320..520).contains(&per), "{per} bytes per alert");
 }
+
+#[test]
+fn dedup_matches_a_brute_force_model() {
+    // Few fingerprints, timestamps out of order, resolves and deletes: the index must pick the
+    // same alert as a scan over all alerts would.
+    let mut s = Stream::new(Settings {
+        dedup_ms: 50,
+        ..settings()
+    });
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for _ in 0..5000 {
+        let ts = 1000 + rnd(2000);
+        let fp = rnd(3);
+        match rnd(10) {
+            0 => {
+                let ids: Vec<AlertId> = s.iter().map(|(id, _)| *id).collect();
+                if !ids.is_empty() {
+                    s.resolve(&ids[rnd(ids.len() as u64) as usize]);
+                }
+            }
+            1 => {
+                let ids: Vec<AlertId> = s.iter().map(|(id, _)| *id).collect();
+                if !ids.is_empty() {
+                    s.remove(&ids[rnd(ids.len() as u64) as usize]);
+                }
+            }
+            _ => {
+                let d = format!(r#"{{"fingerprint":"fp-{fp}"}}"#);
+                let want = s
+                    .iter()
+                    .filter(|(_, a)| {
+                        a.status != Status::Resolved
+                            && ts.abs_diff(a.last_seen) <= 50
+                            && doc::explicit_fingerprint(&a.doc).as_deref()
+                                == Some(&*format!("fp-{fp}"))
+                    })
+                    .map(|(id, a)| (a.last_seen, *id))
+                    .max()
+                    .map(|(_, id)| id);
+                let got = s.add(doc(&d), Some(ts), None, ts).unwrap().outcome;
+                match want {
+                    Some(id) => assert!(
+                        matches!(got, Outcome::Duplicate(t, _) if t == id),
+                        "{got:?} want {id}"
+                    ),
+                    None => assert!(matches!(got, Outcome::Added(_)), "{got:?}"),
+                }
+            }
+        }
+    }
+    assert!(s.len() > 100);
+}
+
+#[test]
+fn recurring_fingerprint_stays_cheap() {
+    // 20,000 unresolved alerts of one fingerprint, each outside the previous one's window.
+    let mut s = Stream::new(Settings {
+        dedup_ms: 10,
+        ..settings()
+    });
+    let d = r#"{"source":"a"}"#;
+    for i in 0..20_000u64 {
+        assert!(matches!(add(&mut s, d, i * 100), Outcome::Added(_)));
+    }
+    // A late duplicate finds the one alert within its window.
+    assert_eq!(
+        add(&mut s, d, 50_005),
+        Outcome::Duplicate(AlertId::new(50_000, 0), 2)
+    );
+}
