@@ -149,7 +149,7 @@ impl DedupIndex {
 
     pub fn clear(&mut self) {
         *self = DedupIndex {
-            hasher: self.hasher.clone(),
+            hasher: self.hasher,
             ..DedupIndex::default()
         };
     }
