@@ -4,9 +4,11 @@
 
 use crate::alert::{rdb::ENC_LATEST as ALERT_ENC, stream::Stream};
 use crate::guard::catch;
+use crate::lru::{rdb::ENC_LATEST as LRU_ENC, tracker::Tracker};
 use crate::quota::{meter::Quota, rdb::ENC_LATEST as QUOTA_ENC};
 use redis_module::native_types::RedisType;
 use redis_module::raw::{self, RedisModuleIO, RedisModuleString};
+use redis_module::Context;
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::null_mut;
 
@@ -53,6 +55,33 @@ const fn methods<T: Persisted>() -> raw::RedisModuleTypeMethods {
 
 pub static ALERT_TYPE: RedisType = RedisType::new("vigil-alr", ALERT_ENC, methods::<Stream>());
 pub static QUOTA_TYPE: RedisType = RedisType::new("vigil-quo", QUOTA_ENC, methods::<Quota>());
+pub static LRU_TYPE: RedisType = RedisType::new("vigil-lru", LRU_ENC, methods::<Tracker>());
+
+/// Subscribes to SWAPDB (the crate has no wrapper for it): trackers move with their database.
+pub fn subscribe_swapdb(ctx: &Context) {
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
+        return;
+    };
+    let event = raw::RedisModuleEvent {
+        id: raw::REDISMODULE_EVENT_SWAPDB,
+        dataver: 1,
+    };
+    unsafe { subscribe(ctx.get_raw(), event, Some(on_swapdb)) };
+}
+
+unsafe extern "C" fn on_swapdb(
+    _ctx: *mut raw::RedisModuleCtx,
+    _event: raw::RedisModuleEvent,
+    _sub: u64,
+    data: *mut c_void,
+) {
+    if data.is_null() {
+        return;
+    }
+    let info = &*data.cast::<raw::RedisModuleSwapDbInfo>();
+    let (a, b) = (info.dbnum_first, info.dbnum_second);
+    catch("SWAPDB event", (), || crate::lru::events::swapped(a, b));
+}
 
 unsafe extern "C" fn rdb_load<T: Persisted>(rdb: *mut RedisModuleIO, encver: c_int) -> *mut c_void {
     catch("RDB load", null_mut(), || match T::load(rdb, encver) {

@@ -3,6 +3,7 @@
 //! each command its exact key-spec flags (first/last/step alone marks every key `RW`).
 
 use crate::alert::commands as alert;
+use crate::lru::commands as lru;
 use crate::quota::commands as quota;
 use redis_module::{raw, Context, RedisResult, RedisString, Status};
 use std::ffi::CString;
@@ -80,6 +81,18 @@ command_table! {
         "Returns a quota's usage, limit, remaining and reset time", "O(1)";
     QUOTA_RESET quota_reset => quota::reset, "quota.reset", "write fast", 2, RW_UPDATE,
         "Sets a quota's usage to 0, keeping its limit", "O(1)";
+    LRU_TOUCH lru_touch => lru::touch, "lru.touch", "write deny-oom fast", -4, RW_UPDATE,
+        "Marks keys of the tracker's namespace used now, with their sizes", "O(log N) per key";
+    LRU_TOUCHAT lru_touchat => lru::touch_at, "lru.touchat", "write deny-oom fast", -5, RW_UPDATE,
+        "LRU.TOUCH at an explicit time (replication, AOF rewrite)", "O(log N) per key";
+    LRU_FORGET lru_forget => lru::forget, "lru.forget", "write fast", -3, RW_UPDATE,
+        "Stops tracking keys (they are not deleted)", "O(log N) per key";
+    LRU_CANDIDATES lru_candidates => lru::candidates, "lru.candidates", "readonly", 3, RO,
+        "Returns the least recently used keys, oldest first", "O(log N + count)";
+    LRU_EVICT lru_evict => lru::evict, "lru.evict", "write", -3, RW_UPDATE,
+        "Deletes least recently used keys until the total is at most the target", "O(k log N) for k keys evicted";
+    LRU_INFO lru_info => lru::info, "lru.info", "readonly", 2, RO,
+        "Returns a tracker's key count, total size, oldest use and evictions", "O(N)";
 }
 
 /// Sets summary, arity and key specs of every command. Works on Redis 7.0 (the API is 7.0+);
@@ -104,8 +117,9 @@ pub fn set_command_infos(ctx: &Context) -> Status {
         ) else {
             return Status::Err;
         };
-        // Key at argv[1], one key; a zeroed spec ends the list.
-        let mut key_specs: [raw::RedisModuleCommandKeySpec; 2] = unsafe { std::mem::zeroed() };
+        // Key at argv[1]; LRU.EVICT also names a quota after the keyword QUOTA. A zeroed spec
+        // ends the list.
+        let mut key_specs: [raw::RedisModuleCommandKeySpec; 3] = unsafe { std::mem::zeroed() };
         key_specs[0].flags = u64::from(spec.key_flags);
         key_specs[0].begin_search_type =
             raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_INDEX;
@@ -117,6 +131,22 @@ pub fn set_command_infos(ctx: &Context) -> Status {
             keystep: 1,
             limit: 0,
         };
+        if spec.name == "lru.evict" {
+            key_specs[1].flags = u64::from(RW_UPDATE);
+            key_specs[1].begin_search_type =
+                raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_KEYWORD;
+            key_specs[1].bs.keyword = raw::RedisModuleCommandKeySpec__bindgen_ty_1__bindgen_ty_2 {
+                keyword: c"QUOTA".as_ptr(),
+                startfrom: 3,
+            };
+            key_specs[1].find_keys_type =
+                raw::RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE;
+            key_specs[1].fk.range = raw::RedisModuleCommandKeySpec__bindgen_ty_2__bindgen_ty_1 {
+                lastkey: 0,
+                keystep: 1,
+                limit: 0,
+            };
+        }
         let info = raw::RedisModuleCommandInfo {
             version: &version,
             summary: summary.as_ptr(),

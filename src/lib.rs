@@ -8,11 +8,12 @@ pub mod commands;
 pub mod config;
 pub mod ffi;
 pub mod guard;
+pub mod lru;
 pub mod quota;
 pub mod stats;
 pub mod util;
 
-use callbacks::{ALERT_TYPE, QUOTA_TYPE};
+use callbacks::{ALERT_TYPE, LRU_TYPE, QUOTA_TYPE};
 use commands::TABLE;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, Context, InfoContext, RedisResult, RedisString, Status};
@@ -29,6 +30,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     if commands::set_command_infos(ctx) == Status::Err {
         return Status::Err;
     }
+    callbacks::subscribe_swapdb(ctx);
     alert::sweep::start(ctx);
     Status::Ok
 }
@@ -37,7 +39,7 @@ redis_module! {
     name: "vigil",
     version: 1,
     allocator: (ModuleAlloc, ModuleAlloc),
-    data_types: [ALERT_TYPE, QUOTA_TYPE],
+    data_types: [ALERT_TYPE, QUOTA_TYPE, LRU_TYPE],
     init: init,
     info: info,
     commands: [
@@ -56,6 +58,15 @@ redis_module! {
         ["quota.incr", commands::quota_incr, TABLE[commands::QUOTA_INCR].flags, 1, 1, 1, ""],
         ["quota.get", commands::quota_get, TABLE[commands::QUOTA_GET].flags, 1, 1, 1, ""],
         ["quota.reset", commands::quota_reset, TABLE[commands::QUOTA_RESET].flags, 1, 1, 1, ""],
+        ["lru.touch", commands::lru_touch, TABLE[commands::LRU_TOUCH].flags, 1, 1, 1, ""],
+        ["lru.touchat", commands::lru_touchat, TABLE[commands::LRU_TOUCHAT].flags, 1, 1, 1, ""],
+        ["lru.forget", commands::lru_forget, TABLE[commands::LRU_FORGET].flags, 1, 1, 1, ""],
+        ["lru.candidates", commands::lru_candidates, TABLE[commands::LRU_CANDIDATES].flags, 1, 1, 1, ""],
+        ["lru.evict", commands::lru_evict, TABLE[commands::LRU_EVICT].flags, 1, 1, 1, ""],
+        ["lru.info", commands::lru_info, TABLE[commands::LRU_INFO].flags, 1, 1, 1, ""],
+    ],
+    event_handlers: [
+        [@GENERIC @EXPIRED @EVICTED: lru::events::on_key_event],
     ],
     configurations: [
         i64: [

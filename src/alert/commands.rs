@@ -24,7 +24,7 @@ pub fn now_ms() -> u64 {
 
 /// Commands arriving from the primary or from the AOF were validated once already: a
 /// different local config must not make a replica refuse them.
-fn from_primary(ctx: &Context) -> bool {
+pub fn from_primary(ctx: &Context) -> bool {
     ctx.get_flags()
         .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
 }

@@ -1,0 +1,353 @@
+//! LRU.* commands. Every key a command names must lie in the tracker's namespace; that check
+//! comes before any other, so a tenant's tracker can never reach another tenant's keys.
+
+use super::namespace::{self, namespace};
+use super::tracker::Tracker;
+use crate::alert::commands::{decide_now, from_primary};
+use crate::args::{err, wrong_type, Args, Keyword};
+use crate::callbacks::{LRU_TYPE, QUOTA_TYPE};
+use crate::ffi;
+use crate::quota::meter::Quota;
+use crate::stats::{self, LRU_EVICTIONS, LRU_KEYS};
+use crate::util::amount::Amount;
+use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::redisvalue::RedisValueKey;
+use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+thread_local! {
+    /// The tracker LRU.EVICT is deleting keys for: the `del` events those deletes raise must
+    /// not reach it (it already dropped the keys, and it is borrowed).
+    static EVICTING: RefCell<Option<(i32, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+pub fn is_evicting(db: i32, tracker: &[u8]) -> bool {
+    EVICTING.with(|e| {
+        e.borrow()
+            .as_ref()
+            .is_some_and(|(d, t)| *d == db && t == tracker)
+    })
+}
+
+pub fn selected_db(ctx: &Context) -> i32 {
+    unsafe { raw::RedisModule_GetSelectedDb.map_or(0, |f| f(ctx.get_raw())) }
+}
+
+fn read_tracker(key: &RedisKey) -> Result<Option<&Tracker>, RedisError> {
+    key.get_value::<Tracker>(&LRU_TYPE)
+        .map_err(|_| wrong_type())
+}
+
+fn write_tracker(key: &RedisKeyWritable) -> Result<Option<&mut Tracker>, RedisError> {
+    key.get_value::<Tracker>(&LRU_TYPE)
+        .map_err(|_| wrong_type())
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The tracker's namespace, or the error that it has none.
+fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, RedisError> {
+    namespace(tracker.as_slice()).map(<[u8]>::to_vec).ok_or_else(|| {
+        err(format!(
+            "ERR tracker key '{}' has no namespace: name it with a hash tag (tenant:{{acme}}:lru) or a ':' (cache:lru)",
+            tracker.to_string_lossy()
+        ))
+    })
+}
+
+fn check_in(ns: &[u8], key: &[u8]) -> Result<(), RedisError> {
+    if key.starts_with(ns) {
+        Ok(())
+    } else {
+        Err(err(format!(
+            "ERR key '{}' is outside the tracker's namespace '{}'",
+            show(key),
+            show(ns)
+        )))
+    }
+}
+
+fn key_exists(ctx: &Context, key: &RedisString) -> bool {
+    match unsafe { raw::RedisModule_KeyExists } {
+        Some(f) => unsafe { f(ctx.get_raw(), key.inner) != 0 },
+        None => !ctx.open_key(key).is_null(),
+    }
+}
+
+fn parse_size(v: &RedisString) -> Result<Amount, RedisError> {
+    let bad = || {
+        err(format!(
+            "ERR invalid size '{}': expected an amount >= 0",
+            v.to_string_lossy()
+        ))
+    };
+    let a = Amount::parse(v.as_slice()).map_err(|_| bad())?;
+    if a.is_negative() {
+        return Err(bad());
+    }
+    Ok(a)
+}
+
+fn parse_count(name: &str, v: &RedisString) -> Result<usize, RedisError> {
+    crate::alert::stream::parse_ms(&v.to_string_lossy())
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        .ok_or_else(|| {
+            err(format!(
+                "ERR invalid {name} '{}': expected a non-negative integer",
+                v.to_string_lossy()
+            ))
+        })
+}
+
+/// LRU.TOUCH tracker key size [key size ...]
+pub fn touch(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    touch_impl(ctx, args, false)
+}
+
+/// LRU.TOUCHAT tracker ms key size [key size ...]: TOUCH at an explicit time (replication,
+/// AOF rewrite); from a client the time may not be later than the server clock.
+pub fn touch_at(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    touch_impl(ctx, args, true)
+}
+
+fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> RedisResult {
+    let min = if explicit_time { 5 } else { 4 };
+    let mut args = Args::new(args, min)?;
+    if args.remaining() % 2 == usize::from(explicit_time) {
+        return Err(RedisError::WrongArity);
+    }
+    let name = args.next_string()?;
+    let ns = tracker_namespace(&name)?;
+    let at = if explicit_time {
+        Some(args.ms_of("ms")?)
+    } else {
+        None
+    };
+    let mut pairs: Vec<(RedisString, Amount)> = Vec::new();
+    while let Some(key) = args.next() {
+        check_in(&ns, key.as_slice())?;
+        let size = parse_size(&args.next_string()?)?;
+        pairs.push((key, size));
+    }
+    let now = decide_now(ctx, at)?;
+    // Keys that do not exist are skipped (commands from the primary or the AOF were decided
+    // there); the tracker never tracks itself. Existence checks may expire keys and raise
+    // events, so they run before the tracker is opened.
+    let trusted = from_primary(ctx);
+    let record: Vec<(RedisString, Amount)> = pairs
+        .into_iter()
+        .filter(|(k, _)| k.as_slice() != name.as_slice())
+        .filter(|(k, _)| trusted || key_exists(ctx, k))
+        .collect();
+    let key = ctx.open_key_writable(&name);
+    let existing = write_tracker(&key)?;
+    if record.is_empty() {
+        return Ok(RedisValue::Integer(0));
+    }
+    let tracker = match existing {
+        Some(t) => t,
+        None => {
+            key.set_value(&LRU_TYPE, Tracker::new())?;
+            stats::adjust(&LRU_KEYS, 1);
+            namespace::add_tracker(selected_db(ctx), name.as_slice());
+            write_tracker(&key)?.ok_or_else(|| err("ERR could not create the tracker"))?
+        }
+    };
+    let mut added = 0;
+    for (k, size) in &record {
+        if tracker.touch(k.as_slice(), *size, now) {
+            added += 1;
+        }
+    }
+    let now_s = now.to_string();
+    let sizes: Vec<String> = record.iter().map(|(_, s)| s.to_string()).collect();
+    let mut rep: Vec<&[u8]> = vec![name.as_slice(), now_s.as_bytes()];
+    for ((k, _), s) in record.iter().zip(&sizes) {
+        rep.push(k.as_slice());
+        rep.push(s.as_bytes());
+    }
+    ctx.replicate("LRU.TOUCHAT", &rep[..]);
+    ffi::notify(ctx, c"lru.touch", &name);
+    Ok(RedisValue::Integer(added))
+}
+
+/// LRU.FORGET tracker key [key ...]
+pub fn forget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let ns = tracker_namespace(&name)?;
+    let keys: Vec<RedisString> = args.collect();
+    for k in &keys {
+        check_in(&ns, k.as_slice())?;
+    }
+    let key = ctx.open_key_writable(&name);
+    let Some(tracker) = write_tracker(&key)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let removed = keys
+        .iter()
+        .filter(|k| tracker.forget(k.as_slice()).is_some())
+        .count();
+    if removed > 0 {
+        ctx.replicate_verbatim();
+    }
+    Ok(RedisValue::Integer(removed as i64))
+}
+
+/// LRU.CANDIDATES tracker count
+pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let count = parse_count("count", &args.next_string()?)?;
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity);
+    }
+    let key = ctx.open_key(&name);
+    let Some(tracker) = read_tracker(&key)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    Ok(RedisValue::Array(
+        tracker
+            .candidates(count)
+            .into_iter()
+            .map(|e| {
+                RedisValue::Array(vec![
+                    RedisValue::StringBuffer(e.name.to_vec()),
+                    RedisValue::BulkString(e.size.to_string()),
+                    RedisValue::Integer(e.last_used.min(i64::MAX as u64) as i64),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn evict_reply(evicted: usize, freed: Amount, total: Amount, keys: Vec<Box<[u8]>>) -> RedisValue {
+    RedisValue::Array(vec![
+        RedisValue::Integer(evicted as i64),
+        RedisValue::BulkString(freed.to_string()),
+        RedisValue::BulkString(total.to_string()),
+        RedisValue::Array(
+            keys.into_iter()
+                .map(|k| RedisValue::StringBuffer(k.into_vec()))
+                .collect(),
+        ),
+    ])
+}
+
+/// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
+pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let target_arg = args.next_string()?;
+    let (mut quota, mut max) = (None, 1000usize);
+    while let Some(opt) = args.next() {
+        match Keyword::of(&opt).as_str() {
+            "QUOTA" => {
+                quota = Some(
+                    args.next_string()
+                        .map_err(|_| err("ERR QUOTA needs a key"))?,
+                )
+            }
+            "MAX" => {
+                let v = args
+                    .next_string()
+                    .map_err(|_| err("ERR MAX needs a value"))?;
+                max = parse_count("MAX", &v)?;
+            }
+            _ => return Err(args.unknown(&opt)),
+        }
+    }
+    let ns = tracker_namespace(&name)?;
+    if let Some(q) = &quota {
+        check_in(&ns, q.as_slice())?;
+    }
+    let target = parse_size(&target_arg).map_err(|_| {
+        err(format!(
+            "ERR invalid target '{}': expected an amount >= 0",
+            target_arg.to_string_lossy()
+        ))
+    })?;
+    // The quota must be a cumulative one (a window cannot be released), checked up front.
+    if let Some(q) = &quota {
+        let qkey = ctx.open_key(q);
+        if let Some(qv) = qkey
+            .get_value::<Quota>(&QUOTA_TYPE)
+            .map_err(|_| wrong_type())?
+        {
+            if qv.window_ms().is_some() {
+                return Err(err(
+                    "ERR QUOTA must be a cumulative quota: a WINDOW quota cannot be released",
+                ));
+            }
+        }
+    }
+    let db = selected_db(ctx);
+    let key = ctx.open_key_writable(&name);
+    let Some(tracker) = write_tracker(&key)? else {
+        return Ok(evict_reply(0, Amount::ZERO, Amount::ZERO, vec![]));
+    };
+    let quota_name = quota.as_ref().map(|q| q.as_slice().to_vec());
+    let picked = tracker.evict(target, max, |k| quota_name.as_deref() == Some(k));
+    let total = tracker.total();
+    let freed = picked.iter().fold(Amount::ZERO, |s, (_, size)| {
+        s.checked_add(*size).unwrap_or(s)
+    });
+    let keys: Vec<Box<[u8]>> = picked.into_iter().map(|(k, _)| k).collect();
+    if keys.is_empty() {
+        return Ok(evict_reply(0, Amount::ZERO, total, keys));
+    }
+    // The tracker dropped the keys already; the deletes' `del` events must skip it.
+    EVICTING.with(|e| *e.borrow_mut() = Some((db, name.as_slice().to_vec())));
+    for k in &keys {
+        let _ = ctx.call("DEL", &[&k[..]][..]);
+    }
+    EVICTING.with(|e| *e.borrow_mut() = None);
+    let mut del: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    ctx.replicate("DEL", &del[..]);
+    del.clear();
+    if let Some(q) = &quota {
+        let qkey = ctx.open_key_writable(q);
+        if let Ok(Some(qv)) = qkey.get_value::<Quota>(&QUOTA_TYPE) {
+            let release = Amount::ZERO.saturating_sub(freed);
+            if qv.incr(release, false, 0).is_ok() {
+                let r = release.to_string();
+                ctx.replicate("QUOTA.INCR", &[q.as_slice(), r.as_bytes()][..]);
+            }
+        }
+    }
+    stats::add(&LRU_EVICTIONS, keys.len() as u64);
+    ffi::notify(ctx, c"lru.evict", &name);
+    Ok(evict_reply(keys.len(), freed, total, keys))
+}
+
+/// LRU.INFO tracker
+pub fn info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = Args::new(args, 2)?;
+    let name = args.next_string()?;
+    let key = ctx.open_key(&name);
+    let t = read_tracker(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let fields: [(&str, RedisValue); 6] = [
+        ("keys", RedisValue::Integer(t.len() as i64)),
+        ("total", RedisValue::BulkString(t.total().to_string())),
+        (
+            "oldest_ms",
+            t.oldest_ms()
+                .map_or(RedisValue::Null, |v| RedisValue::Integer(v as i64)),
+        ),
+        ("evicted", RedisValue::Integer(t.evicted as i64)),
+        (
+            "namespace",
+            namespace(name.as_slice())
+                .map_or(RedisValue::Null, |n| RedisValue::StringBuffer(n.to_vec())),
+        ),
+        ("memory", RedisValue::Integer(t.memory_usage() as i64)),
+    ];
+    let map: BTreeMap<RedisValueKey, RedisValue> = fields
+        .into_iter()
+        .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+        .collect();
+    Ok(RedisValue::OrderedMap(map))
+}

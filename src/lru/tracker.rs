@@ -1,0 +1,330 @@
+//! An LRU tracker: for keys of one namespace, each key's size and last use, ordered oldest
+//! first, and the total size. Time is an argument; no Redis API here.
+//!
+//! Memory per tracked key: the name once (in the slab), a 48-byte slab entry, a 24-byte entry
+//! in the age order (packed chunks) and a 4-byte slot in the name table: about 85 bytes plus
+//! the name.
+
+use crate::util::amount::Amount;
+use crate::util::chunked::ChunkedMap;
+use crate::util::memsize::alloc_size;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+use std::mem::size_of;
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    name: Box<[u8]>,
+    size: Amount,
+    last_used: u64,
+    /// Order among keys used in the same millisecond: touch order.
+    seq: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    slab: Vec<Option<Tracked>>,
+    free: Vec<u32>,
+    by_name: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// (last_used, seq) -> slab index, oldest first.
+    by_age: ChunkedMap<(u64, u64), u32>,
+    total: Amount,
+    next_seq: u64,
+    /// Keys evicted by LRU.EVICT over the tracker's life (a statistic).
+    pub evicted: u64,
+}
+
+/// One tracked key as CANDIDATES and persistence see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub name: &'a [u8],
+    pub size: Amount,
+    pub last_used: u64,
+}
+
+impl Tracker {
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_age.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_age.is_empty()
+    }
+
+    pub fn total(&self) -> Amount {
+        self.total
+    }
+
+    pub fn oldest_ms(&self) -> Option<u64> {
+        self.by_age.first().map(|((ms, _), _)| *ms)
+    }
+
+    fn find(&self, name: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(name);
+        self.by_name
+            .find(h, |i| {
+                self.slab[*i as usize]
+                    .as_ref()
+                    .is_some_and(|t| &*t.name == name)
+            })
+            .copied()
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.find(name).is_some()
+    }
+
+    pub fn size_of(&self, name: &[u8]) -> Option<Amount> {
+        self.find(name)
+            .and_then(|i| self.slab[i as usize].as_ref())
+            .map(|t| t.size)
+    }
+
+    /// Marks `name` used at `now` with `size`; true if it was not tracked before.
+    pub fn touch(&mut self, name: &[u8], size: Amount, now: u64) -> bool {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(i) = self.find(name) {
+            if let Some(t) = self.slab[i as usize].as_mut() {
+                self.by_age.remove(&(t.last_used, t.seq));
+                self.total = self
+                    .total
+                    .saturating_sub(t.size)
+                    .checked_add(size)
+                    .unwrap_or(self.total);
+                t.size = size;
+                t.last_used = now;
+                t.seq = seq;
+                let _ = self.by_age.insert((now, seq), i);
+            }
+            return false;
+        }
+        let tracked = Tracked {
+            name: name.into(),
+            size,
+            last_used: now,
+            seq,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(tracked);
+                i
+            }
+            None => {
+                self.slab.push(Some(tracked));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.by_name.insert_unique(hasher.hash_one(name), i, |j| {
+            hasher.hash_one(slab[*j as usize].as_ref().map_or(&[][..], |t| &t.name[..]))
+        });
+        let _ = self.by_age.insert((now, seq), i);
+        self.total = self.total.checked_add(size).unwrap_or(self.total);
+        true
+    }
+
+    /// Stops tracking `name`; its size if it was tracked.
+    pub fn forget(&mut self, name: &[u8]) -> Option<Amount> {
+        let i = self.find(name)?;
+        self.remove_index(i)
+    }
+
+    fn remove_index(&mut self, i: u32) -> Option<Amount> {
+        let t = self.slab.get_mut(i as usize)?.take()?;
+        let h = self.hasher.hash_one(&t.name[..]);
+        if let Ok(e) = self.by_name.find_entry(h, |j| *j == i) {
+            e.remove();
+        }
+        self.by_age.remove(&(t.last_used, t.seq));
+        self.free.push(i);
+        self.total = self.total.saturating_sub(t.size).max(Amount::ZERO);
+        if self.by_age.is_empty() {
+            // Nothing tracked: give the slab back.
+            self.slab.clear();
+            self.free.clear();
+            self.total = Amount::ZERO;
+        }
+        Some(t.size)
+    }
+
+    /// The `count` least recently used keys, oldest first.
+    pub fn candidates(&self, count: usize) -> Vec<Entry<'_>> {
+        self.by_age
+            .iter()
+            .take(count)
+            .filter_map(|(_, i)| self.slab[*i as usize].as_ref())
+            .map(|t| Entry {
+                name: &t.name,
+                size: t.size,
+                last_used: t.last_used,
+            })
+            .collect()
+    }
+
+    /// All entries, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        self.by_age
+            .iter()
+            .filter_map(|(_, i)| self.slab[*i as usize].as_ref())
+            .map(|t| Entry {
+                name: &t.name,
+                size: t.size,
+                last_used: t.last_used,
+            })
+    }
+
+    /// Picks the keys LRU.EVICT removes: least recently used first, until the total is at most
+    /// `target` or `max` keys were picked, passing over keys `keep` refuses. Removes them from
+    /// the tracker and returns (name, size) in eviction order.
+    pub fn evict(
+        &mut self,
+        target: Amount,
+        max: usize,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Vec<(Box<[u8]>, Amount)> {
+        let mut picked = Vec::new();
+        let mut skipped = 0;
+        while self.total > target && picked.len() < max {
+            let Some((_, i)) = self.by_age.iter().nth(skipped).map(|(k, i)| (*k, *i)) else {
+                break;
+            };
+            let Some(t) = self.slab[i as usize].as_ref() else {
+                break;
+            };
+            if keep(&t.name) {
+                skipped += 1;
+                continue;
+            }
+            let name = t.name.clone();
+            if let Some(size) = self.remove_index(i) {
+                picked.push((name, size));
+            }
+        }
+        self.evicted += picked.len() as u64;
+        picked
+    }
+
+    /// Drops every key for which `keep` is false; returns how many.
+    pub fn retain(&mut self, keep: impl Fn(&[u8]) -> bool) -> usize {
+        let drop: Vec<u32> = self
+            .slab
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().filter(|t| !keep(&t.name)).map(|_| i as u32))
+            .collect();
+        for i in &drop {
+            self.remove_index(*i);
+        }
+        drop.len()
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        let names: usize = self
+            .slab
+            .iter()
+            .flatten()
+            .map(|t| alloc_size(t.name.len()))
+            .sum();
+        let table = if self.by_name.capacity() == 0 {
+            0
+        } else {
+            alloc_size((self.by_name.capacity() * 8 / 7).next_power_of_two() * 5 + 16)
+        };
+        alloc_size(size_of::<Tracker>())
+            + names
+            + alloc_size(self.slab.capacity() * size_of::<Option<Tracked>>())
+            + alloc_size(self.free.capacity() * 4)
+            + table
+            + self.by_age.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Amount {
+        Amount::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn touch_forget_and_total() {
+        let mut t = Tracker::new();
+        assert!(t.touch(b"k1", a("10"), 100));
+        assert!(t.touch(b"k2", a("2.5"), 101));
+        assert!(!t.touch(b"k1", a("1"), 102), "re-touch replaces the size");
+        assert_eq!(t.total(), a("3.5"));
+        let names: Vec<&[u8]> = t.candidates(10).iter().map(|e| e.name).collect();
+        assert_eq!(names, [&b"k2"[..], b"k1"]);
+        assert_eq!(t.forget(b"k2"), Some(a("2.5")));
+        assert_eq!(t.forget(b"k2"), None);
+        assert_eq!(t.total(), a("1"));
+        assert_eq!(t.oldest_ms(), Some(102));
+    }
+
+    #[test]
+    fn evict_oldest_until_target() {
+        let mut t = Tracker::new();
+        for i in 0..10u64 {
+            t.touch(format!("k{i}").as_bytes(), a("1"), 100 + i / 3);
+        }
+        let out = t.evict(a("6"), 1000, |n| n == b"k1");
+        let names: Vec<String> = out
+            .iter()
+            .map(|(n, _)| String::from_utf8_lossy(n).into())
+            .collect();
+        assert_eq!(
+            names,
+            ["k0", "k2", "k3", "k4"],
+            "oldest first, same-ms in touch order, k1 kept"
+        );
+        assert_eq!(t.total(), a("6"));
+        assert_eq!(t.evict(a("0"), 2, |_| false).len(), 2, "MAX bounds it");
+        assert_eq!(t.evicted, 6);
+    }
+
+    #[test]
+    fn matches_a_model_under_random_operations() {
+        use std::collections::BTreeMap;
+        let mut t = Tracker::new();
+        let mut model: BTreeMap<Vec<u8>, (Amount, u64, u64)> = BTreeMap::new();
+        let mut x: u64 = 88172645463325252;
+        let mut seq = 0;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let name = format!("k{}", x % 300).into_bytes();
+            let size = Amount::from_units((x % 1000) as i128 * 1000);
+            match x % 5 {
+                0 => {
+                    assert_eq!(t.forget(&name), model.remove(&name).map(|v| v.0));
+                }
+                _ => {
+                    let now = step / 7;
+                    assert_eq!(t.touch(&name, size, now), !model.contains_key(&name));
+                    model.insert(name, (size, now, seq));
+                    seq += 1;
+                }
+            }
+        }
+        let mut want: Vec<_> = model
+            .iter()
+            .map(|(k, v)| (v.1, v.2, k.clone(), v.0))
+            .collect();
+        want.sort();
+        let got: Vec<_> = t.entries().map(|e| (e.name.to_vec(), e.size)).collect();
+        let want: Vec<_> = want.into_iter().map(|(_, _, k, s)| (k, s)).collect();
+        assert_eq!(got, want);
+        let total = model
+            .values()
+            .fold(Amount::ZERO, |s, v| s.checked_add(v.0).unwrap());
+        assert_eq!(t.total(), total);
+    }
+}

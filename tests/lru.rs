@@ -1,0 +1,753 @@
+//! LRU.* against a real redis-server: namespaces, ACL confinement, eviction atomic with a
+//! quota, a tracker that never counts a key that is gone (every road out of the keyspace),
+//! persistence, replication, flags and bad input.
+
+mod common;
+use common::*;
+use redis::Value;
+use std::time::Duration;
+
+const T: &str = "t:{a}:lru";
+
+fn k(n: &str) -> String {
+    format!("t:{{a}}:{n}")
+}
+
+fn set(c: &mut redis::Connection, keys: &[&str]) {
+    for key in keys {
+        call(c, &["SET", key, "v"]).unwrap();
+    }
+}
+
+fn touch(c: &mut redis::Connection, tracker: &str, pairs: &[(&str, &str)]) -> i64 {
+    let mut args = vec!["LRU.TOUCH", tracker];
+    for (key, size) in pairs {
+        args.push(key);
+        args.push(size);
+    }
+    int(&call(c, &args).unwrap_or_else(|e| panic!("{args:?}: {e}")))
+}
+
+fn candidates(c: &mut redis::Connection, tracker: &str) -> Vec<(String, String)> {
+    let v: Vec<(String, String, i64)> =
+        redis::from_redis_value(&call(c, &["LRU.CANDIDATES", tracker, "1000"]).unwrap()).unwrap();
+    v.into_iter().map(|(k, s, _)| (k, s)).collect()
+}
+
+fn info(c: &mut redis::Connection, tracker: &str) -> (i64, String) {
+    let m = map_of(call(c, &["LRU.INFO", tracker]).unwrap());
+    (
+        int(&m["keys"]),
+        redis::from_redis_value(&m["total"]).unwrap(),
+    )
+}
+
+#[test]
+fn touch_candidates_forget_and_info() {
+    let s = Server::start();
+    let mut c = s.client();
+    let (k1, k2, k3) = (k("1"), k("2"), k("3"));
+    set(&mut c, &[&k1, &k2, &k3]);
+    // Missing keys are skipped; a key named twice counts once and its last size wins.
+    assert_eq!(
+        touch(
+            &mut c,
+            T,
+            &[(&k1, "10"), (&k2, "5"), (&k("none"), "1"), (&k1, "1.5")]
+        ),
+        2
+    );
+    assert_eq!(
+        call(&mut c, &["TYPE", T]).unwrap(),
+        Value::SimpleString("vigil-lru".into())
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(touch(&mut c, T, &[(&k3, "2"), (&k2, "4")]), 1);
+    assert_eq!(
+        candidates(&mut c, T),
+        [
+            (k1.clone(), "1.5".into()),
+            (k3.clone(), "2".into()),
+            (k2.clone(), "4".into())
+        ]
+    );
+    let v: Vec<(String, String, i64)> =
+        redis::from_redis_value(&call(&mut c, &["LRU.CANDIDATES", T, "1"]).unwrap()).unwrap();
+    assert_eq!(v.len(), 1);
+    assert!(v[0].2 > 1_600_000_000_000, "last_used is a ms timestamp");
+    assert_eq!(info(&mut c, T), (3, "7.5".into()));
+    let m = map_of(call(&mut c, &["LRU.INFO", T]).unwrap());
+    assert_eq!(int(&m["oldest_ms"]), v[0].2);
+    assert_eq!(int(&m["evicted"]), 0);
+    assert_eq!(
+        int(&call(&mut c, &["LRU.FORGET", T, &k1, &k1, &k("none")]).unwrap()),
+        1
+    );
+    assert_eq!(
+        int(&call(&mut c, &["EXISTS", &k1]).unwrap()),
+        1,
+        "FORGET does not delete"
+    );
+    assert_eq!(info(&mut c, T), (2, "6".into()));
+    // Missing tracker: reads answer empty, writes 0, INFO an error, nothing is created.
+    let none = "t:{a}:none";
+    assert_eq!(
+        call(&mut c, &["LRU.CANDIDATES", none, "5"]).unwrap(),
+        Value::Array(vec![])
+    );
+    assert_eq!(int(&call(&mut c, &["LRU.FORGET", none, &k1]).unwrap()), 0);
+    let v: (i64, String, String, Vec<String>) =
+        redis::from_redis_value(&call(&mut c, &["LRU.EVICT", none, "0"]).unwrap()).unwrap();
+    assert_eq!(v, (0, "0".into(), "0".into(), vec![]));
+    assert!(error_of(&mut c, &["LRU.INFO", none]).contains("no such key"));
+    // TOUCH creates its tracker only when it tracks a key.
+    assert_eq!(touch(&mut c, none, &[(&k("missing"), "1")]), 0);
+    assert_eq!(int(&call(&mut c, &["EXISTS", none]).unwrap()), 0);
+}
+
+#[test]
+fn namespaces_confine_every_command() {
+    let s = Server::start();
+    let mut c = s.client();
+    set(
+        &mut c,
+        &["t:{a}:x", "t:{b}:x", "cache:x", "cache:sub:x", "other"],
+    );
+    let e = error_of(&mut c, &["LRU.TOUCH", T, "t:{a}:x", "1", "t:{b}:x", "1"]);
+    assert!(e.contains("outside the tracker's namespace"), "{e}");
+    assert_eq!(
+        int(&call(&mut c, &["EXISTS", T]).unwrap()),
+        0,
+        "nothing recorded"
+    );
+    // The namespace check comes first: a missing outside key is an error too.
+    assert!(error_of(&mut c, &["LRU.TOUCH", T, "t:{b}:missing", "1"]).contains("outside"));
+    assert!(error_of(&mut c, &["LRU.TOUCH", "plain", "other", "1"]).contains("no namespace"));
+    assert!(error_of(&mut c, &["LRU.TOUCH", "a{}lru", "a{}x", "1"]).contains("no namespace"));
+    // Colon namespaces: up to the last ':'.
+    assert_eq!(
+        touch(
+            &mut c,
+            "cache:lru",
+            &[("cache:x", "1"), ("cache:sub:x", "1")]
+        ),
+        2
+    );
+    assert!(error_of(&mut c, &["LRU.TOUCH", "cache:sub:lru", "cache:x", "1"]).contains("outside"));
+    // A tracker never tracks itself.
+    touch(&mut c, T, &[("t:{a}:x", "1")]);
+    assert_eq!(touch(&mut c, T, &[(T, "1")]), 0);
+    assert_eq!(info(&mut c, T).0, 1);
+    assert!(error_of(&mut c, &["LRU.FORGET", T, "t:{b}:x"]).contains("outside"));
+    assert!(error_of(&mut c, &["LRU.EVICT", T, "0", "QUOTA", "t:{b}:q"]).contains("outside"));
+    assert_eq!(int(&call(&mut c, &["EXISTS", "t:{b}:x"]).unwrap()), 1);
+}
+
+#[test]
+fn acl_user_confined_to_its_tenant() {
+    let s = Server::start();
+    let mut c = s.client();
+    call(
+        &mut c,
+        &["ACL", "SETUSER", "acme", "on", ">pw", "~t:{a}*", "+@all"],
+    )
+    .unwrap();
+    set(&mut c, &["t:{a}:x", "t:{b}:x"]);
+    let mut u = s.client();
+    call(&mut u, &["AUTH", "acme", "pw"]).unwrap();
+    assert_eq!(touch(&mut u, T, &[("t:{a}:x", "3")]), 1);
+    call(&mut u, &["QUOTA.INCR", "t:{a}:q", "3"]).unwrap();
+    assert_eq!(candidates(&mut u, T).len(), 1);
+    assert_eq!(info(&mut u, T).0, 1);
+    let v: (i64, String, String, Vec<String>) =
+        redis::from_redis_value(&call(&mut u, &["LRU.EVICT", T, "0", "QUOTA", "t:{a}:q"]).unwrap())
+            .unwrap();
+    assert_eq!(v.0, 1);
+    assert_eq!(
+        int(&call(&mut u, &["LRU.FORGET", T, "t:{a}:x"]).unwrap()),
+        0
+    );
+    // Another tenant's tracker or quota: refused by ACL; another tenant's key: by namespace.
+    assert!(error_of(&mut u, &["LRU.TOUCH", "t:{b}:lru", "t:{b}:x", "1"]).starts_with("NOPERM"));
+    // The QUOTA key is declared (a keyword key spec), so ACL checks it before the module runs.
+    let e = error_of(&mut u, &["LRU.EVICT", T, "0", "QUOTA", "t:{b}:q"]);
+    assert!(e.starts_with("NOPERM"), "{e}");
+    assert!(error_of(&mut u, &["LRU.TOUCH", T, "t:{b}:x", "1"]).contains("outside"));
+    assert_eq!(int(&call(&mut c, &["EXISTS", "t:{b}:x"]).unwrap()), 1);
+}
+
+#[test]
+fn evict_lowers_the_quota_atomically() {
+    let s = Server::start();
+    let mut c = s.client();
+    let keys: Vec<String> = (0..6).map(|i| k(&format!("e{i}"))).collect();
+    for (i, key) in keys.iter().enumerate() {
+        set(&mut c, &[key]);
+        touch(&mut c, T, &[(key, &format!("{}", i + 1))]);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    call(&mut c, &["QUOTA.INCR", "t:{a}:q", "21", "LIMIT", "100"]).unwrap();
+    // Total 21; evict down to 10: e0 (1), e1 (2), e2 (3), e3 (4) -> 11 left... e3 too -> 11? No:
+    // 21-1-2-3-4 = 11 > 10, so e4 (5) goes as well: 6 left.
+    let v: (i64, String, String, Vec<String>) = redis::from_redis_value(
+        &call(&mut c, &["LRU.EVICT", T, "10", "QUOTA", "t:{a}:q"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v, (5, "15".into(), "6".into(), keys[..5].to_vec()));
+    let q: (i64, String, String, String, i64) =
+        redis::from_redis_value(&call(&mut c, &["QUOTA.GET", "t:{a}:q"]).unwrap()).unwrap();
+    assert_eq!(q.1, "6");
+    for key in &keys[..5] {
+        assert_eq!(
+            int(&call(&mut c, &["EXISTS", key]).unwrap()),
+            0,
+            "{key} deleted"
+        );
+    }
+    assert_eq!(int(&call(&mut c, &["EXISTS", &keys[5]]).unwrap()), 1);
+    let m = map_of(call(&mut c, &["LRU.INFO", T]).unwrap());
+    assert_eq!(int(&m["evicted"]), 5);
+    // MAX bounds one call; a target already met evicts nothing.
+    let more: Vec<String> = (0..5).map(|i| k(&format!("m{i}"))).collect();
+    for key in &more {
+        set(&mut c, &[key]);
+        touch(&mut c, T, &[(key, "1")]);
+    }
+    let v: (i64, String, String, Vec<String>) =
+        redis::from_redis_value(&call(&mut c, &["LRU.EVICT", T, "0", "MAX", "2"]).unwrap())
+            .unwrap();
+    assert_eq!((v.0, v.1.as_str()), (2, "7"));
+    let v: (i64, String, String, Vec<String>) =
+        redis::from_redis_value(&call(&mut c, &["LRU.EVICT", T, "100"]).unwrap()).unwrap();
+    assert_eq!(v.0, 0);
+    // A WINDOW quota cannot be released: refused before anything is deleted.
+    call(
+        &mut c,
+        &["QUOTA.SET", "t:{a}:w", "LIMIT", "5", "WINDOW", "1000"],
+    )
+    .unwrap();
+    assert!(error_of(&mut c, &["LRU.EVICT", T, "0", "QUOTA", "t:{a}:w"]).contains("cumulative"));
+    assert_eq!(info(&mut c, T).0, 4);
+    let info_s: String =
+        redis::from_redis_value(&call(&mut c, &["INFO", "vigil"]).unwrap()).unwrap();
+    assert!(info_s.contains("vigil_lru_evictions:7"), "{info_s}");
+}
+
+/// Tracked keys that leave the keyspace by any road leave the tracker at once.
+#[test]
+fn the_tracker_never_counts_a_key_that_is_gone() {
+    let s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory-policy",
+        "allkeys-random",
+    ]);
+    let mut c = s.client();
+    let names = [
+        "del", "unlink", "expire", "lazy", "renamed", "moved", "getdel", "pop",
+    ];
+    let keys: Vec<String> = names.iter().map(|n| k(n)).collect();
+    for key in &keys[..7] {
+        set(&mut c, &[key]);
+    }
+    call(&mut c, &["RPUSH", &keys[7], "only"]).unwrap();
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "1")).collect();
+    assert_eq!(touch(&mut c, T, &pairs), 8);
+    // A second tracker on the same namespace sees the same.
+    assert_eq!(touch(&mut c, "t:{a}:lru2", &pairs[..2]), 2);
+    call(&mut c, &["DEL", &keys[0]]).unwrap();
+    call(&mut c, &["UNLINK", &keys[1]]).unwrap();
+    call(&mut c, &["PEXPIRE", &keys[2], "1"]).unwrap();
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    call(&mut c, &["PEXPIRE", &keys[3], "1"]).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    call(&mut c, &["GET", &keys[3]]).unwrap(); // lazy expiry on access
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).unwrap();
+    call(&mut c, &["RENAME", &keys[4], "t:{a}:elsewhere"]).unwrap();
+    call(&mut c, &["MOVE", &keys[5], "1"]).unwrap();
+    call(&mut c, &["GETDEL", &keys[6]]).unwrap();
+    call(&mut c, &["LPOP", &keys[7]]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while info(&mut c, T).0 > 0 {
+        // The active expiry of keys[2] may take a cycle.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left: {:?}",
+            candidates(&mut c, T)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info(&mut c, T), (0, "0".into()));
+    assert_eq!(info(&mut c, "t:{a}:lru2"), (0, "0".into()));
+    // FLUSHDB and FLUSHALL.
+    set(&mut c, &[&k("f")]);
+    touch(&mut c, T, &[(&k("f"), "1")]);
+    call(&mut c, &["SELECT", "2"]).unwrap();
+    set(&mut c, &[&k("g")]);
+    touch(&mut c, T, &[(&k("g"), "1")]);
+    call(&mut c, &["FLUSHDB"]).unwrap();
+    assert_eq!(int(&call(&mut c, &["EXISTS", T]).unwrap()), 0);
+    call(&mut c, &["SELECT", "0"]).unwrap();
+    assert_eq!(info(&mut c, T).0, 1, "other databases keep theirs");
+    call(&mut c, &["FLUSHALL"]).unwrap();
+    assert_eq!(int(&call(&mut c, &["DBSIZE"]).unwrap()), 0);
+    // After the flush, new trackers index afresh.
+    set(&mut c, &[&k("h")]);
+    touch(&mut c, T, &[(&k("h"), "1")]);
+    call(&mut c, &["DEL", &k("h")]).unwrap();
+    assert_eq!(info(&mut c, T).0, 0);
+}
+
+#[test]
+fn maxmemory_eviction_leaves_the_tracker() {
+    let s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]);
+    let mut c = s.client();
+    let big = "x".repeat(10_000);
+    let keys: Vec<String> = (0..200).map(|i| k(&format!("big{i}"))).collect();
+    for key in &keys {
+        call(&mut c, &["SET", key, &big]).unwrap();
+        touch(&mut c, T, &[(key, "10000")]);
+    }
+    let used: i64 = {
+        let info: String =
+            redis::from_redis_value(&call(&mut c, &["INFO", "memory"]).unwrap()).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    call(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory", &(used - 500_000).to_string()],
+    )
+    .unwrap();
+    let _ = call(&mut c, &["SET", &k("trigger"), "y"]);
+    call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).unwrap();
+    let alive = keys
+        .iter()
+        .filter(|key| int(&call(&mut c, &["EXISTS", key]).unwrap()) == 1)
+        .count() as i64;
+    assert!(alive < 200, "something was evicted");
+    let tracked = info(&mut c, T).0;
+    assert_eq!(tracked, alive, "tracker holds exactly the keys that exist");
+}
+
+#[test]
+fn renamed_moved_copied_and_restored_trackers_follow() {
+    let s = Server::start();
+    let mut c = s.client();
+    set(&mut c, &[&k("x"), "t:{b}:y"]);
+    touch(&mut c, T, &[(&k("x"), "1")]);
+    // Renamed within its namespace: still tracking, and still told about deletes.
+    call(&mut c, &["RENAME", T, "t:{a}:lru-new"]).unwrap();
+    call(&mut c, &["COPY", "t:{a}:lru-new", "t:{a}:lru-copy"]).unwrap();
+    call(&mut c, &["DEL", &k("x")]).unwrap();
+    assert_eq!(info(&mut c, "t:{a}:lru-new").0, 0);
+    assert_eq!(info(&mut c, "t:{a}:lru-copy").0, 0);
+    // Renamed into another namespace: it keeps nothing of the old one.
+    set(&mut c, &[&k("x")]);
+    touch(&mut c, "t:{a}:lru-new", &[(&k("x"), "1")]);
+    call(&mut c, &["RENAME", "t:{a}:lru-new", "t:{b}:lru"]).unwrap();
+    assert_eq!(info(&mut c, "t:{b}:lru").0, 0);
+    // DUMP/RESTORE and MOVE.
+    touch(&mut c, T, &[(&k("x"), "2")]);
+    let dump: Vec<u8> = redis::from_redis_value(&call(&mut c, &["DUMP", T]).unwrap()).unwrap();
+    let mut cmd = redis::cmd("RESTORE");
+    cmd.arg("t:{a}:lru-r").arg(0).arg(dump);
+    let _: () = cmd.query(&mut c).unwrap();
+    assert_eq!(info(&mut c, "t:{a}:lru-r").0, 1);
+    call(&mut c, &["DEL", &k("x")]).unwrap();
+    assert_eq!(
+        info(&mut c, "t:{a}:lru-r").0,
+        0,
+        "restored tracker is indexed"
+    );
+    call(&mut c, &["SELECT", "1"]).unwrap();
+    set(&mut c, &[&k("z")]);
+    call(&mut c, &["SELECT", "0"]).unwrap();
+    call(&mut c, &["MOVE", T, "1"]).unwrap();
+    call(&mut c, &["SELECT", "1"]).unwrap();
+    touch(&mut c, T, &[(&k("z"), "1")]);
+    call(&mut c, &["DEL", &k("z")]).unwrap();
+    assert_eq!(info(&mut c, T).0, 0, "moved tracker indexed in its new db");
+    // SWAPDB.
+    set(&mut c, &[&k("s")]);
+    touch(&mut c, T, &[(&k("s"), "1")]);
+    call(&mut c, &["SWAPDB", "0", "1"]).unwrap();
+    call(&mut c, &["SELECT", "0"]).unwrap();
+    call(&mut c, &["DEL", &k("s")]).unwrap();
+    assert_eq!(
+        info(&mut c, T).0,
+        0,
+        "swapped tracker indexed in its new db"
+    );
+}
+
+fn lru_workload(c: &mut redis::Connection) {
+    let keys: Vec<String> = (0..40).map(|i| k(&format!("w{i}"))).collect();
+    for (i, key) in keys.iter().enumerate() {
+        set(c, &[key]);
+        touch(c, T, &[(key, &format!("{}.{}", i, i % 10))]);
+    }
+    touch(c, T, &[(&keys[3], "100"), (&keys[7], "0.000001")]);
+    call(c, &["LRU.FORGET", T, &keys[10]]).unwrap();
+    call(c, &["QUOTA.INCR", "t:{a}:q", "1000"]).unwrap();
+    call(c, &["LRU.EVICT", T, "500", "QUOTA", "t:{a}:q", "MAX", "5"]).unwrap();
+    call(c, &["DEL", &keys[20]]).unwrap();
+    set(c, &["cache:one"]);
+    touch(c, "cache:lru", &[("cache:one", "1")]);
+}
+
+fn lru_snapshot(c: &mut redis::Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for tracker in [T, "cache:lru"] {
+        if int(&call(c, &["EXISTS", tracker]).unwrap()) == 0 {
+            out.push(format!("{tracker} missing"));
+            continue;
+        }
+        let v: Vec<(String, String, i64)> =
+            redis::from_redis_value(&call(c, &["LRU.CANDIDATES", tracker, "1000"]).unwrap())
+                .unwrap();
+        out.push(format!("{tracker} {:?} {:?}", info(c, tracker), v));
+    }
+    let q: Value = call(c, &["QUOTA.GET", "t:{a}:q"]).unwrap();
+    let mut keys: Vec<String> = redis::from_redis_value(&call(c, &["KEYS", "*"]).unwrap()).unwrap();
+    keys.sort();
+    out.push(format!("{q:?} {keys:?}"));
+    out
+}
+
+#[test]
+fn persistence_rdb_aof_rewrite_and_reload() {
+    for preamble in ["yes", "no"] {
+        let mut s = Server::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ]);
+        let mut c = s.client();
+        lru_workload(&mut c);
+        let before = lru_snapshot(&mut c);
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(lru_snapshot(&mut c), before, "AOF replay ({preamble})");
+        call(&mut c, &["BGREWRITEAOF"]).unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let info: String =
+                redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(lru_snapshot(&mut c), before, "rewritten AOF ({preamble})");
+        // The index is rebuilt after loading: deletes still reach the trackers.
+        call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+        assert_eq!(lru_snapshot(&mut c), before, "DEBUG RELOAD");
+        let n = info(&mut c, T).0;
+        call(&mut c, &["DEL", &k("w30")]).unwrap();
+        assert_eq!(info(&mut c, T).0, n - 1);
+    }
+}
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/lru-encver1.rdb"
+);
+
+/// `VIGIL_WRITE_FIXTURE=1 cargo test --test lru write_fixture -- --ignored`
+#[test]
+#[ignore]
+fn write_fixture() {
+    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.client();
+    set(&mut c, &["fx:{t}:a", "fx:{t}:b", "fx:{t}:c"]);
+    call(
+        &mut c,
+        &[
+            "LRU.TOUCHAT",
+            "fx:{t}:lru",
+            "1700000000000",
+            "fx:{t}:a",
+            "1.5",
+            "fx:{t}:b",
+            "2",
+        ],
+    )
+    .unwrap();
+    call(
+        &mut c,
+        &[
+            "LRU.TOUCHAT",
+            "fx:{t}:lru",
+            "1700000000001",
+            "fx:{t}:c",
+            "3",
+        ],
+    )
+    .unwrap();
+    call(&mut c, &["SAVE"]).unwrap();
+    std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
+}
+
+#[test]
+fn fixture_rdb_of_encoding_version_1_loads() {
+    let dir = temp_dir("lfixture");
+    std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
+    let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
+    let mut c = s.client();
+    let v: Vec<(String, String, i64)> =
+        redis::from_redis_value(&call(&mut c, &["LRU.CANDIDATES", "fx:{t}:lru", "10"]).unwrap())
+            .unwrap();
+    assert_eq!(
+        v,
+        [
+            ("fx:{t}:a".to_string(), "1.5".to_string(), 1_700_000_000_000),
+            ("fx:{t}:b".into(), "2".into(), 1_700_000_000_000),
+            ("fx:{t}:c".into(), "3".into(), 1_700_000_000_001),
+        ]
+    );
+    call(&mut c, &["DEL", "fx:{t}:b"]).unwrap();
+    assert_eq!(info(&mut c, "fx:{t}:lru"), (2, "4.5".into()));
+}
+
+#[test]
+fn replica_follows_touch_evict_and_deletes() {
+    let primary = Server::start();
+    let module = module_path().display().to_string();
+    let port = primary.port.to_string();
+    let replica = Server::start_in(
+        temp_dir("lreplica"),
+        &[
+            "--save",
+            "",
+            "--loadmodule",
+            &module,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+        false,
+    );
+    let mut p = primary.client();
+    let mut r = replica.client();
+    let start = std::time::Instant::now();
+    loop {
+        let info: String =
+            redis::from_redis_value(&call(&mut r, &["INFO", "replication"]).unwrap()).unwrap();
+        if info.contains("master_link_status:up") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lru_workload(&mut p);
+    call(&mut p, &["PEXPIRE", &k("w31"), "1"]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = call(&mut p, &["GET", &k("w31")]);
+    let n: i64 = redis::from_redis_value(&call(&mut p, &["WAIT", "1", "5000"]).unwrap()).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(lru_snapshot(&mut r), lru_snapshot(&mut p));
+    let e = error_of(&mut r, &["LRU.TOUCH", T, &k("w32"), "1"]);
+    assert!(e.starts_with("READONLY"), "{e}");
+}
+
+#[test]
+fn flags_key_specs_events_and_bad_input() {
+    let s = Server::start();
+    let mut c = s.client();
+    for (name, flags, access, extra) in [
+        (
+            "lru.touch",
+            &["write", "denyoom", "fast"][..],
+            "RW",
+            &["t:{a}:k", "1"][..],
+        ),
+        (
+            "lru.touchat",
+            &["write", "denyoom", "fast"],
+            "RW",
+            &["1", "t:{a}:k", "1"],
+        ),
+        ("lru.forget", &["write", "fast"], "RW", &["t:{a}:k"]),
+        ("lru.candidates", &["readonly"], "RO", &["5"]),
+        ("lru.evict", &["write"], "RW", &["0"]),
+        ("lru.info", &["readonly"], "RO", &[]),
+    ] {
+        let text = format!("{:?}", call(&mut c, &["COMMAND", "INFO", name]).unwrap());
+        for f in flags {
+            assert!(
+                text.contains(&format!("\"{f}\"")),
+                "{name} lacks {f}: {text}"
+            );
+        }
+        assert!(text.contains(&format!("\"{access}\"")), "{name}: {text}");
+        let mut args = vec!["COMMAND", "GETKEYS", name, T];
+        args.extend_from_slice(extra);
+        let keys: Vec<String> = redis::from_redis_value(&call(&mut c, &args).unwrap()).unwrap();
+        assert_eq!(keys, [T], "{name}");
+    }
+    let keys: Vec<String> = redis::from_redis_value(
+        &call(
+            &mut c,
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "lru.evict",
+                T,
+                "0",
+                "MAX",
+                "5",
+                "QUOTA",
+                "t:{a}:q",
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(keys, [T, "t:{a}:q"], "QUOTA is a declared key");
+
+    call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Kd"]).unwrap();
+    let mut sub = s.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe(format!("__keyspace@0__:{T}")).unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    set(&mut c, &[&k("x"), &k("y")]);
+    touch(&mut c, T, &[(&k("x"), "1"), (&k("y"), "1")]);
+    call(&mut c, &["LRU.EVICT", T, "0"]).unwrap();
+    assert_eq!(
+        ps.get_message().unwrap().get_payload::<String>().unwrap(),
+        "lru.touch"
+    );
+    assert_eq!(
+        ps.get_message().unwrap().get_payload::<String>().unwrap(),
+        "lru.evict"
+    );
+    drop(ps);
+
+    set(&mut c, &[&k("b1")]);
+    touch(&mut c, T, &[(&k("b1"), "2")]);
+    call(&mut c, &["SET", "t:{a}:str", "x"]).unwrap();
+    let before = (
+        lru_snapshot(&mut c),
+        int(&call(&mut c, &["DBSIZE"]).unwrap()),
+    );
+    let b1 = k("b1");
+    let cases: &[(&[&str], &str)] = &[
+        (&["LRU.TOUCH", T, &b1], "wrong number of arguments"),
+        (&["LRU.TOUCH", T], "wrong number of arguments"),
+        (
+            &["LRU.TOUCH", T, &b1, "1", &b1],
+            "wrong number of arguments",
+        ),
+        (&["LRU.TOUCH", T, &b1, "-1"], "invalid size"),
+        (&["LRU.TOUCH", T, &b1, "1e3"], "invalid size"),
+        (&["LRU.TOUCH", T, &b1, "NaN"], "invalid size"),
+        (&["LRU.TOUCH", T, &b1, "1.2345678"], "invalid size"),
+        (&["LRU.TOUCH", T, &b1, ""], "invalid size"),
+        (&["LRU.TOUCH", T, &b1, "1", "t:{z}:k", "1"], "outside"),
+        (&["LRU.TOUCH", "t:{a}:str", &b1, "1"], "WRONGTYPE"),
+        (&["LRU.TOUCHAT", T, "99999999999999", &b1, "1"], "NOW"),
+        (&["LRU.TOUCHAT", T, "-5", &b1, "1"], "invalid"),
+        (&["LRU.FORGET", T], "wrong number of arguments"),
+        (&["LRU.FORGET", "t:{a}:str", &b1], "WRONGTYPE"),
+        (&["LRU.CANDIDATES", T], "wrong number of arguments"),
+        (&["LRU.CANDIDATES", T, "-1"], "invalid count"),
+        (&["LRU.CANDIDATES", T, "x"], "invalid count"),
+        (
+            &["LRU.CANDIDATES", T, "1", "2"],
+            "wrong number of arguments",
+        ),
+        (&["LRU.CANDIDATES", "t:{a}:str", "1"], "WRONGTYPE"),
+        (&["LRU.EVICT", T], "wrong number of arguments"),
+        (&["LRU.EVICT", T, "-1"], "invalid target"),
+        (&["LRU.EVICT", T, "abc"], "invalid target"),
+        (&["LRU.EVICT", T, "0", "MAX"], "MAX needs a value"),
+        (&["LRU.EVICT", T, "0", "MAX", "-1"], "invalid MAX"),
+        (&["LRU.EVICT", T, "0", "QUOTA"], "QUOTA needs a key"),
+        (&["LRU.EVICT", T, "0", "BOGUS"], "unknown option"),
+        (&["LRU.EVICT", T, "0", "QUOTA", "t:{a}:str"], "WRONGTYPE"),
+        (&["LRU.EVICT", "t:{a}:str", "0"], "WRONGTYPE"),
+        (&["LRU.INFO", "t:{a}:str"], "WRONGTYPE"),
+        (&["LRU.INFO", T, "x"], "wrong number of arguments"),
+        (
+            &["LRU.TOUCH", T, "t:{a}:\u{4e00}", "x\u{4e00}"],
+            "invalid size",
+        ),
+    ];
+    for (args, want) in cases {
+        let e = error_of(&mut c, args);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert_eq!(
+            (
+                lru_snapshot(&mut c),
+                int(&call(&mut c, &["DBSIZE"]).unwrap())
+            ),
+            before,
+            "{args:?}"
+        );
+    }
+    assert!(call(&mut c, &["PING"]).is_ok());
+}
+
+#[test]
+fn memory_usage_is_realistic() {
+    let s = Server::start();
+    let mut c = s.client();
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.cmd("SET").arg(k(&format!("m{i}"))).arg("v").ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let used = |c: &mut redis::Connection| -> i64 {
+        let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.cmd("LRU.TOUCH")
+            .arg(T)
+            .arg(k(&format!("m{i}")))
+            .arg(i)
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let real = used(&mut c) - before;
+    let reported: i64 =
+        redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", T]).unwrap()).unwrap();
+    let ratio = reported as f64 / real as f64;
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "MEMORY USAGE {reported} vs held {real} ({ratio:.2})"
+    );
+}
