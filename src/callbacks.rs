@@ -152,9 +152,13 @@ unsafe extern "C" fn free<T: Persisted>(value: *mut c_void) {
     drop(v);
 }
 
+/// What Redis allocates for every module key besides the value, which MEMORY USAGE does not
+/// count on its own: the robj and the moduleValue (16 bytes each).
+const MODULE_VALUE_OVERHEAD: usize = 32;
+
 unsafe extern "C" fn mem_usage<T: Persisted>(value: *const c_void) -> usize {
     let v = &*value.cast::<T>();
-    catch("MEMORY USAGE", 0, || v.memory_usage())
+    catch("MEMORY USAGE", 0, || v.memory_usage() + MODULE_VALUE_OVERHEAD)
 }
 
 unsafe extern "C" fn free_effort<T: Persisted>(

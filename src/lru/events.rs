@@ -31,6 +31,10 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
     let db = selected_db(ctx);
     match event {
         "del" | "expired" | "evicted" | "rename_from" | "move_from" => {
+            // Every DEL and expiry in the server comes through here: without trackers, stop.
+            if namespace::is_empty() {
+                return;
+            }
             if namespace::is_tracker(db, key) {
                 namespace::remove_tracker(db, key);
             }

@@ -69,6 +69,11 @@ pub fn remove_tracker(db: i32, tracker: &[u8]) {
     });
 }
 
+/// No tracker anywhere: keyspace events need no look-up at all.
+pub fn is_empty() -> bool {
+    INDEX.with(|i| i.borrow().trackers.is_empty())
+}
+
 pub fn is_tracker(db: i32, key: &[u8]) -> bool {
     INDEX.with(|i| i.borrow().trackers.contains_key(&(db, key.to_vec())))
 }
