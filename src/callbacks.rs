@@ -158,7 +158,9 @@ const MODULE_VALUE_OVERHEAD: usize = 32;
 
 unsafe extern "C" fn mem_usage<T: Persisted>(value: *const c_void) -> usize {
     let v = &*value.cast::<T>();
-    catch("MEMORY USAGE", 0, || v.memory_usage() + MODULE_VALUE_OVERHEAD)
+    catch("MEMORY USAGE", 0, || {
+        v.memory_usage() + MODULE_VALUE_OVERHEAD
+    })
 }
 
 unsafe extern "C" fn free_effort<T: Persisted>(
@@ -179,4 +181,70 @@ unsafe extern "C" fn copy<T: Persisted>(
         copy.track(1);
         Box::into_raw(Box::new(copy)).cast()
     })
+}
+
+/// A keyspace scan cursor. The crate's `KeysCursor` retains every key name it visits and never
+/// releases it (a leak of every scanned key, every sweep tick); this one only borrows names.
+pub struct Scanner {
+    cursor: *mut raw::RedisModuleScanCursor,
+}
+
+impl Scanner {
+    pub fn new() -> Option<Scanner> {
+        let create = unsafe { raw::RedisModule_ScanCursorCreate }?;
+        Some(Scanner {
+            cursor: unsafe { create() },
+        })
+    }
+
+    pub fn restart(&self) {
+        if let Some(f) = unsafe { raw::RedisModule_ScanCursorRestart } {
+            unsafe { f(self.cursor) };
+        }
+    }
+
+    /// One step over the selected database: `visit(name, type)` for each key, where `type` is
+    /// the key's module type (null when it is not a module key, or was not opened). Returns
+    /// false when the scan is complete.
+    pub fn step(
+        &self,
+        ctx: &Context,
+        visit: &mut dyn FnMut(&[u8], *mut raw::RedisModuleType),
+    ) -> bool {
+        let Some(scan) = (unsafe { raw::RedisModule_Scan }) else {
+            return false;
+        };
+        let mut visit = visit;
+        let data =
+            (&mut visit as *mut &mut dyn FnMut(&[u8], *mut raw::RedisModuleType)).cast::<c_void>();
+        unsafe { scan(ctx.get_raw(), self.cursor, Some(scan_visit), data) != 0 }
+    }
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        if let Some(f) = unsafe { raw::RedisModule_ScanCursorDestroy } {
+            unsafe { f(self.cursor) };
+        }
+    }
+}
+
+unsafe extern "C" fn scan_visit(
+    _ctx: *mut raw::RedisModuleCtx,
+    name: *mut RedisModuleString,
+    key: *mut raw::RedisModuleKey,
+    data: *mut c_void,
+) {
+    let visit = &mut *data.cast::<&mut dyn FnMut(&[u8], *mut raw::RedisModuleType)>();
+    let bytes = redis_module::RedisString::string_as_slice(name);
+    let module_type = match (key.is_null(), raw::RedisModule_ModuleTypeGetType) {
+        (false, Some(get)) => get(key),
+        _ => null_mut(),
+    };
+    catch("keyspace scan", (), || visit(bytes, module_type));
+}
+
+/// Whether a scanned key's module type is `t`.
+pub fn is_type(module_type: *mut raw::RedisModuleType, t: &RedisType) -> bool {
+    !module_type.is_null() && module_type == *t.raw_type.borrow()
 }

@@ -647,3 +647,32 @@ fn keys_work_with_core_key_commands() {
     call(&mut c, &["UNLINK", "k3"]).unwrap();
     assert_eq!(int(&call(&mut c, &["EXISTS", "k3", "k4"]).unwrap()), 1);
 }
+
+/// The sweep visits every key, every pass: it must not keep anything of what it visits (the
+/// redis-module crate's scan cursor retained each key name, 32 bytes per key per pass).
+#[test]
+fn the_sweep_holds_no_memory_of_the_keys_it_visits() {
+    let s = Server::start();
+    let mut c = s.client();
+    {
+        let mut loader = s.client();
+        let mut pipe = redis::pipe();
+        for i in 0..20_000 {
+            pipe.cmd("SET").arg(format!("key:{i}")).arg("v").ignore();
+        }
+        let _: () = pipe.query(&mut loader).unwrap();
+    }
+    let used = |c: &mut redis::Connection| -> i64 {
+        let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = used(&mut c);
+    // At least 15 ticks of 5000 keys: every key visited a few times.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let grown = used(&mut c) - before;
+    assert!(grown < 256 * 1024, "used_memory grew {grown} bytes on an idle server");
+}

@@ -4,11 +4,11 @@
 
 use super::commands::now_ms;
 use super::stream::Stream;
-use crate::callbacks::ALERT_TYPE;
+use crate::callbacks::{is_type, Scanner, ALERT_TYPE};
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
-use redis_module::key::RedisKey;
-use redis_module::{raw, Context, ContextFlags, KeysCursor, NotifyEvent, RedisString};
-use std::cell::{Cell, RefCell};
+use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString};
+use std::cell::RefCell;
+use std::ptr::NonNull;
 use std::time::Duration;
 
 pub const INTERVAL_MS: u64 = 100;
@@ -20,7 +20,7 @@ const TRIMS_PER_TICK: usize = 10_000;
 
 struct SweepState {
     db: i32,
-    cursor: KeysCursor,
+    cursor: Scanner,
 }
 
 thread_local! {
@@ -49,15 +49,20 @@ fn sweep(ctx: &Context) {
     }
     STATE.with(|cell| {
         let mut guard = cell.borrow_mut();
-        let state = guard.get_or_insert_with(|| SweepState {
-            db: 0,
-            cursor: KeysCursor::new(),
-        });
-        let mut names: Vec<(i32, RedisString)> = Vec::new();
-        let visited = Cell::new(0usize);
+        if guard.is_none() {
+            let Some(cursor) = Scanner::new() else {
+                return;
+            };
+            *guard = Some(SweepState { db: 0, cursor });
+        }
+        let Some(state) = guard.as_mut() else {
+            return;
+        };
+        let mut names: Vec<(i32, Vec<u8>)> = Vec::new();
+        let mut visited = 0usize;
         let mut wrapped = false;
         // Walk databases in turn until the key budget is spent or every database was seen once.
-        while visited.get() < KEYS_PER_TICK {
+        while visited < KEYS_PER_TICK {
             if !select_db(ctx, state.db) {
                 if wrapped || state.db == 0 {
                     break;
@@ -67,19 +72,15 @@ fn sweep(ctx: &Context) {
                 continue;
             }
             let db = state.db;
-            let collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
-                visited.set(visited.get() + 1);
-                let ours = match key {
-                    Some(k) => matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))),
-                    None => true,
-                };
-                if ours {
-                    names.push((db, name.safe_clone(ctx)));
-                }
-            };
             let mut finished = false;
-            while visited.get() < KEYS_PER_TICK {
-                if !state.cursor.scan(ctx, &collect) {
+            while visited < KEYS_PER_TICK {
+                let more = state.cursor.step(ctx, &mut |name, module_type| {
+                    visited += 1;
+                    if is_type(module_type, &ALERT_TYPE) {
+                        names.push((db, name.to_vec()));
+                    }
+                });
+                if !more {
                     finished = true;
                     break;
                 }
@@ -95,6 +96,7 @@ fn sweep(ctx: &Context) {
             if budget == 0 || !select_db(ctx, db) {
                 break;
             }
+            let name = RedisString::create(NonNull::new(ctx.get_raw()), name);
             let removed = trim_one(ctx, &name, now, budget);
             budget = budget.saturating_sub(removed as usize);
         }

@@ -10,11 +10,10 @@
 use super::commands::{is_evicting, selected_db};
 use super::namespace::{self, namespace};
 use super::tracker::Tracker;
-use crate::callbacks::LRU_TYPE;
+use crate::callbacks::{is_type, Scanner, LRU_TYPE};
 use crate::guard::catch;
-use redis_module::key::RedisKey;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
-use redis_module::{raw, Context, KeysCursor, NotifyEvent, RedisString};
+use redis_module::{raw, Context, NotifyEvent, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
 use std::ptr::NonNull;
 
@@ -121,21 +120,20 @@ fn rebuild(ctx: &Context) {
     let before = selected_db(ctx);
     let mut db = 0;
     while select(ctx, db) {
-        let cursor = KeysCursor::new();
-        let mut trackers: Vec<RedisString> = Vec::new();
-        let collect = |ctx: &Context, name: &RedisString, key: Option<&RedisKey>| {
-            let is_tracker = match key {
-                Some(k) => matches!(k.get_value::<Tracker>(&LRU_TYPE), Ok(Some(_))),
-                None => {
-                    let k = ctx.open_key(name);
-                    matches!(k.get_value::<Tracker>(&LRU_TYPE), Ok(Some(_)))
-                }
-            };
-            if is_tracker {
-                trackers.push(name.safe_clone(ctx));
-            }
+        let Some(cursor) = Scanner::new() else {
+            break;
         };
-        while cursor.scan(ctx, &collect) {}
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        while cursor.step(ctx, &mut |name, module_type| {
+            if is_type(module_type, &LRU_TYPE) {
+                names.push(name.to_vec());
+            }
+        }) {}
+        let trackers: Vec<RedisString> = names
+            .iter()
+            .map(|n| key_string(ctx, n))
+            .filter(|n| matches!(ctx.open_key(n).get_value::<Tracker>(&LRU_TYPE), Ok(Some(_))))
+            .collect();
         for name in trackers {
             // Which tracked keys are gone; checked with no tracker borrowed (a check may
             // expire a key, and its event finds no tracker in the index yet).
