@@ -1,0 +1,146 @@
+//! A blocking wrapper around the async [`crate::Client`], for programs without tokio. It owns
+//! a small runtime whose one worker thread runs the background probe.
+
+use crate::client::{Client as AsyncClient, Config};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::types::*;
+use std::time::Duration;
+
+/// The blocking client: the same calls as [`crate::Client`], each waiting for its answer.
+pub struct Client {
+    // Dropped before the runtime, which stops the probe.
+    inner: AsyncClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Client {
+    pub fn open(config: Config) -> Result<Client, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("vigil-client")
+            .enable_all()
+            .build()?;
+        let inner = runtime.block_on(AsyncClient::open(config))?;
+        Ok(Client { inner, runtime })
+    }
+
+    /// The async client this one wraps.
+    pub fn as_async(&self) -> &AsyncClient {
+        &self.inner
+    }
+
+    pub fn mode(&self) -> Store {
+        self.inner.mode()
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.inner.pending()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics()
+    }
+
+    pub fn prometheus(&self) -> String {
+        self.inner.prometheus()
+    }
+
+    pub fn flush(&self, limit: Duration) -> Result<bool, Error> {
+        self.runtime.block_on(self.inner.flush(limit))
+    }
+
+    pub fn add(&self, key: &str, doc: &str) -> Result<AddReply, Error> {
+        self.runtime.block_on(self.inner.add(key, doc))
+    }
+
+    pub fn add_with(&self, key: &str, doc: &str, opts: AddOptions) -> Result<AddReply, Error> {
+        self.runtime.block_on(self.inner.add_with(key, doc, opts))
+    }
+
+    pub fn get(&self, key: &str, ids: &[AlertId]) -> Result<Vec<Option<Alert>>, Error> {
+        self.runtime.block_on(self.inner.get(key, ids))
+    }
+
+    pub fn range(&self, key: &str, q: &RangeQuery) -> Result<Vec<Alert>, Error> {
+        self.runtime.block_on(self.inner.range(key, q))
+    }
+
+    pub fn ack(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.ack(key, ids))
+    }
+
+    pub fn resolve(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.resolve(key, ids))
+    }
+
+    pub fn del(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.del(key, ids))
+    }
+
+    pub fn info(&self, key: &str) -> Result<AlertInfo, Error> {
+        self.runtime.block_on(self.inner.info(key))
+    }
+
+    pub fn create(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.create(key, opts))
+    }
+
+    pub fn alter(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.alter(key, opts))
+    }
+
+    pub fn trim(&self, key: &str, t: Trim) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.trim(key, t))
+    }
+
+    pub fn quota_set(&self, key: &str, limit: Amount, window_ms: Option<u64>) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.inner.quota_set(key, limit, window_ms))
+    }
+
+    pub fn quota_incr(
+        &self,
+        key: &str,
+        amount: Amount,
+        opts: &IncrOptions,
+    ) -> Result<QuotaReply, Error> {
+        self.runtime
+            .block_on(self.inner.quota_incr(key, amount, opts))
+    }
+
+    pub fn quota_get(&self, key: &str) -> Result<Option<QuotaReply>, Error> {
+        self.runtime.block_on(self.inner.quota_get(key))
+    }
+
+    pub fn quota_reset(&self, key: &str) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.quota_reset(key))
+    }
+
+    pub fn lru_touch(&self, tracker: &str, keys: &[(&str, Amount)]) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.lru_touch(tracker, keys))
+    }
+
+    pub fn lru_forget(&self, tracker: &str, keys: &[&str]) -> Result<u64, Error> {
+        self.runtime.block_on(self.inner.lru_forget(tracker, keys))
+    }
+
+    pub fn lru_candidates(&self, tracker: &str, count: u64) -> Result<Vec<LruCandidate>, Error> {
+        self.runtime
+            .block_on(self.inner.lru_candidates(tracker, count))
+    }
+
+    pub fn lru_evict(
+        &self,
+        tracker: &str,
+        target: Amount,
+        opts: &EvictOptions,
+    ) -> Result<EvictReply, Error> {
+        self.runtime
+            .block_on(self.inner.lru_evict(tracker, target, opts))
+    }
+
+    pub fn lru_info(&self, tracker: &str) -> Result<LruInfo, Error> {
+        self.runtime.block_on(self.inner.lru_info(tracker))
+    }
+}

@@ -1,0 +1,415 @@
+//! Building the module's commands and reading their replies. No I/O here.
+
+use crate::error::Error;
+use crate::types::*;
+use redis::{Cmd, Value};
+
+/// A server error reply inside a value (pipelines and single calls hand them back as values).
+pub(crate) fn checked(v: Value) -> Result<Value, Error> {
+    match v {
+        Value::ServerError(e) => Err(Error::from(redis::RedisError::from(e))),
+        other => Ok(other),
+    }
+}
+
+fn shape(what: &str, v: &Value) -> Error {
+    Error::Protocol(format!("expected {what}, got {v:?}"))
+}
+
+pub(crate) fn text(v: &Value) -> Result<String, Error> {
+    match v {
+        Value::BulkString(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Ok(s.clone()),
+        Value::VerbatimString { text, .. } => Ok(text.clone()),
+        Value::Okay => Ok("OK".into()),
+        Value::Int(i) => Ok(i.to_string()),
+        other => Err(shape("a string", other)),
+    }
+}
+
+pub(crate) fn int(v: &Value) -> Result<i64, Error> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::BulkString(_) | Value::SimpleString(_) => {
+            text(v)?.parse().map_err(|_| shape("an integer", v))
+        }
+        other => Err(shape("an integer", other)),
+    }
+}
+
+fn uint(v: &Value) -> Result<u64, Error> {
+    u64::try_from(int(v)?).map_err(|_| shape("a non-negative integer", v))
+}
+
+fn opt_uint(v: &Value) -> Result<Option<u64>, Error> {
+    match v {
+        Value::Nil => Ok(None),
+        other => uint(other).map(Some),
+    }
+}
+
+fn amount(v: &Value) -> Result<Amount, Error> {
+    text(v)?.parse()
+}
+
+/// `"-1"` means unlimited.
+fn opt_amount(v: &Value) -> Result<Option<Amount>, Error> {
+    let a = amount(v)?;
+    Ok((a != Amount::from_int(-1)).then_some(a))
+}
+
+fn array(v: Value) -> Result<Vec<Value>, Error> {
+    match v {
+        Value::Array(items) | Value::Set(items) => Ok(items),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(shape("an array", &other)),
+    }
+}
+
+/// A map reply: a RESP3 map, or a flat field/value array under RESP2.
+fn pairs(v: Value) -> Result<Vec<(String, Value)>, Error> {
+    match v {
+        Value::Map(pairs) => pairs.into_iter().map(|(k, v)| Ok((text(&k)?, v))).collect(),
+        other => {
+            let items = array(other)?;
+            if items.len() % 2 != 0 {
+                return Err(Error::Protocol("a map with an odd number of items".into()));
+            }
+            let mut out = Vec::with_capacity(items.len() / 2);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((text(&k)?, v));
+            }
+            Ok(out)
+        }
+    }
+}
+
+pub(crate) fn ok(v: Value) -> Result<(), Error> {
+    match checked(v)? {
+        Value::Okay => Ok(()),
+        Value::SimpleString(s) if s == "OK" => Ok(()),
+        other => Err(shape("OK", &other)),
+    }
+}
+
+// ---- alerts ----
+
+pub(crate) fn add(key: &str, doc: &str, id: AlertId) -> Cmd {
+    let mut c = redis::cmd("ALERT.ADD");
+    c.arg(key)
+        .arg(doc)
+        .arg("TS")
+        .arg(id.ts)
+        .arg("ID")
+        .arg(id.to_string());
+    c
+}
+
+pub(crate) fn parse_add(v: Value) -> Result<AddOutcome, Error> {
+    let items = array(checked(v)?)?;
+    let [word, id, n] = items.as_slice() else {
+        return Err(Error::Protocol(format!(
+            "ALERT.ADD reply of {} items",
+            items.len()
+        )));
+    };
+    let id = || -> Result<AlertId, Error> { text(id)?.parse() };
+    let n = uint(n)?;
+    Ok(match text(word)?.as_str() {
+        "added" => AddOutcome::Added(id()?),
+        "duplicate" => AddOutcome::Duplicate {
+            id: id()?,
+            count: n,
+        },
+        "exists" => AddOutcome::Exists {
+            id: id()?,
+            count: n,
+        },
+        "limited" => AddOutcome::Limited { retry_after_ms: n },
+        "expired" => AddOutcome::Expired,
+        other => return Err(Error::Protocol(format!("unknown outcome '{other}'"))),
+    })
+}
+
+fn settings_args(c: &mut Cmd, o: &StreamOptions) {
+    if let Some(v) = o.retention_ms {
+        c.arg("RETENTION").arg(v);
+    }
+    if let Some(v) = o.maxlen {
+        c.arg("MAXLEN").arg(v);
+    }
+    if let Some(v) = o.dedup_ms {
+        c.arg("DEDUP").arg(v);
+    }
+    if let Some((n, w)) = o.ratelimit {
+        c.arg("RATELIMIT").arg(n).arg(w);
+    }
+}
+
+pub(crate) fn create(key: &str, o: &StreamOptions) -> Cmd {
+    let mut c = redis::cmd("ALERT.CREATE");
+    c.arg(key);
+    settings_args(&mut c, o);
+    c
+}
+
+pub(crate) fn alter(key: &str, o: &StreamOptions) -> Cmd {
+    let mut c = redis::cmd("ALERT.ALTER");
+    c.arg(key);
+    settings_args(&mut c, o);
+    c
+}
+
+pub(crate) fn ids_cmd(name: &str, key: &str, ids: &[AlertId]) -> Cmd {
+    let mut c = redis::cmd(name);
+    c.arg(key);
+    for id in ids {
+        c.arg(id.to_string());
+    }
+    c
+}
+
+pub(crate) fn range(key: &str, q: &RangeQuery) -> Cmd {
+    let mut c = redis::cmd("ALERT.RANGE");
+    c.arg(key).arg(q.args());
+    c
+}
+
+pub(crate) fn trim(key: &str, t: Trim) -> Cmd {
+    let mut c = redis::cmd("ALERT.TRIM");
+    c.arg(key);
+    match t {
+        Trim::MaxLen(n) => c.arg("MAXLEN").arg(n),
+        Trim::MinTs(ms) => c.arg("MINTS").arg(ms),
+    };
+    c
+}
+
+pub(crate) fn parse_alerts(v: Value) -> Result<Vec<Option<Alert>>, Error> {
+    array(checked(v)?)?
+        .iter()
+        .map(|item| match item {
+            Value::Nil => Ok(None),
+            other => Alert::from_json(&text(other)?).map(Some),
+        })
+        .collect()
+}
+
+pub(crate) fn parse_count(v: Value) -> Result<u64, Error> {
+    uint(&checked(v)?)
+}
+
+pub(crate) fn parse_alert_info(v: Value) -> Result<AlertInfo, Error> {
+    let mut info = AlertInfo::default();
+    for (field, v) in pairs(checked(v)?)? {
+        let slot = match field.as_str() {
+            "first_ts" => {
+                info.first_ts = opt_uint(&v)?;
+                continue;
+            }
+            "last_ts" => {
+                info.last_ts = opt_uint(&v)?;
+                continue;
+            }
+            "length" => &mut info.length,
+            "retention" => &mut info.retention,
+            "maxlen" => &mut info.maxlen,
+            "dedup" => &mut info.dedup,
+            "ratelimit_n" => &mut info.ratelimit_n,
+            "ratelimit_window" => &mut info.ratelimit_window,
+            "added" => &mut info.added,
+            "duplicates" => &mut info.duplicates,
+            "limited" => &mut info.limited,
+            "expired" => &mut info.expired,
+            "trimmed" => &mut info.trimmed,
+            "memory" => &mut info.memory,
+            // Fields a later module version adds.
+            _ => continue,
+        };
+        *slot = uint(&v)?;
+    }
+    Ok(info)
+}
+
+// ---- quotas ----
+
+pub(crate) fn quota_set(key: &str, limit: Amount, window_ms: Option<u64>) -> Cmd {
+    let mut c = redis::cmd("QUOTA.SET");
+    c.arg(key).arg("LIMIT").arg(limit.to_string());
+    if let Some(w) = window_ms {
+        c.arg("WINDOW").arg(w);
+    }
+    c
+}
+
+pub(crate) fn quota_incr(key: &str, amount: Amount, o: &IncrOptions) -> Cmd {
+    let mut c = redis::cmd("QUOTA.INCR");
+    c.arg(key).arg(amount.to_string());
+    if let Some(limit) = o.limit {
+        c.arg("LIMIT").arg(limit.to_string());
+    }
+    if o.force {
+        c.arg("FORCE");
+    }
+    c
+}
+
+pub(crate) fn parse_quota(v: Value) -> Result<Option<QuotaReply>, Error> {
+    let v = checked(v)?;
+    if v == Value::Nil {
+        return Ok(None);
+    }
+    let items = array(v)?;
+    let [allowed, usage, limit, remaining, reset] = items.as_slice() else {
+        return Err(Error::Protocol(format!(
+            "quota reply of {} items",
+            items.len()
+        )));
+    };
+    let reset = int(reset)?;
+    Ok(Some(QuotaReply {
+        allowed: int(allowed)? == 1,
+        usage: amount(usage)?,
+        limit: opt_amount(limit)?,
+        remaining: opt_amount(remaining)?,
+        reset_ms: u64::try_from(reset).ok(),
+    }))
+}
+
+// ---- LRU trackers ----
+
+pub(crate) fn lru_touch(tracker: &str, keys: &[(&str, Amount)]) -> Cmd {
+    let mut c = redis::cmd("LRU.TOUCH");
+    c.arg(tracker);
+    for (key, size) in keys {
+        c.arg(*key).arg(size.to_string());
+    }
+    c
+}
+
+pub(crate) fn lru_forget(tracker: &str, keys: &[&str]) -> Cmd {
+    let mut c = redis::cmd("LRU.FORGET");
+    c.arg(tracker).arg(keys);
+    c
+}
+
+pub(crate) fn lru_evict(tracker: &str, target: Amount, o: &EvictOptions) -> Cmd {
+    let mut c = redis::cmd("LRU.EVICT");
+    c.arg(tracker).arg(target.to_string());
+    if let Some(q) = &o.quota {
+        c.arg("QUOTA").arg(q);
+    }
+    if let Some(max) = o.max {
+        c.arg("MAX").arg(max);
+    }
+    c
+}
+
+pub(crate) fn parse_candidates(v: Value) -> Result<Vec<LruCandidate>, Error> {
+    array(checked(v)?)?
+        .into_iter()
+        .map(|item| {
+            let parts = array(item)?;
+            let [key, size, used] = parts.as_slice() else {
+                return Err(Error::Protocol("candidate of wrong length".into()));
+            };
+            Ok(LruCandidate {
+                key: text(key)?,
+                size: amount(size)?,
+                last_used_ms: uint(used)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn parse_evict(v: Value) -> Result<EvictReply, Error> {
+    let items = array(checked(v)?)?;
+    let [evicted, freed, total, keys] = items.as_slice() else {
+        return Err(Error::Protocol(format!(
+            "LRU.EVICT reply of {} items",
+            items.len()
+        )));
+    };
+    Ok(EvictReply {
+        evicted: uint(evicted)?,
+        freed: amount(freed)?,
+        total: amount(total)?,
+        keys: array(keys.clone())?
+            .iter()
+            .map(text)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub(crate) fn parse_lru_info(v: Value) -> Result<LruInfo, Error> {
+    let mut info = LruInfo::default();
+    for (field, v) in pairs(checked(v)?)? {
+        match field.as_str() {
+            "keys" => info.keys = uint(&v)?,
+            "total" => info.total = amount(&v)?,
+            "oldest_ms" => info.oldest_ms = opt_uint(&v)?,
+            "evicted" => info.evicted = uint(&v)?,
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn add_replies() {
+        let v = Value::Array(vec![bulk("added"), bulk("5-1"), Value::Int(1)]);
+        assert_eq!(parse_add(v).unwrap(), AddOutcome::Added(AlertId::new(5, 1)));
+        let v = Value::Array(vec![bulk("limited"), Value::Nil, Value::Int(250)]);
+        assert_eq!(
+            parse_add(v).unwrap(),
+            AddOutcome::Limited {
+                retry_after_ms: 250
+            }
+        );
+        let v = Value::Array(vec![bulk("expired"), Value::Nil, Value::Int(0)]);
+        assert_eq!(parse_add(v).unwrap(), AddOutcome::Expired);
+    }
+
+    #[test]
+    fn quota_replies() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            bulk("1.5"),
+            bulk("-1"),
+            bulk("-1"),
+            Value::Int(-1),
+        ]);
+        let q = parse_quota(v).unwrap().unwrap();
+        assert!(q.allowed);
+        assert_eq!(q.usage.to_string(), "1.5");
+        assert_eq!((q.limit, q.remaining, q.reset_ms), (None, None, None));
+        assert_eq!(parse_quota(Value::Nil).unwrap(), None);
+    }
+
+    #[test]
+    fn maps_in_both_protocols() {
+        let flat = Value::Array(vec![
+            bulk("keys"),
+            Value::Int(2),
+            bulk("total"),
+            bulk("3.5"),
+        ]);
+        let info = parse_lru_info(flat).unwrap();
+        assert_eq!((info.keys, info.total.to_string()), (2, "3.5".into()));
+        let map = Value::Map(vec![
+            (bulk("length"), Value::Int(7)),
+            (bulk("first_ts"), Value::Nil),
+        ]);
+        let info = parse_alert_info(map).unwrap();
+        assert_eq!((info.length, info.first_ts), (7, None));
+    }
+}

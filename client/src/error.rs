@@ -1,0 +1,109 @@
+//! Errors, and which Redis failures mean "unavailable" (fall back) rather than "refused".
+
+use std::fmt;
+
+/// An error from a call.
+#[derive(Debug)]
+pub enum Error {
+    /// Redis answered with an error about the call itself (bad input, WRONGTYPE, no such key):
+    /// the same call would fail again, so nothing was kept in a fallback store.
+    Server { code: String, detail: String },
+    /// Redis (or the module) is unavailable and this call has no fallback (quotas, LRU
+    /// trackers, stream settings: shared state that only the server can decide).
+    Unavailable(String),
+    /// The document would be refused by the server; checked locally in fallback mode so that a
+    /// journal never holds a write that cannot be replayed.
+    InvalidDocument(String),
+    /// The server's reply did not have the expected shape.
+    Protocol(String),
+    /// Creating the journal directory or reading it failed.
+    Io(std::io::Error),
+    /// The configuration cannot work (an invalid URL).
+    Config(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Server { code, detail } => write!(f, "{code} {detail}"),
+            Error::Unavailable(why) => write!(f, "redis unavailable: {why}"),
+            Error::InvalidDocument(why) => write!(f, "{why}"),
+            Error::Protocol(why) => write!(f, "unexpected reply: {why}"),
+            Error::Io(e) => write!(f, "journal: {e}"),
+            Error::Config(why) => write!(f, "invalid configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+/// Error codes that say the server cannot serve writes right now, although the call is fine:
+/// loading its dataset, a busy script, a replica or a cluster that cannot take writes, out of
+/// memory (ALERT.ADD is deny-oom), or credentials being rotated.
+const UNAVAILABLE_CODES: [&str; 10] = [
+    "LOADING",
+    "BUSY",
+    "MASTERDOWN",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "READONLY",
+    "OOM",
+    "NOAUTH",
+    "WRONGPASS",
+    "NOREPLICAS",
+];
+
+/// Classifies a server error reply: `unknown command` (the module is not loaded) and the codes
+/// above are unavailability, anything else is the server refusing this call.
+pub(crate) fn server_error(code: &str, detail: &str) -> Error {
+    let unknown_command = code == "ERR" && detail.starts_with("unknown command");
+    if unknown_command || UNAVAILABLE_CODES.contains(&code) {
+        Error::Unavailable(format!("{code} {detail}").trim().to_owned())
+    } else {
+        Error::Server {
+            code: code.to_owned(),
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(e: redis::RedisError) -> Error {
+        match (e.code(), e.kind()) {
+            (Some(code), _) => server_error(code, e.detail().unwrap_or("")),
+            (None, redis::ErrorKind::TypeError) => Error::Protocol(e.to_string()),
+            // I/O errors, refused or dropped connections, timeouts, client-side errors.
+            _ => Error::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// True when the call failed because Redis or the module could not be reached.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_is_unavailable_but_unknown_option_is_not() {
+        assert!(server_error(
+            "ERR",
+            "unknown command 'ALERT.ADD', with args beginning with: 'k' "
+        )
+        .is_unavailable());
+        assert!(server_error("LOADING", "Redis is loading the dataset in memory").is_unavailable());
+        assert!(!server_error("ERR", "unknown option 'X' for 'alert.add'").is_unavailable());
+        assert!(!server_error("WRONGTYPE", "Operation against a key").is_unavailable());
+    }
+}

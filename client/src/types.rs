@@ -1,0 +1,635 @@
+//! The typed values the commands take and return.
+
+use crate::error::Error;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// An alert's ID, `<ts>-<seq>`, ordered by (ts, seq) as the server orders alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AlertId {
+    /// The alert's time, in ms since the Unix epoch.
+    pub ts: u64,
+    /// Tells apart alerts of the same millisecond.
+    pub seq: u64,
+}
+
+impl AlertId {
+    /// The lowest ID.
+    pub const MIN: AlertId = AlertId { ts: 0, seq: 0 };
+    /// The highest ID.
+    pub const MAX: AlertId = AlertId {
+        ts: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    pub fn new(ts: u64, seq: u64) -> AlertId {
+        AlertId { ts, seq }
+    }
+
+    /// An ID at `ts` with a random 63-bit sequence part. Two clients writing to one stream then
+    /// make the same ID with a probability of 2^-63 per pair of alerts of the same millisecond;
+    /// a counter could not promise that (the server gives `last seq + 1` to alerts sent without
+    /// an ID, which a counter would run into).
+    pub fn random(ts: u64) -> AlertId {
+        AlertId {
+            ts,
+            seq: rand::random::<u64>() >> 1,
+        }
+    }
+}
+
+impl fmt::Display for AlertId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ts, self.seq)
+    }
+}
+
+fn digits_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl FromStr for AlertId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<AlertId, Error> {
+        let parsed = s
+            .split_once('-')
+            .and_then(|(ts, seq)| Some(AlertId::new(digits_u64(ts)?, digits_u64(seq)?)));
+        parsed.ok_or_else(|| Error::Protocol(format!("invalid alert ID '{s}'")))
+    }
+}
+
+/// Alert severity, ordered `Info < Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Severity {
+    #[default]
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Case-insensitive, as the server reads it.
+    pub fn parse(s: &str) -> Option<Severity> {
+        [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ]
+        .into_iter()
+        .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// An alert's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Status {
+    #[default]
+    Active,
+    Acked,
+    Resolved,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Active, Status::Acked, Status::Resolved]
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Acked => "acked",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// An alert as ALERT.GET and ALERT.RANGE return it: the stored document plus the five server
+/// fields, with the fields the module reads picked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: AlertId,
+    pub ts: u64,
+    pub status: Status,
+    /// Occurrences folded into this alert (1 + duplicates).
+    pub count: u64,
+    pub last_seen: u64,
+    pub severity: Severity,
+    pub source: String,
+    /// The `type` field.
+    pub kind: String,
+    pub labels: BTreeMap<String, String>,
+    /// The whole document, server fields included.
+    pub document: Map<String, Value>,
+    /// The JSON text as the server (or the fallback store) rendered it. Numbers are exact here
+    /// (`document` holds big integers as floats).
+    pub json: String,
+}
+
+impl Alert {
+    /// Parses one element of an ALERT.GET / ALERT.RANGE reply.
+    pub fn from_json(json: &str) -> Result<Alert, Error> {
+        let bad = |what: &str| Error::Protocol(format!("alert {what}: {json}"));
+        let document: Map<String, Value> =
+            serde_json::from_str(json).map_err(|_| bad("is not a JSON object"))?;
+        let text = |name: &str| document.get(name).and_then(Value::as_str);
+        let int = |name: &str| document.get(name).and_then(Value::as_u64);
+        let id: AlertId = text("id").ok_or_else(|| bad("has no id"))?.parse()?;
+        let labels = match document.get("labels") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        Ok(Alert {
+            id,
+            ts: int("ts").unwrap_or(id.ts),
+            status: text("status").and_then(Status::parse).unwrap_or_default(),
+            count: int("count").unwrap_or(1),
+            last_seen: int("last_seen").unwrap_or(id.ts),
+            severity: text("severity")
+                .and_then(Severity::parse)
+                .unwrap_or_default(),
+            source: text("source").unwrap_or_default().to_owned(),
+            kind: text("type").unwrap_or_default().to_owned(),
+            labels,
+            json: json.to_owned(),
+            document,
+        })
+    }
+}
+
+/// What ALERT.ADD did with an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// Stored as a new alert with this ID.
+    Added(AlertId),
+    /// Folded into the alert `id`, whose count is now `count`.
+    Duplicate { id: AlertId, count: u64 },
+    /// The explicit ID was seen before (a replay or a retry): nothing changed.
+    Exists { id: AlertId, count: u64 },
+    /// Refused by the stream's rate limit; the same alert `retry_after_ms` later would pass.
+    Limited { retry_after_ms: u64 },
+    /// Older than the stream's retention, or than every alert of a full stream.
+    Expired,
+}
+
+impl AddOutcome {
+    /// The outcome word of the reply: `added`, `duplicate`, `exists`, `limited`, `expired`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AddOutcome::Added(_) => "added",
+            AddOutcome::Duplicate { .. } => "duplicate",
+            AddOutcome::Exists { .. } => "exists",
+            AddOutcome::Limited { .. } => "limited",
+            AddOutcome::Expired => "expired",
+        }
+    }
+}
+
+/// Which store answered a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Store {
+    /// Redis with the module: the outcome is final.
+    Redis,
+    /// The file journal (fsync'ed): the outcome is the journal's view, provisional until
+    /// the replay, where Redis gives the final one.
+    File,
+    /// The bounded memory store: provisional, and lost if the process dies before replay.
+    Memory,
+}
+
+impl Store {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Store::Redis => "redis",
+            Store::File => "file",
+            Store::Memory => "memory",
+        }
+    }
+}
+
+impl fmt::Display for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer to [`crate::Client::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddReply {
+    pub outcome: AddOutcome,
+    /// Where the alert went.
+    pub store: Store,
+    /// The ID this write carried (made by the client unless given): a replay or a retry with it
+    /// answers `exists`.
+    pub id: AlertId,
+}
+
+/// Options of ALERT.ADD beyond the document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddOptions {
+    /// The alert's time (default: the client's clock).
+    pub ts: Option<u64>,
+    /// An explicit ID (default: `<ts>-<random 63-bit seq>`); its ts part wins over `ts`.
+    pub id: Option<AlertId>,
+}
+
+/// Settings of ALERT.CREATE / ALERT.ALTER; `None` keeps the default (or the current value).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamOptions {
+    pub retention_ms: Option<u64>,
+    pub maxlen: Option<u64>,
+    pub dedup_ms: Option<u64>,
+    /// `(n, window_ms)`; `(0, 0)` disables the rate limit.
+    pub ratelimit: Option<(u64, u64)>,
+}
+
+/// ALERT.TRIM's two modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trim {
+    /// Keep the newest n alerts (0 removes all).
+    MaxLen(u64),
+    /// Remove alerts with a ts older than this.
+    MinTs(u64),
+}
+
+/// One end of an ALERT.RANGE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// `-`
+    Min,
+    /// `+`
+    Max,
+    /// Every alert of that millisecond.
+    Ts(u64),
+    /// A full ID.
+    Id(AlertId),
+}
+
+impl Bound {
+    pub(crate) fn arg(&self) -> String {
+        match self {
+            Bound::Min => "-".into(),
+            Bound::Max => "+".into(),
+            Bound::Ts(t) => t.to_string(),
+            Bound::Id(id) => id.to_string(),
+        }
+    }
+
+    /// The lowest ID this bound admits as a start.
+    pub(crate) fn as_start(&self) -> AlertId {
+        match self {
+            Bound::Min => AlertId::MIN,
+            Bound::Max => AlertId::MAX,
+            Bound::Ts(t) => AlertId::new(*t, 0),
+            Bound::Id(id) => *id,
+        }
+    }
+
+    /// The highest ID this bound admits as an end.
+    pub(crate) fn as_end(&self) -> AlertId {
+        match self {
+            Bound::Min => AlertId::MIN,
+            Bound::Max => AlertId::MAX,
+            Bound::Ts(t) => AlertId::new(*t, u64::MAX),
+            Bound::Id(id) => *id,
+        }
+    }
+}
+
+/// An ALERT.RANGE query, built step by step:
+/// `RangeQuery::all().min_severity(Severity::High).label("host", "db1").count(10)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeQuery {
+    pub start: Bound,
+    pub end: Bound,
+    pub rev: bool,
+    pub count: Option<u64>,
+    pub min_severity: Option<Severity>,
+    pub source: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<Status>,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Default for RangeQuery {
+    fn default() -> Self {
+        RangeQuery::all()
+    }
+}
+
+impl RangeQuery {
+    /// `- +`: every alert.
+    pub fn all() -> RangeQuery {
+        RangeQuery::between(Bound::Min, Bound::Max)
+    }
+
+    pub fn between(start: Bound, end: Bound) -> RangeQuery {
+        RangeQuery {
+            start,
+            end,
+            rev: false,
+            count: None,
+            min_severity: None,
+            source: None,
+            kind: None,
+            status: None,
+            labels: Vec::new(),
+        }
+    }
+
+    /// Newest first (start and end keep their meaning).
+    pub fn rev(mut self) -> Self {
+        self.rev = true;
+        self
+    }
+
+    pub fn count(mut self, n: u64) -> Self {
+        self.count = Some(n);
+        self
+    }
+
+    pub fn min_severity(mut self, sev: Severity) -> Self {
+        self.min_severity = Some(sev);
+        self
+    }
+
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The `type` filter.
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// One more `LABEL name=value` (all must match).
+    pub fn label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut args = vec![self.start.arg(), self.end.arg()];
+        if self.rev {
+            args.push("REV".into());
+        }
+        if let Some(n) = self.count {
+            args.extend(["COUNT".into(), n.to_string()]);
+        }
+        if let Some(sev) = self.min_severity {
+            args.extend(["MINSEVERITY".into(), sev.as_str().into()]);
+        }
+        if let Some(src) = &self.source {
+            args.extend(["SOURCE".into(), src.clone()]);
+        }
+        if let Some(kind) = &self.kind {
+            args.extend(["TYPE".into(), kind.clone()]);
+        }
+        if let Some(st) = self.status {
+            args.extend(["STATUS".into(), st.as_str().into()]);
+        }
+        for (name, value) in &self.labels {
+            args.extend(["LABEL".into(), format!("{name}={value}")]);
+        }
+        args
+    }
+}
+
+/// ALERT.INFO.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertInfo {
+    pub length: u64,
+    pub first_ts: Option<u64>,
+    pub last_ts: Option<u64>,
+    pub retention: u64,
+    pub maxlen: u64,
+    pub dedup: u64,
+    pub ratelimit_n: u64,
+    pub ratelimit_window: u64,
+    pub added: u64,
+    pub duplicates: u64,
+    pub limited: u64,
+    pub expired: u64,
+    pub trimmed: u64,
+    pub memory: u64,
+}
+
+/// A decimal amount with at most 6 fractional digits, held exactly (in millionths), as the
+/// server holds quota usage and LRU sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Amount {
+    micros: i128,
+}
+
+impl Amount {
+    pub const ZERO: Amount = Amount { micros: 0 };
+
+    pub fn from_micros(micros: i128) -> Amount {
+        Amount { micros }
+    }
+
+    pub fn micros(&self) -> i128 {
+        self.micros
+    }
+
+    pub fn from_int(n: i64) -> Amount {
+        Amount {
+            micros: i128::from(n) * 1_000_000,
+        }
+    }
+}
+
+impl From<i64> for Amount {
+    fn from(n: i64) -> Amount {
+        Amount::from_int(n)
+    }
+}
+
+impl FromStr for Amount {
+    type Err = Error;
+    /// The server's grammar, `-?[0-9]+(\.[0-9]{1,6})?`.
+    fn from_str(s: &str) -> Result<Amount, Error> {
+        let bad = || Error::Protocol(format!("invalid amount '{s}'"));
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) if !f.is_empty() && f.len() <= 6 => (i, f),
+            Some(_) => return Err(bad()),
+            None => (body, ""),
+        };
+        let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || int.len() > 30 || !all_digits(int) || !all_digits(frac) {
+            return Err(bad());
+        }
+        let int: i128 = int.parse().map_err(|_| bad())?;
+        let frac: i128 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<6}").parse().map_err(|_| bad())?
+        };
+        let micros = int
+            .checked_mul(1_000_000)
+            .and_then(|v| v.checked_add(frac))
+            .ok_or_else(bad)?;
+        Ok(Amount {
+            micros: if neg { -micros } else { micros },
+        })
+    }
+}
+
+impl fmt::Display for Amount {
+    /// Shortest form: `3`, `1.5`, `0.000001`, `-2.25`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.micros < 0 { "-" } else { "" };
+        let abs = self.micros.unsigned_abs();
+        let (int, frac) = (abs / 1_000_000, abs % 1_000_000);
+        if frac == 0 {
+            write!(f, "{sign}{int}")
+        } else {
+            let frac = format!("{frac:06}");
+            write!(f, "{sign}{int}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+/// QUOTA.INCR / QUOTA.GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaReply {
+    /// The amount was applied and usage is at most the limit.
+    pub allowed: bool,
+    pub usage: Amount,
+    /// `None`: unlimited.
+    pub limit: Option<Amount>,
+    /// `None`: unlimited; zero when over.
+    pub remaining: Option<Amount>,
+    /// Ms until usage in the window next drops (0 when the window is empty); `None` for a
+    /// cumulative quota.
+    pub reset_ms: Option<u64>,
+}
+
+/// Options of QUOTA.INCR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IncrOptions {
+    /// Set the quota's limit first.
+    pub limit: Option<Amount>,
+    /// Apply the amount even above the limit (reported as over).
+    pub force: bool,
+}
+
+/// One element of LRU.CANDIDATES.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LruCandidate {
+    pub key: String,
+    pub size: Amount,
+    pub last_used_ms: u64,
+}
+
+/// LRU.EVICT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvictReply {
+    pub evicted: u64,
+    pub freed: Amount,
+    pub total: Amount,
+    /// The keys deleted, in eviction order.
+    pub keys: Vec<String>,
+}
+
+/// Options of LRU.EVICT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvictOptions {
+    /// A quota whose usage drops by the sizes evicted, atomically with the deletes.
+    pub quota: Option<String>,
+    /// At most this many keys (the server's default is 1000).
+    pub max: Option<u64>,
+}
+
+/// LRU.INFO.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LruInfo {
+    pub keys: u64,
+    pub total: Amount,
+    pub oldest_ms: Option<u64>,
+    pub evicted: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_round_trip_in_shortest_form() {
+        for (text, shown) in [
+            ("3", "3"),
+            ("1.5", "1.5"),
+            ("0.000001", "0.000001"),
+            ("007", "7"),
+            ("-0", "0"),
+            ("-2.250", "-2.25"),
+            ("1000000000000000.5", "1000000000000000.5"),
+        ] {
+            let a: Amount = text.parse().unwrap();
+            assert_eq!(a.to_string(), shown, "{text}");
+        }
+        for bad in ["+5", ".5", "5.", "1e3", "NaN", " 1", "1.1234567", "", "-"] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_parse_and_order() {
+        let a: AlertId = "1700000000000-5".parse().unwrap();
+        assert_eq!(a, AlertId::new(1_700_000_000_000, 5));
+        assert!(AlertId::new(1, 9) < AlertId::new(2, 0));
+        for bad in ["1", "1-", "-1", "a-1", "1-2-3", "1-+2"] {
+            assert!(bad.parse::<AlertId>().is_err(), "{bad}");
+        }
+        let r = AlertId::random(5);
+        assert!(r.seq < 1 << 63);
+        assert_ne!(AlertId::random(5), AlertId::random(5));
+    }
+
+    #[test]
+    fn alerts_parse_from_json() {
+        let a = Alert::from_json(
+            r#"{"severity":"HIGH","source":"db","labels":{"h":"a"},"n":1,"id":"5-1","ts":5,"status":"acked","count":3,"last_seen":9}"#,
+        )
+        .unwrap();
+        assert_eq!(a.id, AlertId::new(5, 1));
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.status, Status::Acked);
+        assert_eq!((a.count, a.last_seen), (3, 9));
+        assert_eq!(a.labels.get("h").map(String::as_str), Some("a"));
+    }
+}
