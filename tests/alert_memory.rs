@@ -3,14 +3,6 @@
 mod common;
 use common::*;
 
-fn used_memory(c: &mut redis::Connection) -> i64 {
-    let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("used_memory")
-}
-
 fn check(dedup: &str, ratelimit: &[&str], n: usize) {
     // MEMORY USAGE models jemalloc's size classes (Redis's allocator); the Valkey binary used
     // for compatibility runs is built with libc malloc, whose overheads differ.

@@ -7,26 +7,6 @@ use common::alerts::{snapshot, workload};
 use common::*;
 use std::time::{Duration, Instant};
 
-fn wait_rewrite(c: &mut redis::Connection) {
-    let start = Instant::now();
-    loop {
-        let info: String =
-            redis::from_redis_value(&call(c, &["INFO", "persistence"]).unwrap()).unwrap();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            assert!(
-                info.contains("aof_last_bgrewrite_status:ok"),
-                "rewrite failed: {info}"
-            );
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "AOF rewrite did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn rdb_save_and_restart() {
     let mut s = Server::start_with(&["--save", "", "--appendonly", "no"]);

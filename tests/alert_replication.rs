@@ -4,59 +4,22 @@
 mod common;
 use common::alerts::{now_ms, snapshot, workload};
 use common::*;
-use std::time::{Duration, Instant};
-
-fn wait_link_up(c: &mut redis::Connection) {
-    let start = Instant::now();
-    loop {
-        let info: String =
-            redis::from_redis_value(&call(c, &["INFO", "replication"]).unwrap()).unwrap();
-        if info.contains("master_link_status:up") {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "replica did not connect: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_synced(primary: &mut redis::Connection) {
-    let n: i64 = redis::from_redis_value(&call(primary, &["WAIT", "1", "5000"]).unwrap()).unwrap();
-    assert_eq!(n, 1, "replica acknowledged");
-}
+use std::time::Duration;
 
 #[test]
 fn replica_holds_the_primarys_state() {
     let primary = Server::start();
-    let module = module_path().display().to_string();
-    let port = primary.port.to_string();
     // The replica's own defaults differ: replicated commands must not depend on them.
-    let replica = Server::start_in(
-        temp_dir("replica"),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--loadmodule",
-            &module,
-            "alert-max-len",
-            "3",
-            "alert-dedup-window-ms",
-            "1",
-            "max-document-bytes",
-            "20",
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-        false,
-    );
+    let replica = primary.replica(&[
+        "alert-max-len",
+        "3",
+        "alert-dedup-window-ms",
+        "1",
+        "max-document-bytes",
+        "20",
+    ]);
     let mut p = primary.client();
     let mut r = replica.client();
-    wait_link_up(&mut r);
 
     let aliases = workload(&mut p, "");
     // Rate limits and dedup decided by the primary, with server-clock timestamps.
@@ -153,23 +116,8 @@ fn full_sync_of_an_existing_dataset() {
     let primary = Server::start();
     let mut p = primary.client();
     let aliases = workload(&mut p, "pre:");
-    let module = module_path().display().to_string();
-    let port = primary.port.to_string();
-    let replica = Server::start_in(
-        temp_dir("replica2"),
-        &[
-            "--save",
-            "",
-            "--loadmodule",
-            &module,
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-        false,
-    );
+    let replica = primary.replica(&[]);
     let mut r = replica.client();
-    wait_link_up(&mut r);
     wait_synced(&mut p);
     assert_eq!(snapshot(&mut r, &vec![]), snapshot(&mut p, &vec![]));
     promote_and_compare(&mut p, &mut r, &aliases);

@@ -317,16 +317,7 @@ fn maxmemory_eviction_leaves_the_tracker() {
         call(&mut c, &["SET", key, &big]).unwrap();
         touch(&mut c, T, &[(key, "10000")]);
     }
-    let used: i64 = {
-        let info: String =
-            redis::from_redis_value(&call(&mut c, &["INFO", "memory"]).unwrap()).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let used = used_memory(&mut c);
     call(
         &mut c,
         &["CONFIG", "SET", "maxmemory", &(used - 500_000).to_string()],
@@ -446,19 +437,7 @@ fn persistence_rdb_aof_rewrite_and_reload() {
         let mut c = s.client();
         assert_eq!(lru_snapshot(&mut c), before, "AOF replay ({preamble})");
         call(&mut c, &["BGREWRITEAOF"]).unwrap();
-        let start = std::time::Instant::now();
-        loop {
-            let info: String =
-                redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
-            if info.contains("aof_rewrite_in_progress:0")
-                && info.contains("aof_rewrite_scheduled:0")
-            {
-                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30));
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_rewrite(&mut c);
         s.restart(&[]);
         let mut c = s.client();
         assert_eq!(lru_snapshot(&mut c), before, "rewritten AOF ({preamble})");
@@ -538,39 +517,14 @@ fn fixture_rdb_of_encoding_version_1_loads() {
 #[test]
 fn replica_follows_touch_evict_and_deletes() {
     let primary = Server::start();
-    let module = module_path().display().to_string();
-    let port = primary.port.to_string();
-    let replica = Server::start_in(
-        temp_dir("lreplica"),
-        &[
-            "--save",
-            "",
-            "--loadmodule",
-            &module,
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-        false,
-    );
+    let replica = primary.replica(&[]);
     let mut p = primary.client();
     let mut r = replica.client();
-    let start = std::time::Instant::now();
-    loop {
-        let info: String =
-            redis::from_redis_value(&call(&mut r, &["INFO", "replication"]).unwrap()).unwrap();
-        if info.contains("master_link_status:up") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(50));
-    }
     lru_workload(&mut p);
     call(&mut p, &["PEXPIRE", &k("w31"), "1"]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let _ = call(&mut p, &["GET", &k("w31")]);
-    let n: i64 = redis::from_redis_value(&call(&mut p, &["WAIT", "1", "5000"]).unwrap()).unwrap();
-    assert_eq!(n, 1);
+    wait_synced(&mut p);
     assert_eq!(lru_snapshot(&mut r), lru_snapshot(&mut p));
     let e = error_of(&mut r, &["LRU.TOUCH", T, &k("w32"), "1"]);
     assert!(e.starts_with("READONLY"), "{e}");
@@ -728,16 +682,7 @@ fn memory_usage_is_realistic() {
         pipe.cmd("SET").arg(k(&format!("m{i}"))).arg("v").ignore();
     }
     let _: () = pipe.query(&mut c).unwrap();
-    let used = |c: &mut redis::Connection| -> i64 {
-        let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let before = used(&mut c);
+    let before = used_memory(&mut c);
     let mut pipe = redis::pipe();
     for i in 0..20_000 {
         pipe.cmd("LRU.TOUCH")
@@ -752,7 +697,7 @@ fn memory_usage_is_realistic() {
         let _: () = pipe.query(&mut loader).unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let real = used(&mut c) - before;
+    let real = used_memory(&mut c) - before;
     let reported: i64 =
         redis::from_redis_value(&call(&mut c, &["MEMORY", "USAGE", T]).unwrap()).unwrap();
     let ratio = reported as f64 / real as f64;

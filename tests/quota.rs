@@ -378,19 +378,7 @@ fn persistence_rdb_aof_and_rewrite() {
         let mut c = s.client();
         assert_eq!(quota_snapshot(&mut c), before, "AOF replay ({preamble})");
         call(&mut c, &["BGREWRITEAOF"]).unwrap();
-        let start = std::time::Instant::now();
-        loop {
-            let info: String =
-                redis::from_redis_value(&call(&mut c, &["INFO", "persistence"]).unwrap()).unwrap();
-            if info.contains("aof_rewrite_in_progress:0")
-                && info.contains("aof_rewrite_scheduled:0")
-            {
-                assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30));
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_rewrite(&mut c);
         s.restart(&[]);
         let mut c = s.client();
         assert_eq!(quota_snapshot(&mut c), before, "rewritten AOF ({preamble})");
@@ -447,33 +435,9 @@ fn fixture_rdb_of_encoding_version_1_loads() {
 #[test]
 fn replica_holds_the_same_quotas() {
     let primary = Server::start();
-    let module = module_path().display().to_string();
-    let port = primary.port.to_string();
-    let replica = Server::start_in(
-        temp_dir("qreplica"),
-        &[
-            "--save",
-            "",
-            "--loadmodule",
-            &module,
-            "--replicaof",
-            "127.0.0.1",
-            &port,
-        ],
-        false,
-    );
+    let replica = primary.replica(&[]);
     let mut p = primary.client();
     let mut rc = replica.client();
-    let start = std::time::Instant::now();
-    loop {
-        let info: String =
-            redis::from_redis_value(&call(&mut rc, &["INFO", "replication"]).unwrap()).unwrap();
-        if info.contains("master_link_status:up") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(50));
-    }
     quota_workload(&mut p);
     // Refusals decided by the window on the primary's clock.
     call(
@@ -488,8 +452,7 @@ fn replica_holds_the_same_quotas() {
         }
     }
     assert!(refused > 0);
-    let n: i64 = redis::from_redis_value(&call(&mut p, &["WAIT", "1", "5000"]).unwrap()).unwrap();
-    assert_eq!(n, 1);
+    wait_synced(&mut p);
     assert_eq!(quota_snapshot(&mut rc), quota_snapshot(&mut p));
 }
 
@@ -502,16 +465,7 @@ fn memory_usage_is_realistic() {
     }
     let s = Server::start();
     let mut c = s.client();
-    let used = |c: &mut redis::Connection| -> i64 {
-        let info: String = redis::from_redis_value(&call(c, &["INFO", "memory"]).unwrap()).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let before = used(&mut c);
+    let before = used_memory(&mut c);
     let mut pipe = redis::pipe();
     for i in 0..10_000 {
         let key = format!("q:{i:05}");
@@ -539,7 +493,7 @@ fn memory_usage_is_realistic() {
         let _: () = pipe.query(&mut loader).unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let real = used(&mut c) - before;
+    let real = used_memory(&mut c) - before;
     let mut reported = 0i64;
     for i in 0..10_000 {
         let v: i64 = redis::from_redis_value(

@@ -273,3 +273,67 @@ pub fn map_of(v: redis::Value) -> std::collections::HashMap<String, redis::Value
 pub fn int(v: &redis::Value) -> i64 {
     redis::from_redis_value(v).expect("an integer")
 }
+
+/// A field of `INFO section`, as text.
+pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
+    let info: String = redis::from_redis_value(&call(c, &["INFO", section]).ok()?).ok()?;
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().to_string())
+}
+
+/// The server's `used_memory`.
+pub fn used_memory(c: &mut redis::Connection) -> i64 {
+    info_field(c, "memory", "used_memory")
+        .and_then(|v| v.parse().ok())
+        .expect("used_memory")
+}
+
+/// Waits until a BGREWRITEAOF has finished, and asserts it succeeded.
+pub fn wait_rewrite(c: &mut redis::Connection) {
+    let start = Instant::now();
+    loop {
+        let busy = info_field(c, "persistence", "aof_rewrite_in_progress").as_deref() != Some("0")
+            || info_field(c, "persistence", "aof_rewrite_scheduled").as_deref() != Some("0");
+        if !busy {
+            let status = info_field(c, "persistence", "aof_last_bgrewrite_status");
+            assert_eq!(status.as_deref(), Some("ok"), "the AOF rewrite failed");
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "AOF rewrite did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the primary's replica acknowledged everything written so far.
+pub fn wait_synced(primary: &mut redis::Connection) {
+    let n: i64 = redis::from_redis_value(&call(primary, &["WAIT", "1", "5000"]).unwrap()).unwrap();
+    assert_eq!(n, 1, "the replica acknowledged");
+}
+
+impl Server {
+    /// A replica of this server, the module loaded with `module_args` (configs of its own),
+    /// returned once its link to the primary is up.
+    pub fn replica(&self, module_args: &[&str]) -> Server {
+        let module = module_path().display().to_string();
+        let port = self.port.to_string();
+        let mut args = vec!["--save", "", "--appendonly", "no", "--loadmodule", &module];
+        args.extend_from_slice(module_args);
+        args.extend(["--replicaof", "127.0.0.1", &port]);
+        let replica = Server::start_in(temp_dir("replica"), &args, false);
+        let mut c = replica.client();
+        let start = Instant::now();
+        while info_field(&mut c, "replication", "master_link_status").as_deref() != Some("up") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "replica did not connect"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        replica
+    }
+}
