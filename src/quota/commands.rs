@@ -41,6 +41,14 @@ fn parse_limit(v: &RedisString) -> Result<Option<Amount>, RedisError> {
     Ok(Some(a))
 }
 
+/// The value of a LIMIT option.
+fn limit_of(args: &mut Args) -> Result<Option<Amount>, RedisError> {
+    let v = args
+        .next_string()
+        .map_err(|_| err("ERR LIMIT needs a value"))?;
+    parse_limit(&v)
+}
+
 fn reply(ctx: &Context, r: &Report) -> RedisResult {
     let show = |a: Option<Amount>| a.map_or_else(|| "-1".to_string(), |a| a.to_string());
     ffi::reply_array(ctx, 5);
@@ -69,12 +77,7 @@ pub fn set(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let (mut limit, mut window, mut now) = (None, None, None);
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
-            "LIMIT" => {
-                let v = args
-                    .next_string()
-                    .map_err(|_| err("ERR LIMIT needs a value"))?;
-                limit = Some(parse_limit(&v)?);
-            }
+            "LIMIT" => limit = Some(limit_of(&mut args)?),
             "WINDOW" => {
                 let ms = args.ms_of("WINDOW")?;
                 if ms == 0 {
@@ -117,12 +120,7 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let (mut limit, mut force, mut now) = (None, false, None);
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
-            "LIMIT" => {
-                let v = args
-                    .next_string()
-                    .map_err(|_| err("ERR LIMIT needs a value"))?;
-                limit = Some(parse_limit(&v)?);
-            }
+            "LIMIT" => limit = Some(limit_of(&mut args)?),
             "FORCE" => force = true,
             "NOW" => now = Some(args.ms_of("NOW")?),
             _ => return Err(args.unknown(&opt)),
