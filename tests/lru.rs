@@ -307,14 +307,15 @@ fn maxmemory_eviction_leaves_the_tracker() {
         "",
         "--appendonly",
         "no",
+        // Only keys with a TTL are candidates, so the tracker itself is never evicted.
         "--maxmemory-policy",
-        "allkeys-lru",
+        "volatile-lru",
     ]);
     let mut c = s.client();
     let big = "x".repeat(10_000);
     let keys: Vec<String> = (0..200).map(|i| k(&format!("big{i}"))).collect();
     for key in &keys {
-        call(&mut c, &["SET", key, &big]).unwrap();
+        call(&mut c, &["SET", key, &big, "EX", "100000"]).unwrap();
         touch(&mut c, T, &[(key, "10000")]);
     }
     let used = used_memory(&mut c);
