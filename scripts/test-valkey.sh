@@ -23,4 +23,4 @@ fi
 echo "valkey: $("$bin" --version)"
 VIGIL_REDIS_SERVER="$(pwd)/$bin" cargo test --features vigil/system-alloc -p vigil \
   --test alert_commands --test alert_bad_input --test alert_persistence \
-  --test alert_replication --test lru --test quota -- --test-threads=2
+  --test alert_replication --test lru --test quota --test cluster -- --test-threads=2

@@ -89,7 +89,7 @@ command_table! {
         "Stops tracking keys (they are not deleted)", "O(log N) per key";
     LRU_CANDIDATES lru_candidates => lru::candidates, "lru.candidates", "readonly", 3, RO,
         "Returns the least recently used keys, oldest first", "O(log N + count)";
-    LRU_EVICT lru_evict => lru::evict, "lru.evict", "write", -3, RW_UPDATE,
+    LRU_EVICT lru_evict => lru::evict, "lru.evict", "write getkeys-api", -3, RW_UPDATE,
         "Deletes least recently used keys until the total is at most the target", "O(k log N) for k keys evicted";
     LRU_INFO lru_info => lru::info, "lru.info", "readonly", 2, RO,
         "Returns a tracker's key count, total size, oldest use and evictions", "O(N)";

@@ -237,8 +237,31 @@ fn evict_reply(evicted: usize, freed: Amount, total: Amount, keys: Vec<Box<[u8]>
     ])
 }
 
+/// Where LRU.EVICT's keys are, for Redis Cluster routing: Redis 7.0 routes by the legacy
+/// first/last/step range, which cannot name the key after QUOTA, so the command is declared
+/// `getkeys-api` and answers here.
+fn evict_key_positions(ctx: &Context, args: &[RedisString]) -> RedisResult {
+    ctx.key_at_pos(1);
+    let mut i = 3;
+    while i < args.len() {
+        let opt = Keyword::of(&args[i]);
+        match opt.as_str() {
+            "QUOTA" if i + 1 < args.len() => {
+                ctx.key_at_pos((i + 1) as i32);
+                i += 2;
+            }
+            "MAX" => i += 2,
+            _ => i += 1,
+        }
+    }
+    Ok(RedisValue::NoReply)
+}
+
 /// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
 pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    if ctx.is_keys_position_request() {
+        return evict_key_positions(ctx, &args);
+    }
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let target_arg = args.next_string()?;
