@@ -1,6 +1,7 @@
 //! Alert documents: validation, the fields the module reads, the default fingerprint, and the
 //! JSON rendering with the server fields. No Redis API here.
 
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -98,11 +99,6 @@ pub struct Document<'a> {
     pub fingerprint: Fingerprint,
 }
 
-/// A JSON string that borrows from the input when it has no escapes.
-#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(transparent)]
-struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocError {
     TooLarge { size: usize, max: usize },
@@ -144,19 +140,137 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// The top-level fields the module looks at; every other field is skipped unparsed.
+/// A JSON string, borrowed from the input when it has no escapes; anything else is an error
+/// that says which field it was.
+struct Text(&'static str);
+
+macro_rules! refuse {
+    ($($name:ident: $t:ty),*) => {
+        $(fn $name<E: de::Error>(self, _: $t) -> Result<Self::Value, E> {
+            Err(E::custom(self.0))
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+
+    refuse!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64);
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(self.0))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(self.0))
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for Text {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+const LABELS_MUST: &str = "field 'labels' must be an object of string values";
+
+/// Label name/value pairs, sorted by name.
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// `labels`: an object of strings, kept as pairs sorted by name (the last of a repeated name
+/// wins, as in a map).
+struct LabelPairs(&'static str);
+
+impl<'de> Visitor<'de> for LabelPairs {
+    type Value = Pairs<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some(name) = map.next_key_seed(Text(LABELS_MUST))? {
+            let value = map.next_value_seed(Text(LABELS_MUST))?;
+            pairs.push((name, value));
+        }
+        // Stable sort, then keep the last of each name.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Self::Value = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => out.push(p),
+            }
+        }
+        Ok(out)
+    }
+
+    refuse!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(LABELS_MUST))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(LABELS_MUST))
+    }
+}
+
+macro_rules! text_field {
+    ($($fn_name:ident => $msg:literal),*) => {
+        $(fn $fn_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+            d.deserialize_any(Text($msg)).map(Some)
+        })*
+    };
+}
+
+text_field! {
+    severity_field => "field 'severity' must be a string",
+    source_field => "field 'source' must be a string",
+    type_field => "field 'type' must be a string",
+    fingerprint_field => "field 'fingerprint' must be a string"
+}
+
+fn labels_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Pairs<'de>>, D::Error> {
+    d.deserialize_any(LabelPairs(LABELS_MUST)).map(Some)
+}
+
+/// The top-level fields the module looks at, decoded in the one pass over the document; every
+/// other field is skipped unparsed.
 #[derive(Deserialize)]
 struct RawDoc<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    severity: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    source: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present", rename = "type")]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    labels: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    fingerprint: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "severity_field")]
+    severity: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "source_field")]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "type_field", rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "labels_field")]
+    labels: Option<Pairs<'a>>,
+    #[serde(borrow, default, deserialize_with = "fingerprint_field")]
+    fingerprint: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
@@ -167,28 +281,6 @@ struct RawDoc<'a> {
     count: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     last_seen: Option<&'a RawValue>,
-}
-
-fn string_field<'a>(
-    raw: Option<&'a RawValue>,
-    name: &'static str,
-) -> Result<Option<Cow<'a, str>>, DocError> {
-    raw.map(|r| {
-        serde_json::from_str::<Str>(r.get())
-            .map(|s| s.0)
-            .map_err(|_| DocError::WrongType(name, "a string"))
-    })
-    .transpose()
-}
-
-type Labels<'a> = BTreeMap<Str<'a>, Str<'a>>;
-
-fn labels_field(raw: Option<&RawValue>) -> Result<Labels<'_>, DocError> {
-    match raw {
-        None => Ok(BTreeMap::new()),
-        Some(r) => serde_json::from_str::<Labels>(r.get())
-            .map_err(|_| DocError::WrongType("labels", "an object of string values")),
-    }
 }
 
 fn parse_raw(text: &str) -> Result<RawDoc<'_>, DocError> {
@@ -213,19 +305,20 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
     }
     let text = std::str::from_utf8(bytes).map_err(|_| DocError::NotUtf8)?;
     let raw = parse_raw(text)?;
-    let severity = match string_field(raw.severity, "severity")? {
+    let severity = match raw.severity {
         None => Severity::Info,
         Some(s) => Severity::parse(&s).ok_or_else(|| DocError::BadSeverity(s.into_owned()))?,
     };
-    let source = string_field(raw.source, "source")?.unwrap_or_default();
-    let kind = string_field(raw.kind, "type")?.unwrap_or_default();
-    let labels = labels_field(raw.labels)?;
-    let fingerprint = match string_field(raw.fingerprint, "fingerprint")? {
+    let source = raw.source.unwrap_or_default();
+    let fingerprint = match raw.fingerprint {
         Some(text) => Fingerprint::from_explicit(&text),
         None => Fingerprint::Hash(default_fingerprint(
             &source,
-            &kind,
-            labels.iter().map(|(k, v)| (&*k.0, &*v.0)),
+            raw.kind.as_deref().unwrap_or_default(),
+            raw.labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_ref(), v.as_ref())),
         )),
     };
     Ok(Document {
@@ -244,28 +337,26 @@ pub struct Filterable {
 
 /// Reads `type` and `labels` back from a stored (already validated) document.
 pub fn filterable(json: &str) -> Filterable {
-    let parsed = parse_raw(json).ok();
-    let kind = parsed
-        .as_ref()
-        .and_then(|r| string_field(r.kind, "type").ok().flatten())
-        .unwrap_or_default()
-        .into_owned();
-    let labels = parsed
-        .as_ref()
-        .and_then(|r| labels_field(r.labels).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
-        .collect();
-    Filterable { kind, labels }
+    match parse_raw(json) {
+        Ok(raw) => Filterable {
+            kind: raw.kind.unwrap_or_default().into_owned(),
+            labels: raw
+                .labels
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        },
+        Err(_) => Filterable {
+            kind: String::new(),
+            labels: BTreeMap::new(),
+        },
+    }
 }
 
 /// The explicit fingerprint text of a stored document, if it has one.
 pub fn explicit_fingerprint(json: &str) -> Option<String> {
-    parse_raw(json)
-        .ok()
-        .and_then(|r| string_field(r.fingerprint, "fingerprint").ok().flatten())
-        .map(Cow::into_owned)
+    parse_raw(json).ok()?.fingerprint.map(Cow::into_owned)
 }
 
 /// FNV-1a, 64 bits: tiny, stable across versions and platforms, and documented.
