@@ -149,7 +149,7 @@ fn window_quota_slides() {
         (g.1.as_str(), g.2.as_str(), g.3.as_str()),
         ("5", "-1", "-1")
     );
-    assert!(g.4 > 900 && g.4 <= 1000, "as if added now: {}", g.4);
+    assert!(g.4 > 500 && g.4 <= 1000, "as if added now: {}", g.4);
 }
 
 #[test]
