@@ -10,7 +10,8 @@ deps:
 build: deps
 	$(CARGO) build --release
 
-# Starts redis-server in the foreground with redis.conf (loadmodule ./target/release/libvigil.so).
+# Starts redis-server in the foreground with redis.conf (data in ./run, the module from
+# target/release).
 run: build
 	mkdir -p run
 	redis-server redis.conf
