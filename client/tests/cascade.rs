@@ -78,7 +78,10 @@ async fn journal_answers_while_redis_is_down_then_replays_in_order() {
     let in_redis = c.range("k", &RangeQuery::all()).await.unwrap();
     assert_eq!(all_ids(&in_redis), all_ids(&held));
     // Alerts of one millisecond sort by their random seq, so look the first one up by ID.
-    let first = in_redis.iter().find(|a| a.id == a_id).expect("the folded alert");
+    let first = in_redis
+        .iter()
+        .find(|a| a.id == a_id)
+        .expect("the folded alert");
     assert_eq!((first.id, first.count), (a_id, 2));
     let acked = c.get("k", &[b.id, cpu.id]).await.unwrap();
     assert_eq!(acked[0].as_ref().map(|a| a.status), Some(Status::Acked));
