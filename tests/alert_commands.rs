@@ -654,6 +654,8 @@ fn keys_work_with_core_key_commands() {
 fn the_sweep_holds_no_memory_of_the_keys_it_visits() {
     let s = Server::start();
     let mut c = s.client();
+    // One stream, so that the sweep has something to look for and walks the keyspace.
+    call(&mut c, &["ALERT.CREATE", "stream", "RETENTION", "100000"]).unwrap();
     {
         let mut loader = s.client();
         let mut pipe = redis::pipe();

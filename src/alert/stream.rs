@@ -857,17 +857,29 @@ impl Stream {
 
 /// The alert as clients see it: the stored document plus the five server fields.
 pub fn render(id: &AlertId, a: &Alert) -> String {
+    let mut out = String::with_capacity(a.doc.len() + 96);
+    render_into(&mut out, id, a);
+    out
+}
+
+/// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
+pub fn render_into(out: &mut String, id: &AlertId, a: &Alert) {
+    use std::fmt::Write;
     let body = a.doc.strip_suffix('}').unwrap_or(&a.doc).trim_end();
     // `{}` or `{ }`: no field before ours, so no comma.
     let empty = body.get(1..).is_none_or(|rest| rest.trim().is_empty());
-    let sep = if empty { "" } else { "," };
-    format!(
-        "{body}{sep}\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
+    out.push_str(body);
+    if !empty {
+        out.push(',');
+    }
+    let _ = write!(
+        out,
+        "\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
         id.ts,
         a.status.as_str(),
         a.count,
         a.last_seen
-    )
+    );
 }
 
 #[cfg(test)]

@@ -47,6 +47,10 @@ fn sweep(ctx: &Context) {
     if flags.intersects(ContextFlags::SLAVE | ContextFlags::LOADING | ContextFlags::ASYNC_LOADING) {
         return;
     }
+    // No alert stream anywhere: nothing to look for (a server of plain keys pays nothing).
+    if stats::ALERT_KEYS.load(std::sync::atomic::Ordering::Relaxed) <= 0 {
+        return;
+    }
     STATE.with(|cell| {
         let mut guard = cell.borrow_mut();
         if guard.is_none() {

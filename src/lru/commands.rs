@@ -324,13 +324,10 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     // The tracker dropped the keys already; the deletes' `del` events must skip it.
     EVICTING.with(|e| *e.borrow_mut() = Some((db, name.as_slice().to_vec())));
-    for k in &keys {
-        let _ = ctx.call("DEL", &[&k[..]][..]);
-    }
+    let del: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    let _ = ctx.call("DEL", &del[..]);
     EVICTING.with(|e| *e.borrow_mut() = None);
-    let mut del: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     ctx.replicate("DEL", &del[..]);
-    del.clear();
     if let Some(q) = &quota {
         let qkey = ctx.open_key_writable(q);
         if let Ok(Some(qv)) = qkey.get_value::<Quota>(&QUOTA_TYPE) {

@@ -27,12 +27,20 @@ pub fn candidate_namespaces(key: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(move |(i, _)| &key[..=i])
 }
 
+/// One database's trackers.
+#[derive(Default)]
+struct Db {
+    /// namespace -> tracker keys.
+    by_namespace: HashMap<Vec<u8>, BTreeSet<Vec<u8>>>,
+    /// tracker key -> its namespace.
+    trackers: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Per database; looked up with borrowed keys, so a keyspace event allocates nothing.
 #[derive(Default)]
 struct Index {
-    /// (db, namespace) -> tracker keys.
-    by_namespace: HashMap<(i32, Vec<u8>), BTreeSet<Vec<u8>>>,
-    /// (db, tracker key) -> its namespace.
-    trackers: HashMap<(i32, Vec<u8>), Vec<u8>>,
+    dbs: HashMap<i32, Db>,
+    count: usize,
 }
 
 thread_local! {
@@ -46,47 +54,59 @@ pub fn add_tracker(db: i32, tracker: &[u8]) {
     };
     INDEX.with(|i| {
         let mut i = i.borrow_mut();
-        i.by_namespace
-            .entry((db, ns.to_vec()))
-            .or_default()
-            .insert(tracker.to_vec());
-        i.trackers.insert((db, tracker.to_vec()), ns.to_vec());
+        let d = i.dbs.entry(db).or_default();
+        if d.trackers.insert(tracker.to_vec(), ns.to_vec()).is_none() {
+            d.by_namespace
+                .entry(ns.to_vec())
+                .or_default()
+                .insert(tracker.to_vec());
+            i.count += 1;
+        }
     });
 }
 
 pub fn remove_tracker(db: i32, tracker: &[u8]) {
     INDEX.with(|i| {
         let mut i = i.borrow_mut();
-        if let Some(ns) = i.trackers.remove(&(db, tracker.to_vec())) {
-            let key = (db, ns);
-            if let Some(set) = i.by_namespace.get_mut(&key) {
-                set.remove(tracker);
-                if set.is_empty() {
-                    i.by_namespace.remove(&key);
-                }
+        let Some(d) = i.dbs.get_mut(&db) else {
+            return;
+        };
+        let Some(ns) = d.trackers.remove(tracker) else {
+            return;
+        };
+        if let Some(set) = d.by_namespace.get_mut(&ns) {
+            set.remove(tracker);
+            if set.is_empty() {
+                d.by_namespace.remove(&ns);
             }
         }
+        i.count -= 1;
     });
 }
 
 /// No tracker anywhere: keyspace events need no look-up at all.
 pub fn is_empty() -> bool {
-    INDEX.with(|i| i.borrow().trackers.is_empty())
+    INDEX.with(|i| i.borrow().count == 0)
 }
 
 pub fn is_tracker(db: i32, key: &[u8]) -> bool {
-    INDEX.with(|i| i.borrow().trackers.contains_key(&(db, key.to_vec())))
+    INDEX.with(|i| {
+        i.borrow()
+            .dbs
+            .get(&db)
+            .is_some_and(|d| d.trackers.contains_key(key))
+    })
 }
 
 /// The trackers whose namespace `key` lies in (a copy: callers open keys, which may re-enter).
 pub fn trackers_for(db: i32, key: &[u8]) -> Vec<Vec<u8>> {
     INDEX.with(|i| {
         let i = i.borrow();
-        if i.trackers.is_empty() {
+        let Some(d) = i.dbs.get(&db) else {
             return Vec::new();
-        }
+        };
         candidate_namespaces(key)
-            .filter_map(|ns| i.by_namespace.get(&(db, ns.to_vec())))
+            .filter_map(|ns| d.by_namespace.get(ns))
             .flat_map(|set| set.iter().cloned())
             .collect()
     })
@@ -94,7 +114,13 @@ pub fn trackers_for(db: i32, key: &[u8]) -> Vec<Vec<u8>> {
 
 /// Every indexed tracker: (db, key).
 pub fn all() -> Vec<(i32, Vec<u8>)> {
-    INDEX.with(|i| i.borrow().trackers.keys().cloned().collect())
+    INDEX.with(|i| {
+        i.borrow()
+            .dbs
+            .iter()
+            .flat_map(|(db, d)| d.trackers.keys().map(move |t| (*db, t.clone())))
+            .collect()
+    })
 }
 
 pub fn clear() {
@@ -103,23 +129,15 @@ pub fn clear() {
 
 /// SWAPDB a b: the trackers of a are now in b and the other way round.
 pub fn swap(a: i32, b: i32) {
-    let swap = |db: i32| {
-        if db == a {
-            b
-        } else if db == b {
-            a
-        } else {
-            db
-        }
-    };
     INDEX.with(|i| {
         let mut i = i.borrow_mut();
-        let old = std::mem::take(&mut *i);
-        for ((db, ns), set) in old.by_namespace {
-            i.by_namespace.insert((swap(db), ns), set);
+        let da = i.dbs.remove(&a);
+        let db = i.dbs.remove(&b);
+        if let Some(d) = da {
+            i.dbs.insert(b, d);
         }
-        for ((db, t), ns) in old.trackers {
-            i.trackers.insert((swap(db), t), ns);
+        if let Some(d) = db {
+            i.dbs.insert(a, d);
         }
     });
 }
