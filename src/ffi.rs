@@ -46,6 +46,28 @@ impl Text {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    /// Anything `Display` that fits in 48 bytes (amounts take at most 27), without allocating.
+    pub fn display(v: &impl std::fmt::Display) -> Text {
+        let mut t = Text {
+            buf: [0; 48],
+            len: 0,
+        };
+        let _ = std::fmt::write(&mut t, format_args!("{v}"));
+        t
+    }
+}
+
+impl std::fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {

@@ -5,7 +5,7 @@ use super::meter::{Quota, Report};
 use crate::alert::commands::{decide_now, now_ms};
 use crate::args::{err, wrong_type, Args, Keyword};
 use crate::callbacks::QUOTA_TYPE;
-use crate::ffi;
+use crate::ffi::{self, Text};
 use crate::stats::{self, QUOTA_INCRS, QUOTA_KEYS, QUOTA_REFUSALS};
 use crate::util::amount::Amount;
 use redis_module::key::{RedisKey, RedisKeyWritable};
@@ -50,12 +50,15 @@ fn limit_of(args: &mut Args) -> Result<Option<Amount>, RedisError> {
 }
 
 fn reply(ctx: &Context, r: &Report) -> RedisResult {
-    let show = |a: Option<Amount>| a.map_or_else(|| "-1".to_string(), |a| a.to_string());
+    let bulk = |a: Option<Amount>| match a {
+        Some(a) => ffi::reply_bulk(ctx, Text::display(&a).as_bytes()),
+        None => ffi::reply_bulk(ctx, b"-1"),
+    };
     ffi::reply_array(ctx, 5);
     ffi::reply_int(ctx, i64::from(r.allowed));
-    ffi::reply_bulk(ctx, r.usage.to_string().as_bytes());
-    ffi::reply_bulk(ctx, show(r.limit).as_bytes());
-    ffi::reply_bulk(ctx, show(r.remaining).as_bytes());
+    bulk(Some(r.usage));
+    bulk(r.limit);
+    bulk(r.remaining);
     ffi::reply_int(ctx, r.reset_ms);
     Ok(RedisValue::NoReply)
 }
@@ -152,22 +155,27 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let decision = q.incr(amount, force, now).map_err(|e| err(e.to_string()))?;
     let report = q.report(decision.applied, now);
 
-    let now_s = now.to_string();
-    let limit_s = limit.map(|l| l.map_or("-1".to_string(), |l| l.to_string()));
-    let amount_s;
-    let mut rep: Vec<&[u8]> = vec![name.as_slice()];
-    if decision.applied {
-        amount_s = amount.to_string();
-        rep.push(amount_s.as_bytes());
-    } else {
-        rep.push(b"0");
-    }
-    if let Some(l) = &limit_s {
-        rep.extend([b"LIMIT".as_slice(), l.as_bytes()]);
-    }
     if decision.applied || limit.is_some() || created {
-        rep.extend([b"FORCE".as_slice(), b"NOW", now_s.as_bytes()]);
-        replicate(ctx, "QUOTA.INCR", &rep);
+        if q.window_ms().is_none() {
+            // A cumulative quota decides without the clock: the replica, holding the same
+            // usage, decides the same, so the command goes as it came.
+            ctx.replicate_verbatim();
+        } else {
+            let now_s = now.to_string();
+            let limit_s = limit.map(|l| l.map_or("-1".to_string(), |l| l.to_string()));
+            let amount_s = amount.to_string();
+            let applied: &[u8] = if decision.applied {
+                amount_s.as_bytes()
+            } else {
+                b"0"
+            };
+            let mut rep: Vec<&[u8]> = vec![name.as_slice(), applied];
+            if let Some(l) = &limit_s {
+                rep.extend([b"LIMIT".as_slice(), l.as_bytes()]);
+            }
+            rep.extend([b"FORCE".as_slice(), b"NOW", now_s.as_bytes()]);
+            replicate(ctx, "QUOTA.INCR", &rep);
+        }
     }
     if decision.applied {
         stats::add(&QUOTA_INCRS, 1);
