@@ -126,21 +126,23 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Red
     } else {
         None
     };
-    let mut pairs: Vec<(RedisString, Amount)> = Vec::new();
+    // (key, size, the size as sent): replication passes the client's own strings on.
+    let mut pairs: Vec<(RedisString, Amount, RedisString)> = Vec::new();
     while let Some(key) = args.next() {
         check_in(&ns, key.as_slice())?;
-        let size = parse_size(&args.next_string()?)?;
-        pairs.push((key, size));
+        let size_arg = args.next_string()?;
+        let size = parse_size(&size_arg)?;
+        pairs.push((key, size, size_arg));
     }
     let now = decide_now(ctx, at)?;
     // Keys that do not exist are skipped (commands from the primary or the AOF were decided
     // there); the tracker never tracks itself. Existence checks may expire keys and raise
     // events, so they run before the tracker is opened.
     let trusted = from_primary(ctx);
-    let record: Vec<(RedisString, Amount)> = pairs
+    let record: Vec<(RedisString, Amount, RedisString)> = pairs
         .into_iter()
-        .filter(|(k, _)| k.as_slice() != name.as_slice())
-        .filter(|(k, _)| trusted || key_exists(ctx, k))
+        .filter(|(k, _, _)| k.as_slice() != name.as_slice())
+        .filter(|(k, _, _)| trusted || key_exists(ctx, k))
         .collect();
     let key = ctx.open_key_writable(&name);
     let existing = write_tracker(&key)?;
@@ -157,17 +159,16 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Red
         }
     };
     let mut added = 0;
-    for (k, size) in &record {
+    for (k, size, _) in &record {
         if tracker.touch(k.as_slice(), *size, now) {
             added += 1;
         }
     }
-    let now_s = now.to_string();
-    let sizes: Vec<String> = record.iter().map(|(_, s)| s.to_string()).collect();
-    let mut rep: Vec<&[u8]> = vec![name.as_slice(), now_s.as_bytes()];
-    for ((k, _), s) in record.iter().zip(&sizes) {
-        rep.push(k.as_slice());
-        rep.push(s.as_bytes());
+    let now_s = ctx.create_string(now.to_string());
+    let mut rep: Vec<&RedisString> = vec![&name, &now_s];
+    for (k, _, size_arg) in &record {
+        rep.push(k);
+        rep.push(size_arg);
     }
     ctx.replicate("LRU.TOUCHAT", &rep[..]);
     ffi::notify(ctx, c"lru.touch", &name);
