@@ -171,9 +171,7 @@ fn write_fixture() {
 
 #[test]
 fn fixture_rdb_of_encoding_version_1_loads() {
-    let dir = temp_dir("fixture");
-    std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
-    let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
+    let s = server_from_fixture(FIXTURE);
     let mut c = s.client();
     let got: Vec<String> =
         redis::from_redis_value(&call(&mut c, &["ALERT.RANGE", "fx", "-", "+"]).unwrap()).unwrap();

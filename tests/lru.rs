@@ -422,33 +422,16 @@ fn lru_snapshot(c: &mut redis::Connection) -> Vec<String> {
 
 #[test]
 fn persistence_rdb_aof_rewrite_and_reload() {
-    for preamble in ["yes", "no"] {
-        let mut s = Server::start_with(&[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-use-rdb-preamble",
-            preamble,
-        ]);
-        let mut c = s.client();
-        lru_workload(&mut c);
-        let before = lru_snapshot(&mut c);
-        s.restart(&[]);
-        let mut c = s.client();
-        assert_eq!(lru_snapshot(&mut c), before, "AOF replay ({preamble})");
-        call(&mut c, &["BGREWRITEAOF"]).unwrap();
-        wait_rewrite(&mut c);
-        s.restart(&[]);
-        let mut c = s.client();
-        assert_eq!(lru_snapshot(&mut c), before, "rewritten AOF ({preamble})");
+    check_aof_and_reload(
+        lru_workload,
+        lru_snapshot,
         // The index is rebuilt after loading: deletes still reach the trackers.
-        call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
-        assert_eq!(lru_snapshot(&mut c), before, "DEBUG RELOAD");
-        let n = info(&mut c, T).0;
-        call(&mut c, &["DEL", &k("w30")]).unwrap();
-        assert_eq!(info(&mut c, T).0, n - 1);
-    }
+        |c| {
+            let n = info(c, T).0;
+            call(c, &["DEL", &k("w30")]).unwrap();
+            assert_eq!(info(c, T).0, n - 1);
+        },
+    );
 }
 
 const FIXTURE: &str = concat!(
@@ -496,9 +479,7 @@ fn write_fixture() {
 
 #[test]
 fn fixture_rdb_of_encoding_version_1_loads() {
-    let dir = temp_dir("lfixture");
-    std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
-    let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
+    let s = server_from_fixture(FIXTURE);
     let mut c = s.client();
     let v: Vec<(String, String, i64)> =
         redis::from_redis_value(&call(&mut c, &["LRU.CANDIDATES", "fx:{t}:lru", "10"]).unwrap())

@@ -356,36 +356,15 @@ fn quota_snapshot(c: &mut redis::Connection) -> Vec<String> {
 
 #[test]
 fn persistence_rdb_aof_and_rewrite() {
-    for preamble in ["yes", "no"] {
-        let mut s = Server::start_with(&[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-use-rdb-preamble",
-            preamble,
-        ]);
-        let mut c = s.client();
-        quota_workload(&mut c);
-        let before = quota_snapshot(&mut c);
-        assert!(
-            before
-                .iter()
-                .any(|l| l.starts_with("win 0 1") || l.contains("win")),
-            "{before:?}"
-        );
-        s.restart(&[]);
-        let mut c = s.client();
-        assert_eq!(quota_snapshot(&mut c), before, "AOF replay ({preamble})");
-        call(&mut c, &["BGREWRITEAOF"]).unwrap();
-        wait_rewrite(&mut c);
-        s.restart(&[]);
-        let mut c = s.client();
-        assert_eq!(quota_snapshot(&mut c), before, "rewritten AOF ({preamble})");
-        call(&mut c, &["SAVE"]).unwrap();
-        call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
-        assert_eq!(quota_snapshot(&mut c), before, "DEBUG RELOAD");
-    }
+    check_aof_and_reload(
+        quota_workload,
+        |c| {
+            let snap = quota_snapshot(c);
+            assert!(snap.iter().any(|l| l.starts_with("win ")), "{snap:?}");
+            snap
+        },
+        |_| {},
+    );
 }
 
 const FIXTURE: &str = concat!(
@@ -416,9 +395,7 @@ fn write_fixture() {
 
 #[test]
 fn fixture_rdb_of_encoding_version_1_loads() {
-    let dir = temp_dir("qfixture");
-    std::fs::copy(FIXTURE, dir.join("dump.rdb")).expect("fixture present");
-    let s = Server::start_in(dir, &["--save", "", "--appendonly", "no"], true);
+    let s = server_from_fixture(FIXTURE);
     let mut c = s.client();
     assert_eq!(
         q(&mut c, &["QUOTA.GET", "fx:cum"]),

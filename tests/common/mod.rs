@@ -337,3 +337,44 @@ impl Server {
         replica
     }
 }
+
+/// Runs `workload` on a server with AOF on (with and without the RDB preamble), and checks that
+/// `snapshot` is unchanged after an AOF replay, after BGREWRITEAOF and a restart, and after
+/// DEBUG RELOAD; `after` then runs on the reloaded server for checks of its own.
+pub fn check_aof_and_reload(
+    workload: impl Fn(&mut redis::Connection),
+    snapshot: impl Fn(&mut redis::Connection) -> Vec<String>,
+    after: impl Fn(&mut redis::Connection),
+) {
+    for preamble in ["yes", "no"] {
+        let mut s = Server::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ]);
+        let mut c = s.client();
+        workload(&mut c);
+        let before = snapshot(&mut c);
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(snapshot(&mut c), before, "AOF replay ({preamble})");
+        call(&mut c, &["BGREWRITEAOF"]).unwrap();
+        wait_rewrite(&mut c);
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(snapshot(&mut c), before, "rewritten AOF ({preamble})");
+        call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+        assert_eq!(snapshot(&mut c), before, "DEBUG RELOAD ({preamble})");
+        after(&mut c);
+    }
+}
+
+/// A server started on a copy of the RDB file `fixture`.
+pub fn server_from_fixture(fixture: &str) -> Server {
+    let dir = temp_dir("fixture");
+    std::fs::copy(fixture, dir.join("dump.rdb")).expect("fixture present");
+    Server::start_in(dir, &["--save", "", "--appendonly", "no"], true)
+}
