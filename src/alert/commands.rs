@@ -12,10 +12,9 @@ use crate::stats;
 use crate::{config, stats::*};
 use redis_module::key::{RedisKey, RedisKeyWritable};
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{
-    raw, Context, ContextFlags, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue,
-};
+use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 use std::collections::BTreeMap;
+use std::ffi::CStr;
 
 pub fn now_ms() -> u64 {
     let ms = unsafe { raw::RedisModule_Milliseconds.map_or(0, |f| f()) };
@@ -59,10 +58,6 @@ fn create_stream(key: &RedisKeyWritable, settings: Settings) -> Result<&mut Stre
     write_stream(key)?.ok_or_else(|| err("ERR could not create the alert stream"))
 }
 
-fn notify(ctx: &Context, event: &str, key: &RedisString) {
-    ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key);
-}
-
 fn replicate(ctx: &Context, command: &str, args: &[Vec<u8>]) {
     let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     ctx.replicate(command, &refs[..]);
@@ -98,7 +93,7 @@ fn trimmed(ctx: &Context, key: &RedisString, n: u64) {
     if n > 0 {
         stats::add(&ALERTS_TRIMMED, n);
         stats::adjust(&ALERTS_HELD, -(n as i64));
-        notify(ctx, "alert.expire", key);
+        ffi::notify(ctx, c"alert.expire", key);
     }
 }
 
@@ -351,7 +346,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 fn per_id(
     ctx: &Context,
     args: Vec<RedisString>,
-    event: &str,
+    event: &CStr,
     op: fn(&mut Stream, &AlertId) -> bool,
 ) -> RedisResult {
     let mut args = Args::new(args, 3)?;
@@ -366,21 +361,21 @@ fn per_id(
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
     if changed > 0 {
         ctx.replicate_verbatim();
-        notify(ctx, event, &name);
+        ffi::notify(ctx, event, &name);
     }
     Ok(RedisValue::Integer(changed))
 }
 
 pub fn ack(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    per_id(ctx, args, "alert.ack", Stream::ack)
+    per_id(ctx, args, c"alert.ack", Stream::ack)
 }
 
 pub fn resolve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    per_id(ctx, args, "alert.resolve", Stream::resolve)
+    per_id(ctx, args, c"alert.resolve", Stream::resolve)
 }
 
 pub fn del(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let result = per_id(ctx, args, "alert.del", Stream::remove)?;
+    let result = per_id(ctx, args, c"alert.del", Stream::remove)?;
     if let RedisValue::Integer(n) = result {
         stats::adjust(&ALERTS_HELD, -n);
     }
@@ -531,6 +526,6 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     replicate(ctx, "ALERT.IMPORT", &rep);
     stats::adjust(&ALERTS_HELD, 1);
-    notify(ctx, "alert.add", &name);
+    ffi::notify(ctx, c"alert.add", &name);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }

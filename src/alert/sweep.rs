@@ -6,7 +6,7 @@ use super::commands::now_ms;
 use super::stream::Stream;
 use crate::callbacks::{is_type, Scanner, ALERT_TYPE};
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
-use redis_module::{raw, Context, ContextFlags, NotifyEvent, RedisString};
+use redis_module::{raw, Context, ContextFlags, RedisString};
 use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -122,7 +122,7 @@ fn trim_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> u64 {
             "ALERT.TRIM",
             &[name.as_slice(), b"MINTS", bound_s.as_bytes()][..],
         );
-        ctx.notify_keyspace_event(NotifyEvent::MODULE, "alert.expire", name);
+        crate::ffi::notify(ctx, c"alert.expire", name);
         stats::add(&ALERTS_TRIMMED, removed);
         stats::add(&ALERTS_SWEPT, removed);
         stats::adjust(&ALERTS_HELD, -(removed as i64));
