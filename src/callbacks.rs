@@ -80,7 +80,7 @@ unsafe extern "C" fn on_swapdb(
     }
     let info = &*data.cast::<raw::RedisModuleSwapDbInfo>();
     let (a, b) = (info.dbnum_first, info.dbnum_second);
-    catch("SWAPDB event", (), || crate::lru::events::swapped(a, b));
+    catch("SWAPDB event", (), || crate::events::swapped(a, b));
 }
 
 unsafe extern "C" fn rdb_load<T: Persisted>(rdb: *mut RedisModuleIO, encver: c_int) -> *mut c_void {

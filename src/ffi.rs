@@ -70,6 +70,11 @@ impl std::fmt::Write for Text {
     }
 }
 
+/// The database the context is in.
+pub fn selected_db(ctx: &Context) -> i32 {
+    unsafe { raw::RedisModule_GetSelectedDb.map_or(0, |f| f(ctx.get_raw())) }
+}
+
 pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
     if let Some(f) = unsafe { raw::RedisModule_NotifyKeyspaceEvent } {
         unsafe {

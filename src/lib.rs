@@ -6,6 +6,7 @@ pub mod args;
 pub mod callbacks;
 pub mod commands;
 pub mod config;
+pub mod events;
 pub mod ffi;
 pub mod guard;
 pub mod lru;
@@ -66,7 +67,7 @@ redis_module! {
         ["lru.info", commands::lru_info, TABLE[commands::LRU_INFO].flags, 1, 1, 1, ""],
     ],
     event_handlers: [
-        [@GENERIC @EXPIRED @EVICTED: lru::events::on_key_event],
+        [@GENERIC @EXPIRED @EVICTED: events::on_key_event],
     ],
     configurations: [
         i64: [

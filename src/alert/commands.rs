@@ -52,9 +52,15 @@ fn write_stream(key: &RedisKeyWritable) -> Result<Option<&mut Stream>, RedisErro
 }
 
 /// Stores a new stream under `key`.
-fn create_stream(key: &RedisKeyWritable, settings: Settings) -> Result<&mut Stream, RedisError> {
+fn create_stream<'k>(
+    ctx: &Context,
+    name: &RedisString,
+    key: &'k RedisKeyWritable,
+    settings: Settings,
+) -> Result<&'k mut Stream, RedisError> {
     key.set_value(&ALERT_TYPE, Stream::new(settings))?;
     stats::adjust(&ALERT_KEYS, 1);
+    super::registry::add(ffi::selected_db(ctx), name.as_slice());
     write_stream(key)?.ok_or_else(|| err("ERR could not create the alert stream"))
 }
 
@@ -130,7 +136,7 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if !key.is_empty() {
         return Err(err("ERR key already exists"));
     }
-    create_stream(&key, settings)?;
+    create_stream(ctx, &name, &key, settings)?;
     replicate_create(ctx, &name, &settings);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
@@ -206,7 +212,7 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         Some(s) => (s, None),
         None => {
             let settings = config::default_settings();
-            (create_stream(&key, settings)?, Some(settings))
+            (create_stream(ctx, &name, &key, settings)?, Some(settings))
         }
     };
     let json = doc.json.clone();
@@ -500,7 +506,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         Some(s) => (s, None),
         None => {
             let settings = config::default_settings();
-            (create_stream(&key, settings)?, Some(settings))
+            (create_stream(ctx, &name, &key, settings)?, Some(settings))
         }
     };
     stream

@@ -4,5 +4,6 @@ pub mod commands;
 pub mod dedup;
 pub mod doc;
 pub mod rdb;
+pub mod registry;
 pub mod stream;
 pub mod sweep;

@@ -6,7 +6,7 @@ use super::tracker::Tracker;
 use crate::alert::commands::{decide_now, from_primary};
 use crate::args::{err, wrong_type, Args, Keyword};
 use crate::callbacks::{LRU_TYPE, QUOTA_TYPE};
-use crate::ffi;
+use crate::ffi::{self, selected_db};
 use crate::quota::meter::Quota;
 use crate::stats::{self, LRU_EVICTIONS, LRU_KEYS};
 use crate::util::amount::Amount;
@@ -28,10 +28,6 @@ pub fn is_evicting(db: i32, tracker: &[u8]) -> bool {
             .as_ref()
             .is_some_and(|(d, t)| *d == db && t == tracker)
     })
-}
-
-pub fn selected_db(ctx: &Context) -> i32 {
-    unsafe { raw::RedisModule_GetSelectedDb.map_or(0, |f| f(ctx.get_raw())) }
 }
 
 fn read_tracker(key: &RedisKey) -> Result<Option<&Tracker>, RedisError> {

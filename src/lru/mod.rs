@@ -1,7 +1,6 @@
-//! LRU trackers (`vigil-lru`): the core (`tracker`, `namespace`), then the commands,
-//! persistence and the keyspace-event handlers that keep trackers true to the keyspace.
+//! LRU trackers (`vigil-lru`): the core (`tracker`, `namespace`), then the commands and
+//! persistence; `crate::events` keeps trackers true to the keyspace.
 pub mod commands;
-pub mod events;
 pub mod namespace;
 pub mod rdb;
 pub mod tracker;

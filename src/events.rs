@@ -1,17 +1,20 @@
-//! Keeps trackers true to the keyspace: a tracked key that leaves by any road (DEL, UNLINK,
-//! expiry, maxmemory eviction, RENAME or MOVE away, FLUSHDB) leaves its trackers at once, and
-//! the namespace index follows trackers that are renamed, moved, copied, restored, swapped,
-//! flushed or loaded.
+//! Keyspace and server events: they keep LRU trackers true to the keyspace (a tracked key that
+//! leaves by any road — DEL, UNLINK, expiry, maxmemory eviction, RENAME or MOVE away, FLUSHDB —
+//! leaves its trackers at once), and keep the two indexes of where things are — trackers by
+//! namespace, alert streams for the sweep — following keys that are renamed, moved, copied,
+//! restored, swapped, flushed or loaded.
 //!
 //! Handlers run inside the event, so they never create or delete keys: they only edit the
 //! trackers' own in-memory values. The same events fire on replicas and during AOF replay (the
 //! primary's DELs reach them), so nothing here replicates.
 
-use super::commands::{is_evicting, selected_db};
-use super::namespace::{self, namespace};
-use super::tracker::Tracker;
-use crate::callbacks::{is_type, Scanner, LRU_TYPE};
+use crate::alert::{registry, stream::Stream};
+use crate::callbacks::{is_type, Scanner, ALERT_TYPE, LRU_TYPE};
+use crate::ffi::selected_db;
 use crate::guard::catch;
+use crate::lru::commands::is_evicting;
+use crate::lru::namespace::{self, namespace};
+use crate::lru::tracker::Tracker;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
 use redis_module::{raw, Context, NotifyEvent, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
@@ -30,6 +33,7 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
     let db = selected_db(ctx);
     match event {
         "del" | "expired" | "evicted" | "rename_from" | "move_from" => {
+            registry::remove(db, key);
             // Every DEL and expiry in the server comes through here: without trackers, stop.
             if namespace::is_empty() {
                 return;
@@ -65,6 +69,10 @@ fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
 fn arrived(ctx: &Context, db: i32, key: &[u8]) {
     let name = key_string(ctx, key);
     let k = ctx.open_key_writable(&name);
+    if matches!(k.get_value::<Stream>(&ALERT_TYPE), Ok(Some(_))) {
+        registry::add(db, key);
+        return;
+    }
     if let Ok(Some(t)) = k.get_value::<Tracker>(&LRU_TYPE) {
         match namespace(key) {
             Some(ns) => {
@@ -127,6 +135,8 @@ fn rebuild(ctx: &Context) {
         while cursor.step(ctx, &mut |name, module_type| {
             if is_type(module_type, &LRU_TYPE) {
                 names.push(name.to_vec());
+            } else if is_type(module_type, &ALERT_TYPE) {
+                registry::add(db, name);
             }
         }) {}
         let trackers: Vec<RedisString> = names
@@ -169,4 +179,5 @@ fn exists(ctx: &Context, key: &[u8]) -> bool {
 /// SWAPDB: trackers change databases with their keys (called from `callbacks::on_swapdb`).
 pub fn swapped(a: i32, b: i32) {
     namespace::swap(a, b);
+    registry::swap(a, b);
 }
