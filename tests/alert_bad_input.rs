@@ -28,16 +28,7 @@ const DEDUP: &str = "60000";
 const RL_N: &str = "100";
 const RL_WINDOW: &str = "60000";
 
-const INFO_FIELDS: [&str; 8] = [
-    "length",
-    "first_ts",
-    "last_ts",
-    "retention",
-    "maxlen",
-    "dedup",
-    "ratelimit_n",
-    "ratelimit_window",
-];
+const INFO_FIELDS: [&str; 8] = common::alerts::STREAM_FIELDS;
 
 /// Numbers no count, size, duration or timestamp argument may accept.
 const BAD_NUMS: [&str; 12] = [

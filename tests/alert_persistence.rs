@@ -158,15 +158,7 @@ fn fixture_expected() -> Vec<String> {
 #[test]
 #[ignore]
 fn write_fixture() {
-    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
-        return;
-    }
-    let s = Server::start();
-    let mut c = s.client();
-    fixture_workload(&mut c);
-    call(&mut c, &["SAVE"]).unwrap();
-    std::fs::create_dir_all(std::path::Path::new(FIXTURE).parent().unwrap()).unwrap();
-    std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
+    write_fixture_if_asked(FIXTURE, fixture_workload);
 }
 
 #[test]

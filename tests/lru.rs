@@ -443,38 +443,33 @@ const FIXTURE: &str = concat!(
 #[test]
 #[ignore]
 fn write_fixture() {
-    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
-        return;
-    }
-    let s = Server::start();
-    let mut c = s.client();
-    set(&mut c, &["fx:{t}:a", "fx:{t}:b", "fx:{t}:c"]);
-    call(
-        &mut c,
-        &[
-            "LRU.TOUCHAT",
-            "fx:{t}:lru",
-            "1700000000000",
-            "fx:{t}:a",
-            "1.5",
-            "fx:{t}:b",
-            "2",
-        ],
-    )
-    .unwrap();
-    call(
-        &mut c,
-        &[
-            "LRU.TOUCHAT",
-            "fx:{t}:lru",
-            "1700000000001",
-            "fx:{t}:c",
-            "3",
-        ],
-    )
-    .unwrap();
-    call(&mut c, &["SAVE"]).unwrap();
-    std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
+    write_fixture_if_asked(FIXTURE, |c| {
+        set(c, &["fx:{t}:a", "fx:{t}:b", "fx:{t}:c"]);
+        call(
+            c,
+            &[
+                "LRU.TOUCHAT",
+                "fx:{t}:lru",
+                "1700000000000",
+                "fx:{t}:a",
+                "1.5",
+                "fx:{t}:b",
+                "2",
+            ],
+        )
+        .unwrap();
+        call(
+            c,
+            &[
+                "LRU.TOUCHAT",
+                "fx:{t}:lru",
+                "1700000000001",
+                "fx:{t}:c",
+                "3",
+            ],
+        )
+        .unwrap();
+    });
 }
 
 #[test]

@@ -376,21 +376,12 @@ const FIXTURE: &str = concat!(
 #[test]
 #[ignore]
 fn write_fixture() {
-    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
-        return;
-    }
-    let s = Server::start();
-    let mut c = s.client();
-    q(&mut c, &["QUOTA.INCR", "fx:cum", "1.25", "LIMIT", "10"]);
-    q(&mut c, &["QUOTA.INCR", "fx:unl", "1000000000000000"]);
-    call(
-        &mut c,
-        &["QUOTA.SET", "fx:win", "LIMIT", "3", "WINDOW", "1000"],
-    )
-    .unwrap();
-    q(&mut c, &["QUOTA.INCR", "fx:win", "2"]);
-    call(&mut c, &["SAVE"]).unwrap();
-    std::fs::copy(s.dir.join("dump.rdb"), FIXTURE).unwrap();
+    write_fixture_if_asked(FIXTURE, |c| {
+        q(c, &["QUOTA.INCR", "fx:cum", "1.25", "LIMIT", "10"]);
+        q(c, &["QUOTA.INCR", "fx:unl", "1000000000000000"]);
+        call(c, &["QUOTA.SET", "fx:win", "LIMIT", "3", "WINDOW", "1000"]).unwrap();
+        q(c, &["QUOTA.INCR", "fx:win", "2"]);
+    });
 }
 
 #[test]

@@ -12,6 +12,18 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The ALERT.INFO fields that are a stream's state (the rest are statistics).
+pub const STREAM_FIELDS: [&str; 8] = [
+    "length",
+    "first_ts",
+    "last_ts",
+    "retention",
+    "maxlen",
+    "dedup",
+    "ratelimit_n",
+    "ratelimit_window",
+];
+
 /// IDs folded as duplicates by the workload: (key, alias id, document).
 pub type Aliases = Vec<(String, String, String)>;
 
@@ -137,19 +149,10 @@ pub fn snapshot(c: &mut redis::Connection, aliases: &Aliases) -> Vec<String> {
     let mut out = Vec::new();
     for key in keys {
         let info = map_of(call(c, &["ALERT.INFO", &key]).unwrap());
-        let mut fields: Vec<String> = [
-            "length",
-            "first_ts",
-            "last_ts",
-            "retention",
-            "maxlen",
-            "dedup",
-            "ratelimit_n",
-            "ratelimit_window",
-        ]
-        .iter()
-        .map(|f| format!("{f}={:?}", info.get(*f)))
-        .collect();
+        let mut fields: Vec<String> = STREAM_FIELDS
+            .iter()
+            .map(|f| format!("{f}={:?}", info.get(*f)))
+            .collect();
         fields.insert(0, key.clone());
         out.push(fields.join(" "));
         let range: Vec<String> =

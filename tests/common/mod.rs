@@ -372,6 +372,22 @@ pub fn check_aof_and_reload(
     }
 }
 
+/// Writes the RDB fixture `path` from what `workload` makes, when VIGIL_WRITE_FIXTURE is set
+/// (the `write_fixture` tests are `#[ignore]`d: fixtures are regenerated on purpose only).
+pub fn write_fixture_if_asked(path: &str, workload: impl Fn(&mut redis::Connection)) {
+    if std::env::var("VIGIL_WRITE_FIXTURE").is_err() {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.client();
+    workload(&mut c);
+    call(&mut c, &["SAVE"]).unwrap();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::copy(s.dir.join("dump.rdb"), path).unwrap();
+}
+
 /// A server started on a copy of the RDB file `fixture`.
 pub fn server_from_fixture(fixture: &str) -> Server {
     let dir = temp_dir("fixture");
