@@ -19,6 +19,7 @@ run: build
 # Unit tests (the core, no Redis) and integration tests (a real redis-server per test, started
 # on a free loopback port). The integration tests load $(MODULE), built first.
 test: build
+	./scripts/install-deps.sh --check
 	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
 	./scripts/test-valkey.sh
 

@@ -1,17 +1,134 @@
 #!/usr/bin/env bash
-# Installs what building and testing Vigil needs, only where it is missing:
-# redis-server (Debian's), and libclang for the redis-module crate's bindgen.
+# Installs what building and testing Vigil needs, only where it is missing, and checks that
+# the build will find it.
+#
+#   scripts/install-deps.sh            install what is missing (apt-get), then --check
+#   scripts/install-deps.sh --check    install nothing; exit 1 naming each dependency the build
+#                                      would not find
+#   scripts/install-deps.sh --with monitoring   also the Prometheus tools (exporter, promtool,
+#                                      Alertmanager) that the monitoring tests use
+#
+# libclang is looked for the way bindgen (the redis-module crate's build script) looks for it:
+# files named libclang.so, libclang-*.so, libclang.so.*, libclang-*.so.* in $LIBCLANG_PATH,
+# in `llvm-config --libdir`, and in the usual library directories -- and libclang-cpp.so.*
+# (a different library, which Debian's LLVM packages bring) does not count.
+# VIGIL_LIB_DIRS replaces the usual directories (tests use it to fake a machine).
 set -euo pipefail
-need=()
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang1-14)
-ls /usr/lib/llvm-*/lib/clang/*/include/stddef.h >/dev/null 2>&1 || need+=(libclang-common-14-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
+
+mode=install
+extras=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) mode=check ;;
+    --with) shift; extras+=("${1:-}") ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+lib_dirs() {
+  if [ -n "${VIGIL_LIB_DIRS:-}" ]; then
+    tr ':' '\n' <<<"$VIGIL_LIB_DIRS"
+    return
+  fi
+  [ -n "${LIBCLANG_PATH:-}" ] && echo "$LIBCLANG_PATH"
+  command -v llvm-config >/dev/null 2>&1 && llvm-config --libdir 2>/dev/null || true
+  local d
+  for d in /usr/lib/llvm-*/lib /usr/local/lib /usr/lib /usr/lib64 /usr/lib/x86_64-linux-gnu \
+           /usr/lib/aarch64-linux-gnu /lib /lib64 /lib/x86_64-linux-gnu; do
+    [ -d "$d" ] && echo "$d"
+  done
+  return 0
+}
+
+# A library file bindgen would load as libclang; prints its path.
+find_libclang() {
+  local d f base
+  while IFS= read -r d; do
+    [ -d "$d" ] || continue
+    for f in "$d"/libclang.so "$d"/libclang-*.so "$d"/libclang.so.* "$d"/libclang-*.so.*; do
+      [ -e "$f" ] || continue
+      base=$(basename "$f")
+      case "$base" in libclang-cpp*) continue ;; esac
+      echo "$f"
+      return 0
+    done
+  done < <(lib_dirs)
+  return 1
+}
+
+# clang's builtin headers (stddef.h), which bindgen needs beside libclang.
+find_clang_headers() {
+  local d f
+  if [ -n "${VIGIL_LIB_DIRS:-}" ]; then
+    while IFS= read -r d; do
+      for f in "$d"/clang/*/include/stddef.h; do [ -e "$f" ] && { echo "$f"; return 0; }; done
+    done < <(lib_dirs)
+    return 1
+  fi
+  for f in /usr/lib/llvm-*/lib/clang/*/include/stddef.h /usr/lib/clang/*/include/stddef.h; do
+    [ -e "$f" ] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# "what is missing <tab> the Debian package that brings it"
+missing() {
+  have redis-server || printf 'redis-server\tredis-server\n'
+  have redis-cli || printf 'redis-cli\tredis-tools\n'
+  find_libclang >/dev/null || printf 'libclang (libclang.so*, not libclang-cpp)\tlibclang1-14\n'
+  find_clang_headers >/dev/null || printf "clang's builtin headers (stddef.h)\tlibclang-common-14-dev\n"
+  have python3 || printf 'python3\tpython3\n'
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || printf 'python3 venv\tpython3-venv\n'
+  local x
+  for x in "${extras[@]}"; do
+    case "$x" in
+      monitoring)
+        have prometheus-redis-exporter || printf 'redis_exporter\tprometheus-redis-exporter\n'
+        have promtool || printf 'promtool\tprometheus\n'
+        have prometheus-alertmanager || printf 'alertmanager\tprometheus-alertmanager\n'
+        ;;
+      "") ;;
+      *) echo "install-deps: unknown extra '$x'" >&2; exit 2 ;;
+    esac
+  done
+}
+
+report() {
+  local what pkg bad=0
+  while IFS=$'\t' read -r what pkg; do
+    [ -n "$what" ] || continue
+    echo "install-deps: missing $what (Debian package $pkg)" >&2
+    bad=1
+  done <<<"$(missing)"
+  if ! have cargo; then
+    echo "install-deps: cargo not found: install Rust (rustup) first" >&2
+    bad=1
+  fi
+  return $bad
+}
+
+if [ "$mode" = check ]; then
+  report && echo "install-deps: everything the build and tests need is present (libclang: $(find_libclang))"
+  exit $?
+fi
+
+need=$(missing | cut -f2 | sort -u | tr '\n' ' ')
+if [ -n "${need// /}" ]; then
+  echo "installing: $need"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+  # Debian's packages start their services: the tests start their own, on free ports.
+  for svc in redis-server prometheus prometheus-redis-exporter prometheus-alertmanager; do
+    if [[ " $need " == *" $svc "* ]] && have systemctl; then
+      $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    fi
+  done
 fi
-command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+report && echo "install-deps: ok (libclang: $(find_libclang))"
