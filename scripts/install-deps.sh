@@ -8,11 +8,13 @@
 #   scripts/install-deps.sh --with monitoring   also the Prometheus tools (exporter, promtool,
 #                                      Alertmanager) that the monitoring tests use
 #
-# libclang is looked for the way bindgen (the redis-module crate's build script) looks for it:
-# files named libclang.so, libclang-*.so, libclang.so.*, libclang-*.so.* in $LIBCLANG_PATH,
-# in `llvm-config --libdir`, and in the usual library directories -- and libclang-cpp.so.*
-# (a different library, which Debian's LLVM packages bring) does not count.
-# VIGIL_LIB_DIRS replaces the usual directories (tests use it to fake a machine).
+# libclang is looked for the way bindgen (clang-sys, in the redis-module crate's build script)
+# looks for it: files named libclang.so, libclang-*.so, libclang.so.*, libclang-*.so.* that are
+# 64-bit ELF files -- only in $LIBCLANG_PATH when it is set, else in `llvm-config --prefix`'s
+# bin, lib and lib64, $LD_LIBRARY_PATH, $LIBRARY_PATH and the usual library directories. A name
+# with "-cpp." (libclang-cpp.so.14, a different library that Debian's LLVM packages bring) does
+# not count. VIGIL_LIB_DIRS (colon-separated) replaces all of those directories: tests use it
+# to fake a machine.
 set -euo pipefail
 
 mode=install
@@ -21,38 +23,62 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --check) mode=check ;;
     --with) shift; extras+=("${1:-}") ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) echo "install-deps: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
 done
 
+# The directories clang-sys searches for libclang, in its order.
 lib_dirs() {
   if [ -n "${VIGIL_LIB_DIRS:-}" ]; then
     tr ':' '\n' <<<"$VIGIL_LIB_DIRS"
     return
   fi
-  [ -n "${LIBCLANG_PATH:-}" ] && echo "$LIBCLANG_PATH"
-  command -v llvm-config >/dev/null 2>&1 && llvm-config --libdir 2>/dev/null || true
-  local d
-  for d in /usr/lib/llvm-*/lib /usr/local/lib /usr/lib /usr/lib64 /usr/lib/x86_64-linux-gnu \
-           /usr/lib/aarch64-linux-gnu /lib /lib64 /lib/x86_64-linux-gnu; do
+  # clang-sys looks nowhere else when LIBCLANG_PATH is set (a file is handled by find_libclang).
+  if [ -n "${LIBCLANG_PATH:-}" ]; then
+    echo "$LIBCLANG_PATH"
+    return
+  fi
+  local prefix d
+  if command -v llvm-config >/dev/null 2>&1 && prefix=$(llvm-config --prefix 2>/dev/null); then
+    printf '%s\n' "$prefix/bin" "$prefix/lib" "$prefix/lib64"
+  fi
+  [ -n "${LD_LIBRARY_PATH:-}" ] && tr ':' '\n' <<<"$LD_LIBRARY_PATH"
+  [ -n "${LIBRARY_PATH:-}" ] && tr ':' '\n' <<<"$LIBRARY_PATH"
+  # clang-sys's directory patterns for Linux.
+  for d in /usr/local/llvm*/lib* /usr/local/lib*/*/* /usr/local/lib*/* /usr/local/lib* \
+           /usr/lib*/*/* /usr/lib*/* /usr/lib*; do
     [ -d "$d" ] && echo "$d"
   done
   return 0
 }
 
+# Whether bindgen would load this file as libclang: one of the names it searches for, without
+# "-cpp." (clang-sys skips those), and a 64-bit ELF file (clang-sys validates the header and
+# skips anything else: an empty or truncated file, a 32-bit library).
+is_libclang() {
+  local base
+  base=$(basename "$1")
+  case "$base" in *-cpp.*) return 1 ;; esac
+  case "$base" in libclang.so | libclang-*.so | libclang.so.* | libclang-*.so.*) ;; *) return 1 ;; esac
+  [ "$(head -c 5 "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 7f454c4602 ]
+}
+
 # A library file bindgen would load as libclang; prints its path.
 find_libclang() {
-  local d f base
+  local d f
+  if [ -z "${VIGIL_LIB_DIRS:-}" ] && [ -f "${LIBCLANG_PATH:-}" ] && is_libclang "$LIBCLANG_PATH"; then
+    echo "$LIBCLANG_PATH"
+    return 0
+  fi
   while IFS= read -r d; do
     [ -d "$d" ] || continue
     for f in "$d"/libclang.so "$d"/libclang-*.so "$d"/libclang.so.* "$d"/libclang-*.so.*; do
-      [ -e "$f" ] || continue
-      base=$(basename "$f")
-      case "$base" in libclang-cpp*) continue ;; esac
-      echo "$f"
-      return 0
+      if [ -e "$f" ] && is_libclang "$f"; then
+        echo "$f"
+        return 0
+      fi
     done
   done < <(lib_dirs)
   return 1
@@ -79,7 +105,13 @@ have() { command -v "$1" >/dev/null 2>&1; }
 missing() {
   have redis-server || printf 'redis-server\tredis-server\n'
   have redis-cli || printf 'redis-cli\tredis-tools\n'
-  find_libclang >/dev/null || printf 'libclang (libclang.so*, not libclang-cpp)\tlibclang1-14\n'
+  if ! find_libclang >/dev/null; then
+    if [ -z "${VIGIL_LIB_DIRS:-}" ] && [ -n "${LIBCLANG_PATH:-}" ]; then
+      printf 'libclang in LIBCLANG_PATH=%s (bindgen looks only there while it is set)\tlibclang1-14\n' "$LIBCLANG_PATH"
+    else
+      printf 'libclang (a 64-bit libclang.so* where bindgen looks; libclang-cpp does not count)\tlibclang1-14\n'
+    fi
+  fi
   find_clang_headers >/dev/null || printf "clang's builtin headers (stddef.h)\tlibclang-common-14-dev\n"
   have python3 || printf 'python3\tpython3\n'
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || printf 'python3 venv\tpython3-venv\n'
