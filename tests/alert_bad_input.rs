@@ -2,9 +2,9 @@
 //! every other key) exactly as it was, and leave the server up. Plus a deterministic fuzz of
 //! ALERT.ADD documents/options and ALERT.RANGE options.
 //!
-//! SPEC.md, "General rules": bad input gets an error reply that says what is wrong (`ERR ...`)
-//! and changes nothing; wrong arity is the standard arity error; a key of another type answers
-//! `WRONGTYPE`; nothing a client sends may crash the server.
+//! docs/contract.md, "General rules": bad input gets an error reply that says what is wrong
+//! (`ERR ...`) and changes nothing; wrong arity is the standard arity error; a key of another type
+//! answers `WRONGTYPE`; nothing a client sends may crash the server.
 
 mod common;
 use common::*;
@@ -981,8 +981,8 @@ fn oversize_documents_are_refused() {
 
 /// BUG (reported): ALERT.IMPORT from a client ignores vigil.max-document-bytes (it calls
 /// `parse_document(&raw_doc, 0)`), so any client can store a document larger than the limit
-/// that SPEC.md "Alerts" says is refused. ALERT.ADD applies the limit except to commands from the
-/// primary or the AOF (`from_primary`); IMPORT does the same (was a bug, fixed).
+/// that docs/contract.md "Alerts" says is refused. ALERT.ADD applies the limit except to commands
+/// from the primary or the AOF (`from_primary`); IMPORT does the same (was a bug, fixed).
 #[test]
 fn import_refuses_oversize_documents() {
     let server = Server::start();
@@ -1022,7 +1022,7 @@ fn import_refuses_oversize_documents() {
 /// initiate panic, error 5, aborting`. Cause: redis-module's `str_as_legal_resp_string` maps each
 /// char to `c as u8` (U+4E00 -> 0x00) and unwraps `CString::new`; the panic happens while the
 /// reply is written, after Vigil's `guard::run` returned, and cannot unwind through the C caller.
-/// SPEC.md "General rules": nothing a client sends may crash the server.
+/// docs/contract.md "General rules": nothing a client sends may crash the server.
 /// The fix escapes everything but printable ASCII in error texts at the FFI boundary.
 #[test]
 fn non_ascii_quoted_in_an_error_does_not_crash_the_server() {
@@ -1095,8 +1095,9 @@ fn non_ascii_quoted_in_an_error_does_not_crash_the_server() {
 /// Cause: redis-module's `Context::str_as_legal_resp_string` maps each `char` to `c as u8`, so
 /// `'é'` (U+00E9) goes out as the lone byte 0xE9 and the U+FFFD of a lossy conversion as 0xFD;
 /// Vigil quotes client input in its messages (`unknown option '{opt}'`, `invalid alert ID '{v}'`,
-/// `invalid severity '{s}'`, ...). SPEC.md "General rules": bad input gets an error reply that
-/// says what is wrong; a reply no client can read (and that breaks the connection) is not that.
+/// `invalid severity '{s}'`, ...). docs/contract.md "General rules": bad input gets an error reply
+/// that says what is wrong; a reply no client can read (and that breaks the connection) is not
+/// that.
 /// The fix escapes everything but printable ASCII in error texts at the FFI boundary.
 #[test]
 fn error_replies_quoting_non_ascii_input_are_readable() {
