@@ -2,10 +2,15 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps build run test test-valkey bench lint clean
+.PHONY: deps deps-test build run test test-valkey bench lint clean
 
 deps:
 	@./scripts/install-deps.sh
+
+# What the tests need beyond the build: redis_exporter, Prometheus (promtool), Alertmanager
+# (amtool) and PyYAML for tests/monitoring.rs. Their Debian services are not started.
+deps-test:
+	@./scripts/install-deps.sh --with monitoring
 
 build: deps
 	$(CARGO) build --release
@@ -17,9 +22,10 @@ run: build
 	redis-server redis.conf
 
 # Unit tests (the core, no Redis) and integration tests (a real redis-server per test, started
-# on a free loopback port). The integration tests load $(MODULE), built first.
-test: build
-	./scripts/install-deps.sh --check
+# on a free loopback port). The integration tests load $(MODULE), built first; the monitoring
+# tests also run redis_exporter, Prometheus and Alertmanager (deps-test).
+test: build deps-test
+	./scripts/install-deps.sh --check --with monitoring
 	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
 	./scripts/test-valkey.sh
 

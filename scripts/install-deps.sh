@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh --check    install nothing; exit 1 naming each dependency the build
 #                                      would not find
 #   scripts/install-deps.sh --with monitoring   also the Prometheus tools (exporter, promtool,
-#                                      Alertmanager) that the monitoring tests use
+#                                      Alertmanager, amtool) and PyYAML that the monitoring
+#                                      tests use; their packaged services are not started
 #
 # libclang is looked for the way bindgen (clang-sys, in the redis-module crate's build script)
 # looks for it: files named libclang.so, libclang-*.so, libclang.so.*, libclang-*.so.* that are
@@ -101,6 +102,15 @@ find_clang_headers() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# PyYAML for python3 on PATH or Debian's own python3 (tests/monitoring.rs tries both).
+have_yaml() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    have "$py" && "$py" -c 'import yaml' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
 # "what is missing <tab> the Debian package that brings it"
 missing() {
   have redis-server || printf 'redis-server\tredis-server\n'
@@ -122,6 +132,8 @@ missing() {
         have prometheus-redis-exporter || printf 'redis_exporter\tprometheus-redis-exporter\n'
         have promtool || printf 'promtool\tprometheus\n'
         have prometheus-alertmanager || printf 'alertmanager\tprometheus-alertmanager\n'
+        have amtool || printf 'amtool\tprometheus-alertmanager\n'
+        have_yaml || printf 'PyYAML (python3 -c "import yaml")\tpython3-yaml\n'
         ;;
       "") ;;
       *) echo "install-deps: unknown extra '$x'" >&2; exit 2 ;;
@@ -154,13 +166,42 @@ if [ -n "${need// /}" ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
+  # Debian's packages start their services on install (redis-server on 6379, Prometheus on
+  # :9090, the exporter on :9121, Alertmanager on :9093 and its cluster port :9094 on every
+  # interface): the tests start their own, on free loopback ports. invoke-rc.d and
+  # deb-systemd-invoke ask policy-rc.d first; exit 101 means "do not start". An existing
+  # policy-rc.d (a container's) is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# install-deps.sh (Vigil): no service starts during this install\nexit 101\n' \
+      | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    own_policy=1
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
-  # Debian's packages start their services: the tests start their own, on free ports.
+  if [ -n "$own_policy" ]; then
+    $SUDO rm -f "$policy"
+    trap - EXIT
+  fi
   for svc in redis-server prometheus prometheus-redis-exporter prometheus-alertmanager; do
-    if [[ " $need " == *" $svc "* ]] && have systemctl; then
+    [[ " $need " == *" $svc "* ]] || continue
+    # Nor at boot (systemctl disables offline too, where systemd does not run).
+    if have systemctl; then
       $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
     fi
+    # A daemon started anyway (a policy-rc.d that allowed it, sysvinit without systemd): stop
+    # it by its pid file, the one its init script writes.
+    for pidfile in "/run/prometheus/$svc.pid" "/run/redis/$svc.pid" "/run/$svc.pid"; do
+      [ -s "$pidfile" ] || continue
+      pid=$(cat "$pidfile")
+      if [ -n "$pid" ] && $SUDO kill -0 "$pid" 2>/dev/null; then
+        echo "install-deps: stopping $svc (pid $pid from $pidfile), started by its package"
+        $SUDO kill "$pid" || true
+      fi
+    done
   done
 fi
 report && echo "install-deps: ok (libclang: $(find_libclang))"
