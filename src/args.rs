@@ -1,16 +1,9 @@
 //! The one argument reader every command uses: positional arguments first, then options
 //! matched case-insensitively, with errors written for the person at redis-cli.
 
-use crate::alert::stream::{parse_ms, AlertId};
+use crate::error::{err, Error};
 use redis_module::{RedisError, RedisString};
-
-pub fn err(msg: impl Into<String>) -> RedisError {
-    RedisError::String(msg.into())
-}
-
-pub fn wrong_type() -> RedisError {
-    RedisError::Str("WRONGTYPE Operation against a key holding the wrong kind of value")
-}
+use vigil_core::alert::{parse_ms, AlertId};
 
 pub struct Args {
     items: std::vec::IntoIter<RedisString>,
@@ -48,9 +41,9 @@ impl Keyword {
 impl Args {
     /// Takes the command's argv; fails with the standard arity error below `min` arguments
     /// (the command name included).
-    pub fn new(args: Vec<RedisString>, min: usize) -> Result<Args, RedisError> {
+    pub fn new(args: Vec<RedisString>, min: usize) -> Result<Args, Error> {
         if args.len() < min {
-            return Err(RedisError::WrongArity);
+            return Err(RedisError::WrongArity.into());
         }
         let mut items = args.into_iter();
         let command = items.next();
@@ -73,21 +66,23 @@ impl Args {
         self.items.len()
     }
 
-    pub fn next_string(&mut self) -> Result<RedisString, RedisError> {
-        self.items.next().ok_or(RedisError::WrongArity)
+    pub fn next_string(&mut self) -> Result<RedisString, Error> {
+        self.items
+            .next()
+            .ok_or(Error::Redis(RedisError::WrongArity))
     }
 
-    pub fn next_bytes(&mut self) -> Result<Vec<u8>, RedisError> {
+    pub fn next_bytes(&mut self) -> Result<Vec<u8>, Error> {
         Ok(self.next_string()?.as_slice().to_vec())
     }
 
     /// The next argument as text (lossy: only used where ASCII is expected).
-    pub fn next_str(&mut self) -> Result<String, RedisError> {
+    pub fn next_str(&mut self) -> Result<String, Error> {
         Ok(String::from_utf8_lossy(self.next_string()?.as_slice()).into_owned())
     }
 
     /// The value of option `name`: fails with "ERR OPTION needs a value".
-    pub fn value_of(&mut self, name: &str) -> Result<String, RedisError> {
+    pub fn value_of(&mut self, name: &str) -> Result<String, Error> {
         match self.items.next() {
             Some(v) => Ok(String::from_utf8_lossy(v.as_slice()).into_owned()),
             None => Err(err(format!("ERR {name} needs a value"))),
@@ -95,7 +90,7 @@ impl Args {
     }
 
     /// A non-negative integer (ms, counts, sizes).
-    pub fn ms_of(&mut self, name: &str) -> Result<u64, RedisError> {
+    pub fn ms_of(&mut self, name: &str) -> Result<u64, Error> {
         let v = self.value_of(name)?;
         parse_ms(&v).ok_or_else(|| {
             err(format!(
@@ -104,12 +99,12 @@ impl Args {
         })
     }
 
-    pub fn id_of(&mut self, name: &str) -> Result<AlertId, RedisError> {
+    pub fn id_of(&mut self, name: &str) -> Result<AlertId, Error> {
         let v = self.value_of(name)?;
         parse_id(&v)
     }
 
-    pub fn unknown(&self, opt: &RedisString) -> RedisError {
+    pub fn unknown(&self, opt: &RedisString) -> Error {
         err(format!(
             "ERR unknown option '{}' for '{}'",
             opt.to_string_lossy(),
@@ -125,6 +120,35 @@ impl Iterator for Args {
     }
 }
 
-pub fn parse_id(v: &str) -> Result<AlertId, RedisError> {
+pub fn parse_id(v: &str) -> Result<AlertId, Error> {
     AlertId::parse(v).ok_or_else(|| err(format!("ERR invalid alert ID '{v}': expected <ms>-<seq>")))
+}
+
+/// Sets an option that may be given once: a key-naming option given twice would let ACL and
+/// cluster routing (which look at the first) and the command (which would use the last)
+/// disagree.
+pub fn once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), Error> {
+    if slot.is_some() {
+        return Err(err(format!("ERR {name} may be given only once")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// An amount argument (`-?[0-9]+(\.[0-9]{1,6})?`).
+pub fn amount(name: &str, v: &RedisString) -> Result<vigil_core::amount::Amount, Error> {
+    vigil_core::amount::Amount::parse(v.as_slice())
+        .map_err(|e| err(format!("ERR invalid {name} '{}': {e}", v.to_string_lossy())))
+}
+
+/// A non-negative count (COUNT, MAX, ...).
+pub fn count(name: &str, v: &RedisString) -> Result<usize, Error> {
+    parse_ms(&v.to_string_lossy())
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        .ok_or_else(|| {
+            err(format!(
+                "ERR invalid {name} '{}': expected a non-negative integer",
+                v.to_string_lossy()
+            ))
+        })
 }

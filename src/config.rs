@@ -1,7 +1,7 @@
 //! Module configs (`CONFIG GET/SET vigil.*`, or loadmodule arguments).
 
-use crate::alert::stream::Settings;
 use std::sync::atomic::{AtomicI64, Ordering};
+use vigil_core::alert::Settings;
 
 pub static ALERT_RETENTION_MS: AtomicI64 = AtomicI64::new(DEFAULT_RETENTION_MS);
 pub static ALERT_MAX_LEN: AtomicI64 = AtomicI64::new(DEFAULT_MAX_LEN);

@@ -1,55 +1,26 @@
 //! ALERT.* commands: parse everything, then change state, then replicate the decided effect
 //! (explicit IDs, settings and NOW) so replicas and AOF replay reach the same state.
 
-use super::doc::{parse_document, Severity};
-use super::stream::{
-    render, render_into, AddResult, Alert, AlertId, Outcome, RangeQuery, Settings, Status, Stream,
-};
-use crate::args::{err, parse_id, wrong_type, Args, Keyword};
-use crate::callbacks::ALERT_TYPE;
-use crate::ffi::{self, Text};
-use crate::stats;
-use crate::{config, stats::*};
-use redis_module::key::{RedisKey, RedisKeyWritable};
+use super::rdb::{create_argv, import_argv, settings_args};
+use super::registry;
+use crate::args::{parse_id, Args, Keyword};
+use crate::argv::Argv;
+use crate::clock::{decide_now, from_primary};
+use crate::error::{err, no_such_key, CmdResult, Error};
+use crate::ffi;
+use crate::keys;
+use crate::text::Text;
+use crate::{config, stats, stats::*};
+use redis_module::key::RedisKeyWritable;
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{raw, Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisString, RedisValue};
 use std::collections::BTreeMap;
 use std::ffi::CStr;
-
-pub fn now_ms() -> u64 {
-    let ms = unsafe { raw::RedisModule_Milliseconds.map_or(0, |f| f()) };
-    ms.max(0) as u64
-}
-
-/// Commands arriving from the primary or from the AOF were validated once already: a
-/// different local config must not make a replica refuse them.
-pub fn from_primary(ctx: &Context) -> bool {
-    ctx.get_flags()
-        .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING)
-}
-
-/// The clock a command decides by: NOW from the primary or the AOF as given; from a client,
-/// NOW may only move the clock back (a later one would expire alerts that are not old).
-pub fn decide_now(ctx: &Context, now: Option<u64>) -> Result<u64, RedisError> {
-    let clock = now_ms();
-    match now {
-        None => Ok(clock),
-        Some(n) if n <= clock || from_primary(ctx) => Ok(n),
-        Some(n) => Err(err(format!(
-            "ERR NOW {n} is later than the server clock ({clock})"
-        ))),
-    }
-}
-
-fn read_stream(key: &RedisKey) -> Result<Option<&Stream>, RedisError> {
-    key.get_value::<Stream>(&ALERT_TYPE)
-        .map_err(|_| wrong_type())
-}
-
-fn write_stream(key: &RedisKeyWritable) -> Result<Option<&mut Stream>, RedisError> {
-    key.get_value::<Stream>(&ALERT_TYPE)
-        .map_err(|_| wrong_type())
-}
+use vigil_core::alert::doc::parse_document;
+use vigil_core::alert::stream::{render, render_into};
+use vigil_core::alert::{
+    parse_ms, AddResult, Alert, AlertId, Outcome, RangeQuery, Settings, Severity, Status, Stream,
+};
 
 /// Stores a new stream under `key`.
 fn create_stream<'k>(
@@ -57,41 +28,10 @@ fn create_stream<'k>(
     name: &RedisString,
     key: &'k RedisKeyWritable,
     settings: Settings,
-) -> Result<&'k mut Stream, RedisError> {
-    key.set_value(&ALERT_TYPE, Stream::new(settings))?;
-    stats::adjust(&ALERT_KEYS, 1);
-    super::registry::add(ffi::selected_db(ctx), name.as_slice());
-    write_stream(key)?.ok_or_else(|| err("ERR could not create the alert stream"))
-}
-
-fn replicate(ctx: &Context, command: &str, args: &[Vec<u8>]) {
-    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    ctx.replicate(command, &refs[..]);
-}
-
-fn num(v: u64) -> Vec<u8> {
-    v.to_string().into_bytes()
-}
-
-fn settings_args(s: &Settings) -> Vec<Vec<u8>> {
-    vec![
-        b"RETENTION".to_vec(),
-        num(s.retention_ms),
-        b"MAXLEN".to_vec(),
-        num(s.maxlen),
-        b"DEDUP".to_vec(),
-        num(s.dedup_ms),
-        b"RATELIMIT".to_vec(),
-        num(s.ratelimit_n),
-        num(s.ratelimit_window_ms),
-    ]
-}
-
-/// Replicates the creation with every setting explicit: a replica's configs may differ.
-fn replicate_create(ctx: &Context, key: &RedisString, s: &Settings) {
-    let mut args = vec![key.as_slice().to_vec()];
-    args.extend(settings_args(s));
-    replicate(ctx, "ALERT.CREATE", &args);
+) -> Result<&'k mut Stream, Error> {
+    let stream = keys::create(key, Stream::new(settings))?;
+    registry::add(ffi::selected_db(ctx), name.as_slice());
+    Ok(stream)
 }
 
 /// Reports alerts removed by trimming: the keyspace event and the counters.
@@ -108,7 +48,7 @@ fn parse_settings(
     args: &mut Args,
     mut s: Settings,
     allow_now: bool,
-) -> Result<(Settings, Option<u64>), RedisError> {
+) -> Result<(Settings, Option<u64>), Error> {
     let mut now = None;
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
@@ -123,12 +63,12 @@ fn parse_settings(
             _ => return Err(args.unknown(&opt)),
         }
     }
-    s.check().map_err(|e| err(e.to_string()))?;
+    s.check()?;
     Ok((s, now))
 }
 
 /// ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms]
-pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let (settings, _) = parse_settings(&mut args, config::default_settings(), false)?;
@@ -137,30 +77,27 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         return Err(err("ERR key already exists"));
     }
     create_stream(ctx, &name, &key, settings)?;
-    replicate_create(ctx, &name, &settings);
+    create_argv(&settings).replicate(ctx, name.as_slice());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
 /// ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [NOW ms]
-pub fn alter(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn alter(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let key = ctx.open_key_writable(&name);
-    let stream = write_stream(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let stream = keys::write::<Stream>(&key)?.ok_or_else(no_such_key)?;
     let (settings, now) = parse_settings(&mut args, stream.settings, true)?;
     let now = decide_now(ctx, now)?;
-    let removed = stream
-        .set_settings(settings, now)
-        .map_err(|e| err(e.to_string()))?;
+    let removed = stream.set_settings(settings, now)?;
     trimmed(ctx, &name, removed);
-    let mut rep = vec![name.as_slice().to_vec()];
-    rep.extend(settings_args(&settings));
-    rep.extend([b"NOW".to_vec(), num(now)]);
-    replicate(ctx, "ALERT.ALTER", &rep);
+    let mut rep = Argv::new(c"ALERT.ALTER");
+    settings_args(&mut rep, &settings);
+    rep.opt("NOW", now).replicate(ctx, name.as_slice());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
-fn reply_outcome(ctx: &Context, outcome: &Outcome) -> RedisResult {
+fn reply_outcome(ctx: &Context, outcome: &Outcome) -> CmdResult {
     let (word, id, n): (&[u8], _, u64) = match outcome {
         Outcome::Added(id) => (b"added", Some(*id), 1),
         Outcome::Duplicate(id, count) => (b"duplicate", Some(*id), *count),
@@ -179,7 +116,7 @@ fn reply_outcome(ctx: &Context, outcome: &Outcome) -> RedisResult {
 }
 
 /// ALERT.ADD key document [TS ms] [ID id] [NOW ms]
-pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let doc_arg = args.next_string()?;
@@ -204,11 +141,11 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     } else {
         config::max_document_bytes()
     };
-    let doc = parse_document(doc_arg.as_slice(), max).map_err(|e| err(e.to_string()))?;
+    let doc = parse_document(doc_arg.as_slice(), max)?;
     let now = decide_now(ctx, now)?;
 
     let key = ctx.open_key_writable(&name);
-    let (stream, created) = match write_stream(&key)? {
+    let (stream, created) = match keys::write::<Stream>(&key)? {
         Some(s) => (s, None),
         None => {
             let settings = config::default_settings();
@@ -219,17 +156,22 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let AddResult {
         outcome,
         trimmed: removed,
-    } = stream
-        .add(doc, ts, id, now)
-        .map_err(|e| err(e.to_string()))?;
+    } = stream.add(doc, ts, id, now)?;
 
     if let Some(settings) = created {
-        replicate_create(ctx, &name, &settings);
+        create_argv(&settings).replicate(ctx, name.as_slice());
     }
     match &outcome {
         Outcome::Added(new_id) => {
             let new_id = Text::id(new_id.ts, new_id.seq);
-            ffi::replicate_add(ctx, &name, json.as_bytes(), None, Some(&new_id), now);
+            ffi::replicate_add(
+                ctx,
+                &name,
+                json.as_bytes(),
+                None,
+                Some(new_id.as_bytes()),
+                now,
+            );
             stats::add(&ALERTS_ADDED, 1);
             stats::adjust(&ALERTS_HELD, 1);
             ffi::notify(ctx, c"alert.add", &name);
@@ -237,7 +179,8 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         Outcome::Duplicate(..) => {
             let ts = id.map(|i| i.ts).or(ts).unwrap_or(now);
             let id = id.map(|i| Text::id(i.ts, i.seq));
-            ffi::replicate_add(ctx, &name, json.as_bytes(), Some(ts), id.as_ref(), now);
+            let id = id.as_ref().map(Text::as_bytes);
+            ffi::replicate_add(ctx, &name, json.as_bytes(), Some(ts), id, now);
             stats::add(&ALERTS_DEDUPLICATED, 1);
             ffi::notify(ctx, c"alert.dup", &name);
         }
@@ -254,14 +197,14 @@ fn alert_json(id: &AlertId, a: &Alert) -> RedisValue {
 }
 
 /// ALERT.GET key id [id ...]
-pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn get(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ids = args
         .map(|a| parse_id(&a.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
     let key = ctx.open_key(&name);
-    let stream = read_stream(&key)?;
+    let stream = keys::read::<Stream>(&key)?;
     Ok(RedisValue::Array(
         ids.iter()
             .map(|id| match stream.and_then(|s| s.get(id).map(|a| (id, a))) {
@@ -273,12 +216,12 @@ pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// A RANGE bound: `-`, `+`, a full ID, or a ms timestamp (all of that millisecond).
-fn parse_bound(v: &str, is_end: bool) -> Result<AlertId, RedisError> {
+fn parse_bound(v: &str, is_end: bool) -> Result<AlertId, Error> {
     match v {
         "-" => Ok(AlertId::MIN),
         "+" => Ok(AlertId::MAX),
         _ if v.contains('-') => parse_id(v),
-        _ => super::stream::parse_ms(v)
+        _ => parse_ms(v)
             .map(|ts| AlertId::new(ts, if is_end { u64::MAX } else { 0 }))
             .ok_or_else(|| {
                 err(format!(
@@ -290,7 +233,7 @@ fn parse_bound(v: &str, is_end: bool) -> Result<AlertId, RedisError> {
 
 /// ALERT.RANGE key start end [REV] [COUNT n] [MINSEVERITY sev] [SOURCE src] [TYPE t]
 /// [STATUS st] [LABEL name=value ...]
-pub fn range(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let mut q = RangeQuery::all();
@@ -333,7 +276,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         }
     }
     let key = ctx.open_key(&name);
-    let Some(stream) = read_stream(&key)? else {
+    let Some(stream) = keys::read::<Stream>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
     let found = stream.range(&q);
@@ -354,14 +297,14 @@ fn per_id(
     args: Vec<RedisString>,
     event: &CStr,
     op: fn(&mut Stream, &AlertId) -> bool,
-) -> RedisResult {
+) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ids = args
         .map(|a| parse_id(&a.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
     let key = ctx.open_key_writable(&name);
-    let Some(stream) = write_stream(&key)? else {
+    let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
@@ -372,15 +315,15 @@ fn per_id(
     Ok(RedisValue::Integer(changed))
 }
 
-pub fn ack(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn ack(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     per_id(ctx, args, c"alert.ack", Stream::ack)
 }
 
-pub fn resolve(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn resolve(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     per_id(ctx, args, c"alert.resolve", Stream::resolve)
 }
 
-pub fn del(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn del(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let result = per_id(ctx, args, c"alert.del", Stream::remove)?;
     if let RedisValue::Integer(n) = result {
         stats::adjust(&ALERTS_HELD, -n);
@@ -389,7 +332,7 @@ pub fn del(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// ALERT.TRIM key MAXLEN n | MINTS ms
-pub fn trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn trim(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let mode = args.next_str()?;
@@ -407,10 +350,10 @@ pub fn trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         }
     };
     if !args.is_empty() {
-        return Err(RedisError::WrongArity);
+        return Err(RedisError::WrongArity.into());
     }
     let key = ctx.open_key_writable(&name);
-    let Some(stream) = write_stream(&key)? else {
+    let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
     let removed = match mode {
@@ -425,11 +368,11 @@ pub fn trim(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// ALERT.INFO key
-pub fn info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let key = ctx.open_key(&name);
-    let stream = read_stream(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let stream = keys::read::<Stream>(&key)?.ok_or_else(no_such_key)?;
     let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
     let opt = |v: Option<u64>| v.map_or(RedisValue::Null, int);
     let s = &stream.settings;
@@ -458,7 +401,7 @@ pub fn info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 /// ALERT.IMPORT key id document [STATUS st] [COUNT n] [LASTSEEN ms] [ALIAS id ...]
-pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let id = parse_id(&args.next_str()?)?;
@@ -493,10 +436,10 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     } else {
         config::max_document_bytes()
     };
-    let doc = parse_document(&raw_doc, max).map_err(|e| err(e.to_string()))?;
-    let replay_doc = doc.json.as_bytes().to_vec();
+    let doc = parse_document(&raw_doc, max)?;
+    let replay_doc = doc.json.to_string();
     let key = ctx.open_key_writable(&name);
-    let existing = write_stream(&key)?;
+    let existing = keys::write::<Stream>(&key)?;
     if let Some(stream) = &existing {
         if stream.get(&id).is_some() {
             return Err(err(format!("ERR alert {id} already exists")));
@@ -509,28 +452,12 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             (create_stream(ctx, &name, &key, settings)?, Some(settings))
         }
     };
-    stream
-        .import(id, doc, status, count, last_seen, &aliases)
-        .map_err(|e| err(e.to_string()))?;
+    stream.import(id, doc, status, count, last_seen, &aliases)?;
     if let Some(settings) = created {
-        replicate_create(ctx, &name, &settings);
+        create_argv(&settings).replicate(ctx, name.as_slice());
     }
-    let mut rep = vec![
-        name.as_slice().to_vec(),
-        id.to_string().into_bytes(),
-        replay_doc,
-    ];
-    rep.extend([b"STATUS".to_vec(), status.as_str().as_bytes().to_vec()]);
-    rep.extend([
-        b"COUNT".to_vec(),
-        num(count),
-        b"LASTSEEN".to_vec(),
-        num(last_seen),
-    ]);
-    for a in &aliases {
-        rep.extend([b"ALIAS".to_vec(), a.to_string().into_bytes()]);
-    }
-    replicate(ctx, "ALERT.IMPORT", &rep);
+    import_argv(&id, &replay_doc, status, count, last_seen, &aliases)
+        .replicate(ctx, name.as_slice());
     stats::adjust(&ALERTS_HELD, 1);
     ffi::notify(ctx, c"alert.add", &name);
     Ok(RedisValue::SimpleStringStatic("OK"))

@@ -1,9 +1,6 @@
-//! Alert streams (`vigil-alr`): the core (`doc`, `stream`), then the commands, persistence and
-//! the retention sweep that stand between it and Redis.
+//! Alert streams (`vigil-alr`): the rules live in `vigil_core::alert`; here are the commands,
+//! the persistence, the registry of where the streams are and the retention sweep.
 pub mod commands;
-pub mod dedup;
-pub mod doc;
 pub mod rdb;
 pub mod registry;
-pub mod stream;
 pub mod sweep;

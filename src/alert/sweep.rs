@@ -3,14 +3,16 @@
 //! too. Each trim is replicated as `ALERT.TRIM key MINTS bound`; replicas never sweep on their
 //! own clock.
 
-use super::commands::now_ms;
 use super::registry;
-use super::stream::Stream;
-use crate::callbacks::ALERT_TYPE;
+use crate::argv::Argv;
+use crate::clock::{now_ms, timer_may_write};
+use crate::ffi;
+use crate::keys;
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
-use redis_module::{raw, Context, ContextFlags, RedisString};
+use redis_module::{Context, RedisString};
 use std::ptr::NonNull;
 use std::time::Duration;
+use vigil_core::alert::Stream;
 
 pub const INTERVAL_MS: u64 = 100;
 /// Streams looked at per tick: every stream is visited within streams / 10,000 seconds.
@@ -27,14 +29,9 @@ fn tick(ctx: &Context, _: ()) {
     start(ctx);
 }
 
-fn select_db(ctx: &Context, db: i32) -> bool {
-    let status = unsafe { raw::RedisModule_SelectDb.map(|f| f(ctx.get_raw(), db)) };
-    status == Some(raw::REDISMODULE_OK as i32)
-}
-
 fn sweep(ctx: &Context) {
-    let flags = ctx.get_flags();
-    if flags.intersects(ContextFlags::SLAVE | ContextFlags::LOADING | ContextFlags::ASYNC_LOADING) {
+    // Never on a replica's clock; and while writes are paused the work waits for a later tick.
+    if !timer_may_write(ctx) {
         return;
     }
     let now = now_ms();
@@ -43,7 +40,7 @@ fn sweep(ctx: &Context) {
         if budget == 0 {
             break;
         }
-        if !select_db(ctx, db) {
+        if !ffi::select_db(ctx, db) {
             registry::remove(db, &name);
             continue;
         }
@@ -59,7 +56,7 @@ fn sweep(ctx: &Context) {
 /// Trims one stream; None when the key holds no stream.
 fn trim_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Option<u64> {
     let key = ctx.open_key_writable(name);
-    let Ok(Some(stream)) = key.get_value::<Stream>(&ALERT_TYPE) else {
+    let Ok(Some(stream)) = keys::write::<Stream>(&key) else {
         return None;
     };
     let Some(bound) = stream.sweep_bound(now, budget) else {
@@ -67,12 +64,10 @@ fn trim_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Optio
     };
     let removed = stream.trim_before(bound, usize::MAX);
     if removed > 0 {
-        let bound_s = bound.to_string();
-        ctx.replicate(
-            "ALERT.TRIM",
-            &[name.as_slice(), b"MINTS", bound_s.as_bytes()][..],
-        );
-        crate::ffi::notify(ctx, c"alert.expire", name);
+        Argv::new(c"ALERT.TRIM")
+            .opt("MINTS", bound)
+            .replicate(ctx, name.as_slice());
+        ffi::notify(ctx, c"alert.expire", name);
         stats::add(&ALERTS_TRIMMED, removed);
         stats::add(&ALERTS_SWEPT, removed);
         stats::adjust(&ALERTS_HELD, -(removed as i64));

@@ -1,51 +1,27 @@
 //! LRU.* commands. Every key a command names must lie in the tracker's namespace; that check
 //! comes before any other, so a tenant's tracker can never reach another tenant's keys.
 
-use super::namespace::{self, namespace};
-use super::tracker::Tracker;
-use crate::alert::commands::{decide_now, from_primary};
-use crate::args::{err, wrong_type, Args, Keyword};
-use crate::callbacks::{LRU_TYPE, QUOTA_TYPE};
+use super::index;
+use super::rdb::touchat_argv;
+use crate::args::{self, Args, Keyword};
+use crate::clock::{decide_now, from_primary};
+use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi::{self, selected_db};
-use crate::quota::meter::Quota;
-use crate::stats::{self, LRU_EVICTIONS, LRU_KEYS};
-use crate::util::amount::Amount;
-use redis_module::key::{RedisKey, RedisKeyWritable};
+use crate::keys;
+use crate::stats::{self, LRU_EVICTIONS};
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{raw, Context, RedisError, RedisResult, RedisString, RedisValue};
-use std::cell::RefCell;
+use redis_module::{Context, RedisError, RedisString, RedisValue};
 use std::collections::BTreeMap;
-
-thread_local! {
-    /// The tracker LRU.EVICT is deleting keys for: the `del` events those deletes raise must
-    /// not reach it (it already dropped the keys, and it is borrowed).
-    static EVICTING: RefCell<Option<(i32, Vec<u8>)>> = const { RefCell::new(None) };
-}
-
-pub fn is_evicting(db: i32, tracker: &[u8]) -> bool {
-    EVICTING.with(|e| {
-        e.borrow()
-            .as_ref()
-            .is_some_and(|(d, t)| *d == db && t == tracker)
-    })
-}
-
-fn read_tracker(key: &RedisKey) -> Result<Option<&Tracker>, RedisError> {
-    key.get_value::<Tracker>(&LRU_TYPE)
-        .map_err(|_| wrong_type())
-}
-
-fn write_tracker(key: &RedisKeyWritable) -> Result<Option<&mut Tracker>, RedisError> {
-    key.get_value::<Tracker>(&LRU_TYPE)
-        .map_err(|_| wrong_type())
-}
+use vigil_core::amount::Amount;
+use vigil_core::lru::{namespace, Tracker, TrackerError};
+use vigil_core::quota::Quota;
 
 fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The tracker's namespace, or the error that it has none.
-fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, RedisError> {
+fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, Error> {
     namespace(tracker.as_slice()).map(<[u8]>::to_vec).ok_or_else(|| {
         err(format!(
             "ERR tracker key '{}' has no namespace: name it with a hash tag (tenant:{{acme}}:lru) or a ':' (cache:lru)",
@@ -54,7 +30,7 @@ fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, RedisError> {
     })
 }
 
-fn check_in(ns: &[u8], key: &[u8]) -> Result<(), RedisError> {
+fn check_in(ns: &[u8], key: &[u8]) -> Result<(), Error> {
     if key.starts_with(ns) {
         Ok(())
     } else {
@@ -66,14 +42,7 @@ fn check_in(ns: &[u8], key: &[u8]) -> Result<(), RedisError> {
     }
 }
 
-fn key_exists(ctx: &Context, key: &RedisString) -> bool {
-    match unsafe { raw::RedisModule_KeyExists } {
-        Some(f) => unsafe { f(ctx.get_raw(), key.inner) != 0 },
-        None => !ctx.open_key(key).is_null(),
-    }
-}
-
-fn parse_size(v: &RedisString) -> Result<Amount, RedisError> {
+fn parse_size(v: &RedisString) -> Result<Amount, Error> {
     let bad = || {
         err(format!(
             "ERR invalid size '{}': expected an amount >= 0",
@@ -87,33 +56,22 @@ fn parse_size(v: &RedisString) -> Result<Amount, RedisError> {
     Ok(a)
 }
 
-fn parse_count(name: &str, v: &RedisString) -> Result<usize, RedisError> {
-    crate::alert::stream::parse_ms(&v.to_string_lossy())
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-        .ok_or_else(|| {
-            err(format!(
-                "ERR invalid {name} '{}': expected a non-negative integer",
-                v.to_string_lossy()
-            ))
-        })
-}
-
 /// LRU.TOUCH tracker key size [key size ...]
-pub fn touch(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn touch(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     touch_impl(ctx, args, false)
 }
 
 /// LRU.TOUCHAT tracker ms key size [key size ...]: TOUCH at an explicit time (replication,
 /// AOF rewrite); from a client the time may not be later than the server clock.
-pub fn touch_at(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn touch_at(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     touch_impl(ctx, args, true)
 }
 
-fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> RedisResult {
+fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> CmdResult {
     let min = if explicit_time { 5 } else { 4 };
     let mut args = Args::new(args, min)?;
     if args.remaining() % 2 == usize::from(explicit_time) {
-        return Err(RedisError::WrongArity);
+        return Err(RedisError::WrongArity.into());
     }
     let name = args.next_string()?;
     let ns = tracker_namespace(&name)?;
@@ -138,20 +96,28 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Red
     let record: Vec<(RedisString, Amount, RedisString)> = pairs
         .into_iter()
         .filter(|(k, _, _)| k.as_slice() != name.as_slice())
-        .filter(|(k, _, _)| trusted || key_exists(ctx, k))
+        .filter(|(k, _, _)| trusted || ffi::key_exists(ctx, k))
         .collect();
     let key = ctx.open_key_writable(&name);
-    let existing = write_tracker(&key)?;
+    let existing = keys::write::<Tracker>(&key)?;
     if record.is_empty() {
         return Ok(RedisValue::Integer(0));
+    }
+    // Sizes that would take the total past the amount range are refused, nothing recorded.
+    let changes: Vec<(&[u8], Amount)> = record.iter().map(|(k, s, _)| (k.as_slice(), *s)).collect();
+    let fits = match &existing {
+        Some(t) => t.total_after(&changes).is_some(),
+        None => Tracker::new().total_after(&changes).is_some(),
+    };
+    if !fits {
+        return Err(TrackerError::TotalOutOfRange.into());
     }
     let tracker = match existing {
         Some(t) => t,
         None => {
-            key.set_value(&LRU_TYPE, Tracker::new())?;
-            stats::adjust(&LRU_KEYS, 1);
-            namespace::add_tracker(selected_db(ctx), name.as_slice());
-            write_tracker(&key)?.ok_or_else(|| err("ERR could not create the tracker"))?
+            let t = keys::create(&key, Tracker::new())?;
+            index::add_tracker(selected_db(ctx), name.as_slice());
+            t
         }
     };
     let mut added = 0;
@@ -160,19 +126,17 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Red
             added += 1;
         }
     }
-    let now_s = ctx.create_string(now.to_string());
-    let mut rep: Vec<&RedisString> = vec![&name, &now_s];
-    for (k, _, size_arg) in &record {
-        rep.push(k);
-        rep.push(size_arg);
-    }
-    ctx.replicate("LRU.TOUCHAT", &rep[..]);
+    // The client's own key and size strings; only the time is made here.
+    let pairs = record
+        .iter()
+        .map(|(k, _, size)| (k.as_slice(), size.as_slice()));
+    touchat_argv(now, pairs).replicate(ctx, name.as_slice());
     ffi::notify(ctx, c"lru.touch", &name);
     Ok(RedisValue::Integer(added))
 }
 
 /// LRU.FORGET tracker key [key ...]
-pub fn forget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn forget(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ns = tracker_namespace(&name)?;
@@ -181,7 +145,7 @@ pub fn forget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         check_in(&ns, k.as_slice())?;
     }
     let key = ctx.open_key_writable(&name);
-    let Some(tracker) = write_tracker(&key)? else {
+    let Some(tracker) = keys::write::<Tracker>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
     let removed = keys
@@ -189,21 +153,21 @@ pub fn forget(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         .filter(|k| tracker.forget(k.as_slice()).is_some())
         .count();
     if removed > 0 {
-        ctx.replicate_verbatim();
+        ffi::replicate_verbatim(ctx);
     }
     Ok(RedisValue::Integer(removed as i64))
 }
 
 /// LRU.CANDIDATES tracker count
-pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let count = parse_count("count", &args.next_string()?)?;
+    let count = args::count("count", &args.next_string()?)?;
     if !args.is_empty() {
-        return Err(RedisError::WrongArity);
+        return Err(RedisError::WrongArity.into());
     }
     let key = ctx.open_key(&name);
-    let Some(tracker) = read_tracker(&key)? else {
+    let Some(tracker) = keys::read::<Tracker>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
     Ok(RedisValue::Array(
@@ -237,7 +201,7 @@ fn evict_reply(evicted: usize, freed: Amount, total: Amount, keys: Vec<Box<[u8]>
 /// Where LRU.EVICT's keys are, for Redis Cluster routing: Redis 7.0 routes by the legacy
 /// first/last/step range, which cannot name the key after QUOTA, so the command is declared
 /// `getkeys-api` and answers here.
-fn evict_key_positions(ctx: &Context, args: &[RedisString]) -> RedisResult {
+fn evict_key_positions(ctx: &Context, args: &[RedisString]) -> CmdResult {
     ctx.key_at_pos(1);
     let mut i = 3;
     while i < args.len() {
@@ -255,7 +219,7 @@ fn evict_key_positions(ctx: &Context, args: &[RedisString]) -> RedisResult {
 }
 
 /// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
-pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn evict(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     if ctx.is_keys_position_request() {
         return evict_key_positions(ctx, &args);
     }
@@ -266,16 +230,16 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
             "QUOTA" => {
-                quota = Some(
-                    args.next_string()
-                        .map_err(|_| err("ERR QUOTA needs a key"))?,
-                )
+                let q = args
+                    .next_string()
+                    .map_err(|_| err("ERR QUOTA needs a key"))?;
+                args::once(&mut quota, "QUOTA", q)?;
             }
             "MAX" => {
                 let v = args
                     .next_string()
                     .map_err(|_| err("ERR MAX needs a value"))?;
-                max = parse_count("MAX", &v)?;
+                max = args::count("MAX", &v)?;
             }
             _ => return Err(args.unknown(&opt)),
         }
@@ -293,10 +257,7 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     // The quota must be a cumulative one (a window cannot be released), checked up front.
     if let Some(q) = &quota {
         let qkey = ctx.open_key(q);
-        if let Some(qv) = qkey
-            .get_value::<Quota>(&QUOTA_TYPE)
-            .map_err(|_| wrong_type())?
-        {
+        if let Some(qv) = keys::read::<Quota>(&qkey)? {
             if qv.window_ms().is_some() {
                 return Err(err(
                     "ERR QUOTA must be a cumulative quota: a WINDOW quota cannot be released",
@@ -306,7 +267,7 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     let db = selected_db(ctx);
     let key = ctx.open_key_writable(&name);
-    let Some(tracker) = write_tracker(&key)? else {
+    let Some(tracker) = keys::write::<Tracker>(&key)? else {
         return Ok(evict_reply(0, Amount::ZERO, Amount::ZERO, vec![]));
     };
     let quota_name = quota.as_ref().map(|q| q.as_slice().to_vec());
@@ -315,19 +276,19 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let freed = picked.iter().fold(Amount::ZERO, |s, (_, size)| {
         s.checked_add(*size).unwrap_or(s)
     });
-    let keys: Vec<Box<[u8]>> = picked.into_iter().map(|(k, _)| k).collect();
-    if keys.is_empty() {
-        return Ok(evict_reply(0, Amount::ZERO, total, keys));
+    let evicted: Vec<Box<[u8]>> = picked.into_iter().map(|(k, _)| k).collect();
+    if evicted.is_empty() {
+        return Ok(evict_reply(0, Amount::ZERO, total, evicted));
     }
     // The tracker dropped the keys already; the deletes' `del` events must skip it.
-    EVICTING.with(|e| *e.borrow_mut() = Some((db, name.as_slice().to_vec())));
-    let del: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
-    let _ = ctx.call("DEL", &del[..]);
-    EVICTING.with(|e| *e.borrow_mut() = None);
+    let del: Vec<&[u8]> = evicted.iter().map(|k| &k[..]).collect();
+    index::while_evicting(db, name.as_slice(), || {
+        let _ = ctx.call("DEL", &del[..]);
+    });
     ctx.replicate("DEL", &del[..]);
     if let Some(q) = &quota {
         let qkey = ctx.open_key_writable(q);
-        if let Ok(Some(qv)) = qkey.get_value::<Quota>(&QUOTA_TYPE) {
+        if let Ok(Some(qv)) = keys::write::<Quota>(&qkey) {
             let release = Amount::ZERO.saturating_sub(freed);
             if qv.incr(release, false, 0).is_ok() {
                 let r = release.to_string();
@@ -335,17 +296,17 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             }
         }
     }
-    stats::add(&LRU_EVICTIONS, keys.len() as u64);
+    stats::add(&LRU_EVICTIONS, evicted.len() as u64);
     ffi::notify(ctx, c"lru.evict", &name);
-    Ok(evict_reply(keys.len(), freed, total, keys))
+    Ok(evict_reply(evicted.len(), freed, total, evicted))
 }
 
 /// LRU.INFO tracker
-pub fn info(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let key = ctx.open_key(&name);
-    let t = read_tracker(&key)?.ok_or_else(|| err("ERR no such key"))?;
+    let t = keys::read::<Tracker>(&key)?.ok_or_else(no_such_key)?;
     let fields: [(&str, RedisValue); 6] = [
         ("keys", RedisValue::Integer(t.len() as i64)),
         ("total", RedisValue::BulkString(t.total().to_string())),

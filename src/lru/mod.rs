@@ -1,6 +1,5 @@
-//! LRU trackers (`vigil-lru`): the core (`tracker`, `namespace`), then the commands and
-//! persistence; `crate::events` keeps trackers true to the keyspace.
+//! LRU trackers (`vigil-lru`): the rules live in `vigil_core::lru`; here are the commands, the
+//! persistence and the index that lets keyspace events (`crate::events`) find trackers.
 pub mod commands;
-pub mod namespace;
+pub mod index;
 pub mod rdb;
-pub mod tracker;

@@ -1,82 +1,56 @@
-//! RDB and AOF encoding of an LRU tracker.
-//!
-//! Encoding versions (the type's encver):
-//! - `ENC_V1` (vigil 0.1): evicted count, number of keys, then each key oldest first as
-//!   name, size (decimal string), last_used ms. Touch order within a millisecond is the order
-//!   of the list.
+//! How an LRU tracker persists: the `vigil-lru` type (its encoding lives in the core,
+//! `vigil_core::lru::codec`), and the commands that rebuild a tracker, shared by replication
+//! and AOF rewrite.
 
-use super::tracker::Tracker;
-use crate::callbacks::Persisted;
+use crate::argv::Argv;
+use crate::ffi::rdb::RdbIo;
+use crate::ffi::types::{methods, Persisted};
 use crate::stats::{self, LRU_KEYS};
-use crate::util::amount::Amount;
-use redis_module::raw::{self, RedisModuleIO};
+use redis_module::native_types::RedisType;
+use vigil_core::codec::DecodeError;
+use vigil_core::lru::codec::{self, ENC_LATEST};
+use vigil_core::lru::Tracker;
 
-pub const ENC_V1: i32 = 1;
-pub const ENC_LATEST: i32 = ENC_V1;
+pub static LRU_TYPE: RedisType = RedisType::new("vigil-lru", ENC_LATEST, methods::<Tracker>());
 
 /// Keys per LRU.TOUCHAT command in an AOF rewrite.
 const PAIRS_PER_COMMAND: usize = 64;
 
-fn u(rdb: *mut RedisModuleIO) -> Result<u64, String> {
-    raw::load_unsigned(rdb).map_err(|e| format!("short read: {e}"))
+/// `LRU.TOUCHAT tracker ms key size [key size ...]`.
+pub fn touchat_argv<'a>(ms: u64, pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Argv {
+    let mut argv = Argv::new(c"LRU.TOUCHAT");
+    argv.num(ms);
+    for (key, size) in pairs {
+        argv.arg(key).arg(size);
+    }
+    argv
 }
 
 impl Persisted for Tracker {
     const NAME: &'static str = "vigil-lru tracker";
 
-    fn save(&self, rdb: *mut RedisModuleIO) {
-        raw::save_unsigned(rdb, self.evicted);
-        raw::save_unsigned(rdb, self.len() as u64);
-        for e in self.entries() {
-            raw::save_slice(rdb, e.name);
-            raw::save_string(rdb, &e.size.to_string());
-            raw::save_unsigned(rdb, e.last_used);
-        }
+    fn redis_type() -> &'static RedisType {
+        &LRU_TYPE
     }
 
-    fn load(rdb: *mut RedisModuleIO, encver: i32) -> Result<Self, String> {
-        if !(ENC_V1..=ENC_LATEST).contains(&encver) {
-            return Err(format!(
-                "encoding version {encver} is newer than this module knows ({ENC_LATEST}); upgrade the module"
-            ));
-        }
-        let mut t = Tracker::new();
-        let evicted = u(rdb)?;
-        for _ in 0..u(rdb)? {
-            let name = raw::load_string_buffer(rdb).map_err(|e| format!("short read: {e}"))?;
-            let size = raw::load_string_buffer(rdb).map_err(|e| format!("short read: {e}"))?;
-            let size = Amount::parse(size.as_ref()).map_err(|e| format!("bad size: {e}"))?;
-            t.touch(name.as_ref(), size, u(rdb)?);
-        }
-        t.evicted = evicted;
-        Ok(t)
+    fn save(&self, io: &mut RdbIo) {
+        codec::encode(self, io)
+    }
+
+    fn load(io: &mut RdbIo, encver: i32) -> Result<Self, DecodeError> {
+        codec::decode(io, encver)
     }
 
     /// `LRU.TOUCHAT tracker ms key size ...`, oldest first, one command per millisecond
     /// (and at most `PAIRS_PER_COMMAND` keys each).
-    fn rewrite(&self, emit: &mut dyn FnMut(&str, &[&[u8]])) {
+    fn rewrite(&self, emit: &mut dyn FnMut(&Argv)) {
         let entries: Vec<_> = self.entries().collect();
-        let mut start = 0;
-        while start < entries.len() {
-            let ms = entries[start].last_used;
-            let end = entries[start..]
-                .iter()
-                .take(PAIRS_PER_COMMAND)
-                .take_while(|e| e.last_used == ms)
-                .count()
-                + start;
-            let ms_s = ms.to_string();
-            let sizes: Vec<String> = entries[start..end]
-                .iter()
-                .map(|e| e.size.to_string())
-                .collect();
-            let mut args: Vec<&[u8]> = vec![ms_s.as_bytes()];
-            for (e, s) in entries[start..end].iter().zip(&sizes) {
-                args.push(e.name);
-                args.push(s.as_bytes());
+        for run in entries.chunk_by(|a, b| a.last_used == b.last_used) {
+            for part in run.chunks(PAIRS_PER_COMMAND) {
+                let sizes: Vec<String> = part.iter().map(|e| e.size.to_string()).collect();
+                let pairs = part.iter().zip(&sizes).map(|(e, s)| (e.name, s.as_bytes()));
+                emit(&touchat_argv(part[0].last_used, pairs));
             }
-            emit("LRU.TOUCHAT", &args);
-            start = end;
         }
     }
 

@@ -1,4 +1,4 @@
-//! Quotas (`vigil-quo`): the core (`meter`), then the commands and persistence.
+//! Quotas (`vigil-quo`): the rules live in `vigil_core::quota`; here are the commands and the
+//! persistence.
 pub mod commands;
-pub mod meter;
 pub mod rdb;

@@ -4,93 +4,13 @@
 
 use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
-use crate::util::chunked::ChunkedMap;
-use crate::util::memsize::alloc_size;
+pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
+use crate::chunked::ChunkedMap;
+use crate::memsize::alloc_size;
 use hashbrown::HashMap;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::mem::size_of;
-
-/// Largest timestamp or duration accepted: keeps `ts + window` arithmetic inside u64.
-pub const MAX_MS: u64 = i64::MAX as u64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AlertId {
-    pub ts: u64,
-    pub seq: u64,
-}
-
-impl AlertId {
-    pub const MIN: AlertId = AlertId { ts: 0, seq: 0 };
-    pub const MAX: AlertId = AlertId {
-        ts: u64::MAX,
-        seq: u64::MAX,
-    };
-
-    pub fn new(ts: u64, seq: u64) -> AlertId {
-        AlertId { ts, seq }
-    }
-
-    /// Parses a full `<ts>-<seq>` ID.
-    pub fn parse(s: &str) -> Option<AlertId> {
-        let (ts, seq) = s.split_once('-')?;
-        Some(AlertId {
-            ts: parse_ms(ts)?,
-            seq: parse_u64(seq)?,
-        })
-    }
-}
-
-impl fmt::Display for AlertId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.ts, self.seq)
-    }
-}
-
-fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// A timestamp or duration in ms: digits only, at most `MAX_MS`.
-pub fn parse_ms(s: &str) -> Option<u64> {
-    parse_u64(s).filter(|v| *v <= MAX_MS)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Status {
-    Active = 0,
-    Acked = 1,
-    Resolved = 2,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Acked => "acked",
-            Status::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        [Status::Active, Status::Acked, Status::Resolved]
-            .into_iter()
-            .find(|st| st.as_str().eq_ignore_ascii_case(s))
-    }
-
-    pub fn from_u64(v: u64) -> Option<Status> {
-        match v {
-            0 => Some(Status::Active),
-            1 => Some(Status::Acked),
-            2 => Some(Status::Resolved),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {

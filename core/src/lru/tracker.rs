@@ -5,10 +5,10 @@
 //! in the age order (packed chunks) and a 4-byte slot in the name table: about 85 bytes plus
 //! the name.
 
-use crate::util::amount::Amount;
-use crate::util::chunked::ChunkedMap;
-use crate::util::memsize::alloc_size;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use crate::amount::Amount;
+use crate::chunked::ChunkedMap;
+use crate::memsize::alloc_size;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
@@ -33,6 +33,21 @@ pub struct Tracker {
     next_seq: u64,
     /// Keys evicted by LRU.EVICT over the tracker's life (a statistic).
     pub evicted: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackerError {
+    TotalOutOfRange,
+}
+
+impl std::fmt::Display for TrackerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackerError::TotalOutOfRange => {
+                write!(f, "ERR the tracker's total size would pass 10^18")
+            }
+        }
+    }
 }
 
 /// One tracked key as CANDIDATES and persistence see it.
@@ -85,18 +100,46 @@ impl Tracker {
             .map(|t| t.size)
     }
 
-    /// Marks `name` used at `now` with `size`; true if it was not tracked before.
+    /// The total if `changes` (key, new size) were applied, the last size of a key named
+    /// twice winning; None when it would pass the amount range (10^18).
+    pub fn total_after(&self, changes: &[(&[u8], Amount)]) -> Option<Amount> {
+        let mut last: HashMap<&[u8], Amount> = HashMap::new();
+        for (name, size) in changes {
+            last.insert(name, *size);
+        }
+        let mut total = self.total;
+        for (name, size) in last {
+            if let Some(old) = self.size_of(name) {
+                total = total.checked_sub(old)?;
+            }
+            total = total.checked_add(size)?;
+        }
+        Some(total)
+    }
+
+    /// Marks `name` used at `now` with `size`; true if it was not tracked before. Refused,
+    /// with nothing changed, when the total would pass the amount range.
+    pub fn try_touch(&mut self, name: &[u8], size: Amount, now: u64) -> Result<bool, TrackerError> {
+        self.total_after(&[(name, size)])
+            .ok_or(TrackerError::TotalOutOfRange)?;
+        Ok(self.touch(name, size, now))
+    }
+
+    /// Marks `name` used at `now` with `size`; true if it was not tracked before. The caller
+    /// has checked the total with `total_after`.
     pub fn touch(&mut self, name: &[u8], size: Amount, now: u64) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(i) = self.find(name) {
             if let Some(t) = self.slab[i as usize].as_mut() {
                 self.by_age.remove(&(t.last_used, t.seq));
-                self.total = self
+                if let Some(total) = self
                     .total
-                    .saturating_sub(t.size)
-                    .checked_add(size)
-                    .unwrap_or(self.total);
+                    .checked_sub(t.size)
+                    .and_then(|rest| rest.checked_add(size))
+                {
+                    self.total = total;
+                }
                 t.size = size;
                 t.last_used = now;
                 t.seq = seq;
@@ -125,7 +168,9 @@ impl Tracker {
             hasher.hash_one(slab[*j as usize].as_ref().map_or(&[][..], |t| &t.name[..]))
         });
         let _ = self.by_age.insert((now, seq), i);
-        self.total = self.total.checked_add(size).unwrap_or(self.total);
+        if let Some(total) = self.total.checked_add(size) {
+            self.total = total;
+        }
         true
     }
 
@@ -143,7 +188,11 @@ impl Tracker {
         }
         self.by_age.remove(&(t.last_used, t.seq));
         self.free.push(i);
-        self.total = self.total.saturating_sub(t.size).max(Amount::ZERO);
+        self.total = self
+            .total
+            .checked_sub(t.size)
+            .unwrap_or(Amount::ZERO)
+            .max(Amount::ZERO);
         if self.by_age.is_empty() {
             // Nothing tracked: give the slab back.
             self.slab.clear();

@@ -1,31 +1,9 @@
-//! Tracker namespaces, and the index from a namespace to the trackers that hold it, per
-//! database, so that a keyspace event on a key finds its trackers.
+//! The index from a namespace to the trackers that hold it, per database, so that a keyspace
+//! event on a key finds its trackers; and the tracker LRU.EVICT is deleting keys for.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-
-/// The namespace of a tracker key: up to and including the `}` that closes its hash tag (as
-/// Redis Cluster defines it: the first `{`, then the first `}` after it, not empty), else up
-/// to and including its last `:`, else none.
-pub fn namespace(tracker: &[u8]) -> Option<&[u8]> {
-    if let Some(open) = tracker.iter().position(|b| *b == b'{') {
-        if let Some(len) = tracker[open + 1..].iter().position(|b| *b == b'}') {
-            if len > 0 {
-                return Some(&tracker[..open + 1 + len + 1]);
-            }
-        }
-    }
-    let colon = tracker.iter().rposition(|b| *b == b':')?;
-    Some(&tracker[..=colon])
-}
-
-/// Prefixes of `key` that could be a tracker's namespace (they end in `}` or `:`).
-pub fn candidate_namespaces(key: &[u8]) -> impl Iterator<Item = &[u8]> {
-    key.iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'}' || **b == b':')
-        .map(move |(i, _)| &key[..=i])
-}
+use vigil_core::lru::namespace::{candidate_namespaces, namespace};
 
 /// One database's trackers.
 #[derive(Default)]
@@ -142,27 +120,31 @@ pub fn swap(a: i32, b: i32) {
     });
 }
 
+thread_local! {
+    /// The tracker a command is deleting keys for: the `del` events those deletes raise must
+    /// not reach it (it already dropped the keys, and it is borrowed).
+    static EVICTING: RefCell<Option<(i32, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+pub fn is_evicting(db: i32, tracker: &[u8]) -> bool {
+    EVICTING.with(|e| {
+        e.borrow()
+            .as_ref()
+            .is_some_and(|(d, t)| *d == db && t == tracker)
+    })
+}
+
+/// Runs `f` (which deletes keys) with `tracker` marked as the one evicting.
+pub fn while_evicting<R>(db: i32, tracker: &[u8], f: impl FnOnce() -> R) -> R {
+    EVICTING.with(|e| *e.borrow_mut() = Some((db, tracker.to_vec())));
+    let r = f();
+    EVICTING.with(|e| *e.borrow_mut() = None);
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn namespaces() {
-        let ns = |s: &str| namespace(s.as_bytes()).map(|n| String::from_utf8_lossy(n).into_owned());
-        assert_eq!(ns("tenant:{acme}:lru").as_deref(), Some("tenant:{acme}"));
-        assert_eq!(ns("{acme}lru").as_deref(), Some("{acme}"));
-        assert_eq!(ns("cache:lru").as_deref(), Some("cache:"));
-        assert_eq!(ns("a:b:c").as_deref(), Some("a:b:"));
-        assert_eq!(
-            ns("a{}:lru").as_deref(),
-            Some("a{}:"),
-            "an empty {{}} is no hash tag"
-        );
-        assert_eq!(ns("x{a}{b}").as_deref(), Some("x{a}"));
-        assert_eq!(ns("x{ab").as_deref(), None);
-        assert_eq!(ns("plain").as_deref(), None);
-        assert_eq!(ns("{}").as_deref(), None);
-    }
 
     #[test]
     fn index_finds_trackers_by_key() {

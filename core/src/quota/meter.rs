@@ -6,7 +6,7 @@
 //! bucket, that is for between `window - bucket` and `window` ms (exact for windows up to
 //! `BUCKETS` ms).
 
-use crate::util::amount::Amount;
+use crate::amount::Amount;
 use std::collections::VecDeque;
 
 pub const BUCKETS: u64 = 100;
@@ -276,12 +276,12 @@ impl Quota {
 
     pub fn memory_usage(&self) -> usize {
         let buckets = match &self.kind {
-            Kind::Window(w) => crate::util::memsize::alloc_size(
+            Kind::Window(w) => crate::memsize::alloc_size(
                 w.buckets.capacity() * std::mem::size_of::<(u64, Amount)>(),
             ),
             Kind::Cumulative(_) => 0,
         };
-        crate::util::memsize::alloc_size(std::mem::size_of::<Quota>()) + buckets
+        crate::memsize::alloc_size(std::mem::size_of::<Quota>()) + buckets
     }
 }
 

@@ -2,16 +2,16 @@
 //! before the Redis API (argument strings, reply, replication) adds its share. Kept short so
 //! that `make bench` stays within minutes: 1 s of measurement per benchmark.
 //!
-//! Run alone: `cargo bench --features system-alloc --bench core`.
+//! Run alone: `cargo bench -p vigil-core --bench core`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use vigil::alert::doc::{parse_document, Severity};
-use vigil::alert::stream::{render, Outcome, RangeQuery, Settings, Stream};
-use vigil::lru::tracker::Tracker;
-use vigil::quota::meter::Quota;
-use vigil::util::amount::Amount;
+use vigil_core::alert::doc::{parse_document, Severity};
+use vigil_core::alert::stream::{render, Outcome, RangeQuery, Settings, Stream};
+use vigil_core::amount::Amount;
+use vigil_core::lru::tracker::Tracker;
+use vigil_core::quota::meter::Quota;
 
 const BASE_MS: u64 = 1_700_000_000_000;
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];

@@ -80,6 +80,12 @@ impl Amount {
         (sum.abs() <= MAX_UNITS).then_some(Amount(sum))
     }
 
+    /// Difference, or None past the accepted magnitude.
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        let d = self.0.checked_sub(other.0)?;
+        (d.abs() <= MAX_UNITS).then_some(Amount(d))
+    }
+
     pub fn saturating_sub(self, other: Amount) -> Amount {
         Amount((self.0 - other.0).clamp(-MAX_UNITS, MAX_UNITS))
     }

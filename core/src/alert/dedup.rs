@@ -6,8 +6,8 @@
 //! O(log k) instead of a scan of all k. The table entry then holds a sentinel ID whose `seq`
 //! names the set (`ts == u64::MAX` is never a real alert time).
 
-use super::stream::AlertId;
-use crate::util::memsize::alloc_size;
+use super::id::AlertId;
+use crate::memsize::alloc_size;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;

@@ -1,0 +1,11 @@
+//! Alert streams: documents (`doc`), IDs (`id`), the stream with its dedup and rate limits
+//! (`stream`, `dedup`).
+pub mod codec;
+pub mod dedup;
+pub mod doc;
+pub mod id;
+pub mod stream;
+
+pub use doc::{Document, Fingerprint, Severity};
+pub use id::{parse_ms, AlertId, Status, MAX_MS};
+pub use stream::{AddResult, Alert, AlertError, Outcome, RangeQuery, Settings, Stats, Stream};

@@ -1,0 +1,7 @@
+//! LRU trackers: sizes and access order of a namespace's keys, and eviction.
+pub mod codec;
+pub mod namespace;
+pub mod tracker;
+
+pub use namespace::namespace;
+pub use tracker::{Tracker, TrackerError};

@@ -1,0 +1,250 @@
+//! Every call into the Redis module API that needs `unsafe`, in one place, each with a
+//! `SAFETY:` line. The rest of the module is safe Rust over these wrappers and the
+//! `redis-module` crate.
+//!
+//! The module API's function pointers are filled in by `RedisModule_Init` before any of this
+//! runs; each wrapper checks for a missing pointer (an older server) instead of unwrapping.
+
+pub mod command;
+pub mod rdb;
+pub mod scan;
+pub mod types;
+
+use redis_module::{raw, Context, RedisString};
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_longlong, c_void};
+use std::sync::OnceLock;
+
+/// The server's clock in ms (cached per command by Redis, so all of one command sees one time).
+pub fn milliseconds() -> u64 {
+    // SAFETY: RedisModule_Milliseconds takes no arguments and only reads the server clock.
+    let ms = unsafe { raw::RedisModule_Milliseconds.map_or(0, |f| f()) };
+    ms.max(0) as u64
+}
+
+/// The context's flags (REDISMODULE_CTX_FLAGS_*).
+pub fn context_flags(ctx: &Context) -> u32 {
+    // SAFETY: the context is live for the duration of the callback that holds `ctx`.
+    let f = unsafe { raw::RedisModule_GetContextFlags.map_or(0, |f| f(ctx.get_raw())) };
+    f as u32
+}
+
+/// True while clients are paused for writes (CLIENT PAUSE WRITE, FAILOVER, a cluster manual
+/// failover): nothing may be replicated from a timer then.
+pub fn writes_paused() -> bool {
+    // SAFETY: takes no arguments; reads server state on the main thread.
+    unsafe { raw::RedisModule_AvoidReplicaTraffic.is_some_and(|f| f() != 0) }
+}
+
+/// The database the context is in.
+pub fn selected_db(ctx: &Context) -> i32 {
+    // SAFETY: the context is live.
+    unsafe { raw::RedisModule_GetSelectedDb.map_or(0, |f| f(ctx.get_raw())) }
+}
+
+/// Selects database `db` in the context; false if it does not exist.
+pub fn select_db(ctx: &Context, db: i32) -> bool {
+    // SAFETY: the context is live; SelectDb checks the range and answers an error outside it.
+    let status = unsafe { raw::RedisModule_SelectDb.map(|f| f(ctx.get_raw(), db)) };
+    status == Some(raw::REDISMODULE_OK as c_int)
+}
+
+/// Whether `key` exists in the selected database (an expired key counts as gone, and is
+/// deleted, raising its events, as any lookup does).
+pub fn key_exists(ctx: &Context, key: &RedisString) -> bool {
+    // SAFETY: the context and the string are live; KeyExists does not retain either.
+    match unsafe { raw::RedisModule_KeyExists } {
+        Some(f) => unsafe { f(ctx.get_raw(), key.inner) != 0 },
+        None => !ctx.open_key(key).is_null(),
+    }
+}
+
+/// Raises a keyspace event of the module class.
+pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
+    if let Some(f) = unsafe { raw::RedisModule_NotifyKeyspaceEvent } {
+        // SAFETY: the event name is a NUL-terminated static string, the key a live string;
+        // Redis copies what it keeps.
+        unsafe {
+            f(
+                ctx.get_raw(),
+                raw::REDISMODULE_NOTIFY_MODULE as c_int,
+                event.as_ptr(),
+                key.inner,
+            )
+        };
+    }
+}
+
+/// Asks Redis to report I/O errors of RDB loads to the module instead of aborting, so that a
+/// damaged payload (RESTORE, a file, a full sync) fails the load cleanly.
+pub fn handle_io_errors(ctx: &Context) {
+    if let Some(f) = unsafe { raw::RedisModule_SetModuleOptions } {
+        // SAFETY: called from the module's load with its own context.
+        unsafe {
+            f(
+                ctx.get_raw(),
+                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as c_int,
+            )
+        };
+    }
+}
+
+pub fn reply_array(ctx: &Context, len: usize) {
+    raw::reply_with_array(ctx.get_raw(), len as _);
+}
+
+pub fn reply_bulk(ctx: &Context, bytes: &[u8]) {
+    raw::reply_with_string_buffer(ctx.get_raw(), bytes.as_ptr().cast::<c_char>(), bytes.len());
+}
+
+pub fn reply_int(ctx: &Context, v: i64) {
+    raw::reply_with_long_long(ctx.get_raw(), v);
+}
+
+pub fn reply_null(ctx: &Context) {
+    raw::reply_with_null(ctx.get_raw());
+}
+
+/// Replicates `command args...` (the key is the first argument), each argument a byte
+/// string.
+pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
+    let (Some(create), Some(free), Some(rep)) = (
+        unsafe { raw::RedisModule_CreateString },
+        unsafe { raw::RedisModule_FreeString },
+        unsafe { raw::RedisModule_Replicate },
+    ) else {
+        return;
+    };
+    // SAFETY: each string is created from a live byte slice and freed after Replicate, which
+    // retains what it keeps ("v": an array of RedisModuleString and its length).
+    unsafe {
+        let mut argv: Vec<*mut raw::RedisModuleString> = args
+            .iter()
+            .map(|a| create(std::ptr::null_mut(), a.as_ptr().cast::<c_char>(), a.len()))
+            .collect();
+        rep(
+            ctx.get_raw(),
+            command.as_ptr(),
+            c"v".as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        );
+        for s in argv {
+            free(std::ptr::null_mut(), s);
+        }
+    }
+}
+
+/// Replicates the command as the client sent it.
+pub fn replicate_verbatim(ctx: &Context) {
+    ctx.replicate_verbatim();
+}
+
+/// Replicates `ALERT.ADD key doc [TS ts] [ID id] NOW now` without building argument objects
+/// for the fixed words (ALERT.ADD's hot path).
+pub fn replicate_add(
+    ctx: &Context,
+    key: &RedisString,
+    doc: &[u8],
+    ts: Option<u64>,
+    id: Option<&[u8]>,
+    now: u64,
+) {
+    let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
+        return;
+    };
+    let (c, cmd) = (ctx.get_raw(), c"ALERT.ADD".as_ptr());
+    let d = doc.as_ptr().cast::<c_char>();
+    let now = now as c_longlong;
+    // SAFETY: the format string describes the arguments exactly ("s" a live RedisModuleString,
+    // "b" a pointer and length, "c" a NUL-terminated static string, "l" a long long); Redis
+    // copies the buffers before returning.
+    unsafe {
+        match (ts, id) {
+            (None, Some(id)) => rep(
+                c,
+                cmd,
+                c"sbcbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"ID".as_ptr(),
+                id.as_ptr().cast::<c_char>(),
+                id.len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (Some(ts), Some(id)) => rep(
+                c,
+                cmd,
+                c"sbclcbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"TS".as_ptr(),
+                ts as c_longlong,
+                c"ID".as_ptr(),
+                id.as_ptr().cast::<c_char>(),
+                id.len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (Some(ts), None) => rep(
+                c,
+                cmd,
+                c"sbclcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"TS".as_ptr(),
+                ts as c_longlong,
+                c"NOW".as_ptr(),
+                now,
+            ),
+            (None, None) => rep(
+                c,
+                cmd,
+                c"sbcl".as_ptr(),
+                key.inner,
+                d,
+                doc.len(),
+                c"NOW".as_ptr(),
+                now,
+            ),
+        };
+    }
+}
+
+static SWAPDB_HANDLER: OnceLock<fn(i32, i32)> = OnceLock::new();
+
+/// Calls `handler(a, b)` after every SWAPDB a b (the crate has no wrapper for this event).
+pub fn subscribe_swapdb(ctx: &Context, handler: fn(i32, i32)) {
+    let _ = SWAPDB_HANDLER.set(handler);
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
+        return;
+    };
+    let event = raw::RedisModuleEvent {
+        id: raw::REDISMODULE_EVENT_SWAPDB,
+        dataver: 1,
+    };
+    // SAFETY: called at load with the module's context; the callback is a plain function.
+    unsafe { subscribe(ctx.get_raw(), event, Some(on_swapdb)) };
+}
+
+unsafe extern "C" fn on_swapdb(
+    _ctx: *mut raw::RedisModuleCtx,
+    _event: raw::RedisModuleEvent,
+    _sub: u64,
+    data: *mut c_void,
+) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: for REDISMODULE_EVENT_SWAPDB, Redis passes a RedisModuleSwapDbInfo, live for the
+    // duration of the callback.
+    let info = unsafe { &*data.cast::<raw::RedisModuleSwapDbInfo>() };
+    let (a, b) = (info.dbnum_first, info.dbnum_second);
+    if let Some(handler) = SWAPDB_HANDLER.get() {
+        crate::guard::catch("SWAPDB event", (), || handler(a, b));
+    }
+}
