@@ -3,6 +3,7 @@
 //! type so the two never disagree.
 
 use crate::ffi;
+use crate::ffi::types::Emit;
 use redis_module::Context;
 use std::ffi::CStr;
 use std::fmt::Display;
@@ -44,6 +45,12 @@ impl Argv {
 
     pub fn args(&self) -> impl Iterator<Item = &[u8]> {
         self.args.iter().map(Vec::as_slice)
+    }
+
+    /// Hands the command to an AOF rewrite.
+    pub fn emit(&self, emit: &mut Emit) {
+        let args: Vec<&[u8]> = self.args().collect();
+        emit(self.command, &args);
     }
 
     /// Replicates `command key args...` to replicas and the AOF.

@@ -4,7 +4,7 @@
 
 use crate::argv::Argv;
 use crate::ffi::rdb::RdbIo;
-use crate::ffi::types::{methods, Persisted};
+use crate::ffi::types::{methods, Emit, Persisted};
 use crate::stats::{self, ALERTS_HELD, ALERT_KEYS};
 use redis_module::native_types::RedisType;
 use std::collections::HashMap;
@@ -29,22 +29,15 @@ impl Persisted for Stream {
         codec::decode(io, encver)
     }
 
-    fn rewrite(&self, emit: &mut dyn FnMut(&Argv)) {
-        emit(&create_argv(&self.settings));
+    fn rewrite(&self, emit: &mut Emit) {
+        create_argv(&self.settings).emit(emit);
         let mut aliases: HashMap<AlertId, Vec<AlertId>> = HashMap::new();
         for (alias, holder) in self.aliases() {
             aliases.entry(*holder).or_default().push(*alias);
         }
         for (id, a) in self.iter() {
             let folded = aliases.get(id).map_or(&[][..], Vec::as_slice);
-            emit(&import_argv(
-                id,
-                &a.doc,
-                a.status,
-                a.count,
-                a.last_seen,
-                folded,
-            ));
+            import_argv(id, &a.doc, a.status, a.count, a.last_seen, folded).emit(emit);
         }
     }
 

@@ -4,13 +4,16 @@
 //! data type: each type's `RedisType` static sits beside its persistence (`alert/rdb.rs`, ...).
 
 use super::rdb::RdbIo;
-use crate::argv::Argv;
 use crate::guard::catch;
 use redis_module::native_types::RedisType;
 use redis_module::raw::{self, RedisModuleIO, RedisModuleString};
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::null_mut;
 use vigil_core::codec::DecodeError;
+
+/// Where an AOF rewrite sends each command: its name and the arguments after the key.
+pub type Emit<'a> = dyn FnMut(&CStr, &[&[u8]]) + 'a;
 
 /// What a module data type provides for Redis to persist, copy, measure and free it.
 pub trait Persisted: Clone + Sized {
@@ -19,8 +22,8 @@ pub trait Persisted: Clone + Sized {
     fn redis_type() -> &'static RedisType;
     fn save(&self, io: &mut RdbIo);
     fn load(io: &mut RdbIo, encver: i32) -> Result<Self, DecodeError>;
-    /// Emits the commands that rebuild the value (each `command key args...`).
-    fn rewrite(&self, emit: &mut dyn FnMut(&Argv));
+    /// Emits the commands that rebuild the value: `emit(command, args after the key)`.
+    fn rewrite(&self, emit: &mut Emit);
     fn memory_usage(&self) -> usize;
     /// How much work freeing takes (Redis frees large values in the background).
     fn free_effort(&self) -> usize {
@@ -87,12 +90,12 @@ unsafe extern "C" fn aof_rewrite<T: Persisted>(
     // SAFETY: as in rdb_save; `key` is the value's key, live during the callback.
     let v = unsafe { &*value.cast::<T>() };
     catch("AOF rewrite", (), || {
-        v.rewrite(&mut |argv| emit_aof(aof, key, argv));
+        v.rewrite(&mut |command, args| emit_aof(aof, key, command, args));
     });
 }
 
 /// Writes `command key args...` to the AOF being rewritten.
-fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, argv: &Argv) {
+fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, command: &CStr, args: &[&[u8]]) {
     let (Some(create), Some(copy), Some(free), Some(emit)) = (
         unsafe { raw::RedisModule_CreateString },
         unsafe { raw::RedisModule_CreateStringFromString },
@@ -107,12 +110,12 @@ fn emit_aof(aof: *mut RedisModuleIO, key: *mut RedisModuleString, argv: &Argv) {
     unsafe {
         let mut all: Vec<*mut RedisModuleString> = Vec::new();
         all.push(copy(null_mut(), key));
-        for a in argv.args() {
+        for a in args {
             all.push(create(null_mut(), a.as_ptr().cast::<c_char>(), a.len()));
         }
         emit(
             aof,
-            argv.command().as_ptr(),
+            command.as_ptr(),
             c"v".as_ptr(),
             all.as_mut_ptr(),
             all.len(),

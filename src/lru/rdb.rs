@@ -4,7 +4,7 @@
 
 use crate::argv::Argv;
 use crate::ffi::rdb::RdbIo;
-use crate::ffi::types::{methods, Persisted};
+use crate::ffi::types::{methods, Emit, Persisted};
 use crate::stats::{self, LRU_KEYS};
 use redis_module::native_types::RedisType;
 use vigil_core::codec::DecodeError;
@@ -43,13 +43,13 @@ impl Persisted for Tracker {
 
     /// `LRU.TOUCHAT tracker ms key size ...`, oldest first, one command per millisecond
     /// (and at most `PAIRS_PER_COMMAND` keys each).
-    fn rewrite(&self, emit: &mut dyn FnMut(&Argv)) {
+    fn rewrite(&self, emit: &mut Emit) {
         let entries: Vec<_> = self.entries().collect();
         for run in entries.chunk_by(|a, b| a.last_used == b.last_used) {
             for part in run.chunks(PAIRS_PER_COMMAND) {
                 let sizes: Vec<String> = part.iter().map(|e| e.size.to_string()).collect();
                 let pairs = part.iter().zip(&sizes).map(|(e, s)| (e.name, s.as_bytes()));
-                emit(&touchat_argv(part[0].last_used, pairs));
+                touchat_argv(part[0].last_used, pairs).emit(emit);
             }
         }
     }

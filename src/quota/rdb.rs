@@ -4,7 +4,7 @@
 
 use crate::argv::Argv;
 use crate::ffi::rdb::RdbIo;
-use crate::ffi::types::{methods, Persisted};
+use crate::ffi::types::{methods, Emit, Persisted};
 use crate::stats::{self, QUOTA_KEYS};
 use redis_module::native_types::RedisType;
 use vigil_core::amount::Amount;
@@ -63,14 +63,14 @@ impl Persisted for Quota {
 
     /// `QUOTA.SET` with the configuration, then one forced `QUOTA.INCR` per bucket at its time
     /// (or one for the cumulative usage).
-    fn rewrite(&self, emit: &mut dyn FnMut(&Argv)) {
-        emit(&set_argv(self.limit, self.window_ms(), None));
+    fn rewrite(&self, emit: &mut Emit) {
+        set_argv(self.limit, self.window_ms(), None).emit(emit);
         let (usage, buckets) = self.parts();
         if let Some(usage) = usage.filter(|u| u.is_positive()) {
-            emit(&forced_incr_argv(usage, None, None));
+            forced_incr_argv(usage, None, None).emit(emit);
         }
         for (start, a) in buckets {
-            emit(&forced_incr_argv(a, None, Some(start)));
+            forced_incr_argv(a, None, Some(start)).emit(emit);
         }
     }
 
