@@ -37,11 +37,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features vigil/system-alloc -- -D warnings
 
-# Criterion benches of the core (system allocator; own target dir, so that the system-alloc
-# build never replaces target/release/libvigil.so), then the side-by-side load run against the
-# Lua scripts in benches/lua/ (report in target/bench-load.md). See BENCHMARKS.md.
+# Criterion benches of the core (vigil-core: an ordinary process, no Redis), then the
+# side-by-side load run against the Lua scripts in benches/lua/ (report in
+# target/bench-load.md). See BENCHMARKS.md.
 bench: build
-	CARGO_TARGET_DIR=target/bench-core $(CARGO) bench --features vigil/system-alloc --bench core
+	$(CARGO) bench -p vigil-core --bench core
 	$(CARGO) bench --bench load
 
 clean:

@@ -136,20 +136,35 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             )));
         }
     }
+    let now = decide_now(ctx, now)?;
+    let outcome = add_alert(ctx, &name, doc_arg.as_slice(), ts, id, now)?;
+    reply_outcome(ctx, &outcome)
+}
+
+/// The steps of ALERT.ADD on `name` (creating the stream with the default settings if
+/// needed), with the decided effect replicated, the keyspace events raised and the counters
+/// counted. Other commands that add alerts in their own atomic step use it too.
+pub fn add_alert(
+    ctx: &Context,
+    name: &RedisString,
+    document: &[u8],
+    ts: Option<u64>,
+    id: Option<AlertId>,
+    now: u64,
+) -> Result<Outcome, Error> {
     let max = if from_primary(ctx) {
         0
     } else {
         config::max_document_bytes()
     };
-    let doc = parse_document(doc_arg.as_slice(), max)?;
-    let now = decide_now(ctx, now)?;
+    let doc = parse_document(document, max)?;
 
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let (stream, created) = match keys::write::<Stream>(&key)? {
         Some(s) => (s, None),
         None => {
             let settings = config::default_settings();
-            (create_stream(ctx, &name, &key, settings)?, Some(settings))
+            (create_stream(ctx, name, &key, settings)?, Some(settings))
         }
     };
     let json = doc.json.clone();
@@ -166,7 +181,7 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             let new_id = Text::id(new_id.ts, new_id.seq);
             ffi::replicate_add(
                 ctx,
-                &name,
+                name,
                 json.as_bytes(),
                 None,
                 Some(new_id.as_bytes()),
@@ -174,22 +189,22 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             );
             stats::add(&ALERTS_ADDED, 1);
             stats::adjust(&ALERTS_HELD, 1);
-            ffi::notify(ctx, c"alert.add", &name);
+            ffi::notify(ctx, c"alert.add", name);
         }
         Outcome::Duplicate(..) => {
             let ts = id.map(|i| i.ts).or(ts).unwrap_or(now);
             let id = id.map(|i| Text::id(i.ts, i.seq));
             let id = id.as_ref().map(Text::as_bytes);
-            ffi::replicate_add(ctx, &name, json.as_bytes(), Some(ts), id, now);
+            ffi::replicate_add(ctx, name, json.as_bytes(), Some(ts), id, now);
             stats::add(&ALERTS_DEDUPLICATED, 1);
-            ffi::notify(ctx, c"alert.dup", &name);
+            ffi::notify(ctx, c"alert.dup", name);
         }
         Outcome::Limited(_) => stats::add(&ALERTS_LIMITED, 1),
         Outcome::Expired => stats::add(&ALERTS_EXPIRED, 1),
         Outcome::Exists(..) => {}
     }
-    trimmed(ctx, &name, removed);
-    reply_outcome(ctx, &outcome)
+    trimmed(ctx, name, removed);
+    Ok(outcome)
 }
 
 fn alert_json(id: &AlertId, a: &Alert) -> RedisValue {
