@@ -1,7 +1,8 @@
 //! Alert streams: documents (`doc`), IDs (`id`), the stream with its dedup and rate limits
-//! (`stream`, `dedup`).
+//! (`stream`, `dedup`), and the defaults of the configs that set up a new stream (`defaults`).
 pub mod codec;
 pub mod dedup;
+pub mod defaults;
 pub mod doc;
 pub mod id;
 pub mod stream;
