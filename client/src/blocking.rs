@@ -1,7 +1,9 @@
 //! A blocking wrapper around the async [`crate::Client`], for programs without tokio. It owns
-//! a small runtime whose one worker thread runs the background probe.
+//! a small runtime whose one worker thread runs the background probe; journal fsyncs run on
+//! the runtime's blocking pool, so a slow disk never holds up that thread.
 
-use crate::client::{Client as AsyncClient, Config};
+use crate::client::Client as AsyncClient;
+use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::types::*;

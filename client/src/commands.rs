@@ -93,6 +93,20 @@ pub(crate) fn ok(v: Value) -> Result<(), Error> {
     }
 }
 
+/// A command whose only argument is its key (ALERT.INFO, QUOTA.GET, QUOTA.RESET, LRU.INFO).
+pub(crate) fn key_only(name: &str, key: &str) -> Cmd {
+    let mut c = redis::cmd(name);
+    c.arg(key);
+    c
+}
+
+/// `COMMAND INFO name`: nil inside the array for a command the server does not know.
+pub(crate) fn command_info(name: &str) -> Cmd {
+    let mut c = redis::cmd("COMMAND");
+    c.arg("INFO").arg(name);
+    c
+}
+
 // ---- alerts ----
 
 pub(crate) fn add(key: &str, doc: &str, id: AlertId) -> Cmd {
@@ -200,6 +214,10 @@ pub(crate) fn parse_count(v: Value) -> Result<u64, Error> {
     uint(&checked(v)?)
 }
 
+pub(crate) fn info(key: &str) -> Cmd {
+    key_only("ALERT.INFO", key)
+}
+
 pub(crate) fn parse_alert_info(v: Value) -> Result<AlertInfo, Error> {
     let mut info = AlertInfo::default();
     for (field, v) in pairs(checked(v)?)? {
@@ -291,6 +309,12 @@ pub(crate) fn lru_touch(tracker: &str, keys: &[(&str, Amount)]) -> Cmd {
 pub(crate) fn lru_forget(tracker: &str, keys: &[&str]) -> Cmd {
     let mut c = redis::cmd("LRU.FORGET");
     c.arg(tracker).arg(keys);
+    c
+}
+
+pub(crate) fn lru_candidates(tracker: &str, count: u64) -> Cmd {
+    let mut c = redis::cmd("LRU.CANDIDATES");
+    c.arg(tracker).arg(count);
     c
 }
 

@@ -8,57 +8,12 @@
 //! deleted. A torn last line (a crash in the middle of a write, never acknowledged) is cut off
 //! when the journal is opened.
 
-use crate::types::AlertId;
-use serde::{Deserialize, Serialize};
+use crate::record::Record;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-/// One write kept for replay. IDs are strings `<ts>-<seq>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub(crate) enum Record {
-    Add {
-        key: String,
-        doc: String,
-        id: String,
-    },
-    Ack {
-        key: String,
-        ids: Vec<String>,
-    },
-    Resolve {
-        key: String,
-        ids: Vec<String>,
-    },
-    Del {
-        key: String,
-        ids: Vec<String>,
-    },
-}
-
-impl Record {
-    pub fn key(&self) -> &str {
-        match self {
-            Record::Add { key, .. }
-            | Record::Ack { key, .. }
-            | Record::Resolve { key, .. }
-            | Record::Del { key, .. } => key,
-        }
-    }
-
-    pub fn add(key: &str, doc: &str, id: AlertId) -> Record {
-        Record::Add {
-            key: key.to_owned(),
-            doc: doc.to_owned(),
-            id: id.to_string(),
-        }
-    }
-
-    pub fn ids(ids: &[AlertId]) -> Vec<String> {
-        ids.iter().map(AlertId::to_string).collect()
-    }
-}
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 /// A record read back, with the offset just past its line.
 #[derive(Debug, Clone)]
@@ -95,6 +50,8 @@ pub(crate) struct Journal {
     /// Journal size limit (bytes of records not yet replayed), 0 for none.
     max_bytes: u64,
     pending_bytes: u64,
+    #[cfg(feature = "test-hooks")]
+    sync_hook: Option<crate::config::SyncHook>,
 }
 
 /// Why an append failed: the caller moves on to the memory store either way.
@@ -183,6 +140,8 @@ impl Journal {
             needs_newline: false,
             max_bytes,
             pending_bytes: 0,
+            #[cfg(feature = "test-hooks")]
+            sync_hook: None,
         };
         for generation in generations {
             let path = log_path(dir, generation);
@@ -217,8 +176,9 @@ impl Journal {
         Ok(journal)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    #[cfg(feature = "test-hooks")]
+    pub fn set_sync_hook(&mut self, hook: Option<crate::config::SyncHook>) {
+        self.sync_hook = hook;
     }
 
     /// Records not yet confirmed by Redis.
@@ -295,6 +255,10 @@ impl Journal {
         let Some(seg) = self.segments.last_mut() else {
             return Err(AppendError::Io(io::Error::other("no journal segment")));
         };
+        #[cfg(feature = "test-hooks")]
+        if let Some(hook) = &self.sync_hook {
+            (hook.0)();
+        }
         match file.write_all(&line).and_then(|_| file.sync_data()) {
             Ok(()) => {
                 seg.len += line.len() as u64;
@@ -452,6 +416,103 @@ impl Journal {
     }
 }
 
+/// The journal as the async client uses it: every call that touches its files runs on
+/// tokio's blocking pool, so an fsync never holds up a runtime worker thread (nor the state
+/// that reads answer from). Calls take turns on the journal's lock, in the order they come.
+pub(crate) struct SharedJournal {
+    journal: Arc<Mutex<Journal>>,
+    dir: PathBuf,
+    /// Records not yet confirmed by Redis, as of the last call (read without the lock).
+    pending: AtomicU64,
+}
+
+impl SharedJournal {
+    /// Opens the journal (see [`Journal::open`]) on the blocking pool.
+    pub async fn open(dir: &Path, max_bytes: u64) -> io::Result<SharedJournal> {
+        let path = dir.to_owned();
+        let journal = blocking(move || Journal::open(&path, max_bytes)).await??;
+        Ok(SharedJournal {
+            pending: AtomicU64::new(journal.pending()),
+            journal: Arc::new(Mutex::new(journal)),
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Relaxed)
+    }
+
+    /// Runs `f` on the journal on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Journal) -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let journal = self.journal.clone();
+        let (out, pending) = blocking(move || {
+            let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
+            let out = f(&mut j);
+            (out, j.pending())
+        })
+        .await?;
+        self.pending.store(pending, Relaxed);
+        Ok(out)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    pub async fn set_sync_hook(&self, hook: Option<crate::config::SyncHook>) {
+        let _ = self.run(move |j| j.set_sync_hook(hook)).await;
+    }
+
+    /// Appends and fsyncs one record: when this returns Ok, the record survives a crash.
+    pub async fn append(&self, record: Record) -> Result<(), AppendError> {
+        self.run(move |j| j.append(&record))
+            .await
+            .map_err(AppendError::Io)?
+    }
+
+    pub async fn pending_records(&self) -> io::Result<Vec<Record>> {
+        self.run(|j| j.pending_records()).await?
+    }
+
+    pub async fn next_batch(&self, max: usize) -> io::Result<Option<(u64, Vec<Entry>)>> {
+        self.run(move |j| j.next_batch(max)).await?
+    }
+
+    pub async fn confirm(&self, generation: u64, end: u64, count: u64) {
+        self.logged(self.run(move |j| j.confirm(generation, end, count)).await);
+    }
+
+    pub async fn skip_unreadable(&self, generation: u64) {
+        self.logged(self.run(move |j| j.skip_unreadable(generation)).await);
+    }
+
+    pub async fn reset(&self) {
+        self.logged(self.run(|j| j.reset()).await);
+    }
+
+    pub async fn dead_letter(&self, record: Record, error: String) {
+        self.logged(self.run(move |j| j.dead_letter(&record, &error)).await);
+    }
+
+    fn logged(&self, done: io::Result<()>) {
+        if let Err(e) = done {
+            tracing::error!(dir = %self.dir.display(), error = %e, "vigil-client: journal call did not run");
+        }
+    }
+}
+
+/// `f` on tokio's blocking pool; an error if it could not run to the end (the runtime shut
+/// down first, or it panicked).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,7 +528,11 @@ mod tests {
     }
 
     fn add(i: u64) -> Record {
-        Record::add("k", &format!("{{\"seq\":{i}}}"), AlertId::new(i, i))
+        Record::add(
+            "k",
+            &format!("{{\"seq\":{i}}}"),
+            crate::types::AlertId::new(i, i),
+        )
     }
 
     #[test]

@@ -71,17 +71,27 @@
 //! fallback stores are empty.
 
 pub mod blocking;
+mod calls;
+mod cascade;
 mod client;
 mod commands;
+mod config;
+mod connection;
 mod error;
 mod journal;
 mod local;
 mod memory;
 mod metrics;
+mod probe;
+mod record;
+mod replay;
 mod types;
 
-pub use client::{Client, Config};
+pub use client::Client;
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use config::SyncHook;
+pub use config::{Config, StreamSettings};
 pub use error::Error;
-pub use local::StreamSettings;
 pub use metrics::Metrics;
 pub use types::*;

@@ -3,7 +3,7 @@
 //! touched on read, is an insertion-ordered map with a capacity: when full, a new entry pushes
 //! out the oldest one, which is handed back so the client can say what it dropped.
 
-use crate::journal::Record;
+use crate::record::Record;
 use lru::LruCache;
 use std::num::NonZeroUsize;
 

@@ -1,10 +1,13 @@
-//! The typed values the commands take and return.
+//! The typed values the commands take and return. They are the client's own public types (a
+//! stable surface over the wire format); what they mean — how an ID, a severity, a status or
+//! an amount is read and written — is decided by `vigil_core`, as in the module.
 
 use crate::error::Error;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use vigil_core::alert as core;
 
 /// An alert's ID, `<ts>-<seq>`, ordered by (ts, seq) as the server orders alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,6 +41,14 @@ impl AlertId {
             seq: rand::random::<u64>() >> 1,
         }
     }
+
+    pub(crate) fn to_core(self) -> core::AlertId {
+        core::AlertId::new(self.ts, self.seq)
+    }
+
+    pub(crate) fn from_core(id: core::AlertId) -> AlertId {
+        AlertId::new(id.ts, id.seq)
+    }
 }
 
 impl fmt::Display for AlertId {
@@ -46,20 +57,13 @@ impl fmt::Display for AlertId {
     }
 }
 
-fn digits_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 impl FromStr for AlertId {
     type Err = Error;
+    /// A full `<ts>-<seq>`, as the server reads one (`ts` at most `i64::MAX`).
     fn from_str(s: &str) -> Result<AlertId, Error> {
-        let parsed = s
-            .split_once('-')
-            .and_then(|(ts, seq)| Some(AlertId::new(digits_u64(ts)?, digits_u64(seq)?)));
-        parsed.ok_or_else(|| Error::Protocol(format!("invalid alert ID '{s}'")))
+        core::AlertId::parse(s)
+            .map(AlertId::from_core)
+            .ok_or_else(|| Error::Protocol(format!("invalid alert ID '{s}'")))
     }
 }
 
@@ -77,15 +81,7 @@ pub enum Severity {
 impl Severity {
     /// Case-insensitive, as the server reads it.
     pub fn parse(s: &str) -> Option<Severity> {
-        [
-            Severity::Critical,
-            Severity::High,
-            Severity::Medium,
-            Severity::Low,
-            Severity::Info,
-        ]
-        .into_iter()
-        .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+        core::Severity::parse(s).map(Severity::from_core)
     }
 
     pub fn as_str(&self) -> &'static str {
@@ -95,6 +91,26 @@ impl Severity {
             Severity::Medium => "medium",
             Severity::High => "high",
             Severity::Critical => "critical",
+        }
+    }
+
+    pub(crate) fn to_core(self) -> core::Severity {
+        match self {
+            Severity::Info => core::Severity::Info,
+            Severity::Low => core::Severity::Low,
+            Severity::Medium => core::Severity::Medium,
+            Severity::High => core::Severity::High,
+            Severity::Critical => core::Severity::Critical,
+        }
+    }
+
+    pub(crate) fn from_core(sev: core::Severity) -> Severity {
+        match sev {
+            core::Severity::Info => Severity::Info,
+            core::Severity::Low => Severity::Low,
+            core::Severity::Medium => Severity::Medium,
+            core::Severity::High => Severity::High,
+            core::Severity::Critical => Severity::Critical,
         }
     }
 }
@@ -109,17 +125,28 @@ pub enum Status {
 }
 
 impl Status {
+    /// Case-insensitive, as the server reads it.
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Active, Status::Acked, Status::Resolved]
-            .into_iter()
-            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+        core::Status::parse(s).map(Status::from_core)
     }
 
     pub fn as_str(&self) -> &'static str {
+        self.to_core().as_str()
+    }
+
+    pub(crate) fn to_core(self) -> core::Status {
         match self {
-            Status::Active => "active",
-            Status::Acked => "acked",
-            Status::Resolved => "resolved",
+            Status::Active => core::Status::Active,
+            Status::Acked => core::Status::Acked,
+            Status::Resolved => core::Status::Resolved,
+        }
+    }
+
+    pub(crate) fn from_core(st: core::Status) -> Status {
+        match st {
+            core::Status::Active => Status::Active,
+            core::Status::Acked => Status::Acked,
+            core::Status::Resolved => Status::Resolved,
         }
     }
 }
@@ -196,6 +223,22 @@ pub enum AddOutcome {
 }
 
 impl AddOutcome {
+    pub(crate) fn from_core(o: core::Outcome) -> AddOutcome {
+        match o {
+            core::Outcome::Added(id) => AddOutcome::Added(AlertId::from_core(id)),
+            core::Outcome::Duplicate(id, count) => AddOutcome::Duplicate {
+                id: AlertId::from_core(id),
+                count,
+            },
+            core::Outcome::Exists(id, count) => AddOutcome::Exists {
+                id: AlertId::from_core(id),
+                count,
+            },
+            core::Outcome::Limited(retry_after_ms) => AddOutcome::Limited { retry_after_ms },
+            core::Outcome::Expired => AddOutcome::Expired,
+        }
+    }
+
     /// The outcome word of the reply: `added`, `duplicate`, `exists`, `limited`, `expired`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -398,6 +441,21 @@ impl RangeQuery {
         self
     }
 
+    /// The query as the module's stream answers it.
+    pub(crate) fn to_core(&self) -> core::RangeQuery {
+        let mut q = core::RangeQuery::all();
+        q.start = self.start.as_start().to_core();
+        q.end = self.end.as_end().to_core();
+        q.rev = self.rev;
+        q.count = self.count.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        q.min_severity = self.min_severity.map(Severity::to_core);
+        q.source = self.source.clone();
+        q.kind = self.kind.clone();
+        q.status = self.status.map(Status::to_core);
+        q.labels = self.labels.clone();
+        q
+    }
+
     pub(crate) fn args(&self) -> Vec<String> {
         let mut args = vec![self.start.arg(), self.end.arg()];
         if self.rev {
@@ -477,50 +535,18 @@ impl From<i64> for Amount {
 
 impl FromStr for Amount {
     type Err = Error;
-    /// The server's grammar, `-?[0-9]+(\.[0-9]{1,6})?`.
+    /// The server's grammar, `-?[0-9]+(\.[0-9]{1,6})?`, at most 10^18 in magnitude.
     fn from_str(s: &str) -> Result<Amount, Error> {
-        let bad = || Error::Protocol(format!("invalid amount '{s}'"));
-        let (neg, body) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
-        let (int, frac) = match body.split_once('.') {
-            Some((i, f)) if !f.is_empty() && f.len() <= 6 => (i, f),
-            Some(_) => return Err(bad()),
-            None => (body, ""),
-        };
-        let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if int.is_empty() || int.len() > 30 || !all_digits(int) || !all_digits(frac) {
-            return Err(bad());
-        }
-        let int: i128 = int.parse().map_err(|_| bad())?;
-        let frac: i128 = if frac.is_empty() {
-            0
-        } else {
-            format!("{frac:0<6}").parse().map_err(|_| bad())?
-        };
-        let micros = int
-            .checked_mul(1_000_000)
-            .and_then(|v| v.checked_add(frac))
-            .ok_or_else(bad)?;
-        Ok(Amount {
-            micros: if neg { -micros } else { micros },
-        })
+        let a = vigil_core::amount::Amount::parse(s.as_bytes())
+            .map_err(|_| Error::Protocol(format!("invalid amount '{s}'")))?;
+        Ok(Amount { micros: a.units() })
     }
 }
 
 impl fmt::Display for Amount {
     /// Shortest form: `3`, `1.5`, `0.000001`, `-2.25`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.micros < 0 { "-" } else { "" };
-        let abs = self.micros.unsigned_abs();
-        let (int, frac) = (abs / 1_000_000, abs % 1_000_000);
-        if frac == 0 {
-            write!(f, "{sign}{int}")
-        } else {
-            let frac = format!("{frac:06}");
-            write!(f, "{sign}{int}.{}", frac.trim_end_matches('0'))
-        }
+        vigil_core::amount::Amount::from_units(self.micros).fmt(f)
     }
 }
 

@@ -1,0 +1,147 @@
+//! ALERT.*: writes that fall back (ADD, ACK, RESOLVE, DEL), reads that answer from the
+//! fallback stores in fallback (GET, RANGE, INFO), and the settings calls (Redis only).
+
+use crate::client::{now_ms, Client};
+use crate::commands as cmd;
+use crate::config::StreamSettings;
+use crate::error::Error;
+use crate::record::{Answer, IdsOp, Record};
+use crate::types::*;
+
+fn unexpected(answer: Answer) -> Error {
+    Error::Protocol(format!("unexpected answer {answer:?}"))
+}
+
+impl Client {
+    /// ALERT.ADD with a client-made ID (`<now>-<random>`): see [`Client::add_with`].
+    pub async fn add(&self, key: &str, doc: &str) -> Result<AddReply, Error> {
+        self.add_with(key, doc, AddOptions::default()).await
+    }
+
+    /// Writes one alert. The write always carries an ID (made here unless given), so that a
+    /// retry or a replay is idempotent. Redis answers with the final outcome; when it is
+    /// unavailable the alert goes to the journal (fsync'ed before this returns) or, failing
+    /// that, to the memory store, whose outcome is provisional (see [`AddReply::store`]).
+    /// Errors only for a document the server would refuse, and other input errors.
+    pub async fn add_with(
+        &self,
+        key: &str,
+        doc: &str,
+        opts: AddOptions,
+    ) -> Result<AddReply, Error> {
+        let id = opts
+            .id
+            .unwrap_or_else(|| AlertId::random(opts.ts.unwrap_or_else(now_ms)));
+        let (store, answer) = self.write(Record::add(key, doc, id)).await?;
+        let Answer::Add(outcome) = answer else {
+            return Err(unexpected(answer));
+        };
+        if store == Store::Redis {
+            self.inner.counters.outcome(&outcome);
+            self.learn_settings(key);
+        }
+        Ok(AddReply { outcome, store, id })
+    }
+
+    async fn ids_write(&self, op: IdsOp, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        match self.write(Record::ids(op, key, ids)).await? {
+            (_, Answer::Count(n)) => Ok(n),
+            (_, answer) => Err(unexpected(answer)),
+        }
+    }
+
+    /// ALERT.ACK. In fallback, journaled and replayed in order; the count is then the
+    /// alerts the fallback store holds whose status changed.
+    pub async fn ack(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.ids_write(IdsOp::Ack, key, ids).await
+    }
+
+    /// ALERT.RESOLVE (journaled in fallback, as [`Client::ack`]).
+    pub async fn resolve(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.ids_write(IdsOp::Resolve, key, ids).await
+    }
+
+    /// ALERT.DEL (journaled in fallback, as [`Client::ack`]).
+    pub async fn del(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        self.ids_write(IdsOp::Del, key, ids).await
+    }
+
+    /// ALERT.GET: from Redis, or in fallback from what the fallback stores hold.
+    pub async fn get(&self, key: &str, ids: &[AlertId]) -> Result<Vec<Option<Alert>>, Error> {
+        self.read(
+            cmd::ids_cmd("ALERT.GET", key, ids),
+            cmd::parse_alerts,
+            |l| l.get(key, ids),
+        )
+        .await
+    }
+
+    /// ALERT.RANGE: from Redis, or in fallback from what the fallback stores hold (same
+    /// filters, order and COUNT).
+    pub async fn range(&self, key: &str, q: &RangeQuery) -> Result<Vec<Alert>, Error> {
+        let from_redis = |v| cmd::parse_alerts(v).map(|a| a.into_iter().flatten().collect());
+        self.read(cmd::range(key, q), from_redis, |l| l.range(key, q))
+            .await
+    }
+
+    /// ALERT.INFO: from Redis, or in fallback the fallback store's view of the stream.
+    pub async fn info(&self, key: &str) -> Result<AlertInfo, Error> {
+        let from_redis = |v| {
+            let info = cmd::parse_alert_info(v)?;
+            self.inner
+                .settings
+                .set(key, StreamSettings::from_info(&info));
+            Ok(info)
+        };
+        self.read(cmd::info(key), from_redis, |l| {
+            l.info(key).ok_or_else(|| Error::Server {
+                code: "ERR".into(),
+                detail: "no such key".into(),
+            })
+        })
+        .await
+    }
+
+    /// ALERT.CREATE (Redis only: whether the key exists is the server's to say).
+    pub async fn create(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
+        self.redis_only(cmd::create(key, opts), cmd::ok).await?;
+        let mut s = self.inner.settings.defaults();
+        s.apply(opts);
+        self.inner.settings.set(key, s);
+        Ok(())
+    }
+
+    /// ALERT.ALTER (Redis only).
+    pub async fn alter(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
+        self.redis_only(cmd::alter(key, opts), cmd::ok).await?;
+        let mut s = self.inner.settings.get(key);
+        s.apply(opts);
+        self.inner.settings.set(key, s);
+        Ok(())
+    }
+
+    /// ALERT.TRIM (Redis only: `MAXLEN n` replayed later would remove other alerts than the
+    /// ones it meant, as the stream in Redis will have changed meanwhile).
+    pub async fn trim(&self, key: &str, t: Trim) -> Result<u64, Error> {
+        self.redis_only(cmd::trim(key, t), cmd::parse_count).await
+    }
+
+    /// The first time a stream is written, learn its settings in the background, so that
+    /// fallback outcomes use its dedup window, rate limit, retention and MAXLEN.
+    fn learn_settings(&self, key: &str) {
+        if !self.inner.settings.first_sight(key) {
+            return;
+        }
+        let client = self.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            let info = client.inner.redis.call(&cmd::info(&key)).await;
+            if let Ok(info) = info.and_then(cmd::parse_alert_info) {
+                client
+                    .inner
+                    .settings
+                    .set(&key, StreamSettings::from_info(&info));
+            }
+        });
+    }
+}
