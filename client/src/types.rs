@@ -3,6 +3,7 @@
 //! an amount is read and written — is decided by `vigil_core`, as in the module.
 
 use crate::error::Error;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -166,7 +167,9 @@ pub struct Alert {
     /// The `type` field.
     pub kind: String,
     pub labels: BTreeMap<String, String>,
-    /// The whole document, server fields included.
+    /// The whole document, server fields included. A field whose value `serde_json::Value`
+    /// cannot hold (a number beyond f64's range, such as `1e400`, which the server keeps as
+    /// sent) holds its JSON text as a string.
     pub document: Map<String, Value>,
     /// The JSON text as the server (or the fallback store) rendered it. Numbers are exact here
     /// (`document` holds big integers as floats).
@@ -177,8 +180,7 @@ impl Alert {
     /// Parses one element of an ALERT.GET / ALERT.RANGE reply.
     pub fn from_json(json: &str) -> Result<Alert, Error> {
         let bad = |what: &str| Error::Protocol(format!("alert {what}: {json}"));
-        let document: Map<String, Value> =
-            serde_json::from_str(json).map_err(|_| bad("is not a JSON object"))?;
+        let document = document_of(json).ok_or_else(|| bad("is not a JSON object"))?;
         let text = |name: &str| document.get(name).and_then(Value::as_str);
         let int = |name: &str| document.get(name).and_then(Value::as_u64);
         let id: AlertId = text("id").ok_or_else(|| bad("has no id"))?.parse()?;
@@ -205,6 +207,18 @@ impl Alert {
             document,
         })
     }
+}
+
+/// The fields of an alert's JSON; a field `Value` cannot hold keeps its JSON text.
+fn document_of(json: &str) -> Option<Map<String, Value>> {
+    if let Ok(document) = serde_json::from_str(json) {
+        return Some(document);
+    }
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(json).ok()?;
+    let value = |raw: Box<RawValue>| {
+        serde_json::from_str(raw.get()).unwrap_or_else(|_| Value::String(raw.get().to_owned()))
+    };
+    Some(fields.into_iter().map(|(k, v)| (k, value(v))).collect())
 }
 
 /// What ALERT.ADD did with an alert.
@@ -657,5 +671,15 @@ mod tests {
         assert_eq!(a.status, Status::Acked);
         assert_eq!((a.count, a.last_seen), (3, 9));
         assert_eq!(a.labels.get("h").map(String::as_str), Some("a"));
+        // The server keeps numbers as sent, also those beyond f64.
+        let json = r#"{"x":1e400,"y":[1,-2e999],"n":1,"id":"5-1","ts":5,"status":"active","count":1,"last_seen":5}"#;
+        let a = Alert::from_json(json).unwrap();
+        assert_eq!(a.document["x"], Value::String("1e400".into()));
+        assert_eq!(a.document["y"], Value::String("[1,-2e999]".into()));
+        assert_eq!(
+            (a.document["n"].as_u64(), a.id),
+            (Some(1), AlertId::new(5, 1))
+        );
+        assert!(Alert::from_json("[1]").is_err());
     }
 }
