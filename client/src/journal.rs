@@ -7,6 +7,9 @@
 //! Redis already has, which the explicit IDs turn into `exists`. A fully replayed journal is
 //! deleted. A torn last line (a crash in the middle of a write, never acknowledged) is cut off
 //! when the journal is opened.
+//!
+//! `Journal` does blocking file I/O; the client reaches it through `SharedJournal`, which runs
+//! every call on tokio's blocking pool.
 
 use crate::record::Record;
 use std::fs::{self, File, OpenOptions};
