@@ -65,6 +65,8 @@ redis_module! {
             ["alert-retention-ms", &config::ALERT_RETENTION_MS, config::DEFAULT_RETENTION_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
             ["alert-max-len", &config::ALERT_MAX_LEN, config::DEFAULT_MAX_LEN, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
             ["alert-dedup-window-ms", &config::ALERT_DEDUP_WINDOW_MS, config::DEFAULT_DEDUP_WINDOW_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
+            ["alert-autoresolve-ms", &config::ALERT_AUTORESOLVE_MS, config::DEFAULT_AUTORESOLVE_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
+            ["alert-id-memory-ms", &config::ALERT_ID_MEMORY_MS, config::DEFAULT_ID_MEMORY_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
             ["max-document-bytes", &config::MAX_DOCUMENT_BYTES, config::DEFAULT_MAX_DOCUMENT_BYTES, 1, config::MAX_MAX_DOCUMENT_BYTES, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],

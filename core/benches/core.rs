@@ -85,6 +85,7 @@ fn alert_add(c: &mut Criterion) {
             dedup_ms: 300_000,
             ratelimit_n: 100,
             ratelimit_window_ms: 1_000,
+            ..Settings::default()
         };
         let mut stream = Stream::new(settings);
         let make = |i: u64| document("high", i % 1000, i, None);
@@ -108,6 +109,7 @@ fn alert_add(c: &mut Criterion) {
             dedup_ms: 300_000,
             ratelimit_n: 100,
             ratelimit_window_ms: 1_000,
+            ..Settings::default()
         };
         let mut stream = Stream::new(settings);
         let make = |i: u64| document("high", i % 1000, i % 1000, None);
@@ -133,6 +135,7 @@ fn alert_add(c: &mut Criterion) {
             dedup_ms: 300_000,
             ratelimit_n: 1,
             ratelimit_window_ms: 3_600_000,
+            ..Settings::default()
         };
         let mut stream = Stream::new(settings);
         let make = |i: u64| document("high", i % 1000, i, Some(""));
@@ -159,6 +162,7 @@ fn big_stream() -> Stream {
         dedup_ms: 300_000,
         ratelimit_n: 0,
         ratelimit_window_ms: 0,
+        ..Settings::default()
     });
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..100_000 {

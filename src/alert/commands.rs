@@ -1,25 +1,27 @@
 //! ALERT.* commands: parse everything, then change state, then replicate the decided effect
 //! (explicit IDs, settings and NOW) so replicas and AOF replay reach the same state.
 
-use super::rdb::{create_argv, import_argv, settings_args};
+use super::rdb::{create_argv, import_argv, settings_args, silence_argv};
 use super::registry;
 use crate::args::{parse_id, Args, Keyword};
 use crate::argv::Argv;
-use crate::clock::{decide_now, from_primary};
+use crate::clock::{decide_now, from_primary, now_ms};
 use crate::error::{err, no_such_key, CmdResult, Error};
-use crate::ffi;
+use crate::ffi::{self, block};
 use crate::keys;
 use crate::text::Text;
 use crate::{config, stats, stats::*};
 use redis_module::key::RedisKeyWritable;
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{Context, RedisError, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 use vigil_core::alert::doc::parse_document;
 use vigil_core::alert::stream::{render, render_into};
 use vigil_core::alert::{
-    parse_ms, AddResult, Alert, AlertId, Outcome, RangeQuery, Settings, Severity, Status, Stream,
+    parse_ms, AddResult, Alert, AlertId, Filter, GroupBy, Outcome, RangeQuery, ReadQuery, Settings,
+    Severity, Status, Stream,
 };
 
 /// Stores a new stream under `key`.
@@ -43,15 +45,81 @@ fn trimmed(ctx: &Context, key: &RedisString, n: u64) {
     }
 }
 
+/// When the stream next has work for the sweep: its oldest alert leaving the retention, an
+/// alert falling due for auto-resolve, or a silence ending.
+pub fn next_due(stream: &Stream) -> Option<u64> {
+    let retention = match (stream.settings.retention_ms, stream.first_ts()) {
+        (r, Some(first)) if r > 0 => Some(first.saturating_add(r).saturating_add(1)),
+        _ => None,
+    };
+    [
+        retention,
+        stream.next_autoresolve(),
+        stream.next_silence_end(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// After a write to a stream: tells the sweep when it is next due, and wakes the readers
+/// blocked on it when its revision moved.
+pub fn after_write(ctx: &Context, name: &RedisString, stream: &Stream, revision_before: u64) {
+    registry::schedule(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
+    if stream.revision() != revision_before {
+        block::signal_ready(ctx, name);
+    }
+}
+
+/// One filter option (MINSEVERITY, SOURCE, TYPE, STATUS, LABEL) into `f`; false when `opt`
+/// is none of them. `status` admits STATUS (silences do not match on status).
+fn filter_option(args: &mut Args, opt: &str, f: &mut Filter, status: bool) -> Result<bool, Error> {
+    match opt {
+        "MINSEVERITY" => {
+            let v = args.value_of("MINSEVERITY")?;
+            f.min_severity = Some(Severity::parse(&v).ok_or_else(|| {
+                err(format!(
+                    "ERR invalid severity '{v}', expected {}",
+                    Severity::EXPECTED
+                ))
+            })?);
+        }
+        "SOURCE" => f.source = Some(args.value_of("SOURCE")?),
+        "TYPE" => f.kind = Some(args.value_of("TYPE")?),
+        "STATUS" if status => {
+            let v = args.value_of("STATUS")?;
+            f.status = Some(Status::parse(&v).ok_or_else(|| {
+                err(format!(
+                    "ERR invalid status '{v}', expected active|acked|resolved"
+                ))
+            })?);
+        }
+        "LABEL" => {
+            let v = args.value_of("LABEL")?;
+            let (label, value) = v
+                .split_once('=')
+                .ok_or_else(|| err(format!("ERR invalid LABEL '{v}': expected name=value")))?;
+            f.labels.push((label.to_owned(), value.to_owned()));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW.
 fn parse_settings(
     args: &mut Args,
     mut s: Settings,
     allow_now: bool,
-) -> Result<(Settings, Option<u64>), Error> {
+) -> Result<(Settings, Option<u64>, Counters), Error> {
     let mut now = None;
+    let mut counters = Counters::default();
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
+            "AUTORESOLVE" => s.autoresolve_ms = args.ms_of("AUTORESOLVE")?,
+            "IDMEMORY" => s.id_memory_ms = args.ms_of("IDMEMORY")?,
+            "REVISION" if !allow_now => counters.revision = Some(args.ms_of("REVISION")?),
+            "SILENCEID" if !allow_now => counters.silence_id = Some(args.ms_of("SILENCEID")?),
             "RETENTION" => s.retention_ms = args.ms_of("RETENTION")?,
             "MAXLEN" => s.maxlen = args.ms_of("MAXLEN")?,
             "DEDUP" => s.dedup_ms = args.ms_of("DEDUP")?,
@@ -64,20 +132,36 @@ fn parse_settings(
         }
     }
     s.check()?;
-    Ok((s, now))
+    Ok((s, now, counters))
+}
+
+/// CREATE's REVISION and SILENCEID (an AOF rewrite restores a stream's counters with them).
+#[derive(Default)]
+struct Counters {
+    revision: Option<u64>,
+    silence_id: Option<u64>,
 }
 
 /// ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms]
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let (settings, _) = parse_settings(&mut args, config::default_settings(), false)?;
+    let (settings, _, counters) = parse_settings(&mut args, config::default_settings(), false)?;
     let key = ctx.open_key_writable(&name);
     if !key.is_empty() {
         return Err(err("ERR key already exists"));
     }
-    create_stream(ctx, &name, &key, settings)?;
-    create_argv(&settings).replicate(ctx, name.as_slice());
+    let stream = create_stream(ctx, &name, &key, settings)?;
+    let mut rep = create_argv(&settings);
+    if counters.revision.is_some() || counters.silence_id.is_some() {
+        let (r, sid) = (
+            counters.revision.unwrap_or(0),
+            counters.silence_id.unwrap_or(1),
+        );
+        stream.restore_counters(r, sid);
+        rep.opt("REVISION", r).opt("SILENCEID", sid);
+    }
+    rep.replicate(ctx, name.as_slice());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -87,13 +171,15 @@ pub fn alter(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let name = args.next_string()?;
     let key = ctx.open_key_writable(&name);
     let stream = keys::write::<Stream>(&key)?.ok_or_else(no_such_key)?;
-    let (settings, now) = parse_settings(&mut args, stream.settings, true)?;
+    let (settings, now, _) = parse_settings(&mut args, stream.settings, true)?;
     let now = decide_now(ctx, now)?;
     let removed = stream.set_settings(settings, now)?;
     trimmed(ctx, &name, removed);
     let mut rep = Argv::new(c"ALERT.ALTER");
     settings_args(&mut rep, &settings);
     rep.opt("NOW", now).replicate(ctx, name.as_slice());
+    let rev = stream.revision();
+    after_write(ctx, &name, stream, rev);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -168,10 +254,12 @@ pub fn add_alert(
         }
     };
     let json = doc.json.clone();
+    let revision_before = stream.revision();
     let AddResult {
         outcome,
         trimmed: removed,
     } = stream.add(doc, ts, id, now)?;
+    after_write(ctx, name, stream, revision_before);
 
     if let Some(settings) = created {
         create_argv(&settings).replicate(ctx, name.as_slice());
@@ -254,6 +342,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut q = RangeQuery::all();
     q.start = parse_bound(&args.next_str()?, false)?;
     q.end = parse_bound(&args.next_str()?, true)?;
+    let mut filter = Filter::default();
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
             "REV" => q.rev = true,
@@ -261,35 +350,18 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                 let n = args.ms_of("COUNT")?;
                 q.count = Some(usize::try_from(n).unwrap_or(usize::MAX));
             }
-            "MINSEVERITY" => {
-                let v = args.value_of("MINSEVERITY")?;
-                q.min_severity = Some(Severity::parse(&v).ok_or_else(|| {
-                    err(format!(
-                        "ERR invalid severity '{v}', expected {}",
-                        Severity::EXPECTED
-                    ))
-                })?);
+            other => {
+                if !filter_option(&mut args, other, &mut filter, true)? {
+                    return Err(args.unknown(&opt));
+                }
             }
-            "SOURCE" => q.source = Some(args.value_of("SOURCE")?),
-            "TYPE" => q.kind = Some(args.value_of("TYPE")?),
-            "STATUS" => {
-                let v = args.value_of("STATUS")?;
-                q.status = Some(Status::parse(&v).ok_or_else(|| {
-                    err(format!(
-                        "ERR invalid status '{v}', expected active|acked|resolved"
-                    ))
-                })?);
-            }
-            "LABEL" => {
-                let v = args.value_of("LABEL")?;
-                let (label, value) = v
-                    .split_once('=')
-                    .ok_or_else(|| err(format!("ERR invalid LABEL '{v}': expected name=value")))?;
-                q.labels.push((label.to_owned(), value.to_owned()));
-            }
-            _ => return Err(args.unknown(&opt)),
         }
     }
+    q.min_severity = filter.min_severity;
+    q.source = filter.source;
+    q.kind = filter.kind;
+    q.status = filter.status;
+    q.labels = filter.labels;
     let key = ctx.open_key(&name);
     let Some(stream) = keys::read::<Stream>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
@@ -322,10 +394,12 @@ fn per_id(
     let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
+    let revision_before = stream.revision();
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
     if changed > 0 {
         ctx.replicate_verbatim();
         ffi::notify(ctx, event, &name);
+        after_write(ctx, &name, stream, revision_before);
     }
     Ok(RedisValue::Integer(changed))
 }
@@ -378,6 +452,8 @@ pub fn trim(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     if removed > 0 {
         ctx.replicate_verbatim();
         trimmed(ctx, &name, removed);
+        let rev = stream.revision();
+        after_write(ctx, &name, stream, rev);
     }
     Ok(RedisValue::Integer(removed as i64))
 }
@@ -392,7 +468,7 @@ pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let opt = |v: Option<u64>| v.map_or(RedisValue::Null, int);
     let s = &stream.settings;
     let st = &stream.stats;
-    let fields: [(&str, RedisValue); 14] = [
+    let fields: [(&str, RedisValue); 20] = [
         ("length", int(stream.len() as u64)),
         ("first_ts", opt(stream.first_ts())),
         ("last_ts", opt(stream.last_ts())),
@@ -406,6 +482,12 @@ pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         ("limited", int(st.limited)),
         ("expired", int(st.expired)),
         ("trimmed", int(st.trimmed)),
+        ("autoresolve", int(s.autoresolve_ms)),
+        ("autoresolved", int(st.autoresolved)),
+        ("id_memory", int(s.id_memory_ms)),
+        ("remembered_ids", int(stream.remembered_ids() as u64)),
+        ("revision", int(stream.revision())),
+        ("silences", int(stream.silence_count() as u64)),
         ("memory", int(stream.memory_usage() as u64)),
     ];
     let map: BTreeMap<RedisValueKey, RedisValue> = fields
@@ -422,6 +504,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let id = parse_id(&args.next_str()?)?;
     let raw_doc = args.next_bytes()?;
     let (mut status, mut count, mut last_seen, mut aliases) = (Status::Active, 1, id.ts, vec![]);
+    let mut rev = None;
     while let Some(opt) = args.next() {
         match Keyword::of(&opt).as_str() {
             "STATUS" => {
@@ -440,6 +523,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
             "LASTSEEN" => last_seen = args.ms_of("LASTSEEN")?,
             "ALIAS" => aliases.push(args.id_of("ALIAS")?),
+            "REV" => rev = Some(args.ms_of("REV")?),
             _ => return Err(args.unknown(&opt)),
         }
     }
@@ -467,13 +551,404 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             (create_stream(ctx, &name, &key, settings)?, Some(settings))
         }
     };
-    stream.import(id, doc, status, count, last_seen, &aliases)?;
+    let revision_before = stream.revision();
+    stream.import(id, doc, status, count, last_seen, &aliases, rev)?;
+    let rev = stream.get(&id).map(|a| a.rev);
     if let Some(settings) = created {
         create_argv(&settings).replicate(ctx, name.as_slice());
     }
-    import_argv(&id, &replay_doc, status, count, last_seen, &aliases)
+    import_argv(&id, &replay_doc, status, count, last_seen, &aliases, rev)
         .replicate(ctx, name.as_slice());
+    after_write(ctx, &name, stream, revision_before);
     stats::adjust(&ALERTS_HELD, 1);
     ffi::notify(ctx, c"alert.add", &name);
     Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// Resolves `ids` in the stream under `name` as ALERT.RESOLVE does (replicated as
+/// `ALERT.RESOLVE key id ...`, with its event); returns how many changed. For resolutions the
+/// server decides itself (auto-resolve, quota thresholds).
+pub fn resolve_ids(ctx: &Context, name: &RedisString, ids: &[AlertId]) -> Result<u64, Error> {
+    let key = ctx.open_key_writable(name);
+    let Some(stream) = keys::write::<Stream>(&key)? else {
+        return Ok(0);
+    };
+    let revision_before = stream.revision();
+    let changed: Vec<AlertId> = ids
+        .iter()
+        .copied()
+        .filter(|id| stream.resolve(id))
+        .collect();
+    if !changed.is_empty() {
+        let mut rep = Argv::new(c"ALERT.RESOLVE");
+        for id in &changed {
+            rep.num(id);
+        }
+        rep.replicate(ctx, name.as_slice());
+        ffi::notify(ctx, c"alert.resolve", name);
+        after_write(ctx, name, stream, revision_before);
+    }
+    Ok(changed.len() as u64)
+}
+
+/// A READ cursor: `0`, `$` (None: the stream's revision now) or one an earlier READ returned.
+fn parse_cursor(v: &RedisString) -> Result<Option<u64>, Error> {
+    let s = v.to_string_lossy();
+    if s == "$" {
+        return Ok(None);
+    }
+    parse_ms(&s).map(Some).ok_or_else(|| {
+        err(format!(
+            "ERR invalid cursor '{s}': expected 0, $ or a cursor an earlier ALERT.READ returned"
+        ))
+    })
+}
+
+/// At most this many changes are looked at by one READ (returned or filtered out); a read
+/// that stops there answers the cursor it reached, and the caller reads on from it.
+const READ_MAX_EXAMINED: usize = 10_000;
+
+/// A reader parked by `ALERT.READ ... BLOCK`.
+struct Waiting {
+    key: Vec<u8>,
+    after: Cell<u64>,
+    count: usize,
+    filter: Filter,
+    with_silenced: bool,
+}
+
+impl Waiting {
+    fn query(&self) -> ReadQuery {
+        ReadQuery {
+            after: self.after.get(),
+            count: self.count,
+            filter: self.filter.clone(),
+            with_silenced: self.with_silenced,
+            max_examined: READ_MAX_EXAMINED,
+        }
+    }
+}
+
+/// The READ reply: `[next_cursor, [[cursor, alert], ...]]`.
+fn reply_read(ctx: &Context, next: u64, items: &[(u64, AlertId, &Alert)]) {
+    ffi::reply_array(ctx, 2);
+    ffi::reply_bulk(ctx, Text::display(&next).as_bytes());
+    ffi::reply_array(ctx, items.len());
+    let mut buf = String::with_capacity(1024);
+    for (rev, id, a) in items {
+        ffi::reply_array(ctx, 2);
+        ffi::reply_bulk(ctx, Text::display(rev).as_bytes());
+        buf.clear();
+        render_into(&mut buf, id, a);
+        ffi::reply_bulk(ctx, buf.as_bytes());
+    }
+}
+
+/// A blocked reader looks again: answers when something is to be returned, keeps waiting
+/// otherwise (moving its cursor past what its filters left out).
+fn read_again(ctx: &Context, w: &Waiting) -> Option<RedisResult> {
+    let name = ctx.create_string(w.key.as_slice());
+    let key = ctx.open_key(&name);
+    let stream = keys::read::<Stream>(&key).ok()??;
+    match stream.read(&w.query()) {
+        Err(e) => Some(Err(Error::from(e).into())),
+        Ok(r) if r.items.is_empty() => {
+            w.after.set(r.next);
+            None
+        }
+        Ok(r) => {
+            reply_read(ctx, r.next, &r.items);
+            Some(Ok(RedisValue::NoReply))
+        }
+    }
+}
+
+/// ALERT.READ key AFTER cursor [COUNT n] [BLOCK ms] [MINSEVERITY sev] [SOURCE src] [TYPE t]
+/// [STATUS st] [LABEL name=value ...] [WITHSILENCED]
+pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+    let mut args = Args::new(args, 4)?;
+    let name = args.next_string()?;
+    let after_kw = args.next_string()?;
+    if !after_kw.as_slice().eq_ignore_ascii_case(b"AFTER") {
+        return Err(err(format!(
+            "ERR expected AFTER cursor after the key, got '{}'",
+            after_kw.to_string_lossy()
+        )));
+    }
+    let cursor = parse_cursor(&args.next_string()?)?;
+    let (mut count, mut block_ms, mut with_silenced) = (100usize, None, false);
+    let mut filter = Filter::default();
+    while let Some(opt) = args.next() {
+        match Keyword::of(&opt).as_str() {
+            "COUNT" => {
+                let n = args.ms_of("COUNT")?;
+                if n == 0 {
+                    return Err(err("ERR invalid COUNT '0': expected at least 1"));
+                }
+                count = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            "BLOCK" => block_ms = Some(args.ms_of("BLOCK")?),
+            "WITHSILENCED" => with_silenced = true,
+            other => {
+                if !filter_option(&mut args, other, &mut filter, true)? {
+                    return Err(args.unknown(&opt));
+                }
+            }
+        }
+    }
+    let key = ctx.open_key(&name);
+    let stream = keys::read::<Stream>(&key)?;
+    let revision = stream.map_or(0, Stream::revision);
+    let after = cursor.unwrap_or(revision);
+    let q = ReadQuery {
+        after,
+        count,
+        filter,
+        with_silenced,
+        max_examined: READ_MAX_EXAMINED,
+    };
+    let (next, examined_all) = match stream {
+        Some(s) => {
+            let r = s.read(&q)?;
+            if !r.items.is_empty() {
+                reply_read(ctx, r.next, &r.items);
+                return Ok(RedisValue::NoReply);
+            }
+            (r.next, r.next == revision)
+        }
+        None if after > 0 => return Err(vigil_core::alert::AlertError::CursorAhead.into()),
+        None => (after, true),
+    };
+    // Nothing to return. Without BLOCK (or where blocking is not possible), or when the read
+    // stopped at its bound with more to look at, answer the position reached.
+    match block_ms {
+        Some(ms) if examined_all && block::may_block(ctx) => {
+            let waiting = Waiting {
+                key: name.as_slice().to_vec(),
+                after: Cell::new(next),
+                count,
+                filter: q.filter,
+                with_silenced,
+            };
+            if block::block_on_key(ctx, &name, ms, waiting, read_again) {
+                Ok(RedisValue::NoReply)
+            } else {
+                Ok(RedisValue::Null)
+            }
+        }
+        Some(_) if examined_all => Ok(RedisValue::Null),
+        _ => {
+            reply_read(ctx, next, &[]);
+            Ok(RedisValue::NoReply)
+        }
+    }
+}
+
+/// ALERT.SILENCE key UNTIL ms [MINSEVERITY sev] [SOURCE src] [TYPE t] [LABEL name=value ...]
+/// [COMMENT text] [ID id]
+pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+    let mut args = Args::new(args, 4)?;
+    let name = args.next_string()?;
+    let (mut until, mut comment, mut id) = (None, None, None);
+    let mut matchers = Filter::default();
+    while let Some(opt) = args.next() {
+        match Keyword::of(&opt).as_str() {
+            "UNTIL" => until = Some(args.ms_of("UNTIL")?),
+            "COMMENT" => comment = Some(args.value_of("COMMENT")?),
+            "ID" => {
+                let v = args.ms_of("ID")?;
+                if v == 0 {
+                    return Err(err("ERR invalid ID '0': silence IDs start at 1"));
+                }
+                id = Some(v);
+            }
+            other => {
+                if !filter_option(&mut args, other, &mut matchers, false)? {
+                    return Err(args.unknown(&opt));
+                }
+            }
+        }
+    }
+    let until = until.ok_or_else(|| err("ERR ALERT.SILENCE needs UNTIL ms"))?;
+    if matchers.is_empty() {
+        return Err(err(
+            "ERR a silence needs at least one matcher: MINSEVERITY, SOURCE, TYPE or LABEL",
+        ));
+    }
+    if !from_primary(ctx) && until <= now_ms() {
+        return Err(err(format!(
+            "ERR UNTIL {until} is not in the future (the server clock is {})",
+            now_ms()
+        )));
+    }
+    let key = ctx.open_key_writable(&name);
+    let (stream, created) = match keys::write::<Stream>(&key)? {
+        Some(s) => (s, None),
+        None => {
+            let settings = config::default_settings();
+            (create_stream(ctx, &name, &key, settings)?, Some(settings))
+        }
+    };
+    let revision_before = stream.revision();
+    // Only a stream that already holds silences can refuse one (too many, or an ID taken).
+    let sid = stream.silence(until, matchers, comment, id)?;
+    if let Some(settings) = created {
+        create_argv(&settings).replicate(ctx, name.as_slice());
+    }
+    if let Some(s) = stream.silences().find(|s| s.id == sid) {
+        silence_argv(s).replicate(ctx, name.as_slice());
+    }
+    after_write(ctx, &name, stream, revision_before);
+    Ok(RedisValue::Integer(sid.min(i64::MAX as u64) as i64))
+}
+
+/// ALERT.UNSILENCE key id
+pub fn unsilence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    let id = args.ms_of("id")?;
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity.into());
+    }
+    let key = ctx.open_key_writable(&name);
+    let Some(stream) = keys::write::<Stream>(&key)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let revision_before = stream.revision();
+    if stream.unsilence(id).is_none() {
+        return Ok(RedisValue::Integer(0));
+    }
+    ffi::replicate_verbatim(ctx);
+    after_write(ctx, &name, stream, revision_before);
+    Ok(RedisValue::Integer(1))
+}
+
+fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {
+    RedisValue::OrderedMap(
+        fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+            .collect(),
+    )
+}
+
+/// ALERT.SILENCES key
+pub fn silences(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+    let mut args = Args::new(args, 2)?;
+    let name = args.next_string()?;
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity.into());
+    }
+    let key = ctx.open_key(&name);
+    let Some(stream) = keys::read::<Stream>(&key)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
+    let text = |v: &str| RedisValue::BulkString(v.to_string());
+    Ok(RedisValue::Array(
+        stream
+            .silences()
+            .map(|s| {
+                let m = &s.matchers;
+                let mut matchers: Vec<(&str, RedisValue)> = Vec::new();
+                if let Some(sev) = m.min_severity {
+                    matchers.push(("minseverity", text(sev.as_str())));
+                }
+                if let Some(src) = &m.source {
+                    matchers.push(("source", text(src)));
+                }
+                if let Some(t) = &m.kind {
+                    matchers.push(("type", text(t)));
+                }
+                if !m.labels.is_empty() {
+                    let labels = m
+                        .labels
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), text(v)))
+                        .collect();
+                    matchers.push(("labels", map(labels)));
+                }
+                map(vec![
+                    ("id", int(s.id)),
+                    ("until", int(s.until)),
+                    ("matchers", map(matchers)),
+                    (
+                        "comment",
+                        s.comment.as_deref().map_or(RedisValue::Null, text),
+                    ),
+                    ("covered", int(stream.covered(s))),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn parse_group_by(v: &str) -> Result<GroupBy, Error> {
+    let lower = v.to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "severity" => GroupBy::Severity,
+        "source" => GroupBy::Source,
+        "type" => GroupBy::Type,
+        "status" => GroupBy::Status,
+        _ => match v.split_once(':') {
+            Some((l, name)) if l.eq_ignore_ascii_case("label") && !name.is_empty() => {
+                GroupBy::Label(name.to_string())
+            }
+            _ => {
+                return Err(err(format!(
+                    "ERR invalid BY field '{v}', expected severity|source|type|status|label:<name>"
+                )))
+            }
+        },
+    })
+}
+
+/// ALERT.GROUPS key start end BY field [MINSEVERITY sev] [SOURCE src] [TYPE t] [STATUS st]
+/// [LABEL name=value ...]
+pub fn groups(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+    let mut args = Args::new(args, 6)?;
+    let name = args.next_string()?;
+    let mut q = RangeQuery::all();
+    q.start = parse_bound(&args.next_str()?, false)?;
+    q.end = parse_bound(&args.next_str()?, true)?;
+    let mut by = None;
+    let mut filter = Filter::default();
+    while let Some(opt) = args.next() {
+        match Keyword::of(&opt).as_str() {
+            "BY" => {
+                let field = parse_group_by(&args.value_of("BY")?)?;
+                crate::args::once(&mut by, "BY", field)?;
+            }
+            other => {
+                if !filter_option(&mut args, other, &mut filter, true)? {
+                    return Err(args.unknown(&opt));
+                }
+            }
+        }
+    }
+    let by = by.ok_or_else(|| err("ERR ALERT.GROUPS needs BY field"))?;
+    q.min_severity = filter.min_severity;
+    q.source = filter.source;
+    q.kind = filter.kind;
+    q.status = filter.status;
+    q.labels = filter.labels;
+    let key = ctx.open_key(&name);
+    let Some(stream) = keys::read::<Stream>(&key)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
+    Ok(RedisValue::Array(
+        stream
+            .groups(&q, &by)
+            .into_iter()
+            .map(|g| {
+                RedisValue::Array(vec![
+                    g.value.map_or(RedisValue::Null, RedisValue::BulkString),
+                    int(g.alerts),
+                    int(g.occurrences),
+                    int(g.newest_ts),
+                ])
+            })
+            .collect(),
+    ))
 }

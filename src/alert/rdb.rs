@@ -9,7 +9,7 @@ use crate::stats::{self, ALERTS_HELD, ALERT_KEYS};
 use redis_module::native_types::RedisType;
 use std::collections::HashMap;
 use vigil_core::alert::codec::{self, ENC_LATEST};
-use vigil_core::alert::{AlertId, Settings, Status, Stream};
+use vigil_core::alert::{AlertId, Filter, Settings, Silence, Status, Stream};
 use vigil_core::codec::DecodeError;
 
 pub static ALERT_TYPE: RedisType = RedisType::new("vigil-alr", ENC_LATEST, methods::<Stream>());
@@ -30,14 +30,30 @@ impl Persisted for Stream {
     }
 
     fn rewrite(&self, emit: &mut Emit) {
-        create_argv(&self.settings).emit(emit);
+        let mut create = create_argv(&self.settings);
+        create
+            .opt("REVISION", self.revision())
+            .opt("SILENCEID", self.next_silence_id());
+        create.emit(emit);
         let mut aliases: HashMap<AlertId, Vec<AlertId>> = HashMap::new();
         for (alias, holder) in self.aliases() {
             aliases.entry(*holder).or_default().push(*alias);
         }
         for (id, a) in self.iter() {
             let folded = aliases.get(id).map_or(&[][..], Vec::as_slice);
-            import_argv(id, &a.doc, a.status, a.count, a.last_seen, folded).emit(emit);
+            import_argv(
+                id,
+                &a.doc,
+                a.status,
+                a.count,
+                a.last_seen,
+                folded,
+                Some(a.rev),
+            )
+            .emit(emit);
+        }
+        for s in self.silences() {
+            silence_argv(s).emit(emit);
         }
     }
 
@@ -62,7 +78,9 @@ pub fn settings_args(argv: &mut Argv, s: &Settings) {
         .opt("MAXLEN", s.maxlen)
         .opt("DEDUP", s.dedup_ms)
         .opt("RATELIMIT", s.ratelimit_n)
-        .num(s.ratelimit_window_ms);
+        .num(s.ratelimit_window_ms)
+        .opt("AUTORESOLVE", s.autoresolve_ms)
+        .opt("IDMEMORY", s.id_memory_ms);
 }
 
 /// `ALERT.CREATE key <settings>`.
@@ -72,7 +90,8 @@ pub fn create_argv(s: &Settings) -> Argv {
     argv
 }
 
-/// `ALERT.IMPORT key id doc STATUS st COUNT n LASTSEEN ms [ALIAS id ...]`: one alert exactly.
+/// `ALERT.IMPORT key id doc STATUS st COUNT n LASTSEEN ms [ALIAS id ...] [REV r]`: one alert
+/// exactly.
 pub fn import_argv(
     id: &AlertId,
     doc: &str,
@@ -80,6 +99,7 @@ pub fn import_argv(
     count: u64,
     last_seen: u64,
     folded: &[AlertId],
+    rev: Option<u64>,
 ) -> Argv {
     let mut argv = Argv::new(c"ALERT.IMPORT");
     argv.num(id)
@@ -91,5 +111,36 @@ pub fn import_argv(
     for alias in folded {
         argv.opt("ALIAS", alias);
     }
+    if let Some(rev) = rev {
+        argv.opt("REV", rev);
+    }
+    argv
+}
+
+/// The matchers as options: `[MINSEVERITY sev] [SOURCE src] [TYPE t] [LABEL n=v ...]`.
+pub fn matcher_args(argv: &mut Argv, m: &Filter) {
+    if let Some(sev) = m.min_severity {
+        argv.arg("MINSEVERITY").arg(sev.as_str());
+    }
+    if let Some(src) = &m.source {
+        argv.arg("SOURCE").arg(src);
+    }
+    if let Some(t) = &m.kind {
+        argv.arg("TYPE").arg(t);
+    }
+    for (n, v) in &m.labels {
+        argv.arg("LABEL").arg(format!("{n}={v}"));
+    }
+}
+
+/// `ALERT.SILENCE key UNTIL ms <matchers> [COMMENT text] ID id`: one silence exactly.
+pub fn silence_argv(s: &Silence) -> Argv {
+    let mut argv = Argv::new(c"ALERT.SILENCE");
+    argv.opt("UNTIL", s.until);
+    matcher_args(&mut argv, &s.matchers);
+    if let Some(c) = &s.comment {
+        argv.arg("COMMENT").arg(c);
+    }
+    argv.opt("ID", s.id);
     argv
 }

@@ -1,16 +1,22 @@
-//! Where the alert streams are: (database, key) of every stream, so that the retention sweep
-//! visits streams instead of walking the whole keyspace. Streams enter when a command creates
-//! one, when one arrives under a key (RENAME, MOVE, COPY, RESTORE) and when a load ends (one
-//! scan); entries whose key no longer holds a stream are dropped when the sweep finds them so.
+//! Where the alert streams are, and when each next has work for the sweep: (database, key) of
+//! every stream with the time its next retention trim, auto-resolve or silence end falls due.
+//! The sweep opens only streams that are due, so an idle stream is never touched (a stream
+//! opened for writing counts as modified for WATCH and as used for maxmemory LRU/LFU).
+//!
+//! Streams enter when a command creates one, when one arrives under a key (RENAME, MOVE,
+//! COPY, RESTORE) and when a load ends (one scan), due at once; every command that changes a
+//! stream tells its next due time; entries whose key no longer holds a stream are dropped when
+//! the sweep finds them so.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Default)]
 struct Registry {
-    dbs: HashMap<i32, BTreeSet<Vec<u8>>>,
-    /// The last (db, key) the sweep visited; it goes on after it.
-    cursor: Option<(i32, Vec<u8>)>,
+    /// db -> key -> due time (u64::MAX: nothing to do).
+    dbs: HashMap<i32, HashMap<Vec<u8>, u64>>,
+    /// (due, db, key) of the streams with something to do.
+    queue: BTreeSet<(u64, i32, Vec<u8>)>,
 }
 
 thread_local! {
@@ -18,20 +24,48 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
-pub fn add(db: i32, key: &[u8]) {
-    REGISTRY.with(|r| {
-        let mut r = r.borrow_mut();
-        let set = r.dbs.entry(db).or_default();
-        if !set.contains(key) {
-            set.insert(key.to_vec());
+const NEVER: u64 = u64::MAX;
+
+impl Registry {
+    fn set(&mut self, db: i32, key: &[u8], due: u64) {
+        let keys = self.dbs.entry(db).or_default();
+        let old = match keys.get_mut(key) {
+            Some(d) if *d == due => return,
+            Some(d) => std::mem::replace(d, due),
+            None => {
+                keys.insert(key.to_vec(), due);
+                NEVER
+            }
+        };
+        if old != NEVER {
+            self.queue.remove(&(old, db, key.to_vec()));
         }
-    });
+        if due != NEVER {
+            self.queue.insert((due, db, key.to_vec()));
+        }
+    }
+}
+
+/// A stream is under `key`: due for a look at once.
+pub fn add(db: i32, key: &[u8]) {
+    REGISTRY.with(|r| r.borrow_mut().set(db, key, 0));
+}
+
+/// The stream under `key` next has work at `due` (None: nothing scheduled).
+pub fn schedule(db: i32, key: &[u8], due: Option<u64>) {
+    REGISTRY.with(|r| r.borrow_mut().set(db, key, due.unwrap_or(NEVER)));
 }
 
 pub fn remove(db: i32, key: &[u8]) {
     REGISTRY.with(|r| {
-        if let Some(set) = r.borrow_mut().dbs.get_mut(&db) {
-            set.remove(key);
+        let mut r = r.borrow_mut();
+        let Some(keys) = r.dbs.get_mut(&db) else {
+            return;
+        };
+        if let Some(due) = keys.remove(key) {
+            if due != NEVER {
+                r.queue.remove(&(due, db, key.to_vec()));
+            }
         }
     });
 }
@@ -52,64 +86,38 @@ pub fn swap(a: i32, b: i32) {
         if let Some(d) = db {
             r.dbs.insert(a, d);
         }
+        let queue = std::mem::take(&mut r.queue);
+        r.queue = queue
+            .into_iter()
+            .map(|(due, db, key)| {
+                let db = if db == a {
+                    b
+                } else if db == b {
+                    a
+                } else {
+                    db
+                };
+                (due, db, key)
+            })
+            .collect();
     });
 }
 
-/// Up to `n` streams after the cursor, wrapping around once; moves the cursor past them.
-pub fn next_batch(n: usize) -> Vec<(i32, Vec<u8>)> {
-    use std::ops::Bound::{Excluded, Included, Unbounded};
+/// Up to `n` streams due at `now`, earliest first.
+pub fn due(now: u64, n: usize) -> Vec<(i32, Vec<u8>)> {
     REGISTRY.with(|r| {
-        let mut r = r.borrow_mut();
-        let mut dbs: Vec<i32> = r.dbs.keys().copied().collect();
-        dbs.sort_unstable();
-        let (cdb, ckey) = r.cursor.clone().unwrap_or((i32::MIN, Vec::new()));
-        let mut out: Vec<(i32, Vec<u8>)> = Vec::new();
-        // After the cursor: the rest of its database, then the databases after it; then, from
-        // the start, up to and including the cursor.
-        let ranges = dbs
+        r.borrow()
+            .queue
             .iter()
-            .filter(|db| **db >= cdb)
-            .map(|db| {
-                (
-                    *db,
-                    if *db == cdb {
-                        Excluded(ckey.as_slice())
-                    } else {
-                        Unbounded
-                    },
-                    Unbounded,
-                )
-            })
-            .chain(dbs.iter().filter(|db| **db <= cdb).map(|db| {
-                (
-                    *db,
-                    Unbounded,
-                    if *db == cdb {
-                        Included(ckey.as_slice())
-                    } else {
-                        Unbounded
-                    },
-                )
-            }));
-        for (db, lo, hi) in ranges {
-            let Some(set) = r.dbs.get(&db) else { continue };
-            for key in set.range::<[u8], _>((lo, hi)) {
-                if out.len() >= n {
-                    break;
-                }
-                out.push((db, key.clone()));
-            }
-            if out.len() >= n {
-                break;
-            }
-        }
-        r.cursor = out.last().cloned();
-        out
+            .take_while(|(due, _, _)| *due <= now)
+            .take(n)
+            .map(|(_, db, key)| (*db, key.clone()))
+            .collect()
     })
 }
 
 pub fn len() -> usize {
-    REGISTRY.with(|r| r.borrow().dbs.values().map(BTreeSet::len).sum())
+    REGISTRY.with(|r| r.borrow().dbs.values().map(HashMap::len).sum())
 }
 
 #[cfg(test)]
@@ -117,24 +125,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_rotate_over_every_stream() {
+    fn only_due_streams_come_out() {
         clear();
-        for db in [0, 3] {
-            for k in ["a", "b", "c"] {
-                add(db, k.as_bytes());
-            }
-        }
-        let first = next_batch(4);
-        let second = next_batch(4);
-        assert_eq!(first.len(), 4);
-        assert_eq!(second.len(), 4, "wraps around");
-        let mut seen: Vec<_> = first.iter().chain(&second).cloned().collect();
-        seen.sort();
-        seen.dedup();
-        assert_eq!(seen.len(), 6, "every stream within two batches");
-        remove(3, b"b");
+        add(0, b"a");
+        add(3, b"b");
+        schedule(0, b"a", Some(500));
+        schedule(3, b"b", None);
+        add(0, b"c");
+        assert_eq!(due(100, 10), vec![(0, b"c".to_vec())]);
+        schedule(0, b"c", Some(200));
+        assert_eq!(due(100, 10), vec![]);
+        assert_eq!(due(600, 10), vec![(0, b"c".to_vec()), (0, b"a".to_vec())]);
+        assert_eq!(due(600, 1).len(), 1, "bounded");
         swap(0, 3);
-        assert_eq!(len(), 5);
+        assert_eq!(due(600, 10), vec![(3, b"c".to_vec()), (3, b"a".to_vec())]);
+        remove(3, b"a");
+        assert_eq!(len(), 2);
+        assert_eq!(due(600, 10), vec![(3, b"c".to_vec())]);
         clear();
     }
 }

@@ -1,31 +1,36 @@
-//! The retention sweep: a timer that visits the alert streams (from the registry, a bounded
-//! batch per tick) and trims alerts older than their stream's retention, so idle streams expire
-//! too. Each trim is replicated as `ALERT.TRIM key MINTS bound`; replicas never sweep on their
-//! own clock.
+//! The sweep: a timer that visits the alert streams that are due (the registry knows when
+//! each next has work) and applies what the server decides on its clock: alerts older than
+//! the retention are trimmed (replicated as `ALERT.TRIM key MINTS bound`), silences whose UNTIL
+//! passed end (`ALERT.UNSILENCE key id`), and stale alerts auto-resolve (`ALERT.RESOLVE key
+//! id ...`). Work per tick is bounded; replicas and paused servers never sweep on their own.
 
+use super::commands::{after_write, next_due, resolve_ids};
 use super::registry;
 use crate::argv::Argv;
 use crate::clock::{now_ms, timer_may_write};
 use crate::ffi;
 use crate::keys;
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
+use redis_module::key::KeyFlags;
 use redis_module::{Context, RedisString};
 use std::ptr::NonNull;
 use std::time::Duration;
 use vigil_core::alert::Stream;
 
 pub const INTERVAL_MS: u64 = 100;
-/// Streams looked at per tick: every stream is visited within streams / 10,000 seconds.
+/// Streams looked at per tick.
 const STREAMS_PER_TICK: usize = 1000;
-/// Alerts removed per tick, over all streams.
-const TRIMS_PER_TICK: usize = 10_000;
+/// Alerts trimmed, resolved or re-revisioned per tick, over all streams.
+const CHANGES_PER_TICK: usize = 10_000;
+/// Alerts auto-resolved per replicated ALERT.RESOLVE.
+const RESOLVES_PER_COMMAND: usize = 500;
 
 pub fn start(ctx: &Context) {
     ctx.create_timer(Duration::from_millis(INTERVAL_MS), tick, ());
 }
 
 fn tick(ctx: &Context, _: ()) {
-    crate::guard::catch("retention sweep", (), || sweep(ctx));
+    crate::guard::catch("sweep", (), || sweep(ctx));
     start(ctx);
 }
 
@@ -35,8 +40,9 @@ fn sweep(ctx: &Context) {
         return;
     }
     let now = now_ms();
-    let mut budget = TRIMS_PER_TICK;
-    for (db, name) in registry::next_batch(STREAMS_PER_TICK) {
+    let mut budget = CHANGES_PER_TICK;
+    let before = ffi::selected_db(ctx);
+    for (db, name) in registry::due(now, STREAMS_PER_TICK) {
         if budget == 0 {
             break;
         }
@@ -45,32 +51,86 @@ fn sweep(ctx: &Context) {
             continue;
         }
         let name = RedisString::create(NonNull::new(ctx.get_raw()), name.as_slice());
-        match trim_one(ctx, &name, now, budget) {
-            Some(removed) => budget = budget.saturating_sub(removed as usize),
+        match sweep_one(ctx, &name, now, budget) {
+            Some(done) => budget = budget.saturating_sub(done),
             // No longer a stream (deleted, overwritten, flushed): forget it.
             None => registry::remove(db, name.as_slice()),
         }
     }
+    ffi::select_db(ctx, before);
 }
 
-/// Trims one stream; None when the key holds no stream.
-fn trim_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Option<u64> {
-    let key = ctx.open_key_writable(name);
-    let Ok(Some(stream)) = keys::write::<Stream>(&key) else {
-        return None;
+/// Does what is due on one stream; None when the key holds no stream.
+fn sweep_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Option<usize> {
+    let mut done = 0;
+    // Looked at read-only first: a stream opened for writing counts as modified (WATCH) and
+    // as used (maxmemory LRU/LFU), so only one with work due is.
+    let (trim, ended, resolve) = {
+        let key = ctx.open_key_with_flags(name, KeyFlags::NOTOUCH);
+        let stream = keys::read::<Stream>(&key).ok()??;
+        (
+            stream.sweep_bound(now, budget).is_some(),
+            !stream.ended_silences(now).is_empty(),
+            stream.next_autoresolve().is_some_and(|t| t <= now),
+        )
     };
-    let Some(bound) = stream.sweep_bound(now, budget) else {
+    if !(trim || ended || resolve) {
+        let key = ctx.open_key_with_flags(name, KeyFlags::NOTOUCH);
+        if let Ok(Some(stream)) = keys::read::<Stream>(&key) {
+            registry::schedule(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
+        }
         return Some(0);
-    };
-    let removed = stream.trim_before(bound, usize::MAX);
-    if removed > 0 {
-        Argv::new(c"ALERT.TRIM")
-            .opt("MINTS", bound)
-            .replicate(ctx, name.as_slice());
-        ffi::notify(ctx, c"alert.expire", name);
-        stats::add(&ALERTS_TRIMMED, removed);
-        stats::add(&ALERTS_SWEPT, removed);
-        stats::adjust(&ALERTS_HELD, -(removed as i64));
     }
-    Some(removed)
+    // Retention, then the silences whose UNTIL passed.
+    {
+        let key = ctx.open_key_writable(name);
+        let stream = keys::write::<Stream>(&key).ok()??;
+        if let Some(bound) = stream.sweep_bound(now, budget) {
+            let removed = stream.trim_before(bound, usize::MAX);
+            if removed > 0 {
+                Argv::new(c"ALERT.TRIM")
+                    .opt("MINTS", bound)
+                    .replicate(ctx, name.as_slice());
+                ffi::notify(ctx, c"alert.expire", name);
+                stats::add(&ALERTS_TRIMMED, removed);
+                stats::add(&ALERTS_SWEPT, removed);
+                stats::adjust(&ALERTS_HELD, -(removed as i64));
+                done += removed as usize;
+            }
+        }
+        // Silences whose UNTIL passed.
+        let revision_before = stream.revision();
+        for id in stream.ended_silences(now) {
+            if done >= budget {
+                break;
+            }
+            if let Some(n) = stream.unsilence(id) {
+                Argv::new(c"ALERT.UNSILENCE")
+                    .num(id)
+                    .replicate(ctx, name.as_slice());
+                done += 1 + n as usize;
+            }
+        }
+        after_write(ctx, name, stream, revision_before);
+    }
+    // Auto-resolve, in batches of IDs.
+    let due = {
+        let key = ctx.open_key_with_flags(name, KeyFlags::NOTOUCH);
+        let stream = keys::read::<Stream>(&key).ok()??;
+        stream.autoresolve_due(now, budget.saturating_sub(done))
+    };
+    for batch in due.chunks(RESOLVES_PER_COMMAND) {
+        let n = resolve_ids(ctx, name, batch).unwrap_or(0);
+        done += n as usize;
+        let key = ctx.open_key_writable(name);
+        if let Ok(Some(stream)) = keys::write::<Stream>(&key) {
+            stream.stats.autoresolved += n;
+        }
+    }
+    // When it is due next.
+    let key = ctx.open_key_with_flags(name, KeyFlags::NOTOUCH);
+    if let Ok(Some(stream)) = keys::read::<Stream>(&key) {
+        registry::schedule(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
+    }
+    Some(done)
 }

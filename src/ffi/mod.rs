@@ -5,6 +5,7 @@
 //! The module API's function pointers are filled in by `RedisModule_Init` before any of this
 //! runs; each wrapper checks for a missing pointer (an older server) instead of unwrapping.
 
+pub mod block;
 pub mod command;
 pub mod rdb;
 pub mod scan;

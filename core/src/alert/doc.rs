@@ -37,6 +37,16 @@ impl Severity {
             .map(|(_, sev)| *sev)
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+
     pub fn from_u8(v: u8) -> Severity {
         match v {
             4 => Severity::Critical,
@@ -198,8 +208,7 @@ const LABELS_MUST: &str = "field 'labels' must be an object of string values";
 /// Label name/value pairs, sorted by name.
 type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
-/// `labels`: an object of strings, kept as pairs sorted by name (the last of a repeated name
-/// wins, as in a map).
+/// `labels`: an object of strings, kept as pairs sorted by name; a repeated name is an error.
 struct LabelPairs(&'static str);
 
 impl<'de> Visitor<'de> for LabelPairs {
@@ -215,15 +224,16 @@ impl<'de> Visitor<'de> for LabelPairs {
             let value = map.next_value_seed(Text(LABELS_MUST))?;
             pairs.push((name, value));
         }
-        // Stable sort, then keep the last of each name.
+        // A repeated label name is refused, as a repeated known field is: which value would
+        // the filters and the fingerprint mean?
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Self::Value = Vec::with_capacity(pairs.len());
-        for p in pairs {
-            match out.last_mut() {
-                Some(last) if last.0 == p.0 => *last = p,
-                _ => out.push(p),
-            }
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(de::Error::custom(format!(
+                "duplicate label '{}' in field 'labels'",
+                w[0].0
+            )));
         }
+        let out = pairs;
         Ok(out)
     }
 
@@ -499,6 +509,7 @@ mod tests {
             (r#"{"labels":[]}"#, "'labels' must be an object"),
             (r#"{"fingerprint":7}"#, "'fingerprint' must be a string"),
             (r#"{"severity":"low","severity":"high"}"#, "duplicate field"),
+            (r#"{"labels":{"a":"1","a":"2"}}"#, "duplicate label 'a'"),
         ];
         for (doc, want) in cases {
             let err = parse(doc).unwrap_err().to_string();

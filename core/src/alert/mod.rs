@@ -4,9 +4,14 @@ pub mod codec;
 pub mod dedup;
 pub mod defaults;
 pub mod doc;
+pub mod filter;
 pub mod id;
 pub mod stream;
 
 pub use doc::{Document, Fingerprint, Severity};
+pub use filter::Filter;
 pub use id::{parse_ms, AlertId, Status, MAX_MS};
-pub use stream::{AddResult, Alert, AlertError, Outcome, RangeQuery, Settings, Stats, Stream};
+pub use stream::{
+    AddResult, Alert, AlertError, Group, GroupBy, Outcome, RangeQuery, ReadQuery, ReadResult,
+    Settings, Silence, Stats, Stream, MAX_SILENCES,
+};

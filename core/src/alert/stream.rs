@@ -4,15 +4,16 @@
 
 use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
+use super::filter::Filter;
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use crate::chunked::ChunkedMap;
 use crate::memsize::alloc_size;
 use hashbrown::HashMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::mem::size_of;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settings {
     /// 0: keep alerts forever.
     pub retention_ms: u64,
@@ -23,6 +24,11 @@ pub struct Settings {
     /// Both 0: no rate limit; otherwise both >= 1.
     pub ratelimit_n: u64,
     pub ratelimit_window_ms: u64,
+    /// Unresolved alerts whose last_seen is older than this are resolved by the sweep; 0: off.
+    pub autoresolve_ms: u64,
+    /// How long after its own ts a folded explicit ID is remembered; 0: as long as its alert
+    /// exists.
+    pub id_memory_ms: u64,
 }
 
 impl Settings {
@@ -44,6 +50,7 @@ pub struct Stats {
     pub limited: u64,
     pub expired: u64,
     pub trimmed: u64,
+    pub autoresolved: u64,
 }
 
 const FLAG_DEDUP: u8 = 1; // has a fingerprint (is in the dedup index unless resolved)
@@ -53,6 +60,8 @@ const FLAG_ALIASES: u8 = 4; // some folded ADD IDs point at this alert
 #[derive(Debug, Clone)]
 pub struct Alert {
     pub doc: Box<str>,
+    /// The stream revision of the alert's last change.
+    pub rev: u64,
     pub last_seen: u64,
     pub count: u64,
     fp_key: u64,
@@ -84,6 +93,10 @@ pub enum AlertError {
     SeqExhausted,
     BadRateLimit,
     IdExists(AlertId),
+    CursorAhead,
+    TooManySilences,
+    SilenceExists(u64),
+    RevisionTaken(u64),
 }
 
 impl fmt::Display for AlertError {
@@ -99,6 +112,13 @@ impl fmt::Display for AlertError {
                 "ERR RATELIMIT takes 0 0 (off) or two integers of at least 1"
             ),
             AlertError::IdExists(id) => write!(f, "ERR alert {id} already exists"),
+            AlertError::CursorAhead => write!(f, "ERR cursor is ahead of the stream"),
+            AlertError::TooManySilences => write!(
+                f,
+                "ERR too many silences: a stream holds at most {MAX_SILENCES} active silences"
+            ),
+            AlertError::SilenceExists(id) => write!(f, "ERR silence {id} already exists"),
+            AlertError::RevisionTaken(r) => write!(f, "ERR revision {r} is taken"),
         }
     }
 }
@@ -189,6 +209,9 @@ fn hash_bytes(capacity: usize, entry: usize) -> usize {
     alloc_size(buckets * (entry + 1) + 16)
 }
 
+/// Active silences a stream may hold.
+pub const MAX_SILENCES: usize = 1000;
+
 #[derive(Debug, Clone)]
 pub struct Stream {
     pub settings: Settings,
@@ -197,9 +220,68 @@ pub struct Stream {
     /// Unresolved alerts with a fingerprint, by fingerprint key (while dedup is on).
     dedup: DedupIndex,
     sources: Sources,
-    /// ADD IDs folded into an existing alert as duplicates -> that alert.
-    aliases: HashMap<AlertId, AlertId>,
+    /// ADD IDs folded into an existing alert as duplicates -> that alert, oldest first (they
+    /// are forgotten from the front once older than the stream's id memory).
+    aliases: BTreeMap<AlertId, AlertId>,
+    /// An alert -> the folded IDs that point at it (so removing it costs its own).
+    held: HashMap<AlertId, Vec<AlertId>>,
     doc_bytes: usize,
+    /// The change counter: every change to an alert the stream holds takes the next value.
+    revision: u64,
+    /// Each alert under the revision of its last change, for ALERT.READ.
+    by_rev: ChunkedMap<u64, AlertId>,
+    /// Unresolved alerts by last_seen (while auto-resolve is on).
+    stale: BTreeSet<(u64, AlertId)>,
+    silences: BTreeMap<u64, Silence>,
+    /// The ID the next silence gets.
+    next_silence: u64,
+}
+
+/// A silence: while it is held, alerts matching all its matchers are left out of ALERT.READ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    pub id: u64,
+    pub until: u64,
+    pub matchers: Filter,
+    pub comment: Option<String>,
+}
+
+/// What ALERT.READ asks for.
+#[derive(Debug, Clone)]
+pub struct ReadQuery {
+    /// Changes after this revision.
+    pub after: u64,
+    pub count: usize,
+    pub filter: Filter,
+    pub with_silenced: bool,
+    /// At most this many changes are looked at in one read (returned or filtered out).
+    pub max_examined: usize,
+}
+
+/// What ALERT.READ answers: the position reached and the alerts, each with its revision.
+#[derive(Debug)]
+pub struct ReadResult<'a> {
+    pub next: u64,
+    pub items: Vec<(u64, AlertId, &'a Alert)>,
+}
+
+/// ALERT.GROUPS: the field to group by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    Severity,
+    Source,
+    Type,
+    Status,
+    Label(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// None: alerts without the label.
+    pub value: Option<String>,
+    pub alerts: u64,
+    pub occurrences: u64,
+    pub newest_ts: u64,
 }
 
 /// What ALERT.RANGE asks for.
@@ -217,6 +299,17 @@ pub struct RangeQuery {
 }
 
 impl RangeQuery {
+    /// The filters of the query.
+    pub fn filter(&self) -> Filter {
+        Filter {
+            min_severity: self.min_severity,
+            source: self.source.clone(),
+            kind: self.kind.clone(),
+            status: self.status,
+            labels: self.labels.clone(),
+        }
+    }
+
     pub fn all() -> RangeQuery {
         RangeQuery {
             start: AlertId::MIN,
@@ -240,9 +333,33 @@ impl Stream {
             alerts: ChunkedMap::new(),
             dedup: DedupIndex::default(),
             sources: Sources::default(),
-            aliases: HashMap::new(),
+            aliases: BTreeMap::new(),
+            held: HashMap::new(),
             doc_bytes: 0,
+            revision: 0,
+            by_rev: ChunkedMap::new(),
+            stale: BTreeSet::new(),
+            silences: BTreeMap::new(),
+            next_silence: 1,
         }
+    }
+
+    /// The stream's revision: the revision of its latest change.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The ID the next silence gets.
+    pub fn next_silence_id(&self) -> u64 {
+        self.next_silence
+    }
+
+    /// Restores the revision counter and the next silence ID (persistence, AOF rewrite): never
+    /// below what the stream already uses.
+    pub fn restore_counters(&mut self, revision: u64, next_silence: u64) {
+        self.revision = self.revision.max(revision);
+        let used = self.silences.keys().next_back().map_or(1, |id| id + 1);
+        self.next_silence = next_silence.max(used).max(self.next_silence);
     }
 
     pub fn len(&self) -> usize {
@@ -269,9 +386,78 @@ impl Stream {
         self.alerts.iter()
     }
 
-    /// Folded ADD IDs and the alert each points at.
+    /// Folded ADD IDs and the alert each points at, oldest first.
     pub fn aliases(&self) -> impl Iterator<Item = (&AlertId, &AlertId)> + '_ {
         self.aliases.iter()
+    }
+
+    /// The folded IDs that point at `id`.
+    pub fn aliases_of(&self, id: &AlertId) -> &[AlertId] {
+        self.held.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn remembered_ids(&self) -> usize {
+        self.aliases.len()
+    }
+
+    /// Whether the folded ID `alias` is still remembered at `now`.
+    fn alias_live(&self, alias: &AlertId, now: u64) -> bool {
+        let mem = self.settings.id_memory_ms;
+        mem == 0 || now <= alias.ts.saturating_add(mem)
+    }
+
+    /// Forgets folded IDs older than the id memory at `now`, at most `budget` of them (oldest
+    /// first); returns how many.
+    pub fn expire_aliases(&mut self, now: u64, budget: usize) -> usize {
+        let mut n = 0;
+        while n < budget {
+            let Some((&alias, &holder)) = self.aliases.iter().next() else {
+                break;
+            };
+            if self.alias_live(&alias, now) {
+                break;
+            }
+            self.aliases.remove(&alias);
+            self.unhold(&holder, &alias);
+            n += 1;
+        }
+        n
+    }
+
+    fn unhold(&mut self, holder: &AlertId, alias: &AlertId) {
+        if let Some(list) = self.held.get_mut(holder) {
+            list.retain(|a| a != alias);
+            if list.is_empty() {
+                self.held.remove(holder);
+                if let Some(a) = self.alerts.get_mut(holder) {
+                    a.flags &= !FLAG_ALIASES;
+                }
+            }
+        }
+    }
+
+    fn remember_alias(&mut self, alias: AlertId, holder: AlertId) {
+        self.aliases.insert(alias, holder);
+        self.held.entry(holder).or_default().push(alias);
+        if let Some(a) = self.alerts.get_mut(&holder) {
+            a.flags |= FLAG_ALIASES;
+        }
+    }
+
+    fn autoresolving(&self) -> bool {
+        self.settings.autoresolve_ms > 0
+    }
+
+    /// Gives `id` (held, with revision `old`) the next revision.
+    fn bump(&mut self, id: &AlertId, old: u64) -> u64 {
+        self.revision += 1;
+        let rev = self.revision;
+        self.by_rev.remove(&old);
+        let _ = self.by_rev.insert(rev, *id);
+        if let Some(a) = self.alerts.get_mut(id) {
+            a.rev = rev;
+        }
+        rev
     }
 
     fn rate_limited(&self) -> bool {
@@ -310,9 +496,15 @@ impl Stream {
                 return done(Outcome::Exists(id, a.count));
             }
             if let Some(holder) = self.aliases.get(&id) {
-                let count = self.alerts.get(holder).map_or(0, |a| a.count);
-                return done(Outcome::Exists(*holder, count));
+                if self.alias_live(&id, now) {
+                    let count = self.alerts.get(holder).map_or(0, |a| a.count);
+                    return done(Outcome::Exists(*holder, count));
+                }
             }
+        }
+        // Folded IDs past the id memory are forgotten as ADDs pass (a few per call).
+        if self.settings.id_memory_ms > 0 {
+            self.expire_aliases(now, 8);
         }
 
         // 2. Too old to keep.
@@ -335,14 +527,20 @@ impl Stream {
                     let old = alert.last_seen;
                     alert.count = alert.count.saturating_add(1);
                     alert.last_seen = old.max(ts);
-                    if id.is_some() {
-                        alert.flags |= FLAG_ALIASES;
-                    }
-                    let (count, new, key) = (alert.count, alert.last_seen, alert.fp_key);
+                    let (count, new, key, rev) =
+                        (alert.count, alert.last_seen, alert.fp_key, alert.rev);
                     self.dedup.touch(key, &target, old, new);
-                    if let Some(id) = id {
-                        self.aliases.insert(id, target);
+                    if self.autoresolving() && self.stale.remove(&(old, target)) {
+                        self.stale.insert((new, target));
                     }
+                    if let Some(id) = id {
+                        // A stale folded ID of this name is replaced by the new one.
+                        if let Some(prev) = self.aliases.remove(&id) {
+                            self.unhold(&prev, &id);
+                        }
+                        self.remember_alias(id, target);
+                    }
+                    self.bump(&target, rev);
                     self.stats.duplicates += 1;
                     return done(Outcome::Duplicate(target, count));
                 }
@@ -361,10 +559,16 @@ impl Stream {
 
         // 5. Store, then trim.
         let id = match id {
-            Some(id) => id,
+            Some(id) => {
+                // A folded ID past the id memory becomes a new alert's ID.
+                if let Some(prev) = self.aliases.remove(&id) {
+                    self.unhold(&prev, &id);
+                }
+                id
+            }
             None => self.next_id(ts)?,
         };
-        self.insert(id, doc, Status::Active, 1, ts);
+        self.insert(id, doc, Status::Active, 1, ts, None);
         self.stats.added += 1;
         let mut trimmed = 0;
         if self.settings.maxlen > 0 {
@@ -477,6 +681,7 @@ impl Stream {
         }
     }
 
+    /// Stores a new alert under the next revision, or under `rev` when it is restored.
     fn insert(
         &mut self,
         id: AlertId,
@@ -484,7 +689,18 @@ impl Stream {
         status: Status,
         count: u64,
         last_seen: u64,
+        rev: Option<u64>,
     ) {
+        let rev = match rev {
+            Some(r) => {
+                self.revision = self.revision.max(r);
+                r
+            }
+            None => {
+                self.revision += 1;
+                self.revision
+            }
+        };
         let source = self.sources.acquire(&doc.source);
         let (fp_key, flags) = match &doc.fingerprint {
             Fingerprint::Never => (0, 0),
@@ -493,6 +709,7 @@ impl Stream {
         };
         let alert = Alert {
             doc: Box::from(&*doc.json),
+            rev,
             last_seen,
             count,
             fp_key,
@@ -509,8 +726,14 @@ impl Stream {
         }
         let indexed =
             self.settings.dedup_ms > 0 && flags & FLAG_DEDUP != 0 && status != Status::Resolved;
-        if self.alerts.insert(id, alert).is_ok() && indexed {
-            self.index_dedup(fp_key, id, last_seen);
+        if self.alerts.insert(id, alert).is_ok() {
+            let _ = self.by_rev.insert(rev, id);
+            if indexed {
+                self.index_dedup(fp_key, id, last_seen);
+            }
+            if self.autoresolving() && status != Status::Resolved {
+                self.stale.insert((last_seen, id));
+            }
         }
     }
 
@@ -536,35 +759,75 @@ impl Stream {
             self.dedup.remove(alert.fp_key, id, alert.last_seen);
         }
         self.sources.release(alert.source, id);
+        self.by_rev.remove(&alert.rev);
+        if alert.status != Status::Resolved && self.autoresolving() {
+            self.stale.remove(&(alert.last_seen, *id));
+        }
         if alert.flags & FLAG_ALIASES != 0 {
-            self.aliases.retain(|_, holder| holder != id);
+            for alias in self.held.remove(id).unwrap_or_default() {
+                self.aliases.remove(&alias);
+            }
         }
     }
 
     /// ALERT.ACK: active -> acked.
     pub fn ack(&mut self, id: &AlertId) -> bool {
-        match self.alerts.get_mut(id) {
+        let rev = match self.alerts.get_mut(id) {
             Some(a) if a.status == Status::Active => {
                 a.status = Status::Acked;
-                true
+                a.rev
             }
-            _ => false,
-        }
+            _ => return false,
+        };
+        self.bump(id, rev);
+        true
     }
 
     /// ALERT.RESOLVE: active or acked -> resolved; no longer a dedup target.
     pub fn resolve(&mut self, id: &AlertId) -> bool {
-        let (key, indexed, last_seen) = match self.alerts.get_mut(id) {
+        let (key, indexed, last_seen, rev) = match self.alerts.get_mut(id) {
             Some(a) if a.status != Status::Resolved => {
                 a.status = Status::Resolved;
-                (a.fp_key, a.flags & FLAG_DEDUP != 0, a.last_seen)
+                (a.fp_key, a.flags & FLAG_DEDUP != 0, a.last_seen, a.rev)
             }
             _ => return false,
         };
         if indexed {
             self.dedup.remove(key, id, last_seen);
         }
+        if self.autoresolving() {
+            self.stale.remove(&(last_seen, *id));
+        }
+        self.bump(id, rev);
         true
+    }
+
+    /// Unresolved alerts whose last_seen is older than now minus the auto-resolve time, at
+    /// most `budget` of them, oldest first.
+    pub fn autoresolve_due(&self, now: u64, budget: usize) -> Vec<AlertId> {
+        if !self.autoresolving() {
+            return Vec::new();
+        }
+        let deadline = now.saturating_sub(self.settings.autoresolve_ms);
+        self.stale
+            .iter()
+            .take_while(|(last_seen, _)| *last_seen < deadline)
+            .take(budget)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    /// The earliest time at which some alert becomes due for auto-resolve.
+    pub fn next_autoresolve(&self) -> Option<u64> {
+        if !self.autoresolving() {
+            return None;
+        }
+        let (last_seen, _) = self.stale.iter().next()?;
+        Some(
+            last_seen
+                .saturating_add(self.settings.autoresolve_ms)
+                .saturating_add(1),
+        )
     }
 
     /// Removes the oldest alerts until at most `maxlen` remain (0 removes all).
@@ -627,6 +890,7 @@ impl Stream {
         self.settings = settings;
         if (old.ratelimit_n > 0) != (settings.ratelimit_n > 0)
             || (old.dedup_ms > 0) != (settings.dedup_ms > 0)
+            || (old.autoresolve_ms > 0) != (settings.autoresolve_ms > 0)
         {
             self.rebuild_indexes();
         }
@@ -648,10 +912,15 @@ impl Stream {
             e.times.clear();
         }
         let dedup_on = self.settings.dedup_ms > 0;
+        let autoresolve = self.autoresolving();
+        self.stale.clear();
         let mut index = Vec::new();
         for (id, a) in self.alerts.iter() {
             if dedup_on && a.flags & FLAG_DEDUP != 0 && a.status != Status::Resolved {
                 index.push((a.fp_key, *id, a.last_seen));
+            }
+            if autoresolve && a.status != Status::Resolved {
+                self.stale.insert((a.last_seen, *id));
             }
             if rate {
                 if let Some(Some(e)) = self.sources.entries.get_mut(a.source as usize) {
@@ -666,6 +935,8 @@ impl Stream {
 
     /// Restores one alert exactly as it was (RDB load, AOF rewrite, IMPORT): no dedup, rate
     /// limit or trimming.
+    // One alert's whole state, as IMPORT and the RDB carry it.
+    #[allow(clippy::too_many_arguments)]
     pub fn import(
         &mut self,
         id: AlertId,
@@ -674,7 +945,13 @@ impl Stream {
         count: u64,
         last_seen: u64,
         aliases: &[AlertId],
+        rev: Option<u64>,
     ) -> Result<(), AlertError> {
+        if let Some(r) = rev {
+            if r == 0 || self.by_rev.contains_key(&r) {
+                return Err(AlertError::RevisionTaken(r));
+            }
+        }
         if self.alerts.contains_key(&id) || self.aliases.contains_key(&id) {
             return Err(AlertError::IdExists(id));
         }
@@ -684,14 +961,9 @@ impl Stream {
         {
             return Err(AlertError::IdExists(*a));
         }
-        self.insert(id, doc, status, count.max(1), last_seen);
-        if !aliases.is_empty() {
-            if let Some(alert) = self.alerts.get_mut(&id) {
-                alert.flags |= FLAG_ALIASES;
-            }
-            for a in aliases {
-                self.aliases.insert(*a, id);
-            }
+        self.insert(id, doc, status, count.max(1), last_seen, rev);
+        for a in aliases {
+            self.remember_alias(*a, id);
         }
         Ok(())
     }
@@ -699,9 +971,8 @@ impl Stream {
     /// Restores folded IDs after a load; pairs whose holder is gone are dropped.
     pub fn restore_aliases(&mut self, pairs: Vec<(AlertId, AlertId)>) {
         for (alias, holder) in pairs {
-            if let Some(a) = self.alerts.get_mut(&holder) {
-                a.flags |= FLAG_ALIASES;
-                self.aliases.insert(alias, holder);
+            if self.alerts.contains_key(&holder) && !self.aliases.contains_key(&alias) {
+                self.remember_alias(alias, holder);
             }
         }
     }
@@ -718,7 +989,7 @@ impl Stream {
             },
             None => None,
         };
-        let needs_doc = q.kind.is_some() || !q.labels.is_empty();
+        let filter = q.filter();
         let limit = q.count.unwrap_or(usize::MAX);
         let matches = |a: &Alert| {
             if q.min_severity.is_some_and(|min| a.severity < min)
@@ -727,20 +998,7 @@ impl Stream {
             {
                 return false;
             }
-            if needs_doc {
-                let f = doc::filterable(&a.doc);
-                if q.kind.as_ref().is_some_and(|k| *k != f.kind) {
-                    return false;
-                }
-                if !q
-                    .labels
-                    .iter()
-                    .all(|(name, value)| f.labels.get(name) == Some(value))
-                {
-                    return false;
-                }
-            }
-            true
+            filter.matches_doc(&a.doc)
         };
         if q.rev {
             for (id, a) in self.alerts.iter_rev_from(&q.end) {
@@ -764,6 +1022,168 @@ impl Stream {
         out
     }
 
+    /// The source name of an alert.
+    fn source_name(&self, a: &Alert) -> &str {
+        self.sources.entry(a.source).map_or("", |e| &e.name)
+    }
+
+    /// Whether `a` passes `f`.
+    pub fn matches(&self, f: &Filter, a: &Alert) -> bool {
+        f.matches_fields(a.severity, a.status, self.source_name(a)) && f.matches_doc(&a.doc)
+    }
+
+    /// Whether an active silence covers `a`.
+    pub fn is_silenced(&self, a: &Alert) -> bool {
+        self.silences.values().any(|s| self.matches(&s.matchers, a))
+    }
+
+    /// ALERT.READ: the alerts whose last change is after `q.after`, in the order of those
+    /// changes, each once in its current state.
+    pub fn read(&self, q: &ReadQuery) -> Result<ReadResult<'_>, AlertError> {
+        if q.after > self.revision {
+            return Err(AlertError::CursorAhead);
+        }
+        let mut out = ReadResult {
+            next: q.after,
+            items: Vec::new(),
+        };
+        let Some(start) = q.after.checked_add(1) else {
+            return Ok(out);
+        };
+        for (examined, (rev, id)) in self.by_rev.iter_from(&start).enumerate() {
+            if out.items.len() >= q.count || examined >= q.max_examined {
+                break;
+            }
+            out.next = *rev;
+            let Some(a) = self.alerts.get(id) else {
+                continue;
+            };
+            if self.matches(&q.filter, a) && (q.with_silenced || !self.is_silenced(a)) {
+                out.items.push((*rev, *id, a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The active silences, by ID.
+    pub fn silences(&self) -> impl Iterator<Item = &Silence> + '_ {
+        self.silences.values()
+    }
+
+    pub fn silence_count(&self) -> usize {
+        self.silences.len()
+    }
+
+    /// How many alerts `s` covers now.
+    pub fn covered(&self, s: &Silence) -> u64 {
+        self.alerts
+            .iter()
+            .filter(|(_, a)| self.matches(&s.matchers, a))
+            .count() as u64
+    }
+
+    /// ALERT.SILENCE: holds a silence; `id` None takes the next ID (an explicit one comes from
+    /// the primary or the AOF).
+    pub fn silence(
+        &mut self,
+        until: u64,
+        matchers: Filter,
+        comment: Option<String>,
+        id: Option<u64>,
+    ) -> Result<u64, AlertError> {
+        if self.silences.len() >= MAX_SILENCES {
+            return Err(AlertError::TooManySilences);
+        }
+        let id = id.unwrap_or(self.next_silence);
+        if self.silences.contains_key(&id) {
+            return Err(AlertError::SilenceExists(id));
+        }
+        self.next_silence = self.next_silence.max(id.saturating_add(1));
+        self.silences.insert(
+            id,
+            Silence {
+                id,
+                until,
+                matchers,
+                comment,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Ends silence `id`: every alert it covered that is not resolved and no other silence
+    /// covers gets a new revision, in ID order, so a notifier sees it now. None when there is
+    /// no such silence; else the alerts re-revisioned.
+    pub fn unsilence(&mut self, id: u64) -> Option<u64> {
+        let ended = self.silences.remove(&id)?;
+        let uncovered: Vec<(AlertId, u64)> = self
+            .alerts
+            .iter()
+            .filter(|(_, a)| {
+                a.status != Status::Resolved
+                    && self.matches(&ended.matchers, a)
+                    && !self.is_silenced(a)
+            })
+            .map(|(id, a)| (*id, a.rev))
+            .collect();
+        for (alert, rev) in &uncovered {
+            self.bump(alert, *rev);
+        }
+        Some(uncovered.len() as u64)
+    }
+
+    /// Silences whose UNTIL has passed at `now`, earliest first.
+    pub fn ended_silences(&self, now: u64) -> Vec<u64> {
+        let mut ended: Vec<(u64, u64)> = self
+            .silences
+            .values()
+            .filter(|s| s.until <= now)
+            .map(|s| (s.until, s.id))
+            .collect();
+        ended.sort_unstable();
+        ended.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The earliest UNTIL among the silences.
+    pub fn next_silence_end(&self) -> Option<u64> {
+        self.silences.values().map(|s| s.until).min()
+    }
+
+    /// ALERT.GROUPS: the alerts of the range that pass the filters, counted by `by`, ordered
+    /// by value (bytes; the group without a value first).
+    pub fn groups(&self, q: &RangeQuery, by: &GroupBy) -> Vec<Group> {
+        let mut groups: BTreeMap<Option<String>, Group> = BTreeMap::new();
+        if q.start > q.end {
+            return Vec::new();
+        }
+        let filter = q.filter();
+        for (id, a) in self.alerts.iter_from(&q.start) {
+            if *id > q.end {
+                break;
+            }
+            if !self.matches(&filter, a) {
+                continue;
+            }
+            let value = match by {
+                GroupBy::Severity => Some(a.severity.as_str().to_string()),
+                GroupBy::Status => Some(a.status.as_str().to_string()),
+                GroupBy::Source => Some(self.source_name(a).to_string()),
+                GroupBy::Type => Some(doc::filterable(&a.doc).kind),
+                GroupBy::Label(name) => doc::filterable(&a.doc).labels.remove(name),
+            };
+            let g = groups.entry(value.clone()).or_insert(Group {
+                value,
+                alerts: 0,
+                occurrences: 0,
+                newest_ts: 0,
+            });
+            g.alerts += 1;
+            g.occurrences = g.occurrences.saturating_add(a.count);
+            g.newest_ts = g.newest_ts.max(id.ts);
+        }
+        groups.into_values().collect()
+    }
+
     /// Bytes held, as MEMORY USAGE reports them.
     pub fn memory_usage(&self) -> usize {
         size_of::<Stream>()
@@ -771,7 +1191,16 @@ impl Stream {
             + self.doc_bytes
             + self.dedup.heap_bytes()
             + self.sources.heap_bytes()
-            + hash_bytes(self.aliases.capacity(), size_of::<(AlertId, AlertId)>())
+            // B-tree entries run about 2/3 full: 1.5 x the pair, plus the per-holder lists.
+            + self.aliases.len() * (size_of::<(AlertId, AlertId)>() * 3 / 2 + size_of::<AlertId>())
+            + hash_bytes(self.held.capacity(), size_of::<(AlertId, Vec<AlertId>)>())
+            + self.by_rev.heap_bytes()
+            + self.stale.len() * size_of::<(u64, AlertId)>() * 3 / 2
+            + self
+                .silences
+                .values()
+                .map(|s| 128 + s.comment.as_ref().map_or(0, |c| alloc_size(c.len())))
+                .sum::<usize>()
     }
 }
 

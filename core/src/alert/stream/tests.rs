@@ -12,6 +12,7 @@ fn settings() -> Settings {
         dedup_ms: 1000,
         ratelimit_n: 0,
         ratelimit_window_ms: 0,
+        ..Settings::default()
     }
 }
 
@@ -419,4 +420,277 @@ fn recurring_fingerprint_stays_cheap() {
         add(&mut s, d, 50_005),
         Outcome::Duplicate(AlertId::new(50_000, 0), 2)
     );
+}
+
+fn read_all(s: &Stream, after: u64, silenced: bool) -> (u64, Vec<(u64, String)>) {
+    let r = s
+        .read(&ReadQuery {
+            after,
+            count: 100,
+            filter: Filter::default(),
+            with_silenced: silenced,
+            max_examined: usize::MAX,
+        })
+        .unwrap();
+    (
+        r.next,
+        r.items
+            .iter()
+            .map(|(rev, id, _)| (*rev, id.to_string()))
+            .collect(),
+    )
+}
+
+#[test]
+fn every_change_takes_a_revision_and_reads_coalesce() {
+    let mut s = Stream::new(settings());
+    let d = r#"{"source":"a"}"#;
+    add(&mut s, d, 100); // rev 1
+    add(&mut s, r#"{"source":"b"}"#, 100); // rev 2
+    assert_eq!(s.revision(), 2);
+    assert_eq!(
+        read_all(&s, 0, false),
+        (2, vec![(1, "100-0".into()), (2, "100-1".into())])
+    );
+    // A duplicate, an ACK and a RESOLVE each move the alert to the end of the feed.
+    add(&mut s, d, 200); // 100-0 -> rev 3
+    assert!(s.ack(&AlertId::new(100, 0))); // rev 4
+    assert!(!s.ack(&AlertId::new(100, 0)), "no change, no revision");
+    assert_eq!(s.revision(), 4);
+    assert_eq!(read_all(&s, 2, false), (4, vec![(4, "100-0".into())]));
+    assert!(s.resolve(&AlertId::new(100, 1))); // rev 5
+    assert_eq!(
+        read_all(&s, 0, false),
+        (5, vec![(4, "100-0".into()), (5, "100-1".into())])
+    );
+    // Removed alerts are not returned; the revision does not move back.
+    assert!(s.remove(&AlertId::new(100, 0)));
+    assert_eq!(read_all(&s, 0, false), (5, vec![(5, "100-1".into())]));
+    assert_eq!(read_all(&s, 5, false), (5, vec![]));
+    let ahead = s.read(&ReadQuery {
+        after: 6,
+        count: 1,
+        filter: Filter::default(),
+        with_silenced: false,
+        max_examined: 10,
+    });
+    assert_eq!(ahead.err(), Some(AlertError::CursorAhead));
+}
+
+#[test]
+fn filtered_reads_advance_past_what_they_skip() {
+    let mut s = Stream::new(settings());
+    add(&mut s, r#"{"severity":"low","fingerprint":""}"#, 1);
+    add(&mut s, r#"{"severity":"high","fingerprint":""}"#, 2);
+    add(&mut s, r#"{"severity":"low","fingerprint":""}"#, 3);
+    let q = |after, count| ReadQuery {
+        after,
+        count,
+        filter: Filter {
+            min_severity: Some(Severity::High),
+            ..Filter::default()
+        },
+        with_silenced: false,
+        max_examined: usize::MAX,
+    };
+    let r = s.read(&q(0, 100)).unwrap();
+    assert_eq!(r.next, 3, "past the low one after the match");
+    assert_eq!(r.items.len(), 1);
+    let r = s.read(&q(0, 1)).unwrap();
+    assert_eq!(
+        r.next, 2,
+        "stops at the last returned when COUNT is reached"
+    );
+    let capped = s
+        .read(&ReadQuery {
+            max_examined: 1,
+            ..q(0, 100)
+        })
+        .unwrap();
+    assert_eq!((capped.next, capped.items.len()), (1, 0));
+}
+
+#[test]
+fn silences_hide_from_the_feed_and_their_end_re_revisions() {
+    let mut s = Stream::new(settings());
+    add(&mut s, r#"{"source":"db","fingerprint":""}"#, 1); // rev 1
+    add(&mut s, r#"{"source":"web","fingerprint":""}"#, 2); // rev 2
+    let db = Filter {
+        source: Some("db".into()),
+        ..Filter::default()
+    };
+    let id1 = s.silence(1000, db.clone(), None, None).unwrap();
+    let id2 = s.silence(2000, db, Some("twice".into()), None).unwrap();
+    assert_eq!((id1, id2), (1, 2));
+    assert_eq!(read_all(&s, 0, false).1, vec![(2, "2-0".into())]);
+    assert_eq!(read_all(&s, 0, true).1.len(), 2, "WITHSILENCED");
+    let covered: Vec<u64> = s.silences().map(|x| s.covered(x)).collect();
+    assert_eq!(covered, [1, 1]);
+    // Still covered by the second: no new revision.
+    assert_eq!(s.unsilence(id1), Some(0));
+    assert_eq!(s.revision(), 2);
+    assert_eq!(s.ended_silences(1999), Vec::<u64>::new());
+    assert_eq!(s.ended_silences(2000), vec![id2]);
+    assert_eq!(s.unsilence(id2), Some(1));
+    assert_eq!(read_all(&s, 2, false), (3, vec![(3, "1-0".into())]));
+    assert_eq!(s.unsilence(id2), None);
+    // IDs are not reused.
+    let m = Filter {
+        kind: Some("x".into()),
+        ..Filter::default()
+    };
+    assert_eq!(s.silence(5, m.clone(), None, None), Ok(3));
+    assert_eq!(
+        s.silence(5, m.clone(), None, Some(3)),
+        Err(AlertError::SilenceExists(3))
+    );
+    for _ in 1..MAX_SILENCES {
+        s.silence(5, m.clone(), None, None).unwrap();
+    }
+    assert_eq!(
+        s.silence(5, m, None, None),
+        Err(AlertError::TooManySilences)
+    );
+}
+
+#[test]
+fn resolved_alerts_stay_resolved_when_a_silence_ends() {
+    let mut s = Stream::new(settings());
+    add(&mut s, r#"{"source":"db","fingerprint":""}"#, 1);
+    let m = Filter {
+        source: Some("db".into()),
+        ..Filter::default()
+    };
+    let id = s.silence(10, m, None, None).unwrap();
+    assert!(s.resolve(&AlertId::new(1, 0)));
+    let rev = s.revision();
+    assert_eq!(s.unsilence(id), Some(0));
+    assert_eq!(s.revision(), rev);
+}
+
+#[test]
+fn autoresolve_finds_stale_alerts_oldest_first() {
+    let mut s = Stream::new(Settings {
+        autoresolve_ms: 100,
+        ..settings()
+    });
+    add(&mut s, r#"{"source":"a"}"#, 1000);
+    add(&mut s, r#"{"source":"b"}"#, 1050);
+    add(&mut s, r#"{"source":"a"}"#, 1080); // folds: a's last_seen 1080
+    assert_eq!(s.next_autoresolve(), Some(1151));
+    assert_eq!(s.autoresolve_due(1150, 10), vec![]);
+    assert_eq!(s.autoresolve_due(1151, 10), vec![AlertId::new(1050, 0)]);
+    assert_eq!(
+        s.autoresolve_due(2000, 10),
+        vec![AlertId::new(1050, 0), AlertId::new(1000, 0)]
+    );
+    assert_eq!(s.autoresolve_due(2000, 1).len(), 1, "bounded");
+    assert!(s.resolve(&AlertId::new(1050, 0)));
+    assert_eq!(s.autoresolve_due(2000, 10), vec![AlertId::new(1000, 0)]);
+    // Turning it off drops the index; on again rebuilds it.
+    s.set_settings(settings(), 2000).unwrap();
+    assert_eq!(s.autoresolve_due(2000, 10), vec![]);
+    s.set_settings(
+        Settings {
+            autoresolve_ms: 100,
+            ..settings()
+        },
+        2000,
+    )
+    .unwrap();
+    assert_eq!(s.autoresolve_due(2000, 10), vec![AlertId::new(1000, 0)]);
+}
+
+#[test]
+fn folded_ids_are_remembered_within_the_id_memory_only() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 1_000_000,
+        id_memory_ms: 1000,
+        ..settings()
+    });
+    let d = r#"{"source":"a"}"#;
+    let holder = AlertId::new(100, 0);
+    s.add(doc(d), None, Some(holder), 100).unwrap();
+    for i in 1..=100u64 {
+        let r = s.add(doc(d), None, Some(AlertId::new(100 + i, 1)), 100 + i);
+        assert!(matches!(r.unwrap().outcome, Outcome::Duplicate(..)));
+    }
+    assert_eq!(s.remembered_ids(), 100);
+    let replay = |s: &mut Stream, now| {
+        s.add(doc(d), None, Some(AlertId::new(150, 1)), now)
+            .unwrap()
+            .outcome
+    };
+    assert_eq!(replay(&mut s, 1150), Outcome::Exists(holder, 101));
+    // Past ts + memory, the ID is no longer remembered: the replay folds again.
+    assert!(matches!(replay(&mut s, 1151), Outcome::Duplicate(..)));
+    // ADDs forget old IDs as they pass; all of them are gone after enough calls.
+    for i in 0..20 {
+        s.add(doc(d), Some(5000 + i), None, 5000 + i).unwrap();
+    }
+    assert_eq!(s.remembered_ids(), 0);
+    // Removing an alert drops its own folded IDs.
+    s.add(doc(d), None, Some(AlertId::new(6000, 9)), 6000)
+        .unwrap();
+    assert_eq!(s.remembered_ids(), 1);
+    assert!(s.remove(&holder));
+    assert_eq!(s.remembered_ids(), 0);
+}
+
+#[test]
+fn groups_count_by_field() {
+    let mut s = Stream::new(settings());
+    for (t, d) in [
+        (
+            1,
+            r#"{"severity":"high","source":"a","type":"disk","labels":{"h":"1"}}"#,
+        ),
+        (
+            2,
+            r#"{"severity":"HIGH","source":"a","type":"disk","labels":{"h":"1"}}"#,
+        ),
+        (3, r#"{"severity":"low","source":"b","type":"cpu"}"#),
+        (
+            4,
+            r#"{"severity":"low","source":"","type":"cpu","labels":{"h":"2"}}"#,
+        ),
+    ] {
+        add(&mut s, d, t);
+    }
+    let q = RangeQuery::all();
+    let by = |b: GroupBy| -> Vec<(Option<String>, u64, u64, u64)> {
+        s.groups(&q, &b)
+            .into_iter()
+            .map(|g| (g.value, g.alerts, g.occurrences, g.newest_ts))
+            .collect()
+    };
+    assert_eq!(
+        by(GroupBy::Severity),
+        vec![
+            (Some("high".into()), 1, 2, 1),
+            (Some("low".into()), 2, 2, 4)
+        ]
+    );
+    assert_eq!(
+        by(GroupBy::Source),
+        vec![
+            (Some("".into()), 1, 1, 4),
+            (Some("a".into()), 1, 2, 1),
+            (Some("b".into()), 1, 1, 3)
+        ]
+    );
+    assert_eq!(
+        by(GroupBy::Label("h".into())),
+        vec![
+            (None, 1, 1, 3),
+            (Some("1".into()), 1, 2, 1),
+            (Some("2".into()), 1, 1, 4)
+        ]
+    );
+    let mut q2 = RangeQuery::all();
+    q2.start = AlertId::new(3, 0);
+    q2.kind = Some("cpu".into());
+    let g = s.groups(&q2, &GroupBy::Type);
+    assert_eq!(g.len(), 1);
+    assert_eq!((g[0].alerts, g[0].newest_ts), (2, 4));
 }

@@ -1,0 +1,80 @@
+//! The filters of ALERT.RANGE, ALERT.READ and ALERT.GROUPS, and the matchers of a silence:
+//! MINSEVERITY, SOURCE, TYPE, STATUS and LABEL name=value (any number), combined with AND.
+
+use super::doc::{self, Severity};
+use super::id::Status;
+use std::fmt;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub min_severity: Option<Severity>,
+    pub source: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<Status>,
+    /// (name, value) pairs; all must match.
+    pub labels: Vec<(String, String)>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.min_severity.is_none()
+            && self.source.is_none()
+            && self.kind.is_none()
+            && self.status.is_none()
+            && self.labels.is_empty()
+    }
+
+    /// Whether matching needs the document (type and labels are read from it).
+    pub fn needs_doc(&self) -> bool {
+        self.kind.is_some() || !self.labels.is_empty()
+    }
+
+    /// The fields kept beside the document: severity, status, and the source by name.
+    pub fn matches_fields(&self, severity: Severity, status: Status, source: &str) -> bool {
+        !(self.min_severity.is_some_and(|min| severity < min)
+            || self.status.is_some_and(|st| st != status)
+            || self.source.as_deref().is_some_and(|s| s != source))
+    }
+
+    /// The fields read from the stored document: type and labels.
+    pub fn matches_doc(&self, json: &str) -> bool {
+        if !self.needs_doc() {
+            return true;
+        }
+        let f = doc::filterable(json);
+        if self.kind.as_ref().is_some_and(|k| *k != f.kind) {
+            return false;
+        }
+        self.labels
+            .iter()
+            .all(|(name, value)| f.labels.get(name) == Some(value))
+    }
+}
+
+/// `NAME value ...` as the commands take them (for replication, AOF rewrite and replies).
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(s) = self.min_severity {
+            write!(f, "{sep}MINSEVERITY {}", s.as_str())?;
+            sep = " ";
+        }
+        if let Some(s) = &self.source {
+            write!(f, "{sep}SOURCE {s}")?;
+            sep = " ";
+        }
+        if let Some(t) = &self.kind {
+            write!(f, "{sep}TYPE {t}")?;
+            sep = " ";
+        }
+        if let Some(st) = self.status {
+            write!(f, "{sep}STATUS {}", st.as_str())?;
+            sep = " ";
+        }
+        for (n, v) in &self.labels {
+            write!(f, "{sep}LABEL {n}={v}")?;
+            sep = " ";
+        }
+        Ok(())
+    }
+}
