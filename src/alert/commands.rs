@@ -24,15 +24,29 @@ use vigil_core::alert::{
     Severity, Status, Stream,
 };
 
-/// Stores a new stream under `key`.
+/// Stores a new stream under `key` and replicates its creation with every setting and counter
+/// explicit (a replica's configs may differ). Its revisions start from the clock in µs (or
+/// from `counters`, as the primary or the AOF gives them), so that the cursor of a reader of
+/// a stream that was deleted and made again is not mistaken for a position in the new one.
 fn create_stream<'k>(
     ctx: &Context,
     name: &RedisString,
     key: &'k RedisKeyWritable,
     settings: Settings,
+    counters: Option<(u64, u64)>,
 ) -> Result<&'k mut Stream, Error> {
+    let (revision, silence_id) = match counters {
+        Some(c) => c,
+        None if from_primary(ctx) => (0, 1),
+        None => (now_ms().saturating_mul(1000), 1),
+    };
     let stream = keys::create(key, Stream::new(settings))?;
+    stream.restore_counters(revision, silence_id);
     registry::add(ffi::selected_db(ctx), name.as_slice());
+    let mut rep = create_argv(&settings);
+    rep.opt("REVISION", stream.revision())
+        .opt("SILENCEID", stream.next_silence_id());
+    rep.replicate(ctx, name.as_slice());
     Ok(stream)
 }
 
@@ -151,17 +165,13 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     if !key.is_empty() {
         return Err(err("ERR key already exists"));
     }
-    let stream = create_stream(ctx, &name, &key, settings)?;
-    let mut rep = create_argv(&settings);
-    if counters.revision.is_some() || counters.silence_id.is_some() {
-        let (r, sid) = (
+    let given = (counters.revision.is_some() || counters.silence_id.is_some()).then(|| {
+        (
             counters.revision.unwrap_or(0),
             counters.silence_id.unwrap_or(1),
-        );
-        stream.restore_counters(r, sid);
-        rep.opt("REVISION", r).opt("SILENCEID", sid);
-    }
-    rep.replicate(ctx, name.as_slice());
+        )
+    });
+    create_stream(ctx, &name, &key, settings, given)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -246,12 +256,9 @@ pub fn add_alert(
     let doc = parse_document(document, max)?;
 
     let key = ctx.open_key_writable(name);
-    let (stream, created) = match keys::write::<Stream>(&key)? {
-        Some(s) => (s, None),
-        None => {
-            let settings = config::default_settings();
-            (create_stream(ctx, name, &key, settings)?, Some(settings))
-        }
+    let stream = match keys::write::<Stream>(&key)? {
+        Some(s) => s,
+        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
     };
     let json = doc.json.clone();
     let revision_before = stream.revision();
@@ -261,9 +268,6 @@ pub fn add_alert(
     } = stream.add(doc, ts, id, now)?;
     after_write(ctx, name, stream, revision_before);
 
-    if let Some(settings) = created {
-        create_argv(&settings).replicate(ctx, name.as_slice());
-    }
     match &outcome {
         Outcome::Added(new_id) => {
             let new_id = Text::id(new_id.ts, new_id.seq);
@@ -544,19 +548,13 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             return Err(err(format!("ERR alert {id} already exists")));
         }
     }
-    let (stream, created) = match existing {
-        Some(s) => (s, None),
-        None => {
-            let settings = config::default_settings();
-            (create_stream(ctx, &name, &key, settings)?, Some(settings))
-        }
+    let stream = match existing {
+        Some(s) => s,
+        None => create_stream(ctx, &name, &key, config::default_settings(), None)?,
     };
     let revision_before = stream.revision();
     stream.import(id, doc, status, count, last_seen, &aliases, rev)?;
     let rev = stream.get(&id).map(|a| a.rev);
-    if let Some(settings) = created {
-        create_argv(&settings).replicate(ctx, name.as_slice());
-    }
     import_argv(&id, &replay_doc, status, count, last_seen, &aliases, rev)
         .replicate(ctx, name.as_slice());
     after_write(ctx, &name, stream, revision_before);
@@ -782,19 +780,13 @@ pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         )));
     }
     let key = ctx.open_key_writable(&name);
-    let (stream, created) = match keys::write::<Stream>(&key)? {
-        Some(s) => (s, None),
-        None => {
-            let settings = config::default_settings();
-            (create_stream(ctx, &name, &key, settings)?, Some(settings))
-        }
+    let stream = match keys::write::<Stream>(&key)? {
+        Some(s) => s,
+        None => create_stream(ctx, &name, &key, config::default_settings(), None)?,
     };
     let revision_before = stream.revision();
     // Only a stream that already holds silences can refuse one (too many, or an ID taken).
     let sid = stream.silence(until, matchers, comment, id)?;
-    if let Some(settings) = created {
-        create_argv(&settings).replicate(ctx, name.as_slice());
-    }
     if let Some(s) = stream.silences().find(|s| s.id == sid) {
         silence_argv(s).replicate(ctx, name.as_slice());
     }
