@@ -833,6 +833,40 @@ fn scenarios(sh: &Scripts) -> Vec<Scenario> {
             }),
     );
 
+    // ALERT.READ of 100 changes of a 100k-alert stream, against ALERT.RANGE of 100 alerts of
+    // the same stream (unfiltered, and XREVRANGE of 100 above as the core anchor). The stream's
+    // revisions start at 0 (REVISION 0), so the cursor 99900 leaves exactly 100 changes.
+    let feed_setup = |c: &mut Connection| {
+        eprintln!("loading 100k alerts for ALERT.READ");
+        exec(
+            c,
+            &["ALERT.CREATE", "n:{rd}:s", "RETENTION", "0", "MAXLEN", "0", "REVISION", "0"],
+        );
+        let base = now_ms() - 200_000;
+        let adds = range_docs(100_000).map(|(i, d)| {
+            strings(&["ALERT.ADD", "n:{rd}:s", &d, "TS", &(base + i).to_string()])
+        });
+        pipelined(c, adds);
+        let r = exec(c, &["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"]);
+        let (_, items): (String, Vec<(String, String)>) =
+            redis::from_redis_value(&r).expect("a READ reply");
+        assert_eq!(items.len(), 100, "READ returns 100 changes");
+    };
+    list.push(
+        Scenario::new(
+            "ALERT.READ 100 changes of 100k",
+            native(&["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"], None),
+        )
+        .setup(feed_setup),
+    );
+    list.push(
+        Scenario::new(
+            "ALERT.RANGE 100 newest of 100k",
+            native(&["ALERT.RANGE", "n:{rd}:s", "-", "+", "REV", "COUNT", "100"], None),
+        )
+        .setup(feed_setup),
+    );
+
     // QUOTA.INCR: a cumulative quota with a limit never reached, 1000 tenants.
     list.push(
         Scenario::new(
@@ -956,6 +990,80 @@ fn scenarios(sh: &Scripts) -> Vec<Scenario> {
     evict.after_run = Some((native_clean, lua_clean));
     list.push(evict);
     list
+}
+
+/// Wake-up latency: a writer adds, a reader blocked in ALERT.READ ... BLOCK 0 (or XREAD BLOCK
+/// on a stream, the anchor) receives it; the time from before the write is sent to the
+/// reader's reply, one write at a time (P=1), as p50/p99 over `n` writes.
+fn wakeup_latency(server: &Server, report: &mut String) {
+    use std::sync::mpsc;
+    use std::time::Instant;
+    let n: usize = env_or("BENCH_WAKEUPS", 2000);
+    let mut rows = Vec::new();
+    for (name, native) in [("ALERT.ADD -> ALERT.READ BLOCK", true), ("XADD -> XREAD BLOCK", false)] {
+        let mut writer = server.connect();
+        exec(&mut writer, &["FLUSHALL"]);
+        let mut reader = server.connect();
+        let (go_tx, go_rx) = mpsc::channel::<Instant>();
+        let (done_tx, done_rx) = mpsc::channel::<f64>();
+        let handle = std::thread::spawn(move || {
+            let mut cursor = if native { "0".to_string() } else { "$".to_string() };
+            for _ in 0..n {
+                let v = if native {
+                    exec(&mut reader, &["ALERT.READ", "lat:{w}:s", "AFTER", &cursor, "BLOCK", "0"])
+                } else {
+                    exec(&mut reader, &["XREAD", "BLOCK", "0", "STREAMS", "lat:{w}:x", &cursor])
+                };
+                let sent: Instant = go_rx.recv().expect("the writer's time");
+                let _ = done_tx.send(sent.elapsed().as_secs_f64() * 1000.0);
+                cursor = if native {
+                    let (next, _): (String, Vec<(String, String)>) =
+                        redis::from_redis_value(&v).expect("a READ reply");
+                    next
+                } else {
+                    // [[key, [[id, [field, value]]]]]: the ID of the one entry.
+                    fn first(v: &redis::Value) -> &redis::Value {
+                        match v {
+                            redis::Value::Array(items) => &items[0],
+                            other => panic!("an XREAD reply, not {other:?}"),
+                        }
+                    }
+                    let key_entries = first(&v);
+                    let entries = match key_entries {
+                        redis::Value::Array(items) => &items[1],
+                        other => panic!("[key, entries], not {other:?}"),
+                    };
+                    redis::from_redis_value(first(first(entries))).expect("an entry ID")
+                };
+            }
+        });
+        if native {
+            exec(&mut writer, &["ALERT.CREATE", "lat:{w}:s", "RETENTION", "0", "REVISION", "0"]);
+        }
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n {
+            // Let the reader block first.
+            std::thread::sleep(std::time::Duration::from_micros(300));
+            let t = Instant::now();
+            let _ = go_tx.send(t);
+            if native {
+                let d = format!("{{\"source\":\"s{i}\",\"fingerprint\":\"\"}}");
+                exec(&mut writer, &["ALERT.ADD", "lat:{w}:s", &d]);
+            } else {
+                exec(&mut writer, &["XADD", "lat:{w}:x", "*", "source", &format!("s{i}")]);
+            }
+            samples.push(done_rx.recv().expect("the reader's latency"));
+        }
+        let _ = handle.join();
+        samples.sort_by(|a, b| a.total_cmp(b));
+        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+        rows.push((name, p(0.5), p(0.99)));
+    }
+    let _ = writeln!(report, "\n### Wake-up latency of a blocked reader (P=1, {n} writes)\n");
+    let _ = writeln!(report, "| path | p50 ms | p99 ms |\n|---|---:|---:|");
+    for (name, p50, p99) in rows {
+        let _ = writeln!(report, "| {name} | {p50:.3} | {p99:.3} |");
+    }
 }
 
 /// Memory per alert: 100,000 alerts of ~300-byte documents in each layout, as the growth of
@@ -1172,6 +1280,9 @@ fn main() {
     }
     if !rows.is_empty() {
         report_tables(&rows, &opts.pipelines, &mut report);
+    }
+    if opts.wants("wakeup") {
+        wakeup_latency(&server, &mut report);
     }
     if opts.memory {
         memory(&mut c, &scripts, &mut report);

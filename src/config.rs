@@ -1,7 +1,7 @@
 //! Module configs (`CONFIG GET/SET vigil.*`, or loadmodule arguments).
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use vigil_core::alert::Settings;
+use vigil_core::alert::{defaults, Settings};
 
 pub static ALERT_RETENTION_MS: AtomicI64 = AtomicI64::new(DEFAULT_RETENTION_MS);
 pub static ALERT_MAX_LEN: AtomicI64 = AtomicI64::new(DEFAULT_MAX_LEN);
@@ -10,14 +10,13 @@ pub static MAX_DOCUMENT_BYTES: AtomicI64 = AtomicI64::new(DEFAULT_MAX_DOCUMENT_B
 pub static ALERT_AUTORESOLVE_MS: AtomicI64 = AtomicI64::new(DEFAULT_AUTORESOLVE_MS);
 pub static ALERT_ID_MEMORY_MS: AtomicI64 = AtomicI64::new(DEFAULT_ID_MEMORY_MS);
 
-pub const DEFAULT_RETENTION_MS: i64 = 2_592_000_000;
-pub const DEFAULT_MAX_LEN: i64 = 10_000;
-pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 300_000;
-pub const DEFAULT_MAX_DOCUMENT_BYTES: i64 = 65_536;
-/// Auto-resolve is off unless asked for.
-pub const DEFAULT_AUTORESOLVE_MS: i64 = 0;
-/// Folded explicit IDs are remembered for a day after their ADD.
-pub const DEFAULT_ID_MEMORY_MS: i64 = 86_400_000;
+// The defaults live in the core, where vigil-client's fallback stores read them too.
+pub const DEFAULT_RETENTION_MS: i64 = defaults::RETENTION_MS as i64;
+pub const DEFAULT_MAX_LEN: i64 = defaults::MAX_LEN as i64;
+pub const DEFAULT_DEDUP_WINDOW_MS: i64 = defaults::DEDUP_WINDOW_MS as i64;
+pub const DEFAULT_MAX_DOCUMENT_BYTES: i64 = defaults::MAX_DOCUMENT_BYTES as i64;
+pub const DEFAULT_AUTORESOLVE_MS: i64 = defaults::AUTORESOLVE_MS as i64;
+pub const DEFAULT_ID_MEMORY_MS: i64 = defaults::ID_MEMORY_MS as i64;
 /// Upper bound of max-document-bytes: Redis's proto-max-bulk-len default.
 pub const MAX_MAX_DOCUMENT_BYTES: i64 = 512 * 1024 * 1024;
 

@@ -64,7 +64,7 @@ fn read_returns_each_change_once_in_order() {
     let a = add(&mut c, "s", r#"{"severity":"high","source":"db"}"#);
     let b = add(&mut c, "s", r#"{"severity":"low","source":"web"}"#);
     let feed = read(&mut c, &["s", "AFTER", "0"]).unwrap();
-    assert_eq!(ids(&feed), [a.clone(), b.clone()]);
+    assert_eq!(ids(&feed), [a.as_str(), b.as_str()]);
     assert_eq!(feed.0, feed.1[1].0, "next cursor is the last returned");
     let after_two = feed.0.clone();
     // Nothing new: the given cursor comes back.
@@ -78,14 +78,14 @@ fn read_returns_each_change_once_in_order() {
     add(&mut c, "s", r#"{"severity":"high","source":"db"}"#);
     call(&mut c, &["ALERT.ACK", "s", &a]).unwrap();
     let feed = read(&mut c, &["s", "AFTER", &after_two]).unwrap();
-    assert_eq!(ids(&feed), [a.clone()]);
+    assert_eq!(ids(&feed), [a.as_str()]);
     assert_eq!(feed.1[0].1["count"], 2);
     assert_eq!(feed.1[0].1["status"], "acked");
     // COUNT, filters, and a filtered-out change still advancing the cursor.
     let feed = read(&mut c, &["s", "AFTER", "0", "COUNT", "1"]).unwrap();
-    assert_eq!(ids(&feed), [b.clone()]);
+    assert_eq!(ids(&feed), [b.as_str()]);
     let feed = read(&mut c, &["s", "AFTER", "0", "MINSEVERITY", "high"]).unwrap();
-    assert_eq!(ids(&feed), [a.clone()]);
+    assert_eq!(ids(&feed), [a.as_str()]);
     let feed = read(&mut c, &["s", "AFTER", &after_two, "SOURCE", "web"]).unwrap();
     assert!(feed.1.is_empty());
     assert_ne!(feed.0, after_two, "moved past the filtered-out change");
@@ -93,7 +93,7 @@ fn read_returns_each_change_once_in_order() {
     call(&mut c, &["ALERT.DEL", "s", &b]).unwrap();
     assert_eq!(
         ids(&read(&mut c, &["s", "AFTER", "0"]).unwrap()),
-        [a.clone()]
+        [a.as_str()]
     );
     // A missing key reads as an empty stream.
     assert_eq!(
@@ -193,7 +193,7 @@ fn blocked_readers_wake_on_visible_changes_and_time_out_with_nil() {
     let id = add(&mut c, "s", r#"{"severity":"low","source":"x"}"#);
     for r in [&r1, &r2] {
         let feed = r.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
-        assert_eq!(ids(&feed), [id.clone()]);
+        assert_eq!(ids(&feed), [id.as_str()]);
     }
     // The low alert does not pass the filter: that reader stays blocked.
     thread::sleep(Duration::from_millis(200));
@@ -349,10 +349,10 @@ fn silences_hide_alerts_from_the_feed_until_they_end() {
     .unwrap());
     assert_eq!(id, 1);
     let feed = read(&mut c, &["s", "AFTER", "0"]).unwrap();
-    assert_eq!(ids(&feed), [web.clone()]);
+    assert_eq!(ids(&feed), [web.as_str()]);
     let cursor = feed.0.clone();
     let feed = read(&mut c, &["s", "AFTER", "0", "WITHSILENCED"]).unwrap();
-    assert_eq!(ids(&feed), [db.clone(), web.clone()]);
+    assert_eq!(ids(&feed), [db.as_str(), web.as_str()]);
     // Stored, deduplicated and listed as ever.
     assert_eq!(
         alerts(call(&mut c, &["ALERT.RANGE", "s", "-", "+"]).unwrap()).len(),
@@ -393,7 +393,7 @@ fn silences_hide_alerts_from_the_feed_until_they_end() {
         0
     );
     let feed = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
-    assert_eq!(ids(&feed), [db.clone()]);
+    assert_eq!(ids(&feed), [db.as_str()]);
     assert_eq!(feed.1[0].1["count"], 2);
     // UNTIL passing ends a silence too (the sweep).
     let soon = (now_ms() + 300).to_string();
@@ -478,7 +478,7 @@ fn autoresolve_resolves_stale_alerts_on_the_primary_and_replicates() {
         got[0]["status"] == "resolved"
     });
     let feed = read(&mut p, &["s", "AFTER", &cursor]).unwrap();
-    assert_eq!(ids(&feed), [stale.clone()]);
+    assert_eq!(ids(&feed), [stale.as_str()]);
     assert_eq!(feed.1[0].1["status"], "resolved");
     let m = map_of(call(&mut p, &["ALERT.INFO", "s"]).unwrap());
     assert_eq!((int(&m["autoresolve"]), int(&m["autoresolved"])), (300, 1));

@@ -12,6 +12,10 @@ pub const MAX_LEN: u64 = 10_000;
 pub const DEDUP_WINDOW_MS: u64 = 300_000;
 /// `vigil.max-document-bytes`.
 pub const MAX_DOCUMENT_BYTES: usize = 65_536;
+/// `vigil.alert-autoresolve-ms`: off.
+pub const AUTORESOLVE_MS: u64 = 0;
+/// `vigil.alert-id-memory-ms`: a day.
+pub const ID_MEMORY_MS: u64 = 86_400_000;
 
 /// The settings of a stream created with the default configs and no options.
 pub const SETTINGS: Settings = Settings {
@@ -20,4 +24,6 @@ pub const SETTINGS: Settings = Settings {
     dedup_ms: DEDUP_WINDOW_MS,
     ratelimit_n: 0,
     ratelimit_window_ms: 0,
+    autoresolve_ms: AUTORESOLVE_MS,
+    id_memory_ms: ID_MEMORY_MS,
 };

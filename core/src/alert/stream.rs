@@ -1050,13 +1050,28 @@ impl Stream {
         let Some(start) = q.after.checked_add(1) else {
             return Ok(out);
         };
+        // Alerts that changed in ID order (the common case: appended, then not touched) are
+        // met in the same order by the revision index: walk the alerts alongside and seek only
+        // when the next change is elsewhere.
+        let mut walk = self.alerts.iter_from(&AlertId::MIN).peekable();
         for (examined, (rev, id)) in self.by_rev.iter_from(&start).enumerate() {
             if out.items.len() >= q.count || examined >= q.max_examined {
                 break;
             }
             out.next = *rev;
-            let Some(a) = self.alerts.get(id) else {
-                continue;
+            let a = match walk.peek() {
+                Some((k, a)) if *k == id => {
+                    let a = *a;
+                    walk.next();
+                    a
+                }
+                _ => {
+                    walk = self.alerts.iter_from(id).peekable();
+                    match walk.next() {
+                        Some((k, a)) if k == id => a,
+                        _ => continue,
+                    }
+                }
             };
             if self.matches(&q.filter, a) && (q.with_silenced || !self.is_silenced(a)) {
                 out.items.push((*rev, *id, a));
