@@ -1,8 +1,8 @@
 //! README.md's "A first session" gives the replies it shows. Every fenced block of README.md that
 //! starts with a `127.0.0.1:6379>` prompt line is a redis-cli session; the blocks run in order,
 //! one command at a time through `redis-cli --no-raw`, against one fresh server, and each
-//! command's output must be the reply lines the README shows under it. Alert IDs and 13-digit
-//! ms timestamps (the server's clock) are masked on both sides.
+//! command's output must be the reply lines the README shows under it. Alert IDs, 13-digit
+//! ms timestamps and 16-digit change-feed cursors (the server's clock) are masked on both sides.
 
 mod common;
 use common::*;
@@ -121,8 +121,9 @@ fn shell_split(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Replaces alert IDs (`<13 digits>-<digits>`) by `<id>` and other runs of exactly 13 digits
-/// (ms timestamps of these years) by `<ms>`.
+/// Replaces alert IDs (`<13 digits>-<digits>`) by `<id>`, other runs of exactly 13 digits
+/// (ms timestamps of these years) by `<ms>`, and runs of exactly 16 digits (ALERT.READ cursors:
+/// a new stream's revisions start at the clock in microseconds) by `<cursor>`.
 fn mask(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -137,6 +138,10 @@ fn mask(text: &str) -> String {
         let start = i;
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
+        }
+        if i - start == 16 {
+            out.push_str("<cursor>");
+            continue;
         }
         if i - start != 13 {
             out.push_str(&text[start..i]);
@@ -236,11 +241,16 @@ fn shell_split_handles_quotes_like_a_shell() {
 }
 
 #[test]
-fn mask_hides_ids_and_ms_times_only() {
+fn mask_hides_ids_ms_times_and_cursors_only() {
     assert_eq!(
         mask(r#"2) "1795328517679-0" {"id":"1795328517679-12","ts":1795328517679}"#),
         r#"2) "<id>" {"id":"<id>","ts":<ms>}"#
     );
+    assert_eq!(
+        mask(r#"1) "1795328517671003" 2) 1) 1) "1795328517671003""#),
+        r#"1) "<cursor>" 2) 1) 1) "<cursor>""#
+    );
+    assert_eq!(mask("17953285176710031"), "17953285176710031");
     assert_eq!(
         mask("3) (integer) 1 \"400\" 12345678901234 é"),
         "3) (integer) 1 \"400\" 12345678901234 é"
