@@ -840,14 +840,25 @@ fn scenarios(sh: &Scripts) -> Vec<Scenario> {
         eprintln!("loading 100k alerts for ALERT.READ");
         exec(
             c,
-            &["ALERT.CREATE", "n:{rd}:s", "RETENTION", "0", "MAXLEN", "0", "REVISION", "0"],
+            &[
+                "ALERT.CREATE",
+                "n:{rd}:s",
+                "RETENTION",
+                "0",
+                "MAXLEN",
+                "0",
+                "REVISION",
+                "0",
+            ],
         );
         let base = now_ms() - 200_000;
-        let adds = range_docs(100_000).map(|(i, d)| {
-            strings(&["ALERT.ADD", "n:{rd}:s", &d, "TS", &(base + i).to_string()])
-        });
+        let adds = range_docs(100_000)
+            .map(|(i, d)| strings(&["ALERT.ADD", "n:{rd}:s", &d, "TS", &(base + i).to_string()]));
         pipelined(c, adds);
-        let r = exec(c, &["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"]);
+        let r = exec(
+            c,
+            &["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"],
+        );
         let (_, items): (String, Vec<(String, String)>) =
             redis::from_redis_value(&r).expect("a READ reply");
         assert_eq!(items.len(), 100, "READ returns 100 changes");
@@ -855,14 +866,20 @@ fn scenarios(sh: &Scripts) -> Vec<Scenario> {
     list.push(
         Scenario::new(
             "ALERT.READ 100 changes of 100k",
-            native(&["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"], None),
+            native(
+                &["ALERT.READ", "n:{rd}:s", "AFTER", "99900", "COUNT", "100"],
+                None,
+            ),
         )
         .setup(feed_setup),
     );
     list.push(
         Scenario::new(
             "ALERT.RANGE 100 newest of 100k",
-            native(&["ALERT.RANGE", "n:{rd}:s", "-", "+", "REV", "COUNT", "100"], None),
+            native(
+                &["ALERT.RANGE", "n:{rd}:s", "-", "+", "REV", "COUNT", "100"],
+                None,
+            ),
         )
         .setup(feed_setup),
     );
@@ -1000,19 +1017,32 @@ fn wakeup_latency(server: &Server, report: &mut String) {
     use std::time::Instant;
     let n: usize = env_or("BENCH_WAKEUPS", 2000);
     let mut rows = Vec::new();
-    for (name, native) in [("ALERT.ADD -> ALERT.READ BLOCK", true), ("XADD -> XREAD BLOCK", false)] {
+    for (name, native) in [
+        ("ALERT.ADD -> ALERT.READ BLOCK", true),
+        ("XADD -> XREAD BLOCK", false),
+    ] {
         let mut writer = server.connect();
         exec(&mut writer, &["FLUSHALL"]);
         let mut reader = server.connect();
         let (go_tx, go_rx) = mpsc::channel::<Instant>();
         let (done_tx, done_rx) = mpsc::channel::<f64>();
         let handle = std::thread::spawn(move || {
-            let mut cursor = if native { "0".to_string() } else { "$".to_string() };
+            let mut cursor = if native {
+                "0".to_string()
+            } else {
+                "$".to_string()
+            };
             for _ in 0..n {
                 let v = if native {
-                    exec(&mut reader, &["ALERT.READ", "lat:{w}:s", "AFTER", &cursor, "BLOCK", "0"])
+                    exec(
+                        &mut reader,
+                        &["ALERT.READ", "lat:{w}:s", "AFTER", &cursor, "BLOCK", "0"],
+                    )
                 } else {
-                    exec(&mut reader, &["XREAD", "BLOCK", "0", "STREAMS", "lat:{w}:x", &cursor])
+                    exec(
+                        &mut reader,
+                        &["XREAD", "BLOCK", "0", "STREAMS", "lat:{w}:x", &cursor],
+                    )
                 };
                 let sent: Instant = go_rx.recv().expect("the writer's time");
                 let _ = done_tx.send(sent.elapsed().as_secs_f64() * 1000.0);
@@ -1038,7 +1068,17 @@ fn wakeup_latency(server: &Server, report: &mut String) {
             }
         });
         if native {
-            exec(&mut writer, &["ALERT.CREATE", "lat:{w}:s", "RETENTION", "0", "REVISION", "0"]);
+            exec(
+                &mut writer,
+                &[
+                    "ALERT.CREATE",
+                    "lat:{w}:s",
+                    "RETENTION",
+                    "0",
+                    "REVISION",
+                    "0",
+                ],
+            );
         }
         let mut samples = Vec::with_capacity(n);
         for i in 0..n {
@@ -1050,7 +1090,10 @@ fn wakeup_latency(server: &Server, report: &mut String) {
                 let d = format!("{{\"source\":\"s{i}\",\"fingerprint\":\"\"}}");
                 exec(&mut writer, &["ALERT.ADD", "lat:{w}:s", &d]);
             } else {
-                exec(&mut writer, &["XADD", "lat:{w}:x", "*", "source", &format!("s{i}")]);
+                exec(
+                    &mut writer,
+                    &["XADD", "lat:{w}:x", "*", "source", &format!("s{i}")],
+                );
             }
             samples.push(done_rx.recv().expect("the reader's latency"));
         }
@@ -1059,7 +1102,10 @@ fn wakeup_latency(server: &Server, report: &mut String) {
         let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
         rows.push((name, p(0.5), p(0.99)));
     }
-    let _ = writeln!(report, "\n### Wake-up latency of a blocked reader (P=1, {n} writes)\n");
+    let _ = writeln!(
+        report,
+        "\n### Wake-up latency of a blocked reader (P=1, {n} writes)\n"
+    );
     let _ = writeln!(report, "| path | p50 ms | p99 ms |\n|---|---:|---:|");
     for (name, p50, p99) in rows {
         let _ = writeln!(report, "| {name} | {p50:.3} | {p99:.3} |");

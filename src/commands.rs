@@ -82,7 +82,7 @@ pub static TABLE: [Command; 26] = [
     command!("alert.import", alert::import, "write deny-oom", -4, &[first_key(RW_INSERT)],
         "ALERT.IMPORT key id document [STATUS st] [COUNT n] [LASTSEEN ms] [ALIAS id ...] [REV n]",
         "Restores one alert exactly (used by AOF rewrite)", "O(log N)", "0.1.0"),
-    command!("alert.read", alert::read, "readonly", -4, &[first_key(RO)],
+    command!("alert.read", alert::read, "readonly blocking", -4, &[first_key(RO)],
         "ALERT.READ key AFTER cursor [COUNT n] [BLOCK ms] [MINSEVERITY sev] [SOURCE src] [TYPE t] [STATUS st] [LABEL name=value ...] [WITHSILENCED]",
         "Returns the alerts changed after a cursor, in the order of the changes; can block",
         "O(log N + M) for M changes returned or skipped", "0.2.0"),

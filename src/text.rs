@@ -24,22 +24,36 @@ impl Text {
         t
     }
 
-    // `write!` costs more than the rest of ADD's reply; two u64 take at most 41 bytes.
+    // `write!` costs more than the rest of ADD's reply; two u64 take at most 41 bytes. Two
+    // digits a step, from a table: half the divisions of one a step.
     fn push_u64(&mut self, mut v: u64) {
+        const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
         let mut digits = [0u8; 20];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+        let mut n = 20;
+        while v >= 100 {
+            let d = (v % 100) as usize * 2;
+            v /= 100;
+            n -= 2;
+            digits[n..n + 2].copy_from_slice(&PAIRS[d..d + 2]);
         }
-        for d in digits[..n].iter().rev() {
-            self.buf[self.len] = *d;
-            self.len += 1;
+        if v >= 10 {
+            let d = v as usize * 2;
+            n -= 2;
+            digits[n..n + 2].copy_from_slice(&PAIRS[d..d + 2]);
+        } else {
+            n -= 1;
+            digits[n] = b'0' + v as u8;
         }
+        let len = 20 - n;
+        self.buf[self.len..self.len + len].copy_from_slice(&digits[n..]);
+        self.len += len;
+    }
+
+    /// A u64 in decimal.
+    pub fn num(v: u64) -> Text {
+        let mut t = Text::empty();
+        t.push_u64(v);
+        t
     }
 
     pub fn as_bytes(&self) -> &[u8] {

@@ -218,6 +218,33 @@ fn blocked_readers_wake_on_visible_changes_and_time_out_with_nil() {
 }
 
 #[test]
+fn block_waits_when_nothing_after_the_cursor_is_left_to_return() {
+    let s = Server::start();
+    let mut c = s.client();
+    // A new, empty stream: its revision starts at the clock, with no alert after 0.
+    call(&mut c, &["ALERT.CREATE", "t"]).unwrap();
+    let started = Instant::now();
+    assert_eq!(read(&mut c, &["t", "AFTER", "0", "BLOCK", "200"]), None);
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    // The newest change was to an alert since deleted: nothing to return, so it waits.
+    let a = add(&mut c, "t", r#"{"source":"a"}"#);
+    let cursor = read(&mut c, &["t", "AFTER", "0"]).unwrap().0;
+    let b = add(&mut c, "t", r#"{"source":"b"}"#);
+    call(&mut c, &["ALERT.DEL", "t", &b]).unwrap();
+    let started = Instant::now();
+    assert_eq!(read(&mut c, &["t", "AFTER", &cursor, "BLOCK", "200"]), None);
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    // And a change then wakes it.
+    let r = blocked_read(&s, strings(&["t", "AFTER", &cursor, "BLOCK", "0"]));
+    wait_until("a blocked reader", Duration::from_secs(5), || {
+        blocked_clients(&mut c) == 1
+    });
+    call(&mut c, &["ALERT.ACK", "t", &a]).unwrap();
+    let feed = r.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(ids(&feed), [a.as_str()]);
+}
+
+#[test]
 fn block_inside_multi_or_a_script_does_not_block() {
     let s = Server::start();
     let mut c = s.client();
@@ -451,6 +478,23 @@ fn silence_bad_input_and_the_limit() {
     assert!(error_of(&mut c, &["ALERT.SILENCE", "nokey", "UNTIL", &until]).contains("matcher"));
     assert_eq!(int(&call(&mut c, &["EXISTS", "nokey"]).unwrap()), 0);
     assert!(error_of(&mut c, &["ALERT.UNSILENCE", "s", "x"]).contains("invalid id"));
+    // A client may not give an ID a silence of the stream already had.
+    let first = p_silence(&mut c, "s", "SOURCE", "x").to_string();
+    call(&mut c, &["ALERT.UNSILENCE", "s", &first]).unwrap();
+    let e = error_of(
+        &mut c,
+        &[
+            "ALERT.SILENCE",
+            "s",
+            "UNTIL",
+            &until,
+            "SOURCE",
+            "y",
+            "ID",
+            &first,
+        ],
+    );
+    assert!(e.contains("already used"), "{e}");
     for i in 0..1000 {
         let v = format!("t{i}");
         call(&mut c, &["ALERT.SILENCE", "s", "UNTIL", &until, "TYPE", &v]).unwrap();

@@ -166,8 +166,13 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         return Err(err("ERR key already exists"));
     }
     let given = (counters.revision.is_some() || counters.silence_id.is_some()).then(|| {
+        let clock = if from_primary(ctx) {
+            0
+        } else {
+            now_ms().saturating_mul(1000)
+        };
         (
-            counters.revision.unwrap_or(0),
+            counters.revision.unwrap_or(clock),
             counters.silence_id.unwrap_or(1),
         )
     });
@@ -233,7 +238,7 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         }
     }
     let now = decide_now(ctx, now)?;
-    let outcome = add_alert(ctx, &name, doc_arg.as_slice(), ts, id, now)?;
+    let outcome = add_with(ctx, &name, doc_arg.as_slice(), Some(&doc_arg), ts, id, now)?;
     reply_outcome(ctx, &outcome)
 }
 
@@ -244,6 +249,20 @@ pub fn add_alert(
     ctx: &Context,
     name: &RedisString,
     document: &[u8],
+    ts: Option<u64>,
+    id: Option<AlertId>,
+    now: u64,
+) -> Result<Outcome, Error> {
+    add_with(ctx, name, document, None, ts, id, now)
+}
+
+/// `add_alert`, given the client's own argument object of the document when there is one
+/// (replicated as is when the document is stored as sent).
+fn add_with(
+    ctx: &Context,
+    name: &RedisString,
+    document: &[u8],
+    sent: Option<&RedisString>,
     ts: Option<u64>,
     id: Option<AlertId>,
     now: u64,
@@ -261,6 +280,11 @@ pub fn add_alert(
         None => create_stream(ctx, name, &key, config::default_settings(), None)?,
     };
     let json = doc.json.clone();
+    // Stored exactly as sent: replicate the client's own argument.
+    let doc_arg = match sent {
+        Some(s) if std::ptr::eq(json.as_bytes(), s.as_slice()) => ffi::DocArg::Sent(s),
+        _ => ffi::DocArg::Bytes(json.as_bytes()),
+    };
     let revision_before = stream.revision();
     let AddResult {
         outcome,
@@ -271,14 +295,7 @@ pub fn add_alert(
     match &outcome {
         Outcome::Added(new_id) => {
             let new_id = Text::id(new_id.ts, new_id.seq);
-            ffi::replicate_add(
-                ctx,
-                name,
-                json.as_bytes(),
-                None,
-                Some(new_id.as_bytes()),
-                now,
-            );
+            ffi::replicate_add(ctx, name, doc_arg, None, Some(new_id.as_bytes()), now);
             stats::add(&ALERTS_ADDED, 1);
             stats::adjust(&ALERTS_HELD, 1);
             ffi::notify(ctx, c"alert.add", name);
@@ -287,7 +304,7 @@ pub fn add_alert(
             let ts = id.map(|i| i.ts).or(ts).unwrap_or(now);
             let id = id.map(|i| Text::id(i.ts, i.seq));
             let id = id.as_ref().map(Text::as_bytes);
-            ffi::replicate_add(ctx, name, json.as_bytes(), Some(ts), id, now);
+            ffi::replicate_add(ctx, name, doc_arg, Some(ts), id, now);
             stats::add(&ALERTS_DEDUPLICATED, 1);
             ffi::notify(ctx, c"alert.dup", name);
         }
@@ -527,7 +544,13 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
             "LASTSEEN" => last_seen = args.ms_of("LASTSEEN")?,
             "ALIAS" => aliases.push(args.id_of("ALIAS")?),
-            "REV" => rev = Some(args.ms_of("REV")?),
+            "REV" => {
+                let r = args.ms_of("REV")?;
+                if r == 0 {
+                    return Err(err("ERR invalid REV '0': revisions start at 1"));
+                }
+                rev = Some(r);
+            }
             _ => return Err(args.unknown(&opt)),
         }
     }
@@ -712,7 +735,7 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                 reply_read(ctx, r.next, &r.items);
                 return Ok(RedisValue::NoReply);
             }
-            (r.next, r.next == revision)
+            (r.next, r.exhausted)
         }
         None if after > 0 => return Err(vigil_core::alert::AlertError::CursorAhead.into()),
         None => (after, true),
@@ -785,6 +808,15 @@ pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         None => create_stream(ctx, &name, &key, config::default_settings(), None)?,
     };
     let revision_before = stream.revision();
+    // An ID a silence of this stream had (ended ones included) is not given out again by a
+    // client: an old UNSILENCE must not end a new silence.
+    if let Some(id) = id {
+        if !from_primary(ctx) && id < stream.next_silence_id() {
+            return Err(err(format!(
+                "ERR silence ID {id} was already used in this stream"
+            )));
+        }
+    }
     // Only a stream that already holds silences can refuse one (too many, or an ID taken).
     let sid = stream.silence(until, matchers, comment, id)?;
     if let Some(s) = stream.silences().find(|s| s.id == sid) {

@@ -13,7 +13,7 @@ pub mod types;
 
 use redis_module::{raw, Context, RedisString};
 use std::ffi::CStr;
-use std::os::raw::{c_char, c_int, c_longlong, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 
 /// The server's clock in ms (cached per command by Redis, so all of one command sees one time).
@@ -141,12 +141,80 @@ pub fn replicate_verbatim(ctx: &Context) {
     ctx.replicate_verbatim();
 }
 
-/// Replicates `ALERT.ADD key doc [TS ts] [ID id] NOW now` without building argument objects
-/// for the fixed words (ALERT.ADD's hot path).
+/// An ALERT.ADD document to replicate: the client's own argument (no copy) when the document
+/// is stored as sent, else the bytes.
+pub enum DocArg<'a> {
+    Sent(&'a RedisString),
+    Bytes(&'a [u8]),
+}
+
+/// Strings made once and kept (refcounted by Redis when replicated): the fixed words of a
+/// replicated ALERT.ADD, and its NOW, made again only when the clock moves.
+struct AddWords {
+    id: *mut raw::RedisModuleString,
+    ts: *mut raw::RedisModuleString,
+    now_word: *mut raw::RedisModuleString,
+    now: std::cell::Cell<(u64, *mut raw::RedisModuleString)>,
+}
+
+thread_local! {
+    // Replication runs on the main thread only.
+    static ADD_WORDS: std::cell::OnceCell<Option<AddWords>> = const { std::cell::OnceCell::new() };
+}
+
+fn make_string(bytes: &[u8]) -> Option<*mut raw::RedisModuleString> {
+    let create = unsafe { raw::RedisModule_CreateString }?;
+    // SAFETY: a string with no context is owned by the module until freed; the bytes are
+    // copied.
+    let s = unsafe {
+        create(
+            std::ptr::null_mut(),
+            bytes.as_ptr().cast::<c_char>(),
+            bytes.len(),
+        )
+    };
+    (!s.is_null()).then_some(s)
+}
+
+fn add_words() -> Option<AddWords> {
+    Some(AddWords {
+        id: make_string(b"ID")?,
+        ts: make_string(b"TS")?,
+        now_word: make_string(b"NOW")?,
+        now: std::cell::Cell::new((u64::MAX, std::ptr::null_mut())),
+    })
+}
+
+impl AddWords {
+    /// NOW's value as a string, made again only when `now` differs from the last one.
+    fn now(&self, now: u64) -> *mut raw::RedisModuleString {
+        let (last, s) = self.now.get();
+        if last == now && !s.is_null() {
+            return s;
+        }
+        let Some(fresh) = make_string(crate::text::Text::num(now).as_bytes()) else {
+            return s;
+        };
+        if !s.is_null() {
+            if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+                // SAFETY: made by make_string and held only here; Redis holds its own
+                // references to what it replicated.
+                unsafe { free(std::ptr::null_mut(), s) };
+            }
+        }
+        self.now.set((now, fresh));
+        fresh
+    }
+}
+
+/// Replicates `ALERT.ADD key doc [TS ts] [ID id] NOW now`: the key and (when stored as sent)
+/// the document are the client's own argument objects, the fixed words are made once, and
+/// NOW once per millisecond (RM_Replicate would otherwise copy the document and make five
+/// objects per call).
 pub fn replicate_add(
     ctx: &Context,
     key: &RedisString,
-    doc: &[u8],
+    doc: DocArg,
     ts: Option<u64>,
     id: Option<&[u8]>,
     now: u64,
@@ -154,66 +222,81 @@ pub fn replicate_add(
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
-    let (c, cmd) = (ctx.get_raw(), c"ALERT.ADD".as_ptr());
-    let d = doc.as_ptr().cast::<c_char>();
-    let now = now as c_longlong;
-    // SAFETY: the format string describes the arguments exactly ("s" a live RedisModuleString,
-    // "b" a pointer and length, "c" a NUL-terminated static string, "l" a long long); Redis
-    // copies the buffers before returning.
-    unsafe {
-        match (ts, id) {
-            (None, Some(id)) => rep(
-                c,
-                cmd,
-                c"sbcbcl".as_ptr(),
-                key.inner,
-                d,
-                doc.len(),
-                c"ID".as_ptr(),
-                id.as_ptr().cast::<c_char>(),
-                id.len(),
-                c"NOW".as_ptr(),
-                now,
-            ),
-            (Some(ts), Some(id)) => rep(
-                c,
-                cmd,
-                c"sbclcbcl".as_ptr(),
-                key.inner,
-                d,
-                doc.len(),
-                c"TS".as_ptr(),
-                ts as c_longlong,
-                c"ID".as_ptr(),
-                id.as_ptr().cast::<c_char>(),
-                id.len(),
-                c"NOW".as_ptr(),
-                now,
-            ),
-            (Some(ts), None) => rep(
-                c,
-                cmd,
-                c"sbclcl".as_ptr(),
-                key.inner,
-                d,
-                doc.len(),
-                c"TS".as_ptr(),
-                ts as c_longlong,
-                c"NOW".as_ptr(),
-                now,
-            ),
-            (None, None) => rep(
-                c,
-                cmd,
-                c"sbcl".as_ptr(),
-                key.inner,
-                d,
-                doc.len(),
-                c"NOW".as_ptr(),
-                now,
-            ),
-        };
+    let (doc_s, doc_b) = match doc {
+        DocArg::Sent(s) => (s.inner, None),
+        DocArg::Bytes(b) => (make_string(b).unwrap_or(std::ptr::null_mut()), Some(())),
+    };
+    if doc_s.is_null() {
+        return;
     }
+    ADD_WORDS.with(|w| {
+        let Some(w) = w.get_or_init(add_words) else {
+            return;
+        };
+        let id_s = id.and_then(make_string);
+        let ts_s = ts.and_then(|t| make_string(crate::text::Text::num(t).as_bytes()));
+        let now_s = w.now(now);
+        let (c, cmd) = (ctx.get_raw(), c"ALERT.ADD".as_ptr());
+        // SAFETY: the format string describes the arguments exactly ("s": a live
+        // RedisModuleString, whose reference Redis takes); the strings made here are freed
+        // below, after Replicate has taken its references.
+        unsafe {
+            match (ts_s, id_s) {
+                (None, Some(i)) => rep(
+                    c,
+                    cmd,
+                    c"ssssss".as_ptr(),
+                    key.inner,
+                    doc_s,
+                    w.id,
+                    i,
+                    w.now_word,
+                    now_s,
+                ),
+                (Some(t), Some(i)) => rep(
+                    c,
+                    cmd,
+                    c"ssssssss".as_ptr(),
+                    key.inner,
+                    doc_s,
+                    w.ts,
+                    t,
+                    w.id,
+                    i,
+                    w.now_word,
+                    now_s,
+                ),
+                (Some(t), None) => rep(
+                    c,
+                    cmd,
+                    c"ssssss".as_ptr(),
+                    key.inner,
+                    doc_s,
+                    w.ts,
+                    t,
+                    w.now_word,
+                    now_s,
+                ),
+                (None, None) => rep(
+                    c,
+                    cmd,
+                    c"ssss".as_ptr(),
+                    key.inner,
+                    doc_s,
+                    w.now_word,
+                    now_s,
+                ),
+            };
+            if let Some(free) = raw::RedisModule_FreeString {
+                for s in [id_s, ts_s].into_iter().flatten() {
+                    free(std::ptr::null_mut(), s);
+                }
+                if doc_b.is_some() {
+                    free(std::ptr::null_mut(), doc_s);
+                }
+            }
+        }
+    });
 }
 
 static SWAPDB_HANDLER: OnceLock<fn(i32, i32)> = OnceLock::new();

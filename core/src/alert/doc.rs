@@ -1,9 +1,7 @@
 //! Alert documents: validation, the fields the module reads, the default fingerprint, and the
 //! JSON rendering with the server fields. No Redis API here.
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use super::scan::{scan, Fields, ScanError};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -146,163 +144,15 @@ impl fmt::Display for DocError {
     }
 }
 
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
-/// A JSON string, borrowed from the input when it has no escapes; anything else is an error
-/// that says which field it was.
-struct Text(&'static str);
-
-macro_rules! refuse {
-    ($($name:ident: $t:ty),*) => {
-        $(fn $name<E: de::Error>(self, _: $t) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        })*
-    };
-}
-
-impl<'de> Visitor<'de> for Text {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
-
-    refuse!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64);
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(self.0))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(self.0))
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(self.0))
-    }
-}
-
-impl<'de> de::DeserializeSeed<'de> for Text {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-const LABELS_MUST: &str = "field 'labels' must be an object of string values";
-
-/// Label name/value pairs, sorted by name.
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
-/// `labels`: an object of strings, kept as pairs sorted by name; a repeated name is an error.
-struct LabelPairs(&'static str);
-
-impl<'de> Visitor<'de> for LabelPairs {
-    type Value = Pairs<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut pairs = Vec::new();
-        while let Some(name) = map.next_key_seed(Text(LABELS_MUST))? {
-            let value = map.next_value_seed(Text(LABELS_MUST))?;
-            pairs.push((name, value));
+impl From<ScanError> for DocError {
+    fn from(e: ScanError) -> DocError {
+        match e {
+            ScanError::NotObject => DocError::NotObject,
+            ScanError::Syntax(s) | ScanError::Duplicate(s) => DocError::Syntax(s),
+            ScanError::Reserved(r) => DocError::Reserved(r),
+            ScanError::WrongType(name, what) => DocError::WrongType(name, what),
         }
-        // A repeated label name is refused, as a repeated known field is: which value would
-        // the filters and the fingerprint mean?
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(de::Error::custom(format!(
-                "duplicate label '{}' in field 'labels'",
-                w[0].0
-            )));
-        }
-        let out = pairs;
-        Ok(out)
     }
-
-    refuse!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(LABELS_MUST))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(LABELS_MUST))
-    }
-}
-
-macro_rules! text_field {
-    ($($fn_name:ident => $msg:literal),*) => {
-        $(fn $fn_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-            d.deserialize_any(Text($msg)).map(Some)
-        })*
-    };
-}
-
-text_field! {
-    severity_field => "field 'severity' must be a string",
-    source_field => "field 'source' must be a string",
-    type_field => "field 'type' must be a string",
-    fingerprint_field => "field 'fingerprint' must be a string"
-}
-
-fn labels_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Pairs<'de>>, D::Error> {
-    d.deserialize_any(LabelPairs(LABELS_MUST)).map(Some)
-}
-
-/// The top-level fields the module looks at, decoded in the one pass over the document; every
-/// other field is skipped unparsed.
-#[derive(Deserialize)]
-struct RawDoc<'a> {
-    #[serde(borrow, default, deserialize_with = "severity_field")]
-    severity: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "source_field")]
-    source: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "type_field", rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "labels_field")]
-    labels: Option<Pairs<'a>>,
-    #[serde(borrow, default, deserialize_with = "fingerprint_field")]
-    fingerprint: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    ts: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    status: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    count: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    last_seen: Option<&'a RawValue>,
-}
-
-fn parse_raw(text: &str) -> Result<RawDoc<'_>, DocError> {
-    if !text.trim_start().starts_with('{') {
-        return Err(DocError::NotObject);
-    }
-    let raw: RawDoc = serde_json::from_str(text).map_err(|e| DocError::Syntax(e.to_string()))?;
-    let reserved = [raw.id, raw.ts, raw.status, raw.count, raw.last_seen];
-    if let Some(i) = reserved.iter().position(|f| f.is_some()) {
-        return Err(DocError::Reserved(RESERVED[i]));
-    }
-    Ok(raw)
 }
 
 /// Validates a document as sent by a client. `max_bytes` 0 means no size limit.
@@ -314,25 +164,31 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|_| DocError::NotUtf8)?;
-    let raw = parse_raw(text)?;
-    let severity = match raw.severity {
+    let f = scan(text)?;
+    let severity = match f.severity {
         None => Severity::Info,
         Some(s) => Severity::parse(&s).ok_or_else(|| DocError::BadSeverity(s.into_owned()))?,
     };
-    let source = raw.source.unwrap_or_default();
-    let fingerprint = match raw.fingerprint {
+    let source = f.source.unwrap_or_default();
+    let fingerprint = match f.fingerprint {
         Some(text) => Fingerprint::from_explicit(&text),
         None => Fingerprint::Hash(default_fingerprint(
             &source,
-            raw.kind.as_deref().unwrap_or_default(),
-            raw.labels
+            f.kind.as_deref().unwrap_or_default(),
+            f.labels
                 .iter()
                 .flatten()
                 .map(|(k, v)| (k.as_ref(), v.as_ref())),
         )),
     };
+    // Only a document with line breaks between its tokens needs compacting.
+    let json = if f.newline {
+        minify(text)
+    } else {
+        Cow::Borrowed(text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r')))
+    };
     Ok(Document {
-        json: minify(text),
+        json,
         severity,
         source,
         fingerprint,
@@ -347,10 +203,10 @@ pub struct Filterable {
 
 /// Reads `type` and `labels` back from a stored (already validated) document.
 pub fn filterable(json: &str) -> Filterable {
-    match parse_raw(json) {
-        Ok(raw) => Filterable {
-            kind: raw.kind.unwrap_or_default().into_owned(),
-            labels: raw
+    match scan(json) {
+        Ok(f) => Filterable {
+            kind: f.kind.unwrap_or_default().into_owned(),
+            labels: f
                 .labels
                 .unwrap_or_default()
                 .into_iter()
@@ -364,9 +220,14 @@ pub fn filterable(json: &str) -> Filterable {
     }
 }
 
+/// The fields of a stored (already validated) document, borrowed where they can be.
+pub fn fields(json: &str) -> Fields<'_> {
+    scan(json).unwrap_or_default()
+}
+
 /// The explicit fingerprint text of a stored document, if it has one.
 pub fn explicit_fingerprint(json: &str) -> Option<String> {
-    parse_raw(json).ok()?.fingerprint.map(Cow::into_owned)
+    scan(json).ok()?.fingerprint.map(Cow::into_owned)
 }
 
 /// FNV-1a, 64 bits: tiny, stable across versions and platforms, and documented.

@@ -41,13 +41,20 @@ impl Filter {
         if !self.needs_doc() {
             return true;
         }
-        let f = doc::filterable(json);
-        if self.kind.as_ref().is_some_and(|k| *k != f.kind) {
+        let f = doc::fields(json);
+        if self
+            .kind
+            .as_ref()
+            .is_some_and(|k| k.as_str() != f.kind.as_deref().unwrap_or(""))
+        {
             return false;
         }
-        self.labels
-            .iter()
-            .all(|(name, value)| f.labels.get(name) == Some(value))
+        let labels = f.labels.unwrap_or_default();
+        self.labels.iter().all(|(name, value)| {
+            labels
+                .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
+                .is_ok_and(|i| labels[i].1 == value.as_str())
+        })
     }
 }
 

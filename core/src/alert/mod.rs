@@ -6,6 +6,7 @@ pub mod defaults;
 pub mod doc;
 pub mod filter;
 pub mod id;
+pub mod scan;
 pub mod stream;
 
 pub use doc::{Document, Fingerprint, Severity};

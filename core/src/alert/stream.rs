@@ -263,6 +263,9 @@ pub struct ReadQuery {
 pub struct ReadResult<'a> {
     pub next: u64,
     pub items: Vec<(u64, AlertId, &'a Alert)>,
+    /// The read looked at every change after its cursor (it did not stop at COUNT or at its
+    /// bound): with nothing returned, a blocking reader waits.
+    pub exhausted: bool,
 }
 
 /// ALERT.GROUPS: the field to group by.
@@ -1046,6 +1049,7 @@ impl Stream {
         let mut out = ReadResult {
             next: q.after,
             items: Vec::new(),
+            exhausted: false,
         };
         let Some(start) = q.after.checked_add(1) else {
             return Ok(out);
@@ -1054,8 +1058,10 @@ impl Stream {
         // met in the same order by the revision index: walk the alerts alongside and seek only
         // when the next change is elsewhere.
         let mut walk = self.alerts.iter_from(&AlertId::MIN).peekable();
+        let mut stopped = false;
         for (examined, (rev, id)) in self.by_rev.iter_from(&start).enumerate() {
             if out.items.len() >= q.count || examined >= q.max_examined {
+                stopped = true;
                 break;
             }
             out.next = *rev;
@@ -1077,6 +1083,7 @@ impl Stream {
                 out.items.push((*rev, *id, a));
             }
         }
+        out.exhausted = !stopped;
         Ok(out)
     }
 
