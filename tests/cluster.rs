@@ -177,6 +177,11 @@ fn tenant(t: usize) -> String {
     format!("tenant:{{t{t}}}:")
 }
 
+/// The ID of the alert the workload imports.
+fn imported_id(base: i64) -> String {
+    format!("{base}-5")
+}
+
 /// Every ALERT, QUOTA and LRU command (errors included) for tenant `t`, with explicit times
 /// where the command takes them, so that two servers answer alike.
 fn workload(t: usize, base: i64) -> Vec<(Vec<String>, Mask)> {
@@ -287,24 +292,25 @@ fn workload(t: usize, base: i64) -> Vec<(Vec<String>, Mask)> {
         Mask::None,
     );
     add(strings(&["ALERT.INFO", &s]), info_mask);
+    // Within the default retention, or the sweep would remove it at any moment.
     add(
         strings(&[
             "ALERT.IMPORT",
             &s2,
-            "5-5",
+            &imported_id(base),
             r#"{"imported":true}"#,
             "STATUS",
             "acked",
             "COUNT",
             "7",
             "LASTSEEN",
-            "9",
+            &(base + 9).to_string(),
             "ALIAS",
-            "6-6",
+            &format!("{}-6", base + 1),
         ]),
         Mask::None,
     );
-    add(strings(&["ALERT.GET", &s2, "5-5"]), Mask::None);
+    add(strings(&["ALERT.GET", &s2, &imported_id(base)]), Mask::None);
     add(strings(&["QUOTA.SET", &q, "LIMIT", "100"]), Mask::None);
     for (amount, opt) in [
         ("30", ""),
@@ -466,7 +472,7 @@ fn every_command_answers_through_the_cluster_as_on_one_server() {
     call(&mut rc, &["READONLY"]).unwrap();
     let reads: Vec<(Vec<String>, Mask)> = [
         ("ALERT.RANGE", "alerts", &["-", "+"][..], Mask::None),
-        ("ALERT.GET", "imported", &["5-5"], Mask::None),
+        ("ALERT.GET", "imported", &[&imported_id(base)], Mask::None),
         ("ALERT.INFO", "alerts", &[], Mask::Only(&STREAM_FIELDS)),
         ("QUOTA.GET", "quota", &[], Mask::None),
         ("QUOTA.GET", "rate", &[], Mask::Reset),

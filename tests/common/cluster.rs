@@ -55,8 +55,9 @@ impl Node {
             }
         }
         panic!(
-            "a cluster node did not start; log:\n{}",
-            std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+            "a cluster node did not start; log:\n{}\n{}",
+            std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
         );
     }
 
@@ -79,7 +80,11 @@ impl Node {
             .arg("--loadmodule")
             .arg(module_path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(self.dir.join("stderr.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("redis-server on PATH");
         self.child = Some(child);
