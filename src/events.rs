@@ -4,19 +4,28 @@
 //! namespace, alert streams for the sweep — following keys that are renamed, moved, copied,
 //! restored, swapped, flushed or loaded.
 //!
+//! Keys that move between cluster nodes are the exception: a key that leaves by MIGRATE stays
+//! in the trackers of its slot, and a tracker that arrives by RESTORE-ASKING keeps the keys of
+//! its slot that are not here yet (the rule is in `lru/transit.rs`). A tracker that arrives by
+//! any other road forgets the keys that are not there.
+//!
 //! Handlers run inside the event, so they never create or delete keys: they only edit the
-//! trackers' own in-memory values. The same events fire on replicas and during AOF replay (the
-//! primary's DELs reach them), so nothing here replicates.
+//! trackers' own in-memory values, and open keys without touching their LRU/LFU (an arriving
+//! key keeps the idle time RESTORE ... IDLETIME gave it). The same events fire on replicas and
+//! during AOF replay (the primary's DELs reach them), so nothing here replicates.
 
 use crate::alert::registry;
+use crate::ffi::cluster::{in_cluster, key_slot, running, Running};
 use crate::ffi::scan::Scanner;
 use crate::ffi::types::is;
-use crate::ffi::{self, select_db, selected_db};
+use crate::ffi::{context_flags, select_db, selected_db};
 use crate::guard::catch;
 use crate::keys;
 use crate::lru::index::{self, is_evicting};
+use crate::lru::transit::{self, reconcile, Fate};
+use redis_module::key::KeyFlags;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
-use redis_module::{Context, NotifyEvent, RedisString};
+use redis_module::{raw, Context, NotifyEvent, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
 use std::ptr::NonNull;
 use vigil_core::alert::Stream;
@@ -43,20 +52,32 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
             if index::is_tracker(db, key) {
                 index::remove_tracker(db, key);
             }
-            for tracker in index::trackers_for(db, key) {
-                if !is_evicting(db, &tracker) {
+            let trackers = index::trackers_for(db, key);
+            if trackers.is_empty() {
+                return;
+            }
+            // MIGRATE deletes each key the target acknowledged: in a cluster the key is on its
+            // way to the node that imports its slot, and its tracker follows it there.
+            let migrating = event == "del" && running() == Running::Migrate && in_cluster(ctx);
+            for tracker in trackers {
+                if is_evicting(db, &tracker) {
+                    continue;
+                }
+                if migrating && key_slot(&tracker) == key_slot(key) {
+                    transit::wait_for_slot(ctx, db, &tracker);
+                } else {
                     forget_in(ctx, db, &tracker, key);
                 }
             }
         }
-        "rename_to" | "move_to" | "copy_to" | "restore" => arrived(ctx, db, key),
+        "rename_to" | "move_to" | "copy_to" | "restore" => arrived(ctx, db, event, key),
         _ => {}
     }
 }
 
 fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
     let name = key_string(ctx, tracker);
-    let k = ctx.open_key_writable(&name);
+    let k = ctx.open_key_writable_with_flags(&name, KeyFlags::NOTOUCH);
     match keys::write::<Tracker>(&k) {
         Ok(Some(t)) => {
             t.forget(key);
@@ -66,25 +87,60 @@ fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
     }
 }
 
-/// A key arrived under `key` (RENAME, MOVE, COPY, RESTORE): if it is a tracker, index it under
-/// its new namespace and drop what lies outside that namespace.
-fn arrived(ctx: &Context, db: i32, key: &[u8]) {
+/// A key arrived under `key` (RENAME, MOVE, COPY, RESTORE): a stream joins the sweep's
+/// registry; a tracker is indexed under its namespace and reconciled with what is here.
+/// Opened read-only without touching its LRU/LFU: most arriving keys are not the module's.
+fn arrived(ctx: &Context, db: i32, event: &str, key: &[u8]) {
     let name = key_string(ctx, key);
-    let k = ctx.open_key_writable(&name);
-    if matches!(keys::write::<Stream>(&k), Ok(Some(_))) {
+    let (stream, tracker) = {
+        let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
+        (
+            matches!(keys::read::<Stream>(&k), Ok(Some(_))),
+            matches!(keys::read::<Tracker>(&k), Ok(Some(_))),
+        )
+    };
+    if stream {
         registry::add(db, key);
-        return;
+    } else if tracker {
+        tracker_arrived(ctx, db, event, key, &name);
     }
-    if let Ok(Some(t)) = keys::write::<Tracker>(&k) {
-        match namespace(key) {
-            Some(ns) => {
-                t.retain(|tracked| tracked.starts_with(ns) && tracked != key);
-                index::add_tracker(db, key);
-            }
-            None => {
-                t.retain(|_| false);
-            }
+}
+
+/// What a tracker that arrives keeps:
+/// - only keys of its own namespace (a RENAME may change it), never itself;
+/// - by RENAME, every such key: the database, and so which keys exist, did not change;
+/// - by RESTORE-ASKING (a slot migration, in a cluster), the keys of its slot whether here or
+///   not: they are on their way (see `lru/transit.rs`), and the tracker forgets the ones still
+///   missing once the slot has settled;
+/// - by RESTORE during an AOF replay, every such key: the AOF does not tell RESTORE-ASKING from
+///   RESTORE, so the end of the load forgets the keys that are not there (`rebuild`);
+/// - by RESTORE, MOVE or COPY otherwise, only the keys that exist here: a name it kept could
+///   later belong to an unrelated key, which LRU.EVICT would then delete.
+fn tracker_arrived(ctx: &Context, db: i32, event: &str, key: &[u8], name: &RedisString) {
+    let Some(ns) = namespace(key) else {
+        reconcile(ctx, name, |_| Fate::Drop);
+        return;
+    };
+    let by_migration = event == "restore" && running() == Running::RestoreAsking && in_cluster(ctx);
+    let loading = context_flags(ctx) & raw::REDISMODULE_CTX_FLAGS_LOADING != 0;
+    let check_here = match event {
+        "rename_to" => false,
+        "restore" => !loading,
+        _ => true,
+    };
+    let slot = key_slot(key);
+    reconcile(ctx, name, |tracked| {
+        if !tracked.starts_with(ns) || tracked == key {
+            Fate::Drop
+        } else if !check_here || (by_migration && key_slot(tracked) == slot) {
+            Fate::Keep
+        } else {
+            Fate::KeepIfHere
         }
+    });
+    index::add_tracker(db, key);
+    if by_migration {
+        transit::wait_for_slot(ctx, db, key);
     }
 }
 
@@ -97,7 +153,7 @@ fn on_flush(ctx: &Context, sub: FlushSubevent) {
             for (db, tracker) in index::all() {
                 if select_db(ctx, db) {
                     let name = key_string(ctx, &tracker);
-                    let k = ctx.open_key(&name);
+                    let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
                     if !matches!(keys::read::<Tracker>(&k), Ok(Some(_))) {
                         index::remove_tracker(db, &tracker);
                     }
@@ -115,7 +171,10 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
     match sub {
         LoadingSubevent::RdbStarted
         | LoadingSubevent::ReplStarted
-        | LoadingSubevent::AofStarted => index::clear(),
+        | LoadingSubevent::AofStarted => {
+            index::clear();
+            transit::clear();
+        }
         LoadingSubevent::Ended => catch("load event", (), || rebuild(ctx)),
         _ => {}
     }
@@ -136,37 +195,18 @@ fn rebuild(ctx: &Context) {
                 registry::add(db, name);
             }
         }) {}
-        let trackers: Vec<RedisString> = names
-            .iter()
-            .map(|n| key_string(ctx, n))
-            .filter(|n| matches!(keys::read::<Tracker>(&ctx.open_key(n)), Ok(Some(_))))
-            .collect();
-        for name in trackers {
-            // Which tracked keys are gone; checked with no tracker borrowed (a check may
-            // expire a key, and its event finds no tracker in the index yet).
-            let tracked: Vec<Vec<u8>> = {
-                let k = ctx.open_key(&name);
-                match keys::read::<Tracker>(&k) {
-                    Ok(Some(t)) => t.entries().map(|e| e.name.to_vec()).collect(),
-                    _ => continue,
-                }
-            };
-            let gone: Vec<Vec<u8>> = tracked.into_iter().filter(|k| !exists(ctx, k)).collect();
-            let k = ctx.open_key_writable(&name);
-            if let Ok(Some(t)) = keys::write::<Tracker>(&k) {
-                for g in &gone {
-                    t.forget(g);
-                }
+        for name in names {
+            let name = key_string(ctx, &name);
+            // Tracked keys that did not come back (expired meanwhile, or never arrived).
+            reconcile(ctx, &name, |_| Fate::KeepIfHere);
+            let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
+            if matches!(keys::read::<Tracker>(&k), Ok(Some(_))) {
+                index::add_tracker(db, name.as_slice());
             }
-            index::add_tracker(db, name.as_slice());
         }
         db += 1;
     }
     select_db(ctx, before);
-}
-
-fn exists(ctx: &Context, key: &[u8]) -> bool {
-    ffi::key_exists(ctx, &key_string(ctx, key))
 }
 
 /// SWAPDB: trackers change databases with their keys (subscribed at load, see `lib.rs`).

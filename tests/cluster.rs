@@ -1,6 +1,8 @@
 //! The module in Redis Cluster. One cluster-enabled node: routing by key specs and CROSSSLOT.
 //! A real cluster of 3 primaries and 3 replicas (tests/common/cluster.rs): every command
-//! answering as on one server, CROSSSLOT, readonly commands on replicas.
+//! answering as on one server, CROSSSLOT, readonly commands on replicas; an LRU tracker and its
+//! keys through a slot migration done by hand in a chosen order; and `redis-cli --cluster
+//! reshard` while writers follow MOVED/ASK.
 
 mod common;
 #[path = "common/cluster.rs"]
@@ -8,8 +10,11 @@ mod harness;
 
 use common::alerts::STREAM_FIELDS;
 use common::*;
-use harness::{key_slot, Cluster};
+use harness::{key_slot, Cluster, Node};
 use redis::{ConnectionLike, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -412,6 +417,14 @@ fn now_ms() -> i64 {
     common::alerts::now_ms()
 }
 
+/// Tenants whose slot is in `slots` (`tenant:{tN}` for the smallest N).
+fn tenants_in(slots: std::ops::Range<u16>, count: usize) -> Vec<usize> {
+    (0..100_000)
+        .filter(|t| slots.contains(&key_slot(&tenant(*t))))
+        .take(count)
+        .collect()
+}
+
 #[test]
 fn every_command_answers_through_the_cluster_as_on_one_server() {
     let cluster = Cluster::start();
@@ -505,4 +518,413 @@ fn every_command_answers_through_the_cluster_as_on_one_server() {
             "{write:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tenant's state, compared between the cluster and one server.
+
+/// Everything the commands say about tenant `t`'s stream, quota, tracker and keys `k0..kn`.
+fn tenant_state(con: &mut dyn ConnectionLike, t: usize, n: usize) -> Vec<String> {
+    tenant_view(con, t, n, true)
+}
+
+/// Tenant `t`'s state without the per-node statistics of ALERT.INFO and LRU.INFO: a replica
+/// counts no refused ADD and no EVICT (neither reaches it as such), so it has none of those.
+fn tenant_data(con: &mut dyn ConnectionLike, t: usize, n: usize) -> Vec<String> {
+    tenant_view(con, t, n, false)
+}
+
+fn tenant_view(con: &mut dyn ConnectionLike, t: usize, n: usize, stats: bool) -> Vec<String> {
+    let p = tenant(t);
+    let (alert_info, lru_info) = if stats {
+        (Mask::Fields(&["memory"]), Mask::Fields(&["memory"]))
+    } else {
+        (
+            Mask::Only(&STREAM_FIELDS),
+            Mask::Only(&["keys", "total", "oldest_ms", "namespace"]),
+        )
+    };
+    let mut steps: Vec<(Vec<String>, Mask)> = vec![
+        (
+            strings(&["ALERT.RANGE", &format!("{p}alerts"), "-", "+"]),
+            Mask::None,
+        ),
+        (strings(&["ALERT.INFO", &format!("{p}alerts")]), alert_info),
+        (strings(&["QUOTA.GET", &format!("{p}quota")]), Mask::None),
+        (
+            strings(&["LRU.CANDIDATES", &format!("{p}lru"), "100000"]),
+            Mask::None,
+        ),
+        (strings(&["LRU.INFO", &format!("{p}lru")]), lru_info),
+    ];
+    for i in 0..n {
+        steps.push((strings(&["EXISTS", &format!("{p}k{i}")]), Mask::None));
+    }
+    answers(con, &steps)
+}
+
+/// One tenant's acknowledged writes, in order, with their replies.
+#[derive(Default, Clone)]
+struct Log {
+    ops: Vec<(Vec<String>, String, Instant)>,
+}
+
+impl Log {
+    /// Runs `args` until it is answered (cluster clients retry redirects themselves).
+    fn run(&mut self, con: &mut dyn ConnectionLike, args: Vec<String>) -> String {
+        let at = Instant::now();
+        let r = run(con, &args);
+        let shown = show(&r);
+        assert!(
+            r.is_ok()
+                || !shown.starts_with("!MOVED")
+                    && !shown.starts_with("!ASK")
+                    && !shown.starts_with("!TRYAGAIN"),
+            "{args:?} was not answered: {shown}"
+        );
+        self.ops.push((args, shown.clone(), at));
+        shown
+    }
+
+    /// Replays the writes on `con` and checks each reply is the one the cluster gave.
+    fn replay(&self, con: &mut dyn ConnectionLike, what: &str) {
+        for (i, (args, reply, _)) in self.ops.iter().enumerate() {
+            let again = show(&run(con, args));
+            assert_eq!(
+                &again, reply,
+                "{what}: write {i} {args:?} answered differently"
+            );
+        }
+    }
+}
+
+/// Tenant `t`'s starting state: a stream, a quota, and `keys` keys tracked with sizes 1, 2, ...
+/// at explicit times.
+fn setup_tenant(log: &mut Log, con: &mut dyn ConnectionLike, t: usize, keys: usize, base: i64) {
+    let p = tenant(t);
+    log.run(
+        con,
+        strings(&[
+            "ALERT.CREATE",
+            &format!("{p}alerts"),
+            "RETENTION",
+            "0",
+            "MAXLEN",
+            "300",
+            "DEDUP",
+            "40",
+            "RATELIMIT",
+            "20",
+            "500",
+        ]),
+    );
+    log.run(
+        con,
+        strings(&["QUOTA.SET", &format!("{p}quota"), "LIMIT", "100000"]),
+    );
+    let mut touch = strings(&["LRU.TOUCHAT", &format!("{p}lru"), &base.to_string()]);
+    let mut total = 0;
+    for i in 0..keys {
+        log.run(con, strings(&["SET", &format!("{p}k{i}"), "v"]));
+        touch.push(format!("{p}k{i}"));
+        touch.push((i + 1).to_string());
+        total += i + 1;
+    }
+    log.run(con, touch);
+    log.run(
+        con,
+        strings(&["QUOTA.INCR", &format!("{p}quota"), &total.to_string()]),
+    );
+}
+
+/// Write `i` of a tenant's load: alerts (new, duplicate, rate-limited), ACK/RESOLVE, quota
+/// increments and releases, new tracked keys, touches, evictions (with the quota), DELs and
+/// FORGETs. Deterministic in (t, i); `keys` is the next key number (grows on new keys).
+fn next_write(t: usize, i: usize, keys: &mut usize, base: i64) -> Vec<Vec<String>> {
+    let p = tenant(t);
+    let r = (i.wrapping_mul(2654435761) ^ t.wrapping_mul(40503)) % 100;
+    let pick = |n: usize| format!("{p}k{}", (i * 7919 + t) % n.max(1));
+    let ms = (base + i as i64).to_string();
+    let s = format!("{p}alerts");
+    match r {
+        0..=29 => {
+            let fp = if i.is_multiple_of(2) {
+                format!("f{}", i % 31)
+            } else {
+                format!("u{i}")
+            };
+            let doc = format!(r#"{{"source":"s{}","fingerprint":"{fp}","n":{i}}}"#, i % 3);
+            vec![strings(&["ALERT.ADD", &s, &doc, "TS", &ms])]
+        }
+        30..=37 => vec![strings(&[
+            "ALERT.ACK",
+            &s,
+            &format!("{}-0", base + (i / 2) as i64),
+        ])],
+        38..=41 => vec![strings(&[
+            "ALERT.RESOLVE",
+            &s,
+            &format!("{}-0", base + (i / 3) as i64),
+        ])],
+        42..=59 => {
+            let amount = if r.is_multiple_of(5) {
+                format!("-{}", i % 13)
+            } else {
+                format!("{}.5", i % 20)
+            };
+            let mut a = strings(&["QUOTA.INCR", &format!("{p}quota"), &amount]);
+            if r.is_multiple_of(7) {
+                a.push("FORCE".into());
+            }
+            vec![a]
+        }
+        60..=74 => {
+            let key = format!("{p}k{keys}");
+            *keys += 1;
+            vec![
+                strings(&["SET", &key, "v"]),
+                strings(&[
+                    "LRU.TOUCHAT",
+                    &format!("{p}lru"),
+                    &ms,
+                    &key,
+                    &(i % 20 + 1).to_string(),
+                ]),
+            ]
+        }
+        75..=87 => vec![strings(&[
+            "LRU.TOUCHAT",
+            &format!("{p}lru"),
+            &ms,
+            &pick(*keys),
+            &(i % 9).to_string(),
+        ])],
+        88..=93 => vec![strings(&[
+            "LRU.EVICT",
+            &format!("{p}lru"),
+            "600",
+            "QUOTA",
+            &format!("{p}quota"),
+            "MAX",
+            "3",
+        ])],
+        94..=96 => vec![strings(&["DEL", &pick(*keys)])],
+        _ => vec![strings(&["LRU.FORGET", &format!("{p}lru"), &pick(*keys)])],
+    }
+}
+
+/// Waits until `f` holds (the settle timer runs every 100 ms).
+fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lru_keys(c: &mut redis::Connection, tracker: &str) -> i64 {
+    int(&map_of(call(c, &["LRU.INFO", tracker]).unwrap())["keys"])
+}
+
+/// The issue's measurement, done by hand in a chosen order: 34 of a tracker's 40 keys move
+/// before it, 6 after. It arrived with 6; now with every key, each with its size and time.
+/// Meanwhile commands that need a key on the other node answer TRYAGAIN, and a key deleted on
+/// the source after its tracker left is forgotten once the slot has settled.
+#[test]
+fn a_tracker_keeps_its_keys_when_they_move_before_or_after_it() {
+    let cluster = Cluster::start();
+    let base = now_ms() - 3_600_000;
+    let t = tenants_in(0..16384, 1)[0];
+    let p = tenant(t);
+    let slot = key_slot(&p).to_string();
+    let (lru, q) = (format!("{p}lru"), format!("{p}quota"));
+    let k = |i: usize| format!("{p}k{i}");
+    let source = cluster.primary_of_slot(key_slot(&p));
+    let target: &Node = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != source.port)
+        .unwrap();
+    let mut cc = cluster.client();
+    let mut log = Log::default();
+    setup_tenant(&mut log, &mut cc, t, 40, base);
+    let before = tenant_state(&mut cc, t, 40);
+
+    let (mut sc, mut tc) = (source.client(), target.client());
+    let (sid, tid) = (source.id(), target.id());
+    call(&mut tc, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &sid]).unwrap();
+    call(&mut sc, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &tid]).unwrap();
+    let migrate = |sc: &mut redis::Connection, keys: &[String]| {
+        let port = target.port.to_string();
+        let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+        args.extend(keys.iter().map(String::as_str));
+        call(sc, &args).unwrap();
+    };
+    let first: Vec<String> = (0..34).map(k).collect();
+    migrate(&mut sc, &first);
+    // The keys left; the tracker on the source still holds them.
+    assert_eq!(lru_keys(&mut sc, &lru), 40);
+    let e = error_of(&mut sc, &["LRU.TOUCH", &lru, &k(0), "99"]);
+    assert!(e.starts_with("TRYAGAIN"), "{e}");
+    let e = error_of(&mut sc, &["LRU.EVICT", &lru, "0", "QUOTA", &q]);
+    assert!(e.starts_with("TRYAGAIN"), "{e}");
+    // A key still on the source, deleted there: gone for good.
+    call(&mut sc, &["DEL", &k(34)]).unwrap();
+    assert_eq!(lru_keys(&mut sc, &lru), 39);
+    migrate(&mut sc, &[lru.clone(), q.clone(), format!("{p}alerts")]);
+    call(&mut tc, &["ASKING"]).unwrap();
+    assert_eq!(
+        lru_keys(&mut tc, &lru),
+        39,
+        "the tracker arrived with every key"
+    );
+    call(&mut tc, &["ASKING"]).unwrap();
+    let e = error_of(&mut tc, &["LRU.TOUCH", &lru, &k(35), "99"]);
+    assert!(e.starts_with("TRYAGAIN"), "{e}");
+    // Deleted on the source after its tracker left: forgotten once the slot settles.
+    call(&mut sc, &["DEL", &k(36)]).unwrap();
+    let last: Vec<String> = [35, 37, 38, 39].into_iter().map(k).collect();
+    migrate(&mut sc, &last);
+    for node in cluster.primaries() {
+        call(
+            &mut node.client(),
+            &["CLUSTER", "SETSLOT", &slot, "NODE", &tid],
+        )
+        .unwrap();
+    }
+    eventually(Duration::from_secs(5), "the tracker forgets k36", || {
+        lru_keys(&mut tc, &lru) == 38
+    });
+
+    // What one server holds after the same writes and the two DELs.
+    let single = Server::start();
+    let mut one = single.client();
+    log.replay(&mut one, "setup");
+    assert_eq!(tenant_state(&mut one, t, 40), before);
+    call(&mut one, &["DEL", &k(34), &k(36)]).unwrap();
+    let mut cc = cluster.client();
+    assert_eq!(tenant_state(&mut cc, t, 40), tenant_state(&mut one, t, 40));
+    // The target's replica agrees (it followed RESTORE-ASKING and the replicated LRU.FORGET).
+    call(&mut tc, &["SET", &format!("{p}sync"), "1"]).unwrap();
+    assert_eq!(int(&call(&mut tc, &["WAIT", "1", "5000"]).unwrap()), 1);
+    let mut rc = cluster.replicas_of(target.port)[0].client();
+    call(&mut rc, &["READONLY"]).unwrap();
+    call(&mut one, &["SET", &format!("{p}sync"), "1"]).unwrap();
+    assert_eq!(tenant_data(&mut rc, t, 40), tenant_data(&mut one, t, 40));
+    // Eviction deletes on the new node what one server deletes.
+    let evict = strings(&["LRU.EVICT", &lru, "0", "QUOTA", &q, "MAX", "100"]);
+    assert_eq!(show(&run(&mut cc, &evict)), show(&run(&mut one, &evict)));
+    assert_eq!(tenant_state(&mut cc, t, 40), tenant_state(&mut one, t, 40));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resharding under load.
+
+/// Writes per tenant at most; the load stops earlier once the reshard is over.
+const MAX_WRITES: usize = 2500;
+
+#[test]
+fn resharding_while_clients_write_loses_nothing() {
+    let cluster = Cluster::start();
+    let base = now_ms() - 3_600_000;
+    // The tenants live in the lowest slots of the primary holding slot 0: reshard moves those.
+    const SLOTS: u16 = 48;
+    let source = cluster.primary_of_slot(0);
+    let lowest = source.port;
+    let moved = tenants_in(0..SLOTS, 4);
+    assert_eq!(moved.len(), 4);
+    let target_port = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != lowest)
+        .unwrap()
+        .port;
+
+    let mut logs: HashMap<usize, Log> = HashMap::new();
+    let mut cc = cluster.client();
+    for &t in &moved {
+        let mut log = Log::default();
+        setup_tenant(&mut log, &mut cc, t, 40, base);
+        logs.insert(t, log);
+    }
+    let stats_before = cluster.error_stats();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = moved
+        .iter()
+        .map(|&t| {
+            let mut log = logs.remove(&t).unwrap();
+            let stop = stop.clone();
+            let mut con = cluster.client();
+            std::thread::spawn(move || {
+                let mut keys = 40;
+                for i in 0..MAX_WRITES {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    for args in next_write(t, i, &mut keys, base) {
+                        log.run(&mut con, args);
+                    }
+                }
+                (t, log, keys)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let move_start = Instant::now();
+    let out = cluster.reshard(source, cluster.node(target_port), SLOTS as usize);
+    let move_end = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let results: Vec<(usize, Log, usize)> =
+        writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let stats_after = cluster.error_stats();
+    let delta = |code: &str| {
+        stats_after.get(code).copied().unwrap_or(0) - stats_before.get(code).copied().unwrap_or(0)
+    };
+
+    // Every moved tenant now lives on the target, and nowhere else.
+    let target = cluster.node(target_port);
+    for &t in &moved {
+        let slot = key_slot(&tenant(t)).to_string();
+        let count =
+            |n: &Node| int(&call(&mut n.client(), &["CLUSTER", "COUNTKEYSINSLOT", &slot]).unwrap());
+        assert_eq!(count(cluster.node(lowest)), 0, "tenant {t} left the source");
+        assert!(count(target) > 0, "tenant {t} is on the target");
+    }
+
+    // One server given the same acknowledged writes answers each one alike and ends in the
+    // same state.
+    let single = Server::start();
+    let mut one = single.client();
+    let mut cc = cluster.client();
+    let (mut writes, mut during) = (0, 0);
+    for (t, log, keys) in &results {
+        log.replay(&mut one, &format!("tenant {t}"));
+        assert_same(
+            &tenant_state(&mut cc, *t, *keys),
+            &tenant_state(&mut one, *t, *keys),
+            &format!("tenant {t} after the reshard"),
+        );
+        writes += log.ops.len();
+        during += log
+            .ops
+            .iter()
+            .filter(|(_, _, at)| *at >= move_start && *at <= move_end)
+            .count();
+    }
+    eprintln!(
+        "reshard: {SLOTS} slots ({} tenants) moved in {} ms; {writes} writes acknowledged, \
+         {during} of them during the move; redirects seen by the servers: MOVED {}, ASK {}, \
+         TRYAGAIN {}; state of every tenant equal to one server's",
+        moved.len(),
+        (move_end - move_start).as_millis(),
+        delta("MOVED"),
+        delta("ASK"),
+        delta("TRYAGAIN"),
+    );
+    assert!(during > 0, "writes happened during the move");
+    assert!(
+        delta("ASK") + delta("MOVED") > 0,
+        "writers followed redirects:\n{out}"
+    );
 }

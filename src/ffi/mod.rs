@@ -6,6 +6,7 @@
 //! runs; each wrapper checks for a missing pointer (an older server) instead of unwrapping.
 
 pub mod block;
+pub mod cluster;
 pub mod command;
 pub mod rdb;
 pub mod scan;

@@ -1,8 +1,8 @@
 //! LRU.* commands. Every key a command names must lie in the tracker's namespace; that check
 //! comes before any other, so a tenant's tracker can never reach another tenant's keys.
 
-use super::index;
 use super::rdb::touchat_argv;
+use super::{index, transit};
 use crate::args::{self, Args, Keyword};
 use crate::clock::{decide_now, from_primary};
 use crate::error::{err, no_such_key, CmdResult, Error};
@@ -93,11 +93,12 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
     // there); the tracker never tracks itself. Existence checks may expire keys and raise
     // events, so they run before the tracker is opened.
     let trusted = from_primary(ctx);
-    let record: Vec<(RedisString, Amount, RedisString)> = pairs
+    let (record, absent): (Vec<_>, Vec<_>) = pairs
         .into_iter()
         .filter(|(k, _, _)| k.as_slice() != name.as_slice())
-        .filter(|(k, _, _)| trusted || ffi::key_exists(ctx, k))
-        .collect();
+        .partition(|(k, _, _)| trusted || ffi::key_exists(ctx, k));
+    // In a cluster, a key that is not here may be moving between nodes (TRYAGAIN then).
+    transit::check_absent(ctx, absent.iter().map(|(k, _, _)| k.as_slice()))?;
     let key = ctx.open_key_writable(&name);
     let existing = keys::write::<Tracker>(&key)?;
     if record.is_empty() {
@@ -265,6 +266,9 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
         }
     }
+    // In a cluster, the keys to delete must be here, not moving between nodes.
+    let quota_key = quota.as_ref().map(|q| q.as_slice());
+    transit::check_evict(ctx, &name, target, max, quota_key)?;
     let db = selected_db(ctx);
     let key = ctx.open_key_writable(&name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {

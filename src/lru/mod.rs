@@ -1,5 +1,7 @@
 //! LRU trackers (`vigil-lru`): the rules live in `vigil_core::lru`; here are the commands, the
-//! persistence and the index that lets keyspace events (`crate::events`) find trackers.
+//! persistence, the index that lets keyspace events (`crate::events`) find trackers, and how
+//! trackers live through a cluster slot migration (`transit`).
 pub mod commands;
 pub mod index;
 pub mod rdb;
+pub mod transit;
