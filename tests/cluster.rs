@@ -1,8 +1,8 @@
 //! The module in Redis Cluster. One cluster-enabled node: routing by key specs and CROSSSLOT.
 //! A real cluster of 3 primaries and 3 replicas (tests/common/cluster.rs): every command
 //! answering as on one server, CROSSSLOT, readonly commands on replicas; an LRU tracker and its
-//! keys through a slot migration done by hand in a chosen order; and `redis-cli --cluster
-//! reshard` while writers follow MOVED/ASK.
+//! keys through a slot migration done by hand in a chosen order; `redis-cli --cluster reshard`
+//! while writers follow MOVED/ASK; and a failover after SIGKILL of a primary.
 
 mod common;
 #[path = "common/cluster.rs"]
@@ -927,4 +927,185 @@ fn resharding_while_clients_write_loses_nothing() {
         delta("ASK") + delta("MOVED") > 0,
         "writers followed redirects:\n{out}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failover.
+
+#[test]
+fn a_promoted_replica_holds_every_acknowledged_write_and_serves_every_command() {
+    let mut cluster = Cluster::start();
+    let base = now_ms() - 3_600_000;
+    let victim_port = cluster.primary_of_slot(0).port;
+    let heir_port = cluster.replicas_of(victim_port)[0].port;
+    let owned = |t: &usize| cluster.primary_of_slot(key_slot(&tenant(*t))).port == victim_port;
+    let tenants: Vec<usize> = (0..1000).filter(owned).take(3).collect();
+    let spare: Vec<usize> = (1000..2000).filter(owned).take(1).collect();
+
+    let mut vc = cluster.node(victim_port).client();
+    // Writers on the primary: each batch of writes is acknowledged by WAIT 1.
+    let mut logs: Vec<(usize, Log, Log, usize)> = Vec::new();
+    for &t in &tenants {
+        let mut log = Log::default();
+        setup_tenant(&mut log, &mut vc, t, 20, base);
+        logs.push((t, log, Log::default(), 20));
+    }
+    assert_eq!(int(&call(&mut vc, &["WAIT", "1", "5000"]).unwrap()), 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut i = 0;
+            'run: while !stop.load(Ordering::Relaxed) && i < MAX_WRITES {
+                for (t, _, pending, keys) in logs.iter_mut() {
+                    for args in next_write(*t, i, keys, base) {
+                        let r = run(&mut vc, &args);
+                        // A write whose reply was lost may have reached the replica or not.
+                        let lost = r.as_ref().is_err_and(|e| {
+                            e.is_io_error() || e.is_connection_dropped() || e.is_timeout()
+                        });
+                        pending.ops.push((args, show(&r), Instant::now()));
+                        if lost {
+                            break 'run;
+                        }
+                    }
+                }
+                i += 1;
+                if i.is_multiple_of(10) {
+                    match call(&mut vc, &["WAIT", "1", "2000"]) {
+                        Ok(v) if int(&v) >= 1 => {
+                            for (_, acked, pending, _) in logs.iter_mut() {
+                                acked.ops.append(&mut pending.ops);
+                            }
+                        }
+                        _ => break 'run,
+                    }
+                }
+            }
+            logs
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    // Alerts that expire 5 s after the kill: the new primary's sweep must remove them.
+    let short = format!("{}short", tenant(tenants[0]));
+    let mut kc = cluster.node(victim_port).client();
+    call(&mut kc, &["ALERT.CREATE", &short, "RETENTION", "5000"]).unwrap();
+    for i in 0..5 {
+        call(
+            &mut kc,
+            &["ALERT.ADD", &short, &format!(r#"{{"fingerprint":"f{i}"}}"#)],
+        )
+        .unwrap();
+    }
+    assert_eq!(int(&call(&mut kc, &["WAIT", "1", "5000"]).unwrap()), 1);
+    cluster.node_mut(victim_port).kill();
+    let killed_at = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    let logs = writer.join().unwrap();
+    eventually(Duration::from_secs(20), "the replica was promoted", || {
+        cluster.primaries().iter().any(|n| n.port == heir_port)
+    });
+    cluster.wait_healthy(Duration::from_secs(20));
+    let promoted_in = killed_at.elapsed();
+
+    // Every acknowledged write is there: the state is that of the acknowledged writes plus
+    // a prefix of the unacknowledged ones.
+    let heir = cluster.node(heir_port);
+    let mut hc = heir.client();
+    let (mut acked_writes, mut unacked) = (0, 0);
+    for (t, acked, pending, keys) in &logs {
+        let single = Server::start();
+        let mut one = single.client();
+        acked.replay(&mut one, &format!("tenant {t}"));
+        let state = tenant_data(&mut hc, *t, *keys);
+        let mut matched = tenant_data(&mut one, *t, *keys) == state;
+        for (args, _, _) in &pending.ops {
+            if matched {
+                break;
+            }
+            let _ = run(&mut one, args);
+            matched = tenant_data(&mut one, *t, *keys) == state;
+        }
+        if !matched {
+            let single = Server::start();
+            let mut fresh = single.client();
+            acked.replay(&mut fresh, "again");
+            let want = tenant_data(&mut fresh, *t, *keys);
+            let diff: Vec<String> = want
+                .iter()
+                .zip(&state)
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| format!("acknowledged: {a}\npromoted:     {b}"))
+                .collect();
+            panic!(
+                "tenant {t}: the promoted node does not hold the acknowledged writes \
+                 ({} acknowledged, {} in flight):\n{}",
+                acked.ops.len(),
+                pending.ops.len(),
+                diff.join("\n")
+            );
+        }
+        acked_writes += acked.ops.len();
+        unacked += pending.ops.len();
+    }
+    eprintln!(
+        "failover: {acked_writes} writes acknowledged by WAIT 1 before SIGKILL, all found on the \
+         promoted replica ({unacked} unacknowledged in flight); promoted and healthy {} ms \
+         after the kill",
+        promoted_in.as_millis()
+    );
+
+    // The promoted node serves every command, and sweeps.
+    let single = Server::start();
+    let steps = workload(spare[0], base);
+    assert_same(
+        &answers(&mut cluster.client(), &steps),
+        &answers(&mut single.client(), &steps),
+        "the promoted node",
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the new primary sweeps expired alerts",
+        || {
+            call(&mut hc, &["ALERT.RANGE", &short, "-", "+"])
+                .is_ok_and(|v| v == Value::Array(vec![]))
+        },
+    );
+    let swept = |c: &mut redis::Connection| -> i64 {
+        info_field(c, "vigil", "vigil_alerts_swept")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    let info: String =
+        redis::from_redis_value(&call(&mut hc, &["INFO", "vigil"]).unwrap()).unwrap();
+    assert!(swept(&mut hc) >= 5, "{info}");
+
+    // The old primary comes back as a replica of the new one; it never sweeps on its own.
+    cluster.node_mut(victim_port).restart();
+    cluster.wait_healthy(Duration::from_secs(30));
+    let short2 = format!("{}short2", tenant(tenants[0]));
+    call(&mut hc, &["ALERT.CREATE", &short2, "RETENTION", "1500"]).unwrap();
+    call(&mut hc, &["ALERT.ADD", &short2, "{}"]).unwrap();
+    eventually(Duration::from_secs(10), "the primary sweeps", || {
+        call(&mut hc, &["ALERT.RANGE", &short2, "-", "+"]).is_ok_and(|v| v == Value::Array(vec![]))
+    });
+    assert_eq!(int(&call(&mut hc, &["WAIT", "1", "5000"]).unwrap()), 1);
+    let mut oc = cluster.node(victim_port).client();
+    call(&mut oc, &["READONLY"]).unwrap();
+    assert_eq!(
+        call(&mut oc, &["ALERT.RANGE", &short2, "-", "+"]).unwrap(),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        swept(&mut oc),
+        0,
+        "the replica removed nothing on its own clock"
+    );
+    for (t, _, _, keys) in &logs {
+        assert_same(
+            &tenant_data(&mut oc, *t, *keys),
+            &tenant_data(&mut hc, *t, *keys),
+            "the old primary, now a replica",
+        );
+    }
 }
