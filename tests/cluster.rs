@@ -202,7 +202,9 @@ fn workload(t: usize, base: i64) -> Vec<(Vec<String>, Mask)> {
     let id = |i: i64| format!("{}-0", base + i * 1000);
     let mut steps: Vec<(Vec<String>, Mask)> = Vec::new();
     let mut add = |args: Vec<String>, mask: Mask| steps.push((args, mask));
-    let info_mask = Mask::Fields(&["memory"]);
+    // A stream's revisions start from its server's clock: another server given the same
+    // writes counts from another start.
+    let info_mask = Mask::Fields(&["memory", "revision"]);
     add(
         strings(&[
             "ALERT.CREATE",
@@ -537,7 +539,10 @@ fn tenant_data(con: &mut dyn ConnectionLike, t: usize, n: usize) -> Vec<String> 
 fn tenant_view(con: &mut dyn ConnectionLike, t: usize, n: usize, stats: bool) -> Vec<String> {
     let p = tenant(t);
     let (alert_info, lru_info) = if stats {
-        (Mask::Fields(&["memory"]), Mask::Fields(&["memory"]))
+        (
+            Mask::Fields(&["memory", "revision"]),
+            Mask::Fields(&["memory"]),
+        )
     } else {
         (
             Mask::Only(&STREAM_FIELDS),
