@@ -884,6 +884,64 @@ fn scenarios(sh: &Scripts) -> Vec<Scenario> {
         .setup(feed_setup),
     );
 
+    // Indexed filters: COUNT 10 of 1M alerts with a SOURCE that 0.1% of them have, against
+    // an unfiltered COUNT 10 of the same stream.
+    let sparse_setup = |c: &mut Connection| {
+        eprintln!("loading 1M alerts for the filtered ALERT.RANGE");
+        exec(
+            c,
+            &[
+                "ALERT.CREATE",
+                "n:{fx}:s",
+                "RETENTION",
+                "0",
+                "MAXLEN",
+                "0",
+                "DEDUP",
+                "0",
+            ],
+        );
+        let base = now_ms() - 2_000_000;
+        let adds = (0..1_000_000u64).map(|i| {
+            let source = if i % 1000 == 7 { "rare".to_string() } else { format!("svc-{}", i % 50) };
+            let d = format!(
+                r#"{{"severity":"low","source":"{source}","type":"disk_full","labels":{{"host":"h-{i}"}},"message":"{MESSAGE}"}}"#
+            );
+            strings(&["ALERT.ADD", "n:{fx}:s", &d, "TS", &(base + i).to_string()])
+        });
+        pipelined(c, adds);
+    };
+    list.push(
+        Scenario::new(
+            "ALERT.RANGE COUNT 10 SOURCE 0.1% of 1M",
+            native(
+                &[
+                    "ALERT.RANGE",
+                    "n:{fx}:s",
+                    "-",
+                    "+",
+                    "REV",
+                    "COUNT",
+                    "10",
+                    "SOURCE",
+                    "rare",
+                ],
+                None,
+            ),
+        )
+        .setup(sparse_setup),
+    );
+    list.push(
+        Scenario::new(
+            "ALERT.RANGE COUNT 10 unfiltered of 1M",
+            native(
+                &["ALERT.RANGE", "n:{fx}:s", "-", "+", "REV", "COUNT", "10"],
+                None,
+            ),
+        )
+        .setup(sparse_setup),
+    );
+
     // QUOTA.INCR: a cumulative quota with a limit never reached, 1000 tenants.
     list.push(
         Scenario::new(

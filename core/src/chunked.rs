@@ -10,7 +10,7 @@
 //! chunk. Removing a chunk's first element keeps it; only an insert below the smallest index key
 //! re-keys (the first chunk).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Entries per chunk: large enough that the index is small, small enough that an insert in the
 /// middle of a chunk moves at most a few KiB.
@@ -18,7 +18,7 @@ pub const CHUNK: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct ChunkedMap<K: Ord + Copy, V> {
-    index: BTreeMap<K, Vec<(K, V)>>,
+    index: BTreeMap<K, VecDeque<(K, V)>>,
     len: usize,
 }
 
@@ -73,15 +73,15 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Result<(), V> {
         // Fastest case: past every key, with room in the last chunk.
         if let Some((_, last)) = self.index.iter_mut().next_back() {
-            if last.len() < CHUNK && last.last().is_some_and(|(k, _)| *k < key) {
-                last.push((key, value));
+            if last.len() < CHUNK && last.back().is_some_and(|(k, _)| *k < key) {
+                last.push_back((key, value));
                 self.len += 1;
                 return Ok(());
             }
         }
         let Some(ck) = self.chunk_key_for(&key) else {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            chunk.push((key, value));
+            let mut chunk = VecDeque::with_capacity(CHUNK);
+            chunk.push_back((key, value));
             self.index.insert(key, chunk);
             self.len += 1;
             return Ok(());
@@ -119,12 +119,12 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             // Appending past a full chunk: open a new one rather than splitting, so in-order
             // inserts leave full chunks behind.
             self.index.insert(ck, chunk);
-            let mut fresh = Vec::with_capacity(CHUNK);
-            fresh.push((key, value));
+            let mut fresh = VecDeque::with_capacity(CHUNK);
+            fresh.push_back((key, value));
             self.index.insert(key, fresh);
             return Ok(());
         }
-        let mut upper = Vec::with_capacity(CHUNK);
+        let mut upper = VecDeque::with_capacity(CHUNK);
         upper.extend(chunk.drain(CHUNK / 2..));
         if pos <= chunk.len() {
             chunk.insert(pos, (key, value));
@@ -142,7 +142,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         let ck = *self.index.range(..=*key).next_back()?.0;
         let chunk = self.index.get_mut(&ck)?;
         let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
-        let (_, value) = chunk.remove(pos);
+        let (_, value) = chunk.remove(pos)?;
         self.len -= 1;
         if chunk.is_empty() {
             self.index.remove(&ck);
@@ -156,7 +156,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         self.index
             .values()
             .next()
-            .and_then(|c| c.first())
+            .and_then(|c| c.front())
             .map(|(k, v)| (k, v))
     }
 
@@ -164,7 +164,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         self.index
             .values()
             .next_back()
-            .and_then(|c| c.last())
+            .and_then(|c| c.back())
             .map(|(k, v)| (k, v))
     }
 
@@ -172,7 +172,8 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     pub fn pop_first(&mut self) -> Option<(K, V)> {
         let mut entry = self.index.first_entry()?;
         let chunk = entry.get_mut();
-        let item = chunk.remove(0);
+        // A deque: taking the oldest entry (retention and MAXLEN trims, FIFO) moves nothing.
+        let item = chunk.pop_front()?;
         self.len -= 1;
         if chunk.is_empty() {
             entry.remove();
@@ -190,7 +191,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         };
         chunks.flat_map(move |(_, c)| {
             let skip = c.partition_point(|e| e.0 < start);
-            c[skip..].iter().map(|(k, v)| (k, v))
+            c.range(skip..).map(|(k, v)| (k, v))
         })
     }
 
@@ -199,7 +200,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         let end = *end;
         self.index.range(..=end).rev().flat_map(move |(_, c)| {
             let n = c.partition_point(|e| e.0 <= end);
-            c[..n].iter().rev().map(|(k, v)| (k, v))
+            c.range(..n).rev().map(|(k, v)| (k, v))
         })
     }
 
@@ -218,7 +219,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     /// Heap bytes held by the chunks and the index (not by what the values point to).
     pub fn heap_bytes(&self) -> usize {
         let entry = std::mem::size_of::<(K, V)>();
-        let index_entry = std::mem::size_of::<K>() + std::mem::size_of::<Vec<(K, V)>>();
+        let index_entry = std::mem::size_of::<K>() + std::mem::size_of::<VecDeque<(K, V)>>();
         // B-tree nodes hold up to 11 entries and run about 2/3 full.
         let index = self.index.len() * (index_entry * 3 / 2 + 8);
         let chunks: usize = self

@@ -105,6 +105,10 @@ pub struct Document<'a> {
     pub severity: Severity,
     pub source: Cow<'a, str>,
     pub fingerprint: Fingerprint,
+    /// `type` ("" when absent).
+    pub kind: Cow<'a, str>,
+    /// Label pairs, sorted by name.
+    pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,15 +174,14 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         Some(s) => Severity::parse(&s).ok_or_else(|| DocError::BadSeverity(s.into_owned()))?,
     };
     let source = f.source.unwrap_or_default();
+    let kind = f.kind.unwrap_or_default();
+    let labels = f.labels.unwrap_or_default();
     let fingerprint = match f.fingerprint {
         Some(text) => Fingerprint::from_explicit(&text),
         None => Fingerprint::Hash(default_fingerprint(
             &source,
-            f.kind.as_deref().unwrap_or_default(),
-            f.labels
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.as_ref(), v.as_ref())),
+            &kind,
+            labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         )),
     };
     // Only a document with line breaks between its tokens needs compacting.
@@ -192,6 +195,8 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         severity,
         source,
         fingerprint,
+        kind,
+        labels,
     })
 }
 

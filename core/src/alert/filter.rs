@@ -36,19 +36,12 @@ impl Filter {
             || self.source.as_deref().is_some_and(|s| s != source))
     }
 
-    /// The fields read from the stored document: type and labels.
+    /// The labels, read from the stored document.
     pub fn matches_doc(&self, json: &str) -> bool {
-        if !self.needs_doc() {
+        if self.labels.is_empty() {
             return true;
         }
         let f = doc::fields(json);
-        if self
-            .kind
-            .as_ref()
-            .is_some_and(|k| k.as_str() != f.kind.as_deref().unwrap_or(""))
-        {
-            return false;
-        }
         let labels = f.labels.unwrap_or_default();
         self.labels.iter().all(|(name, value)| {
             labels

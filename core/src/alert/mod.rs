@@ -6,6 +6,7 @@ pub mod defaults;
 pub mod doc;
 pub mod filter;
 pub mod id;
+pub mod index;
 pub mod scan;
 pub mod stream;
 

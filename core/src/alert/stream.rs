@@ -6,6 +6,7 @@ use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
 use super::filter::Filter;
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
+use super::index::{self, FilterIndex, List, Token};
 use crate::chunked::ChunkedMap;
 use crate::memsize::alloc_size;
 use hashbrown::HashMap;
@@ -66,6 +67,8 @@ pub struct Alert {
     pub count: u64,
     fp_key: u64,
     source: u32,
+    /// The type, interned like the source.
+    kind: u32,
     pub status: Status,
     pub severity: Severity,
     flags: u8,
@@ -220,6 +223,8 @@ pub struct Stream {
     /// Unresolved alerts with a fingerprint, by fingerprint key (while dedup is on).
     dedup: DedupIndex,
     sources: Sources,
+    /// The types of the alerts, interned (the rate-limit times of Sources stay empty).
+    kinds: Sources,
     /// ADD IDs folded into an existing alert as duplicates -> that alert, oldest first (they
     /// are forgotten from the front once older than the stream's id memory).
     aliases: BTreeMap<AlertId, AlertId>,
@@ -235,6 +240,8 @@ pub struct Stream {
     silences: BTreeMap<u64, Silence>,
     /// The ID the next silence gets.
     next_silence: u64,
+    /// The alerts of each source, type, label pair and high severity, for filtered reads.
+    filters: FilterIndex,
 }
 
 /// A silence: while it is held, alerts matching all its matchers are left out of ALERT.READ.
@@ -336,6 +343,7 @@ impl Stream {
             alerts: ChunkedMap::new(),
             dedup: DedupIndex::default(),
             sources: Sources::default(),
+            kinds: Sources::default(),
             aliases: BTreeMap::new(),
             held: HashMap::new(),
             doc_bytes: 0,
@@ -344,6 +352,7 @@ impl Stream {
             stale: BTreeSet::new(),
             silences: BTreeMap::new(),
             next_silence: 1,
+            filters: FilterIndex::default(),
         }
     }
 
@@ -705,6 +714,7 @@ impl Stream {
             }
         };
         let source = self.sources.acquire(&doc.source);
+        let kind = self.kinds.acquire(&doc.kind);
         let (fp_key, flags) = match &doc.fingerprint {
             Fingerprint::Never => (0, 0),
             Fingerprint::Hash(h) => (*h, FLAG_DEDUP),
@@ -717,6 +727,7 @@ impl Stream {
             count,
             fp_key,
             source,
+            kind,
             status,
             severity: doc.severity,
             flags,
@@ -730,6 +741,9 @@ impl Stream {
         let indexed =
             self.settings.dedup_ms > 0 && flags & FLAG_DEDUP != 0 && status != Status::Resolved;
         if self.alerts.insert(id, alert).is_ok() {
+            for t in index::tokens_of(source, kind, doc.severity) {
+                self.filters.insert(t, id);
+            }
             let _ = self.by_rev.insert(rev, id);
             if indexed {
                 self.index_dedup(fp_key, id, last_seen);
@@ -757,6 +771,10 @@ impl Stream {
     }
 
     fn forget(&mut self, id: &AlertId, alert: &Alert) {
+        for t in index::tokens_of(alert.source, alert.kind, alert.severity) {
+            self.filters.remove(t, id);
+        }
+        self.kinds.release(alert.kind, id);
         self.doc_bytes -= alloc_size(alert.doc.len());
         if alert.flags & FLAG_DEDUP != 0 && alert.status != Status::Resolved {
             self.dedup.remove(alert.fp_key, id, alert.last_seen);
@@ -980,49 +998,110 @@ impl Stream {
         }
     }
 
-    pub fn range(&self, q: &RangeQuery) -> Vec<(AlertId, &Alert)> {
-        let mut out = Vec::new();
-        if q.start > q.end || q.count == Some(0) {
-            return out;
+    /// The shortest filter-index list the query's filters name (its alerts are a superset of
+    /// the matches), or None when no filter has one (the range is walked).
+    fn candidates(&self, q: &RangeQuery) -> Option<Candidates<'_>> {
+        let mut best: Option<Candidates> = None;
+        fn consider<'s>(c: Candidates<'s>, best: &mut Option<Candidates<'s>>) {
+            if best.as_ref().is_none_or(|b| c.len() < b.len()) {
+                *best = Some(c);
+            }
+        }
+        // A value no alert has is an empty list.
+        let list = |t: Option<Token>| t.and_then(|t| self.filters.list(t));
+        if let Some(src) = &q.source {
+            let t = self.sources.lookup(src).map(Token::Source);
+            consider(Candidates::One(list(t)), &mut best);
+        }
+        if let Some(k) = &q.kind {
+            let t = self.kinds.lookup(k).map(Token::Type);
+            consider(Candidates::One(list(t)), &mut best);
+        }
+        if let Some(min) = q.min_severity.filter(|m| *m >= Severity::High) {
+            let mut lists = [None, None];
+            for (i, sev) in [Severity::Critical, Severity::High].into_iter().enumerate() {
+                if sev >= min {
+                    lists[i] = list(index::severity_token(sev));
+                }
+            }
+            consider(Candidates::Two(lists[0], lists[1]), &mut best);
+        }
+        best
+    }
+
+    /// Whether an alert passes the query's filters (the labels read from its document).
+    fn passes(&self, q: &RangeQuery, source: Option<u32>, a: &Alert) -> bool {
+        if q.min_severity.is_some_and(|min| a.severity < min)
+            || q.status.is_some_and(|st| a.status != st)
+            || source.is_some_and(|s| a.source != s)
+        {
+            return false;
+        }
+        if let Some(k) = &q.kind {
+            if self.kinds.lookup(k).is_none_or(|kind| a.kind != kind) {
+                return false;
+            }
+        }
+        if q.labels.is_empty() {
+            return true;
+        }
+        let f = doc::fields(&a.doc);
+        let labels = f.labels.unwrap_or_default();
+        q.labels.iter().all(|(name, value)| {
+            labels
+                .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
+                .is_ok_and(|i| labels[i].1 == value.as_str())
+        })
+    }
+
+    /// The alerts of the range that pass the filters, in the query's direction, walking the
+    /// shortest index list when a filter names one.
+    pub fn matching<'s: 'q, 'q>(
+        &'s self,
+        q: &'q RangeQuery,
+    ) -> Box<dyn Iterator<Item = (AlertId, &'s Alert)> + 'q> {
+        if q.start > q.end {
+            return Box::new(std::iter::empty());
         }
         let source = match &q.source {
             Some(name) => match self.sources.lookup(name) {
                 Some(id) => Some(id),
-                None => return out,
+                None => return Box::new(std::iter::empty()),
             },
             None => None,
         };
-        let filter = q.filter();
-        let limit = q.count.unwrap_or(usize::MAX);
-        let matches = |a: &Alert| {
-            if q.min_severity.is_some_and(|min| a.severity < min)
-                || q.status.is_some_and(|st| a.status != st)
-                || source.is_some_and(|s| a.source != s)
-            {
-                return false;
+        let pass =
+            move |(id, a): (&AlertId, &'s Alert)| self.passes(q, source, a).then_some((*id, a));
+        match self.candidates(q) {
+            Some(c) => {
+                let ids = c.ids(q.start, q.end, q.rev);
+                Box::new(ids.filter_map(move |id| {
+                    let a = self.alerts.get(&id)?;
+                    pass((&id, a))
+                }))
             }
-            filter.matches_doc(&a.doc)
-        };
-        if q.rev {
-            for (id, a) in self.alerts.iter_rev_from(&q.end) {
-                if *id < q.start || out.len() >= limit {
-                    break;
-                }
-                if matches(a) {
-                    out.push((*id, a));
-                }
-            }
-        } else {
-            for (id, a) in self.alerts.iter_from(&q.start) {
-                if *id > q.end || out.len() >= limit {
-                    break;
-                }
-                if matches(a) {
-                    out.push((*id, a));
-                }
-            }
+            None if q.rev => Box::new(
+                self.alerts
+                    .iter_rev_from(&q.end)
+                    .take_while(move |(id, _)| **id >= q.start)
+                    .filter_map(pass),
+            ),
+            None => Box::new(
+                self.alerts
+                    .iter_from(&q.start)
+                    .take_while(move |(id, _)| **id <= q.end)
+                    .filter_map(pass),
+            ),
         }
-        out
+    }
+
+    pub fn range(&self, q: &RangeQuery) -> Vec<(AlertId, &Alert)> {
+        if q.count == Some(0) {
+            return Vec::new();
+        }
+        self.matching(q)
+            .take(q.count.unwrap_or(usize::MAX))
+            .collect()
     }
 
     /// The source name of an alert.
@@ -1032,7 +1111,10 @@ impl Stream {
 
     /// Whether `a` passes `f`.
     pub fn matches(&self, f: &Filter, a: &Alert) -> bool {
-        f.matches_fields(a.severity, a.status, self.source_name(a)) && f.matches_doc(&a.doc)
+        let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
+        f.matches_fields(a.severity, a.status, self.source_name(a))
+            && f.kind.as_deref().is_none_or(|k| k == kind)
+            && (f.labels.is_empty() || f.matches_doc(&a.doc))
     }
 
     /// Whether an active silence covers `a`.
@@ -1175,23 +1257,19 @@ impl Stream {
     /// by value (bytes; the group without a value first).
     pub fn groups(&self, q: &RangeQuery, by: &GroupBy) -> Vec<Group> {
         let mut groups: BTreeMap<Option<String>, Group> = BTreeMap::new();
-        if q.start > q.end {
-            return Vec::new();
-        }
-        let filter = q.filter();
-        for (id, a) in self.alerts.iter_from(&q.start) {
-            if *id > q.end {
-                break;
-            }
-            if !self.matches(&filter, a) {
-                continue;
-            }
+        let mut forward = q.clone();
+        forward.rev = false;
+        for (id, a) in self.matching(&forward) {
             let value = match by {
                 GroupBy::Severity => Some(a.severity.as_str().to_string()),
                 GroupBy::Status => Some(a.status.as_str().to_string()),
                 GroupBy::Source => Some(self.source_name(a).to_string()),
-                GroupBy::Type => Some(doc::filterable(&a.doc).kind),
-                GroupBy::Label(name) => doc::filterable(&a.doc).labels.remove(name),
+                GroupBy::Type => Some(self.kinds.entry(a.kind).map_or("", |e| &e.name).to_string()),
+                GroupBy::Label(name) => doc::fields(&a.doc).labels.and_then(|l| {
+                    l.into_iter()
+                        .find(|(n, _)| n == name.as_str())
+                        .map(|(_, v)| v.into_owned())
+                }),
             };
             let g = groups.entry(value.clone()).or_insert(Group {
                 value,
@@ -1213,16 +1291,68 @@ impl Stream {
             + self.doc_bytes
             + self.dedup.heap_bytes()
             + self.sources.heap_bytes()
+            + self.kinds.heap_bytes()
             // B-tree entries run about 2/3 full: 1.5 x the pair, plus the per-holder lists.
             + self.aliases.len() * (size_of::<(AlertId, AlertId)>() * 3 / 2 + size_of::<AlertId>())
             + hash_bytes(self.held.capacity(), size_of::<(AlertId, Vec<AlertId>)>())
             + self.by_rev.heap_bytes()
+            + self.filters.heap_bytes()
             + self.stale.len() * size_of::<(u64, AlertId)>() * 3 / 2
             + self
                 .silences
                 .values()
                 .map(|s| 128 + s.comment.as_ref().map_or(0, |c| alloc_size(c.len())))
                 .sum::<usize>()
+    }
+}
+
+/// The alerts a filtered read walks: one index list, or the two of MINSEVERITY high (critical
+/// and high) merged. A missing list is an empty one.
+enum Candidates<'s> {
+    One(Option<&'s List>),
+    Two(Option<&'s List>, Option<&'s List>),
+}
+
+impl<'s> Candidates<'s> {
+    fn len(&self) -> usize {
+        let n = |l: &Option<&List>| l.map_or(0, |l| l.len());
+        match self {
+            Candidates::One(l) => n(l),
+            Candidates::Two(a, b) => n(a) + n(b),
+        }
+    }
+
+    /// The IDs between `start` and `end`, ascending (or descending with `rev`).
+    fn ids(
+        self,
+        start: AlertId,
+        end: AlertId,
+        rev: bool,
+    ) -> Box<dyn Iterator<Item = AlertId> + 's> {
+        let walk = move |l: Option<&'s List>| -> Box<dyn Iterator<Item = AlertId> + 's> {
+            match l {
+                None => Box::new(std::iter::empty()),
+                Some(l) => l.ids(start, end, rev),
+            }
+        };
+        match self {
+            Candidates::One(l) => walk(l),
+            Candidates::Two(a, b) => {
+                let (mut a, mut b) = (walk(a).peekable(), walk(b).peekable());
+                Box::new(std::iter::from_fn(move || {
+                    let take_a = match (a.peek(), b.peek()) {
+                        (Some(x), Some(y)) => (x < y) != rev,
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    if take_a {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }))
+            }
+        }
     }
 }
 

@@ -337,7 +337,8 @@ fn memory_estimate_counts_documents() {
     let base = s.memory_usage();
     for ts in 0..1000 {
         let d = format!(
-            r#"{{"source":"s","type":"t{ts}","pad":"{}"}}"#,
+            r#"{{"source":"s","type":"t{}","fingerprint":"","pad":"{}"}}"#,
+            ts % 10,
             "x".repeat(250)
         );
         s.add(doc(&d), Some(ts), None, ts).unwrap();
@@ -693,4 +694,92 @@ fn groups_count_by_field() {
     let g = s.groups(&q2, &GroupBy::Type);
     assert_eq!(g.len(), 1);
     assert_eq!((g[0].alerts, g[0].newest_ts), (2, 4));
+}
+
+#[test]
+fn indexed_filters_answer_as_a_walk_of_the_range() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let sevs = ["info", "low", "medium", "high", "critical"];
+    let mut ids = Vec::new();
+    for i in 0..3000u64 {
+        let r = next();
+        let d = format!(
+            r#"{{"severity":"{}","source":"s{}","type":"t{}","labels":{{"h":"{}"}}}}"#,
+            sevs[(r % 5) as usize],
+            r % 7,
+            (r >> 8) % 5,
+            (r >> 16) % 3
+        );
+        let ts = 1000 + i / 3 + (r >> 24) % 50;
+        if let Outcome::Added(id) = s.add(doc(&d), Some(ts), None, ts).unwrap().outcome {
+            ids.push(id);
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        match i % 11 {
+            0 => {
+                s.remove(id);
+            }
+            1 => {
+                s.ack(id);
+            }
+            2 => {
+                s.resolve(id);
+            }
+            _ => {}
+        }
+    }
+    s.trim_before(1100, usize::MAX);
+    let brute = |q: &RangeQuery| -> Vec<AlertId> {
+        let f = q.filter();
+        let mut all: Vec<AlertId> = s
+            .iter()
+            .filter(|(id, a)| **id >= q.start && **id <= q.end && s.matches(&f, a))
+            .map(|(id, _)| *id)
+            .collect();
+        if q.rev {
+            all.reverse();
+        }
+        all.truncate(q.count.unwrap_or(usize::MAX));
+        all
+    };
+    for _ in 0..2000 {
+        let r = next();
+        let mut q = RangeQuery::all();
+        if r % 3 == 0 {
+            q.start = AlertId::new(1000 + (r >> 4) % 1100, 0);
+        }
+        if r % 5 == 0 {
+            q.end = AlertId::new(1000 + (r >> 12) % 1100, u64::MAX);
+        }
+        q.rev = r & 64 != 0;
+        q.count = (r & 128 != 0).then_some(((r >> 20) % 30) as usize);
+        if r & 256 != 0 {
+            q.source = Some(format!("s{}", (r >> 24) % 8));
+        }
+        if r & 512 != 0 {
+            q.kind = Some(format!("t{}", (r >> 28) % 6));
+        }
+        if r & 1024 != 0 {
+            q.min_severity = Severity::parse(sevs[((r >> 32) % 5) as usize]);
+        }
+        if r & 2048 != 0 {
+            q.status = Status::from_u64((r >> 36) % 3);
+        }
+        if r & 4096 != 0 {
+            q.labels.push(("h".into(), format!("{}", (r >> 40) % 4)));
+        }
+        let got: Vec<AlertId> = s.range(&q).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(got, brute(&q), "{q:?}");
+    }
 }
