@@ -228,34 +228,57 @@ impl Tracker {
             })
     }
 
-    /// Picks the keys LRU.EVICT removes: least recently used first, until the total is at most
-    /// `target` or `max` keys were picked, passing over keys `keep` refuses. Removes them from
-    /// the tracker and returns (name, size) in eviction order.
+    /// The keys an eviction would take, least recently used first, passing over keys `spare`
+    /// keeps, until `enough(freed so far)` holds or `max` keys were taken: (name, size) in
+    /// eviction order. Changes nothing, so a caller can decide before it evicts (QUOTA.INCR
+    /// ... EVICT evicts only when the amount then fits; DRYRUN only plans).
+    pub fn plan(
+        &self,
+        max: usize,
+        spare: impl Fn(&[u8]) -> bool,
+        enough: impl Fn(Amount) -> bool,
+    ) -> Vec<(Box<[u8]>, Amount)> {
+        let mut picked = Vec::new();
+        let mut freed = Amount::ZERO;
+        for (_, i) in self.by_age.iter() {
+            if picked.len() >= max || enough(freed) {
+                break;
+            }
+            let Some(t) = self.slab[*i as usize].as_ref() else {
+                continue;
+            };
+            if spare(&t.name) {
+                continue;
+            }
+            freed = freed.checked_add(t.size).unwrap_or(freed);
+            picked.push((t.name.clone(), t.size));
+        }
+        picked
+    }
+
+    /// Drops the keys of a `plan` (counted as evicted); the caller deletes them.
+    pub fn remove_evicted(&mut self, picked: &[(Box<[u8]>, Amount)]) {
+        for (name, _) in picked {
+            if self.forget(name).is_some() {
+                self.evicted += 1;
+            }
+        }
+    }
+
+    /// LRU.EVICT: plans and drops the least recently used keys until the total is at most
+    /// `target` or `max` keys went, passing over keys `spare` keeps; (name, size) in eviction
+    /// order.
     pub fn evict(
         &mut self,
         target: Amount,
         max: usize,
-        keep: impl Fn(&[u8]) -> bool,
+        spare: impl Fn(&[u8]) -> bool,
     ) -> Vec<(Box<[u8]>, Amount)> {
-        let mut picked = Vec::new();
-        let mut skipped = 0;
-        while self.total > target && picked.len() < max {
-            let Some((_, i)) = self.by_age.iter().nth(skipped).map(|(k, i)| (*k, *i)) else {
-                break;
-            };
-            let Some(t) = self.slab[i as usize].as_ref() else {
-                break;
-            };
-            if keep(&t.name) {
-                skipped += 1;
-                continue;
-            }
-            let name = t.name.clone();
-            if let Some(size) = self.remove_index(i) {
-                picked.push((name, size));
-            }
-        }
-        self.evicted += picked.len() as u64;
+        let total = self.total;
+        let picked = self.plan(max, spare, |freed| {
+            total.checked_sub(freed).is_none_or(|left| left <= target)
+        });
+        self.remove_evicted(&picked);
         picked
     }
 
@@ -336,6 +359,30 @@ mod tests {
         assert_eq!(t.total(), a("6"));
         assert_eq!(t.evict(a("0"), 2, |_| false).len(), 2, "MAX bounds it");
         assert_eq!(t.evicted, 6);
+    }
+
+    #[test]
+    fn plan_changes_nothing_and_stops_when_enough() {
+        let mut t = Tracker::new();
+        for (i, size) in ["4", "0", "3", "5"].iter().enumerate() {
+            t.touch(format!("k{i}").as_bytes(), a(size), 100 + i as u64);
+        }
+        let before = (t.total(), t.len());
+        let names = |p: &[(Box<[u8]>, Amount)]| -> Vec<String> {
+            p.iter()
+                .map(|(n, _)| String::from_utf8_lossy(n).into())
+                .collect()
+        };
+        // Enough once 6 are freed: k0 (4), k1 (0), k2 (3); k1 is spared in the second plan.
+        let p = t.plan(10, |_| false, |freed| freed >= a("6"));
+        assert_eq!(names(&p), ["k0", "k1", "k2"]);
+        let p = t.plan(10, |n| n == b"k1", |freed| freed >= a("6"));
+        assert_eq!(names(&p), ["k0", "k2"]);
+        assert_eq!(names(&t.plan(1, |_| false, |_| false)), ["k0"], "max");
+        assert!(t.plan(10, |_| false, |_| true).is_empty(), "enough at once");
+        assert_eq!((t.total(), t.len(), t.evicted), (before.0, before.1, 0));
+        t.remove_evicted(&p);
+        assert_eq!((t.total(), t.len(), t.evicted), (a("5"), 2, 2));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! bucket, that is for between `window - bucket` and `window` ms (exact for windows up to
 //! `BUCKETS` ms).
 
+use super::thresholds::{Moves, Thresholds};
 use crate::amount::Amount;
 use std::collections::VecDeque;
 
@@ -16,6 +17,8 @@ pub struct Quota {
     /// None: unlimited.
     pub limit: Option<Amount>,
     kind: Kind,
+    /// Threshold alerts (QUOTA.SET ... ALERTS).
+    pub thresholds: Option<Thresholds>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,16 @@ pub struct Decision {
     pub applied: bool,
 }
 
+/// What a positive amount needs to fit (QUOTA.INCR ... EVICT frees it before adding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    Fits,
+    /// Fits once this much usage is released.
+    Needs(Amount),
+    /// Never fits: larger than the limit, or the quota cannot be released (a WINDOW).
+    Never,
+}
+
 /// A QUOTA.* reply: `[allowed, usage, limit, remaining, reset_ms]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -136,6 +149,7 @@ impl Quota {
                 Some(w) => Kind::Window(Window::new(w)),
                 None => Kind::Cumulative(Amount::ZERO),
             },
+            thresholds: None,
         }
     }
 
@@ -192,6 +206,29 @@ impl Quota {
             Kind::Window(w) => w.add(amount, now),
         }
         Ok(Decision { applied: true })
+    }
+
+    /// How much usage must be released for `amount` to fit at `now`.
+    pub fn room_for(&self, amount: Amount, now: u64) -> Room {
+        let Some(limit) = self.limit else {
+            return Room::Fits;
+        };
+        let usage = self.usage(now);
+        match usage.checked_add(amount) {
+            _ if !amount.is_positive() => Room::Fits,
+            Some(after) if after <= limit => Room::Fits,
+            // Usage never goes below 0: an amount above the limit fits nowhere.
+            _ if amount > limit || self.window_ms().is_some() => Room::Never,
+            Some(after) => Room::Needs(after.saturating_sub(limit)),
+            None => Room::Never,
+        }
+    }
+
+    /// Which thresholds usage at `now` moves (none without thresholds).
+    pub fn threshold_moves(&self, now: u64) -> Moves {
+        self.thresholds
+            .as_ref()
+            .map_or_else(Moves::default, |t| t.moves(self.usage(now), self.limit))
     }
 
     /// QUOTA.RESET: usage 0, limit kept.
@@ -281,7 +318,8 @@ impl Quota {
             ),
             Kind::Cumulative(_) => 0,
         };
-        crate::memsize::alloc_size(std::mem::size_of::<Quota>()) + buckets
+        let thresholds = self.thresholds.as_ref().map_or(0, Thresholds::heap_bytes);
+        crate::memsize::alloc_size(std::mem::size_of::<Quota>()) + buckets + thresholds
     }
 }
 
@@ -346,6 +384,27 @@ mod tests {
         // Counts for between window - bucket and window ms: at 100000 the buckets starting
         // after 40000 count (600 ms buckets: from 40200), 10 a ms up to 99999.
         assert_eq!(q.usage(100_000), a("598000"));
+    }
+
+    #[test]
+    fn room_for_an_amount() {
+        let mut q = Quota::new(Some(a("1000")), None);
+        q.incr(a("800"), false, 0).unwrap();
+        assert_eq!(q.room_for(a("200"), 0), Room::Fits);
+        assert_eq!(q.room_for(a("500"), 0), Room::Needs(a("300")));
+        assert_eq!(q.room_for(a("1000"), 0), Room::Needs(a("800")));
+        assert_eq!(q.room_for(a("1000.000001"), 0), Room::Never);
+        assert_eq!(q.room_for(a("-5"), 0), Room::Fits);
+        q.limit = None;
+        assert_eq!(q.room_for(a("1000000"), 0), Room::Fits);
+        let mut w = Quota::new(Some(a("10")), Some(1000));
+        w.incr(a("8"), false, 0).unwrap();
+        assert_eq!(
+            w.room_for(a("5"), 0),
+            Room::Never,
+            "a window cannot be released"
+        );
+        assert_eq!(w.room_for(a("5"), 1000), Room::Fits, "it slides instead");
     }
 
     #[test]
