@@ -66,6 +66,11 @@ impl Args {
         self.items.len()
     }
 
+    /// The next argument, left in place (for lists that end at the next option).
+    pub fn peek(&self) -> Option<&RedisString> {
+        self.items.as_slice().first()
+    }
+
     pub fn next_string(&mut self) -> Result<RedisString, Error> {
         self.items
             .next()

@@ -85,12 +85,36 @@ impl Command {
     }
 }
 
+/// Where `spec`'s key is in `args` (the command name at 0), read as Redis reads a key spec: an
+/// index, or the argument after the first `keyword` (any case) at or after `from`.
+pub fn key_position(spec: &KeySpec, args: &[RedisString]) -> Option<usize> {
+    let pos = match spec.begin {
+        Begin::Index(i) => usize::try_from(i).ok()?,
+        Begin::Keyword { keyword, from } => {
+            let from = usize::try_from(from).ok()?;
+            let at = args
+                .iter()
+                .skip(from)
+                .position(|a| a.as_slice().eq_ignore_ascii_case(keyword.to_bytes()))?;
+            from + at + 1
+        }
+    };
+    (pos < args.len()).then_some(pos)
+}
+
 /// Runs one call of `cmd`: what Redis's callback for the command does.
 pub fn run(cmd: &Command, ctx: &Context, args: Vec<RedisString>) -> c_int {
-    let keys_request = ctx.is_keys_position_request();
-    if !keys_request {
-        cmd.calls.fetch_add(1, Relaxed);
+    if ctx.is_keys_position_request() {
+        // A `getkeys-api` command asked where its keys are (Redis 7.0 routes cluster commands
+        // this way): the key specs say, so the handlers never see these requests.
+        for spec in cmd.keys {
+            if let Some(pos) = key_position(spec, &args) {
+                ctx.key_at_pos(pos as i32);
+            }
+        }
+        return raw::REDISMODULE_OK as c_int;
     }
+    cmd.calls.fetch_add(1, Relaxed);
     let result: RedisResult = catch(
         cmd.name,
         Err(RedisError::Str(
@@ -98,7 +122,7 @@ pub fn run(cmd: &Command, ctx: &Context, args: Vec<RedisString>) -> c_int {
         )),
         || (cmd.handler)(ctx, args).map_err(RedisError::from),
     );
-    if result.is_err() && !keys_request {
+    if result.is_err() {
         cmd.errors.fetch_add(1, Relaxed);
     }
     ctx.reply(result) as c_int

@@ -53,6 +53,8 @@ from_display!(
     vigil_core::alert::doc::DocError,
     vigil_core::quota::QuotaError,
     vigil_core::lru::TrackerError,
+    vigil_core::lru::NamespaceError,
+    vigil_core::quota::thresholds::ThresholdError,
 );
 
 impl From<Error> for RedisError {

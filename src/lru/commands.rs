@@ -2,44 +2,22 @@
 //! comes before any other, so a tenant's tracker can never reach another tenant's keys.
 
 use super::rdb::touchat_argv;
-use super::{index, transit};
+use super::{evict as eviction, index, transit};
 use crate::args::{self, Args, Keyword};
 use crate::clock::{decide_now, from_primary};
 use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi::{self, selected_db};
 use crate::keys;
-use crate::stats::{self, LRU_EVICTIONS};
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, RedisError, RedisString, RedisValue};
 use std::collections::BTreeMap;
 use vigil_core::amount::Amount;
-use vigil_core::lru::{namespace, Tracker, TrackerError};
+use vigil_core::lru::{check_in, namespace, Evicted, Tracker, TrackerError};
 use vigil_core::quota::Quota;
-
-fn show(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The tracker's namespace, or the error that it has none.
 fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, Error> {
-    namespace(tracker.as_slice()).map(<[u8]>::to_vec).ok_or_else(|| {
-        err(format!(
-            "ERR tracker key '{}' has no namespace: name it with a hash tag (tenant:{{acme}}:lru) or a ':' (cache:lru)",
-            tracker.to_string_lossy()
-        ))
-    })
-}
-
-fn check_in(ns: &[u8], key: &[u8]) -> Result<(), Error> {
-    if key.starts_with(ns) {
-        Ok(())
-    } else {
-        Err(err(format!(
-            "ERR key '{}' is outside the tracker's namespace '{}'",
-            show(key),
-            show(ns)
-        )))
-    }
+    Ok(namespace::tracker_namespace(tracker.as_slice())?.to_vec())
 }
 
 fn parse_size(v: &RedisString) -> Result<Amount, Error> {
@@ -186,44 +164,28 @@ pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     ))
 }
 
-fn evict_reply(evicted: usize, freed: Amount, total: Amount, keys: Vec<Box<[u8]>>) -> RedisValue {
+fn evict_reply(evicted: &[Evicted], total: Amount) -> RedisValue {
     RedisValue::Array(vec![
-        RedisValue::Integer(evicted as i64),
-        RedisValue::BulkString(freed.to_string()),
+        RedisValue::Integer(evicted.len() as i64),
+        RedisValue::BulkString(eviction::freed(evicted).to_string()),
         RedisValue::BulkString(total.to_string()),
         RedisValue::Array(
-            keys.into_iter()
-                .map(|k| RedisValue::StringBuffer(k.into_vec()))
+            evicted
+                .iter()
+                .map(|(k, _)| RedisValue::StringBuffer(k.to_vec()))
                 .collect(),
         ),
     ])
 }
 
-/// Where LRU.EVICT's keys are, for Redis Cluster routing: Redis 7.0 routes by the legacy
-/// first/last/step range, which cannot name the key after QUOTA, so the command is declared
-/// `getkeys-api` and answers here.
-fn evict_key_positions(ctx: &Context, args: &[RedisString]) -> CmdResult {
-    ctx.key_at_pos(1);
-    let mut i = 3;
-    while i < args.len() {
-        let opt = Keyword::of(&args[i]);
-        match opt.as_str() {
-            "QUOTA" if i + 1 < args.len() => {
-                ctx.key_at_pos((i + 1) as i32);
-                i += 2;
-            }
-            "MAX" => i += 2,
-            _ => i += 1,
-        }
-    }
-    Ok(RedisValue::NoReply)
-}
+/// Lowers LRU.EVICT's QUOTA by the sizes evicted, with all that lowering a quota involves
+/// (its replication, its threshold alerts): the quota glue's, passed in by the command table,
+/// so that lru/ imports nothing of quota/ (which imports the shared eviction from here).
+/// It cannot fail: the keys are gone by then (the quota was checked before).
+pub type ReleaseQuota = fn(&Context, &RedisString, Amount);
 
 /// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
-pub fn evict(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
-    if ctx.is_keys_position_request() {
-        return evict_key_positions(ctx, &args);
-    }
+pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let target_arg = args.next_string()?;
@@ -256,53 +218,36 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         ))
     })?;
     // The quota must be a cumulative one (a window cannot be released), checked up front.
-    if let Some(q) = &quota {
-        let qkey = ctx.open_key(q);
-        if let Some(qv) = keys::read::<Quota>(&qkey)? {
-            if qv.window_ms().is_some() {
+    let spared = match &quota {
+        Some(q) => {
+            let qkey = ctx.open_key(q);
+            let qv = keys::read::<Quota>(&qkey)?;
+            if qv.is_some_and(|qv| qv.window_ms().is_some()) {
                 return Err(err(
                     "ERR QUOTA must be a cumulative quota: a WINDOW quota cannot be released",
                 ));
             }
+            eviction::spared(Some((q.as_slice(), qv)))
         }
-    }
+        None => eviction::spared(None),
+    };
     // In a cluster, the keys to delete must be here, not moving between nodes.
     let quota_key = quota.as_ref().map(|q| q.as_slice());
     transit::check_evict(ctx, &name, target, max, quota_key)?;
-    let db = selected_db(ctx);
     let key = ctx.open_key_writable(&name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
-        return Ok(evict_reply(0, Amount::ZERO, Amount::ZERO, vec![]));
+        return Ok(evict_reply(&[], Amount::ZERO));
     };
-    let quota_name = quota.as_ref().map(|q| q.as_slice().to_vec());
-    let picked = tracker.evict(target, max, |k| quota_name.as_deref() == Some(k));
+    let evicted = tracker.evict(target, max, spared);
     let total = tracker.total();
-    let freed = picked.iter().fold(Amount::ZERO, |s, (_, size)| {
-        s.checked_add(*size).unwrap_or(s)
-    });
-    let evicted: Vec<Box<[u8]>> = picked.into_iter().map(|(k, _)| k).collect();
     if evicted.is_empty() {
-        return Ok(evict_reply(0, Amount::ZERO, total, evicted));
+        return Ok(evict_reply(&evicted, total));
     }
-    // The tracker dropped the keys already; the deletes' `del` events must skip it.
-    let del: Vec<&[u8]> = evicted.iter().map(|k| &k[..]).collect();
-    index::while_evicting(db, name.as_slice(), || {
-        let _ = ctx.call("DEL", &del[..]);
-    });
-    ctx.replicate("DEL", &del[..]);
+    eviction::delete(ctx, &name, &evicted);
     if let Some(q) = &quota {
-        let qkey = ctx.open_key_writable(q);
-        if let Ok(Some(qv)) = keys::write::<Quota>(&qkey) {
-            let release = Amount::ZERO.saturating_sub(freed);
-            if qv.incr(release, false, 0).is_ok() {
-                let r = release.to_string();
-                ctx.replicate("QUOTA.INCR", &[q.as_slice(), r.as_bytes()][..]);
-            }
-        }
+        release(ctx, q, eviction::freed(&evicted));
     }
-    stats::add(&LRU_EVICTIONS, evicted.len() as u64);
-    ffi::notify(ctx, c"lru.evict", &name);
-    Ok(evict_reply(evicted.len(), freed, total, evicted))
+    Ok(evict_reply(&evicted, total))
 }
 
 /// LRU.INFO tracker

@@ -1,4 +1,5 @@
-//! Quotas (`vigil-quo`): the rules live in `vigil_core::quota`; here are the commands and the
-//! persistence.
+//! Quotas (`vigil-quo`): the rules live in `vigil_core::quota`; here are the commands, the
+//! threshold alerts they raise, and the persistence.
 pub mod commands;
 pub mod rdb;
+pub mod thresholds;

@@ -10,6 +10,7 @@ use redis_module::native_types::RedisType;
 use vigil_core::amount::Amount;
 use vigil_core::codec::DecodeError;
 use vigil_core::quota::codec::{self, ENC_LATEST};
+use vigil_core::quota::thresholds::State;
 use vigil_core::quota::Quota;
 
 pub static QUOTA_TYPE: RedisType = RedisType::new("vigil-quo", ENC_LATEST, methods::<Quota>());
@@ -19,12 +20,29 @@ pub fn limit_arg(limit: Option<Amount>) -> String {
     limit.map_or("-1".to_string(), |l| l.to_string())
 }
 
-/// `QUOTA.SET key LIMIT l [WINDOW ms] [NOW t]`.
-pub fn set_argv(limit: Option<Amount>, window_ms: Option<u64>, now: Option<u64>) -> Argv {
+/// `QUOTA.SET key LIMIT l [WINDOW ms] [ALERTS stream AT pct ... [RAISED pct id|- ...]]
+/// [NOW t]`: the quota's whole configuration, with what each threshold raised (a reached
+/// threshold whose alert was not stored is `-`). Usage is not in it.
+pub fn set_argv(q: &Quota, now: Option<u64>) -> Argv {
     let mut argv = Argv::new(c"QUOTA.SET");
-    argv.arg("LIMIT").arg(limit_arg(limit));
-    if let Some(w) = window_ms {
+    argv.arg("LIMIT").arg(limit_arg(q.limit));
+    if let Some(w) = q.window_ms() {
         argv.opt("WINDOW", w);
+    }
+    if let Some(t) = &q.thresholds {
+        argv.arg("ALERTS").arg(t.stream()).arg("AT");
+        for th in t.iter() {
+            argv.num(th.pct);
+        }
+        for th in t.iter() {
+            if let State::Reached(alert) = th.state {
+                argv.arg("RAISED").num(th.pct);
+                match alert {
+                    Some(id) => argv.num(id),
+                    None => argv.arg("-"),
+                };
+            }
+        }
     }
     if let Some(now) = now {
         argv.opt("NOW", now);
@@ -61,10 +79,10 @@ impl Persisted for Quota {
         codec::decode(io, encver)
     }
 
-    /// `QUOTA.SET` with the configuration, then one forced `QUOTA.INCR` per bucket at its time
+    /// `QUOTA.SET` with the configuration and thresholds, then one forced `QUOTA.INCR` per bucket at its time
     /// (or one for the cumulative usage).
     fn rewrite(&self, emit: &mut Emit) {
-        set_argv(self.limit, self.window_ms(), None).emit(emit);
+        set_argv(self, None).emit(emit);
         let (usage, buckets) = self.parts();
         if let Some(usage) = usage.filter(|u| u.is_positive()) {
             forced_incr_argv(usage, None, None).emit(emit);

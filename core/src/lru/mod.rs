@@ -3,5 +3,5 @@ pub mod codec;
 pub mod namespace;
 pub mod tracker;
 
-pub use namespace::namespace;
-pub use tracker::{Tracker, TrackerError};
+pub use namespace::{check_in, namespace, tracker_namespace, NamespaceError};
+pub use tracker::{Evicted, Tracker, TrackerError};

@@ -15,6 +15,53 @@ pub fn namespace(tracker: &[u8]) -> Option<&[u8]> {
     Some(&tracker[..=colon])
 }
 
+/// A key a tracker may not reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceError {
+    /// The tracker key has neither a hash tag nor a `:`.
+    NoNamespace(Vec<u8>),
+    Outside {
+        key: Vec<u8>,
+        namespace: Vec<u8>,
+    },
+}
+
+impl std::fmt::Display for NamespaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            NamespaceError::NoNamespace(t) => write!(
+                f,
+                "ERR tracker key '{}' has no namespace: name it with a hash tag (tenant:{{acme}}:lru) or a ':' (cache:lru)",
+                show(t)
+            ),
+            NamespaceError::Outside { key, namespace } => write!(
+                f,
+                "ERR key '{}' is outside the tracker's namespace '{}'",
+                show(key),
+                show(namespace)
+            ),
+        }
+    }
+}
+
+/// The namespace of `tracker`, or the error that it has none.
+pub fn tracker_namespace(tracker: &[u8]) -> Result<&[u8], NamespaceError> {
+    namespace(tracker).ok_or_else(|| NamespaceError::NoNamespace(tracker.to_vec()))
+}
+
+/// Whether `key` lies in namespace `ns`.
+pub fn check_in(ns: &[u8], key: &[u8]) -> Result<(), NamespaceError> {
+    if key.starts_with(ns) {
+        Ok(())
+    } else {
+        Err(NamespaceError::Outside {
+            key: key.to_vec(),
+            namespace: ns.to_vec(),
+        })
+    }
+}
+
 /// Prefixes of `key` that could be a tracker's namespace (they end in `}` or `:`).
 pub fn candidate_namespaces(key: &[u8]) -> impl Iterator<Item = &[u8]> {
     key.iter()

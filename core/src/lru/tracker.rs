@@ -50,6 +50,9 @@ impl std::fmt::Display for TrackerError {
     }
 }
 
+/// A key an eviction takes, with its size.
+pub type Evicted = (Box<[u8]>, Amount);
+
 /// One tracked key as CANDIDATES and persistence see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -237,7 +240,7 @@ impl Tracker {
         max: usize,
         spare: impl Fn(&[u8]) -> bool,
         enough: impl Fn(Amount) -> bool,
-    ) -> Vec<(Box<[u8]>, Amount)> {
+    ) -> Vec<Evicted> {
         let mut picked = Vec::new();
         let mut freed = Amount::ZERO;
         for (_, i) in self.by_age.iter() {
@@ -257,7 +260,7 @@ impl Tracker {
     }
 
     /// Drops the keys of a `plan` (counted as evicted); the caller deletes them.
-    pub fn remove_evicted(&mut self, picked: &[(Box<[u8]>, Amount)]) {
+    pub fn remove_evicted(&mut self, picked: &[Evicted]) {
         for (name, _) in picked {
             if self.forget(name).is_some() {
                 self.evicted += 1;
@@ -273,7 +276,7 @@ impl Tracker {
         target: Amount,
         max: usize,
         spare: impl Fn(&[u8]) -> bool,
-    ) -> Vec<(Box<[u8]>, Amount)> {
+    ) -> Vec<Evicted> {
         let total = self.total;
         let picked = self.plan(max, spare, |freed| {
             total.checked_sub(freed).is_none_or(|left| left <= target)

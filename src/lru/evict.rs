@@ -1,0 +1,49 @@
+//! The eviction LRU.EVICT and QUOTA.INCR ... EVICT share: which keys an eviction charged to a
+//! quota passes over, and the delete itself — one DEL with the tracker marked as evicting,
+//! replicated as the DEL it is, counted, and raised as `lru.evict`. Which keys go is the
+//! core's plan (`Tracker::plan`, `Tracker::evict`); they have left the tracker before they are
+//! deleted here.
+
+use super::index;
+use crate::ffi::{self, selected_db};
+use crate::stats::{self, LRU_EVICTIONS};
+use redis_module::{Context, RedisString};
+use vigil_core::amount::Amount;
+use vigil_core::lru::Evicted;
+use vigil_core::quota::Quota;
+
+/// The keys an eviction charged to the quota `name` (None: to no quota) never takes: the quota
+/// itself and the stream its threshold alerts go to (deleted, the stream would come back with
+/// the default settings at the next alert).
+pub fn spared(quota: Option<(&[u8], Option<&Quota>)>) -> impl Fn(&[u8]) -> bool {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    if let Some((name, q)) = quota {
+        keys.push(name.to_vec());
+        if let Some(t) = q.and_then(|q| q.thresholds.as_ref()) {
+            keys.push(t.stream().to_vec());
+        }
+    }
+    move |key: &[u8]| keys.iter().any(|k| k == key)
+}
+
+/// The sizes of `evicted`, summed.
+pub fn freed(evicted: &[Evicted]) -> Amount {
+    evicted.iter().fold(Amount::ZERO, |sum, (_, size)| {
+        sum.checked_add(*size).unwrap_or(sum)
+    })
+}
+
+/// Deletes `evicted`, which the tracker `tracker` has dropped already: its `del` events must
+/// skip that tracker, which the calling command holds borrowed. Replicated as the DEL.
+pub fn delete(ctx: &Context, tracker: &RedisString, evicted: &[Evicted]) {
+    if evicted.is_empty() {
+        return;
+    }
+    let del: Vec<&[u8]> = evicted.iter().map(|(k, _)| &k[..]).collect();
+    index::while_evicting(selected_db(ctx), tracker.as_slice(), || {
+        let _ = ctx.call("DEL", &del[..]);
+    });
+    ctx.replicate("DEL", &del[..]);
+    stats::add(&LRU_EVICTIONS, evicted.len() as u64);
+    ffi::notify(ctx, c"lru.evict", tracker);
+}
