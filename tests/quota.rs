@@ -186,11 +186,28 @@ fn bad_input_changes_nothing() {
     .unwrap();
     q(&mut c, &["QUOTA.INCR", "w", "1"]);
     call(&mut c, &["SET", "str", "x"]).unwrap();
+    // A tenant with a tracker, for EVICT.
+    q(&mut c, &["QUOTA.INCR", "t:{a}:cq", "4", "LIMIT", "5"]);
+    call(
+        &mut c,
+        &["QUOTA.SET", "t:{a}:wq", "LIMIT", "5", "WINDOW", "100000"],
+    )
+    .unwrap();
+    q(&mut c, &["QUOTA.INCR", "t:{a}:wq", "4"]);
+    call(&mut c, &["SET", "t:{a}:str", "x"]).unwrap();
+    call(&mut c, &["SET", "t:{a}:k", "x"]).unwrap();
+    call(&mut c, &["LRU.TOUCH", "t:{a}:lru", "t:{a}:k", "3"]).unwrap();
     let snapshot = |c: &mut redis::Connection| {
         (
             q(c, &["QUOTA.GET", "u"]),
             q(c, &["QUOTA.GET", "w"]).1,
             int(&call(c, &["DBSIZE"]).unwrap()),
+            q(c, &["QUOTA.GET", "t:{a}:cq"]),
+            q(c, &["QUOTA.GET", "t:{a}:wq"]).1,
+            format!(
+                "{:?}",
+                call(c, &["LRU.CANDIDATES", "t:{a}:lru", "10"]).unwrap()
+            ),
         )
     };
     let before = snapshot(&mut c);
@@ -275,6 +292,251 @@ fn bad_input_changes_nothing() {
         (&["QUOTA.SET", "str", "LIMIT", "1"], "WRONGTYPE"),
         (&["QUOTA.RESET", "str"], "WRONGTYPE"),
         (&["QUOTA.INCR", "u", "1é"], "ERR invalid amount"),
+        // EVICT: a cumulative quota, a tracker of its namespace, given once.
+        (
+            &["QUOTA.INCR", "t:{a}:wq", "5", "EVICT", "t:{a}:lru"],
+            "ERR EVICT needs a cumulative quota",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT", "t:{b}:lru"],
+            "outside the tracker's namespace",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT", "t:{a}:str"],
+            "WRONGTYPE",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:new", "5", "EVICT", "t:{a}:str"],
+            "WRONGTYPE",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT", "plain"],
+            "no namespace",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT", "t:{a}:cq"],
+            "other than the quota",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT"],
+            "EVICT needs a tracker",
+        ),
+        (
+            &[
+                "QUOTA.INCR",
+                "t:{a}:cq",
+                "5",
+                "EVICT",
+                "t:{a}:lru",
+                "EVICT",
+                "t:{a}:lru",
+            ],
+            "EVICT may be given only once",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "MAX", "3"],
+            "MAX needs EVICT",
+        ),
+        (
+            &[
+                "QUOTA.INCR",
+                "t:{a}:cq",
+                "5",
+                "EVICT",
+                "t:{a}:lru",
+                "MAX",
+                "-1",
+            ],
+            "invalid MAX",
+        ),
+        (
+            &["QUOTA.INCR", "t:{a}:cq", "5", "EVICT", "t:{a}:lru", "MAX"],
+            "MAX needs a value",
+        ),
+        (
+            &[
+                "QUOTA.INCR",
+                "t:{a}:cq",
+                "5",
+                "EVICT",
+                "t:{a}:lru",
+                "MAX",
+                "1",
+                "MAX",
+                "2",
+            ],
+            "MAX may be given only once",
+        ),
+        (&["QUOTA.INCR", "str", "1", "DRYRUN"], "WRONGTYPE"),
+        (
+            &[
+                "QUOTA.INCR",
+                "t:{a}:wq",
+                "1",
+                "EVICT",
+                "t:{a}:lru",
+                "DRYRUN",
+            ],
+            "cumulative",
+        ),
+        // ALERTS stream AT pct [pct ...]: integers 1..1000, a stream of its own.
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT", "0"],
+            "ERR invalid pct '0'",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT", "1001"],
+            "ERR invalid pct '1001'",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT", "80.5"],
+            "ERR invalid pct '80.5'",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT", "-5"],
+            "ERR invalid pct '-5'",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT", "abc"],
+            "ERR invalid pct 'abc'",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "1001",
+            ],
+            "ERR invalid pct '1001'",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s", "AT"],
+            "AT needs pct",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "s"],
+            "ALERTS needs AT",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS"],
+            "ALERTS needs a stream key",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "AT", "80"],
+            "AT needs ALERTS",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "ALERTS",
+                "s",
+            ],
+            "ALERTS may be given only once",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "AT",
+                "90",
+            ],
+            "AT may be given only once",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "u", "AT", "80"],
+            "other than the quota's",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "ALERTS", "str", "AT", "80"],
+            "WRONGTYPE",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "BOGUS",
+            ],
+            "unknown option",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "RAISED",
+                "90",
+                "1-0",
+            ],
+            "no such threshold",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "RAISED",
+                "80",
+                "x",
+            ],
+            "invalid alert ID",
+        ),
+        (
+            &[
+                "QUOTA.SET",
+                "u",
+                "LIMIT",
+                "5",
+                "ALERTS",
+                "s",
+                "AT",
+                "80",
+                "RAISED",
+                "80",
+                "-",
+                "RAISED",
+                "80",
+                "1-0",
+            ],
+            "given twice",
+        ),
+        (
+            &["QUOTA.SET", "u", "LIMIT", "5", "RAISED", "80", "-"],
+            "RAISED needs ALERTS",
+        ),
     ];
     for (args, want) in more {
         cases.push((args.iter().map(|s| s.to_string()).collect(), want));
@@ -293,8 +555,13 @@ fn flags_key_specs_and_events() {
     let s = Server::start();
     let mut c = s.client();
     for (name, flags, access) in [
-        ("quota.set", &["write", "denyoom", "fast"][..], "RW"),
-        ("quota.incr", &["write", "denyoom", "fast"], "RW"),
+        (
+            "quota.set",
+            &["write", "denyoom", "fast", "movablekeys"][..],
+            "RW",
+        ),
+        // EVICT deletes up to MAX keys: not `fast`.
+        ("quota.incr", &["write", "denyoom", "movablekeys"], "RW"),
         ("quota.get", &["readonly", "fast"], "RO"),
         ("quota.reset", &["write", "fast"], "RW"),
     ] {
@@ -315,6 +582,30 @@ fn flags_key_specs_and_events() {
         let keys: Vec<String> = redis::from_redis_value(&call(&mut c, &args).unwrap()).unwrap();
         assert_eq!(keys, ["tenant:{a}:q"]);
     }
+    let keys: Vec<String> = redis::from_redis_value(
+        &call(
+            &mut c,
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "QUOTA.SET",
+                "tenant:{a}:q",
+                "LIMIT",
+                "1",
+                "ALERTS",
+                "tenant:{a}:alerts",
+                "AT",
+                "80",
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        keys,
+        ["tenant:{a}:q", "tenant:{a}:alerts"],
+        "ALERTS is a declared key"
+    );
     call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Kd"]).unwrap();
     let mut sub = s.client();
     let mut ps = sub.as_pubsub();

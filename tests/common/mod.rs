@@ -394,3 +394,32 @@ pub fn server_from_fixture(fixture: &str) -> Server {
     std::fs::copy(fixture, dir.join("dump.rdb")).expect("fixture present");
     Server::start_in(dir, &["--save", "", "--appendonly", "no"], true)
 }
+
+/// A cluster-enabled server that holds every slot itself, once the cluster is up: commands
+/// whose declared keys span slots get CROSSSLOT from Redis, as in a real cluster.
+pub fn single_node_cluster() -> Server {
+    let s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ]);
+    let mut c = s.client();
+    call(&mut c, &["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]).unwrap();
+    let start = Instant::now();
+    while !matches!(
+        call(&mut c, &["CLUSTER", "INFO"]).map(|v| format!("{v:?}")),
+        Ok(text) if text.contains("cluster_state:ok")
+    ) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "cluster did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s
+}
