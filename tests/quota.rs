@@ -663,7 +663,9 @@ const FIXTURE: &str = concat!(
     "/tests/fixtures/quotas-encver1.rdb"
 );
 
-/// `VIGIL_WRITE_FIXTURE=1 cargo test --test quota write_fixture -- --ignored`
+/// `VIGIL_WRITE_FIXTURE=1 cargo test --test quota write_fixture -- --ignored`, with
+/// `VIGIL_MODULE` a build of vigil 0.1: later builds write encoding 2 (quotas-encver2.rdb is
+/// written by tests/quota_alerts.rs).
 #[test]
 #[ignore]
 fn write_fixture() {
