@@ -21,7 +21,7 @@ use crate::ffi::types::is;
 use crate::ffi::{context_flags, select_db, selected_db};
 use crate::guard::catch;
 use crate::keys;
-use crate::lru::index::{self, is_evicting};
+use crate::lru::index;
 use crate::lru::transit::{self, reconcile, Fate};
 use redis_module::key::KeyFlags;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
@@ -59,10 +59,8 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
             // MIGRATE deletes each key the target acknowledged: in a cluster the key is on its
             // way to the node that imports its slot, and its tracker follows it there.
             let migrating = event == "del" && running() == Running::Migrate && in_cluster(ctx);
+            // Without the tracker that evicts the key itself: it dropped the key already.
             for tracker in trackers {
-                if is_evicting(db, &tracker) {
-                    continue;
-                }
                 if migrating && key_slot(&tracker) == key_slot(key) {
                     transit::wait_for_slot(ctx, db, &tracker);
                 } else {

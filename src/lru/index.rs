@@ -1,8 +1,9 @@
 //! The index from a namespace to the trackers that hold it, per database, so that a keyspace
 //! event on a key finds its trackers; and the tracker LRU.EVICT is deleting keys for.
 
+use hashbrown::HashMap;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use vigil_core::lru::namespace::{candidate_namespaces, namespace};
 
 /// One database's trackers.
@@ -14,7 +15,8 @@ struct Db {
     trackers: HashMap<Vec<u8>, Vec<u8>>,
 }
 
-/// Per database; looked up with borrowed keys, so a keyspace event allocates nothing.
+/// Per database; looked up with borrowed keys, so a keyspace event allocates nothing. Every DEL
+/// in the server looks here (once per key): hashbrown's default hasher, not SipHash.
 #[derive(Default)]
 struct Index {
     dbs: HashMap<i32, Db>,
@@ -76,17 +78,25 @@ pub fn is_tracker(db: i32, key: &[u8]) -> bool {
     })
 }
 
-/// The trackers whose namespace `key` lies in (a copy: callers open keys, which may re-enter).
+/// The trackers whose namespace `key` lies in, but the one evicting (it dropped its keys
+/// already): a copy, as callers open keys, which may re-enter. Allocates nothing when there is
+/// none, as for each key an eviction deletes.
 pub fn trackers_for(db: i32, key: &[u8]) -> Vec<Vec<u8>> {
-    INDEX.with(|i| {
-        let i = i.borrow();
-        let Some(d) = i.dbs.get(&db) else {
-            return Vec::new();
-        };
-        candidate_namespaces(key)
-            .filter_map(|ns| d.by_namespace.get(ns))
-            .flat_map(|set| set.iter().cloned())
-            .collect()
+    EVICTING.with(|e| {
+        let e = e.borrow();
+        let evicting = e.as_ref().filter(|(d, _)| *d == db).map(|(_, t)| t);
+        INDEX.with(|i| {
+            let i = i.borrow();
+            let Some(d) = i.dbs.get(&db) else {
+                return Vec::new();
+            };
+            candidate_namespaces(key)
+                .filter_map(|ns| d.by_namespace.get(ns))
+                .flat_map(|set| set.iter())
+                .filter(|t| evicting != Some(*t))
+                .cloned()
+                .collect()
+        })
     })
 }
 
@@ -126,14 +136,6 @@ thread_local! {
     static EVICTING: RefCell<Option<(i32, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
-pub fn is_evicting(db: i32, tracker: &[u8]) -> bool {
-    EVICTING.with(|e| {
-        e.borrow()
-            .as_ref()
-            .is_some_and(|(d, t)| *d == db && t == tracker)
-    })
-}
-
 /// Runs `f` (which deletes keys) with `tracker` marked as the one evicting.
 pub fn while_evicting<R>(db: i32, tracker: &[u8], f: impl FnOnce() -> R) -> R {
     EVICTING.with(|e| *e.borrow_mut() = Some((db, tracker.to_vec())));
@@ -161,6 +163,12 @@ mod tests {
         remove_tracker(0, b"cache:lru");
         assert!(trackers_for(0, b"cache:x").is_empty());
         assert!(is_tracker(1, b"tenant:{a}:lru"));
+        let others = while_evicting(1, b"tenant:{a}:lru", || trackers_for(1, b"tenant:{a}:x"));
+        assert_eq!(
+            others,
+            [b"tenant:{a}:lru2".to_vec()],
+            "not the one evicting"
+        );
         clear();
     }
 }
