@@ -11,12 +11,18 @@
 //!   BENCH_CLIENTS    connections (default 50)
 //!   BENCH_ONLY       comma-separated substrings of scenario names to run (default: all)
 //!   BENCH_MEMORY     0 skips the memory-per-alert measure
+//!   BENCH_FLOW_ENTRIES  sizes of the tracked entries in the "make room" flow runs, comma-
+//!                    separated (default "16,1024"; `BENCH_ONLY=flow` runs only those)
 //!   BENCH_OUT        where the markdown report goes (default target/bench-load.md)
 //!   VIGIL_MODULE     the module to load (default target/release/libvigil.so)
 //!
 //! The server runs on a free loopback port (never 6379), pinned to core 0 and the load
 //! generator to core 1 when the machine has two cores or more; it is stopped by its pid.
 //! Server CPU per op is read from /proc/<pid>/stat (utime + stime) before and after each run.
+//!
+//! The seeds' flow (a tenant at its limit storing a 1 KiB object) is a loop that the client
+//! drives, which redis-benchmark cannot run: `flows` times it from this process, on one
+//! connection at P=1, against one `QUOTA.INCR ... EVICT`.
 
 use redis::Connection;
 use std::collections::BTreeMap;
@@ -104,6 +110,8 @@ struct Options {
     clients: u32,
     only: Vec<String>,
     memory: bool,
+    /// Tracked entry sizes of the flow runs.
+    flow_entries: Vec<u64>,
     out: PathBuf,
     module: PathBuf,
     /// (server core, load generator core) when pinning is possible.
@@ -137,6 +145,12 @@ impl Options {
                 .filter(|s| !s.is_empty())
                 .collect(),
             memory: env_or("BENCH_MEMORY", 1) != 0,
+            flow_entries: std::env::var("BENCH_FLOW_ENTRIES")
+                .unwrap_or_else(|_| "16,1024".into())
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .filter(|n| *n > 0)
+                .collect(),
             out: std::env::var("BENCH_OUT")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| root.join("target/bench-load.md")),
@@ -1270,6 +1284,262 @@ fn memory(c: &mut Connection, sh: &Scripts, report: &mut String) {
     }
 }
 
+/// The seeds' flow: a tenant at its limit stores a 1 KiB object. Its tracker holds entries of
+/// `entry` bytes (a pool of 64 KiB worth, at least 64 entries), and usage is at the limit, so
+/// room must be made first:
+/// - the seeds' loop: quota_incr.lua (the INCRBYFLOAT check) refuses, lru_evict.lua takes the 10
+///   least recently used entries (ZRANGE, DEL, the decrement), and again until the check
+///   passes: two round trips per iteration, each as cheap as a script makes it;
+/// - native: one `QUOTA.INCR ... EVICT`.
+///
+/// One connection, P=1: an operation's latency is the time from its first request to its last
+/// reply. After each operation, untimed, the pool gets back as many entries as went (new keys,
+/// tracked now), so every operation finds the same state.
+const OBJECT: u64 = 1024;
+const FLOW_POOL_BYTES: u64 = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Native,
+    SeedLoop,
+}
+
+struct FlowSample {
+    ops: u64,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    round_trips: f64,
+    evicted: f64,
+}
+
+/// Keys of one side: (prefix of the entries, tracker or ZSET, sizes, total, quota).
+fn flow_keys(side: Side) -> [&'static str; 5] {
+    match side {
+        Side::Native => ["f:{n}:e", "f:{n}:lru", "", "", "f:{n}:bytes"],
+        Side::SeedLoop => [
+            "f:{l}:e",
+            "f:{l}:lru",
+            "f:{l}:sizes",
+            "f:{l}:total",
+            "f:{l}:bytes",
+        ],
+    }
+}
+
+/// Creates entries [from, from + n) of `entry` bytes and tracks them now, in one script call.
+fn flow_refill(c: &mut Connection, side: Side, entry: u64, from: u64, n: u64) {
+    const NATIVE: &str = "local a = {KEYS[1]} for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do local k = ARGV[1] .. i redis.call('SET', k, 'v') a[#a+1] = k a[#a+1] = ARGV[4] if #a > 1000 then redis.call('LRU.TOUCH', unpack(a)) a = {KEYS[1]} end end if #a > 1 then redis.call('LRU.TOUCH', unpack(a)) end";
+    const LUA: &str = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do local k = ARGV[1] .. i redis.call('SET', k, 'v') if redis.call('HSETNX', KEYS[2], k, ARGV[4]) == 1 then redis.call('INCRBYFLOAT', KEYS[3], ARGV[4]) end redis.call('ZADD', KEYS[1], now, k) end";
+    if n == 0 {
+        return;
+    }
+    let [prefix, lru, sizes, total, _] = flow_keys(side);
+    let (from_s, to_s, size) = (
+        from.to_string(),
+        (from + n - 1).to_string(),
+        entry.to_string(),
+    );
+    match side {
+        Side::Native => exec(
+            c,
+            &["EVAL", NATIVE, "1", lru, prefix, &from_s, &to_s, &size],
+        ),
+        Side::SeedLoop => exec(
+            c,
+            &[
+                "EVAL", LUA, "3", lru, sizes, total, prefix, &from_s, &to_s, &size,
+            ],
+        ),
+    };
+}
+
+/// One operation; returns (round trips, entries evicted).
+fn flow_op(c: &mut Connection, sh: &Scripts, side: Side, limit: &str) -> (u64, u64) {
+    let [_, lru, sizes, total, quota] = flow_keys(side);
+    let object = OBJECT.to_string();
+    match side {
+        Side::Native => {
+            let v: (i64, String, String, String, i64, Vec<String>) = redis::cmd("QUOTA.INCR")
+                .arg(quota)
+                .arg(&object)
+                .arg("EVICT")
+                .arg(lru)
+                .query(c)
+                .expect("QUOTA.INCR ... EVICT");
+            assert_eq!(v.0, 1, "the object did not fit: {v:?}");
+            (1, v.5.len() as u64)
+        }
+        Side::SeedLoop => {
+            let (mut trips, mut evicted) = (0, 0);
+            loop {
+                let r: (i64, String, String, String, i64) = redis::cmd("EVALSHA")
+                    .arg(&sh.quota)
+                    .arg(1)
+                    .arg(quota)
+                    .arg(&object)
+                    .arg(limit)
+                    .query(c)
+                    .expect("quota_incr.lua");
+                trips += 1;
+                if r.0 == 1 {
+                    return (trips, evicted);
+                }
+                let e: (i64, String, String, Vec<String>) = redis::cmd("EVALSHA")
+                    .arg(&sh.evict)
+                    .arg(4)
+                    .arg(lru)
+                    .arg(sizes)
+                    .arg(total)
+                    .arg(quota)
+                    .arg(0)
+                    .arg(10)
+                    .query(c)
+                    .expect("lru_evict.lua");
+                trips += 1;
+                assert!(e.0 > 0, "the seeds' loop ran out of entries");
+                evicted += e.0 as u64;
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Sets up one side's tenant at its limit and times its operations for `seconds`.
+fn flow_run(c: &mut Connection, sh: &Scripts, side: Side, entry: u64, seconds: f64) -> FlowSample {
+    let pool = (FLOW_POOL_BYTES / entry).max(64);
+    let limit = (pool * entry).to_string();
+    let [_, lru, sizes, total, quota] = flow_keys(side);
+    for key in [lru, sizes, total, quota].iter().filter(|k| !k.is_empty()) {
+        exec(c, &["DEL", key]);
+    }
+    let mut next = 0;
+    while next < pool {
+        let n = (pool - next).min(50_000);
+        flow_refill(c, side, entry, next, n);
+        next += n;
+    }
+    match side {
+        Side::Native => exec(c, &["QUOTA.INCR", quota, &limit, "LIMIT", &limit]),
+        Side::SeedLoop => exec(c, &["SET", quota, &limit]),
+    };
+    let mut lat: Vec<f64> = Vec::new();
+    let (mut timed, mut trips, mut evicted) = (0.0, 0, 0);
+    while timed < seconds {
+        let start = Instant::now();
+        let (t, e) = flow_op(c, sh, side, &limit);
+        let took = start.elapsed().as_secs_f64();
+        timed += took;
+        lat.push(took * 1000.0);
+        trips += t;
+        evicted += e;
+        flow_refill(c, side, entry, next, e);
+        next += e;
+    }
+    // The keys this side made go, untimed.
+    exec(c, &["FLUSHALL"]);
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let ops = lat.len() as u64;
+    FlowSample {
+        ops,
+        secs: timed,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        round_trips: trips as f64 / ops as f64,
+        evicted: evicted as f64 / ops as f64,
+    }
+}
+
+/// The flow runs, both sides interleaved, and their report section.
+fn flows(c: &mut Connection, sh: &Scripts, opts: &Options, report: &mut String) {
+    // This process drives the flow: it goes where redis-benchmark would.
+    if let Some((_, client)) = opts.cores {
+        let _ = Command::new("taskset")
+            .args([
+                "-p",
+                "-c",
+                &client.to_string(),
+                &std::process::id().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .status();
+    }
+    let mut rows: Vec<(u64, Side, Vec<FlowSample>)> = Vec::new();
+    for &entry in &opts.flow_entries {
+        let name = format!("make room: 1 KiB object over {entry}-byte entries");
+        eprintln!("{name}");
+        for rep in 0..opts.repeat {
+            let mut order = [Side::Native, Side::SeedLoop];
+            if rep % 2 == 1 {
+                order.reverse();
+            }
+            for side in order {
+                let s = flow_run(c, sh, side, entry, opts.seconds);
+                eprintln!(
+                    "  {side:<9?} P=1 {:>7} ops {:>5.2}s {:>9.0} ops/s p50 {:.3} p99 {:.3} ms  {:.1} round trips, {:.1} evicted /op",
+                    s.ops, s.secs, s.ops as f64 / s.secs, s.p50_ms, s.p99_ms, s.round_trips, s.evicted
+                );
+                match rows.iter_mut().find(|r| r.0 == entry && r.1 == side) {
+                    Some(r) => r.2.push(s),
+                    None => rows.push((entry, side, vec![s])),
+                }
+            }
+        }
+    }
+    let med = |v: &[FlowSample], f: &dyn Fn(&FlowSample) -> f64| median(v.iter().map(f).collect());
+    let _ = writeln!(
+        report,
+        "\n## Making room: a tenant at its limit stores a 1 KiB object (one connection, P=1, medians)\n"
+    );
+    let _ = writeln!(
+        report,
+        "| tracked entries | impl | ops/s | p50 ms | p99 ms | round trips / op | entries evicted / op | runs × s |"
+    );
+    let _ = writeln!(report, "|---|---|---:|---:|---:|---:|---:|---|");
+    for (entry, side, samples) in &rows {
+        let secs: Vec<String> = samples.iter().map(|s| format!("{:.1}", s.secs)).collect();
+        let _ = writeln!(
+            report,
+            "| {entry} B | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {} |",
+            match side {
+                Side::Native => "QUOTA.INCR ... EVICT",
+                Side::SeedLoop => "seeds' loop (Lua check + Lua evict 10)",
+            },
+            fmt_rate(med(samples, &|s| s.ops as f64 / s.secs)),
+            med(samples, &|s| s.p50_ms),
+            med(samples, &|s| s.p99_ms),
+            med(samples, &|s| s.round_trips),
+            med(samples, &|s| s.evicted),
+            secs.join(" ")
+        );
+    }
+    let _ = writeln!(
+        report,
+        "\n| tracked entries | ops/s, native / seeds' loop | p99 native | p99 seeds' loop |"
+    );
+    let _ = writeln!(report, "|---|---:|---:|---:|");
+    for &entry in &opts.flow_entries {
+        let find = |side| rows.iter().find(|r| r.0 == entry && r.1 == side);
+        if let (Some(n), Some(l)) = (find(Side::Native), find(Side::SeedLoop)) {
+            let rate = |v: &[FlowSample]| med(v, &|s| s.ops as f64 / s.secs);
+            let _ = writeln!(
+                report,
+                "| {entry} B | {:.1}× | {:.3} ms | {:.3} ms |",
+                rate(&n.2) / rate(&l.2),
+                med(&n.2, &|s| s.p99_ms),
+                med(&l.2, &|s| s.p99_ms)
+            );
+        }
+    }
+}
+
 fn fmt_rate(r: f64) -> String {
     if r >= 100_000.0 {
         format!("{:.0}k", r / 1000.0)
@@ -1387,6 +1657,10 @@ fn main() {
     }
     if opts.wants("wakeup") {
         wakeup_latency(&server, &mut report);
+    }
+    if opts.wants("flow: make room") && !opts.flow_entries.is_empty() {
+        exec(&mut c, &["FLUSHALL"]);
+        flows(&mut c, &scripts, &opts, &mut report);
     }
     if opts.memory {
         memory(&mut c, &scripts, &mut report);
