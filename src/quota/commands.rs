@@ -18,7 +18,7 @@ use crate::text::Text;
 use redis_module::{Context, RedisString, RedisValue};
 use vigil_core::alert::Stream;
 use vigil_core::amount::Amount;
-use vigil_core::lru::{check_in, tracker_namespace, Evicted, Tracker};
+use vigil_core::lru::{check_in, tracker_namespace, Plan, Tracker};
 use vigil_core::quota::thresholds::{parse_pct, State, Thresholds};
 use vigil_core::quota::{Quota, QuotaError, Report, Room};
 
@@ -93,7 +93,7 @@ fn raised_of(args: &mut Args) -> Result<(u32, State), Error> {
 }
 
 /// `[allowed, usage, limit, remaining, reset_ms]`, and the evicted keys when EVICT was given.
-pub fn reply(ctx: &Context, r: &Report, evicted: Option<&[Evicted]>) -> CmdResult {
+pub fn reply(ctx: &Context, r: &Report, evicted: Option<&[&[u8]]>) -> CmdResult {
     let bulk = |a: Option<Amount>| match a {
         Some(a) => ffi::reply_bulk(ctx, Text::display(&a).as_bytes()),
         None => ffi::reply_bulk(ctx, b"-1"),
@@ -106,7 +106,7 @@ pub fn reply(ctx: &Context, r: &Report, evicted: Option<&[Evicted]>) -> CmdResul
     ffi::reply_int(ctx, r.reset_ms);
     if let Some(keys) = evicted {
         ffi::reply_array(ctx, keys.len());
-        for (k, _) in keys {
+        for k in keys {
             ffi::reply_bulk(ctx, k);
         }
     }
@@ -209,12 +209,12 @@ struct Incr {
     evict: Option<(RedisString, usize)>,
 }
 
-/// What an INCR decides: the keys to evict (the tracker's plan, taken only when the amount
-/// then fits) and the reply. `q` changes as the call changes it: the quota itself, or DRYRUN's
+/// What an INCR decides: the keys to evict (the tracker's plan, empty unless the amount then
+/// fits) and the reply. `q` changes as the call changes it: the quota itself, or DRYRUN's
 /// copy.
 struct Decision {
     applied: bool,
-    evicted: Vec<Evicted>,
+    evict: Plan,
     report: Report,
 }
 
@@ -249,31 +249,27 @@ impl Incr {
             q.limit = l;
         }
         q.prune(now);
-        let evicted = match (tracker, &self.evict, q.room_for(self.amount, now)) {
+        let evict = match (tracker, &self.evict, q.room_for(self.amount, now)) {
             (Some(t), Some((_, max)), Room::Needs(needed)) => {
                 let spared = eviction::spared(Some((name, Some(&*q))));
                 let plan = t.plan(*max, spared, |freed| freed >= needed);
                 // All or nothing: keys go only when the amount then fits.
-                if eviction::freed(&plan) >= needed {
+                if plan.freed() >= needed {
                     plan
                 } else {
-                    Vec::new()
+                    Plan::default()
                 }
             }
-            _ => Vec::new(),
+            _ => Plan::default(),
         };
-        if !evicted.is_empty() {
-            q.incr(
-                Amount::ZERO.saturating_sub(eviction::freed(&evicted)),
-                false,
-                now,
-            )?;
+        if !evict.is_empty() {
+            q.incr(Amount::ZERO.saturating_sub(evict.freed()), false, now)?;
         }
         let applied = q.incr(self.amount, self.force, now)?.applied;
         Ok(Decision {
             applied,
             report: q.report(applied, now),
-            evicted,
+            evict,
         })
     }
 }
@@ -344,13 +340,15 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let before = q.usage(now);
     let d = incr.decide(name.as_slice(), q, tracker.as_deref(), now)?;
 
-    if let (Some(t), Some((tracker_name, _))) = (tracker, &incr.evict) {
-        if !d.evicted.is_empty() {
-            t.remove_evicted(&d.evicted);
-            eviction::delete(ctx, tracker_name, &d.evicted);
+    let evicted = match (tracker, &incr.evict) {
+        (Some(t), Some((tracker_name, _))) if !d.evict.is_empty() => {
+            let evicted = t.take(d.evict);
+            eviction::delete(ctx, tracker_name, &evicted);
+            evicted
         }
-    }
-    if d.applied || incr.limit.is_some() || created || !d.evicted.is_empty() {
+        _ => Vec::new(),
+    };
+    if d.applied || incr.limit.is_some() || created || !evicted.is_empty() {
         if q.window_ms().is_some() {
             let applied = if d.applied { amount } else { Amount::ZERO };
             forced_incr_argv(applied, incr.limit, Some(now)).replicate(ctx, name.as_slice());
@@ -371,11 +369,8 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     } else {
         stats::add(&QUOTA_REFUSALS, 1);
     }
-    reply(
-        ctx,
-        &d.report,
-        incr.evict.is_some().then_some(&d.evicted[..]),
-    )
+    let names: Vec<&[u8]> = evicted.iter().map(|(k, _)| &k[..]).collect();
+    reply(ctx, &d.report, incr.evict.is_some().then_some(&names[..]))
 }
 
 /// QUOTA.INCR ... DRYRUN: the same decision on a copy of the quota, with the tracker only
@@ -391,11 +386,8 @@ fn dry_run_incr(ctx: &Context, name: &RedisString, incr: &Incr, now: u64) -> Cmd
     };
     let mut q = existing.cloned().unwrap_or_else(|| Quota::new(None, None));
     let d = incr.decide(name.as_slice(), &mut q, tracker, now)?;
-    reply(
-        ctx,
-        &d.report,
-        incr.evict.is_some().then_some(&d.evicted[..]),
-    )
+    let names: Vec<&[u8]> = tracker.map_or_else(Vec::new, |t| t.planned(&d.evict).collect());
+    reply(ctx, &d.report, incr.evict.is_some().then_some(&names[..]))
 }
 
 /// QUOTA.GET key

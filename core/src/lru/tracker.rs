@@ -53,6 +53,28 @@ impl std::fmt::Display for TrackerError {
 /// A key an eviction takes, with its size.
 pub type Evicted = (Box<[u8]>, Amount);
 
+/// The keys an eviction would take (`Tracker::plan`), and the sizes they free.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (slab index, (last_used, seq)): the age tells a slot reused since the plan.
+    picked: Vec<(u32, (u64, u64))>,
+    freed: Amount,
+}
+
+impl Plan {
+    pub fn freed(&self) -> Amount {
+        self.freed
+    }
+
+    pub fn len(&self) -> usize {
+        self.picked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.picked.is_empty()
+    }
+}
+
 /// One tracked key as CANDIDATES and persistence see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -180,10 +202,10 @@ impl Tracker {
     /// Stops tracking `name`; its size if it was tracked.
     pub fn forget(&mut self, name: &[u8]) -> Option<Amount> {
         let i = self.find(name)?;
-        self.remove_index(i)
+        self.remove_index(i).map(|t| t.size)
     }
 
-    fn remove_index(&mut self, i: u32) -> Option<Amount> {
+    fn remove_index(&mut self, i: u32) -> Option<Tracked> {
         let t = self.slab.get_mut(i as usize)?.take()?;
         let h = self.hasher.hash_one(&t.name[..]);
         if let Ok(e) = self.by_name.find_entry(h, |j| *j == i) {
@@ -202,7 +224,7 @@ impl Tracker {
             self.free.clear();
             self.total = Amount::ZERO;
         }
-        Some(t.size)
+        Some(t)
     }
 
     /// The `count` least recently used keys, oldest first.
@@ -232,19 +254,18 @@ impl Tracker {
     }
 
     /// The keys an eviction would take, least recently used first, passing over keys `spare`
-    /// keeps, until `enough(freed so far)` holds or `max` keys were taken: (name, size) in
-    /// eviction order. Changes nothing, so a caller can decide before it evicts (QUOTA.INCR
-    /// ... EVICT evicts only when the amount then fits; DRYRUN only plans).
+    /// keeps, until `enough(freed so far)` holds or `max` keys were taken. Changes nothing, so
+    /// a caller can decide before it evicts (QUOTA.INCR ... EVICT evicts only when the amount
+    /// then fits; DRYRUN only plans); `take` then evicts what was planned.
     pub fn plan(
         &self,
         max: usize,
         spare: impl Fn(&[u8]) -> bool,
         enough: impl Fn(Amount) -> bool,
-    ) -> Vec<Evicted> {
-        let mut picked = Vec::new();
-        let mut freed = Amount::ZERO;
-        for (_, i) in self.by_age.iter() {
-            if picked.len() >= max || enough(freed) {
+    ) -> Plan {
+        let mut plan = Plan::default();
+        for (age, i) in self.by_age.iter() {
+            if plan.picked.len() >= max || enough(plan.freed) {
                 break;
             }
             let Some(t) = self.slab[*i as usize].as_ref() else {
@@ -253,24 +274,41 @@ impl Tracker {
             if spare(&t.name) {
                 continue;
             }
-            freed = freed.checked_add(t.size).unwrap_or(freed);
-            picked.push((t.name.clone(), t.size));
+            plan.freed = plan.freed.checked_add(t.size).unwrap_or(plan.freed);
+            plan.picked.push((*i, *age));
         }
-        picked
+        plan
     }
 
-    /// Drops the keys of a `plan` (counted as evicted); the caller deletes them.
-    pub fn remove_evicted(&mut self, picked: &[Evicted]) {
-        for (name, _) in picked {
-            if self.forget(name).is_some() {
-                self.evicted += 1;
+    /// The keys `plan` would take, in eviction order.
+    pub fn planned<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = &'a [u8]> + 'a {
+        plan.picked.iter().filter_map(|(i, age)| {
+            self.slab
+                .get(*i as usize)?
+                .as_ref()
+                .filter(|t| (t.last_used, t.seq) == *age)
+                .map(|t| &t.name[..])
+        })
+    }
+
+    /// Drops the keys of `plan` (counted as evicted) and hands them over, in eviction order,
+    /// for the caller to delete. A key the tracker changed since the plan stays.
+    pub fn take(&mut self, plan: Plan) -> Vec<Evicted> {
+        let mut taken = Vec::with_capacity(plan.picked.len());
+        for (i, age) in plan.picked {
+            let current = self.slab.get(i as usize).and_then(Option::as_ref);
+            if current.is_some_and(|t| (t.last_used, t.seq) == age) {
+                if let Some(t) = self.remove_index(i) {
+                    taken.push((t.name, t.size));
+                }
             }
         }
+        self.evicted += taken.len() as u64;
+        taken
     }
 
-    /// LRU.EVICT: plans and drops the least recently used keys until the total is at most
-    /// `target` or `max` keys went, passing over keys `spare` keeps; (name, size) in eviction
-    /// order.
+    /// LRU.EVICT: drops the least recently used keys until the total is at most `target` or
+    /// `max` keys went, passing over keys `spare` keeps; (name, size) in eviction order.
     pub fn evict(
         &mut self,
         target: Amount,
@@ -278,11 +316,10 @@ impl Tracker {
         spare: impl Fn(&[u8]) -> bool,
     ) -> Vec<Evicted> {
         let total = self.total;
-        let picked = self.plan(max, spare, |freed| {
+        let plan = self.plan(max, spare, |freed| {
             total.checked_sub(freed).is_none_or(|left| left <= target)
         });
-        self.remove_evicted(&picked);
-        picked
+        self.take(plan)
     }
 
     /// Drops every key for which `keep` is false; returns how many.
@@ -371,21 +408,27 @@ mod tests {
             t.touch(format!("k{i}").as_bytes(), a(size), 100 + i as u64);
         }
         let before = (t.total(), t.len());
-        let names = |p: &[(Box<[u8]>, Amount)]| -> Vec<String> {
-            p.iter()
-                .map(|(n, _)| String::from_utf8_lossy(n).into())
+        let names = |t: &Tracker, p: &Plan| -> Vec<String> {
+            t.planned(p)
+                .map(|n| String::from_utf8_lossy(n).into())
                 .collect()
         };
         // Enough once 6 are freed: k0 (4), k1 (0), k2 (3); k1 is spared in the second plan.
         let p = t.plan(10, |_| false, |freed| freed >= a("6"));
-        assert_eq!(names(&p), ["k0", "k1", "k2"]);
+        assert_eq!(
+            (names(&t, &p), p.freed()),
+            (vec!["k0".into(), "k1".into(), "k2".into()], a("7"))
+        );
         let p = t.plan(10, |n| n == b"k1", |freed| freed >= a("6"));
-        assert_eq!(names(&p), ["k0", "k2"]);
-        assert_eq!(names(&t.plan(1, |_| false, |_| false)), ["k0"], "max");
+        assert_eq!(names(&t, &p), ["k0", "k2"]);
+        assert_eq!(names(&t, &t.plan(1, |_| false, |_| false)), ["k0"], "max");
         assert!(t.plan(10, |_| false, |_| true).is_empty(), "enough at once");
         assert_eq!((t.total(), t.len(), t.evicted), (before.0, before.1, 0));
-        t.remove_evicted(&p);
-        assert_eq!((t.total(), t.len(), t.evicted), (a("5"), 2, 2));
+        // A key touched since the plan stays.
+        t.touch(b"k2", a("3"), 200);
+        let taken = t.take(p);
+        assert_eq!(taken, [(b"k0".to_vec().into_boxed_slice(), a("4"))]);
+        assert_eq!((t.total(), t.len(), t.evicted), (a("8"), 3, 1));
     }
 
     #[test]
