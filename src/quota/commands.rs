@@ -249,17 +249,20 @@ impl Incr {
             q.limit = l;
         }
         q.prune(now);
-        let evict = match (tracker, &self.evict, q.room_for(self.amount, now)) {
-            (Some(t), Some((_, max)), Room::Needs(needed)) => {
-                let spared = eviction::spared(Some((name, Some(&*q))));
-                let plan = t.plan(*max, spared, |freed| freed >= needed);
-                // All or nothing: keys go only when the amount then fits.
-                if plan.freed() >= needed {
-                    plan
-                } else {
-                    Plan::default()
+        let evict = match (tracker, &self.evict) {
+            (Some(t), Some((_, max))) => match q.room_for(self.amount, now) {
+                Room::Needs(needed) => {
+                    let spared = eviction::spared(Some((name, Some(&*q))));
+                    let plan = t.plan(*max, spared, |freed| freed >= needed);
+                    // All or nothing: keys go only when the amount then fits.
+                    if plan.freed() >= needed {
+                        plan
+                    } else {
+                        Plan::default()
+                    }
                 }
-            }
+                Room::Fits | Room::Never => Plan::default(),
+            },
             _ => Plan::default(),
         };
         if !evict.is_empty() {
@@ -337,7 +340,7 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         Some(q) => q,
         None => keys::create(&key, Quota::new(None, None))?,
     };
-    let before = q.usage(now);
+    let before = incr.evict.is_some().then(|| q.usage(now));
     let d = incr.decide(name.as_slice(), q, tracker.as_deref(), now)?;
 
     let evicted = match (tracker, &incr.evict) {
@@ -352,7 +355,7 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         if q.window_ms().is_some() {
             let applied = if d.applied { amount } else { Amount::ZERO };
             forced_incr_argv(applied, incr.limit, Some(now)).replicate(ctx, name.as_slice());
-        } else if incr.evict.is_some() {
+        } else if let Some(before) = before {
             // The room made was decided here: the replica gets the usage it led to.
             let change = q.usage(now).saturating_sub(before);
             forced_incr_argv(change, incr.limit, None).replicate(ctx, name.as_slice());

@@ -19,7 +19,8 @@ use vigil_core::quota::Quota;
 /// Acts on the thresholds usage at `now` moved; true if the quota's record of them changed
 /// (the caller then replicates it).
 pub fn settle(ctx: &Context, name: &RedisString, q: &mut Quota, now: u64) -> bool {
-    if from_primary(ctx) {
+    // Most quotas have no thresholds: that is looked at first, on QUOTA.INCR's hot path.
+    if q.thresholds.is_none() || from_primary(ctx) {
         return false;
     }
     let moves = q.threshold_moves(now);
