@@ -1412,6 +1412,38 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// Times `op` (which answers its round trips and the entries it evicted) until `seconds` of
+/// it have passed; `after` runs untimed after each, with the entries evicted.
+fn time_ops(
+    c: &mut Connection,
+    seconds: f64,
+    mut op: impl FnMut(&mut Connection) -> (u64, u64),
+    mut after: impl FnMut(&mut Connection, u64),
+) -> FlowSample {
+    let mut lat: Vec<f64> = Vec::new();
+    let (mut timed, mut trips, mut evicted) = (0.0, 0, 0);
+    while timed < seconds {
+        let start = Instant::now();
+        let (t, e) = op(c);
+        let took = start.elapsed().as_secs_f64();
+        timed += took;
+        lat.push(took * 1000.0);
+        trips += t;
+        evicted += e;
+        after(c, e);
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let ops = lat.len() as u64;
+    FlowSample {
+        ops,
+        secs: timed,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        round_trips: trips as f64 / ops as f64,
+        evicted: evicted as f64 / ops as f64,
+    }
+}
+
 /// Sets up one side's tenant at its limit and times its operations for `seconds`.
 fn flow_run(c: &mut Connection, sh: &Scripts, side: Side, entry: u64, seconds: f64) -> FlowSample {
     let pool = (FLOW_POOL_BYTES / entry).max(64);
@@ -1430,31 +1462,32 @@ fn flow_run(c: &mut Connection, sh: &Scripts, side: Side, entry: u64, seconds: f
         Side::Native => exec(c, &["QUOTA.INCR", quota, &limit, "LIMIT", &limit]),
         Side::SeedLoop => exec(c, &["SET", quota, &limit]),
     };
-    let mut lat: Vec<f64> = Vec::new();
-    let (mut timed, mut trips, mut evicted) = (0.0, 0, 0);
-    while timed < seconds {
-        let start = Instant::now();
-        let (t, e) = flow_op(c, sh, side, &limit);
-        let took = start.elapsed().as_secs_f64();
-        timed += took;
-        lat.push(took * 1000.0);
-        trips += t;
-        evicted += e;
-        flow_refill(c, side, entry, next, e);
-        next += e;
-    }
+    let sample = time_ops(
+        c,
+        seconds,
+        |c| flow_op(c, sh, side, &limit),
+        |c, evicted| {
+            flow_refill(c, side, entry, next, evicted);
+            next += evicted;
+        },
+    );
     // The keys this side made go, untimed.
     exec(c, &["FLUSHALL"]);
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let ops = lat.len() as u64;
-    FlowSample {
-        ops,
-        secs: timed,
-        p50_ms: percentile(&lat, 0.50),
-        p99_ms: percentile(&lat, 0.99),
-        round_trips: trips as f64 / ops as f64,
-        evicted: evicted as f64 / ops as f64,
-    }
+    sample
+}
+
+/// PING on the same connection, timed the same way: what one round trip costs on this machine
+/// now, the floor under both sides' latencies.
+fn ping_run(c: &mut Connection, seconds: f64) -> FlowSample {
+    time_ops(
+        c,
+        seconds,
+        |c| {
+            let _: String = redis::cmd("PING").query(c).expect("PING");
+            (1, 0)
+        },
+        |_, _| {},
+    )
 }
 
 /// The flow runs, both sides interleaved, and their report section.
@@ -1471,21 +1504,27 @@ fn flows(c: &mut Connection, sh: &Scripts, opts: &Options, report: &mut String) 
             .stdout(Stdio::null())
             .status();
     }
+    let mut pings: Vec<FlowSample> = Vec::new();
     let mut rows: Vec<(u64, Side, Vec<FlowSample>)> = Vec::new();
+    let show = |label: &str, s: &FlowSample| {
+        eprintln!(
+            "  {label:<9} P=1 {:>7} ops {:>5.2}s {:>9.0} ops/s p50 {:.3} p99 {:.3} ms  {:.1} round trips, {:.1} evicted /op",
+            s.ops, s.secs, s.ops as f64 / s.secs, s.p50_ms, s.p99_ms, s.round_trips, s.evicted
+        );
+    };
     for &entry in &opts.flow_entries {
-        let name = format!("make room: 1 KiB object over {entry}-byte entries");
-        eprintln!("{name}");
+        eprintln!("make room: 1 KiB object over {entry}-byte entries");
         for rep in 0..opts.repeat {
+            let s = ping_run(c, opts.seconds.min(1.0));
+            show("PING", &s);
+            pings.push(s);
             let mut order = [Side::Native, Side::SeedLoop];
             if rep % 2 == 1 {
                 order.reverse();
             }
             for side in order {
                 let s = flow_run(c, sh, side, entry, opts.seconds);
-                eprintln!(
-                    "  {side:<9?} P=1 {:>7} ops {:>5.2}s {:>9.0} ops/s p50 {:.3} p99 {:.3} ms  {:.1} round trips, {:.1} evicted /op",
-                    s.ops, s.secs, s.ops as f64 / s.secs, s.p50_ms, s.p99_ms, s.round_trips, s.evicted
-                );
+                show(&format!("{side:?}"), &s);
                 match rows.iter_mut().find(|r| r.0 == entry && r.1 == side) {
                     Some(r) => r.2.push(s),
                     None => rows.push((entry, side, vec![s])),
@@ -1494,6 +1533,7 @@ fn flows(c: &mut Connection, sh: &Scripts, opts: &Options, report: &mut String) 
         }
     }
     let med = |v: &[FlowSample], f: &dyn Fn(&FlowSample) -> f64| median(v.iter().map(f).collect());
+    let rate = |v: &[FlowSample]| med(v, &|s| s.ops as f64 / s.secs);
     let _ = writeln!(
         report,
         "\n## Making room: a tenant at its limit stores a 1 KiB object (one connection, P=1, medians)\n"
@@ -1503,38 +1543,42 @@ fn flows(c: &mut Connection, sh: &Scripts, opts: &Options, report: &mut String) 
         "| tracked entries | impl | ops/s | p50 ms | p99 ms | round trips / op | entries evicted / op | runs × s |"
     );
     let _ = writeln!(report, "|---|---|---:|---:|---:|---:|---:|---|");
-    for (entry, side, samples) in &rows {
+    let line = |report: &mut String, entry: &str, label: &str, samples: &[FlowSample]| {
         let secs: Vec<String> = samples.iter().map(|s| format!("{:.1}", s.secs)).collect();
         let _ = writeln!(
             report,
-            "| {entry} B | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {} |",
-            match side {
-                Side::Native => "QUOTA.INCR ... EVICT",
-                Side::SeedLoop => "seeds' loop (Lua check + Lua evict 10)",
-            },
-            fmt_rate(med(samples, &|s| s.ops as f64 / s.secs)),
+            "| {entry} | {label} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {} |",
+            fmt_rate(rate(samples)),
             med(samples, &|s| s.p50_ms),
             med(samples, &|s| s.p99_ms),
             med(samples, &|s| s.round_trips),
             med(samples, &|s| s.evicted),
             secs.join(" ")
         );
+    };
+    line(report, "—", "PING (reference: one round trip)", &pings);
+    for (entry, side, samples) in &rows {
+        let label = match side {
+            Side::Native => "QUOTA.INCR ... EVICT",
+            Side::SeedLoop => "seeds' loop (Lua check + Lua evict 10)",
+        };
+        line(report, &format!("{entry} B"), label, samples);
     }
     let _ = writeln!(
         report,
-        "\n| tracked entries | ops/s, native / seeds' loop | p99 native | p99 seeds' loop |"
+        "\n| tracked entries | ops/s, native / seeds' loop | p99 native | p99 seeds' loop | p99 PING |"
     );
-    let _ = writeln!(report, "|---|---:|---:|---:|");
+    let _ = writeln!(report, "|---|---:|---:|---:|---:|");
     for &entry in &opts.flow_entries {
         let find = |side| rows.iter().find(|r| r.0 == entry && r.1 == side);
         if let (Some(n), Some(l)) = (find(Side::Native), find(Side::SeedLoop)) {
-            let rate = |v: &[FlowSample]| med(v, &|s| s.ops as f64 / s.secs);
             let _ = writeln!(
                 report,
-                "| {entry} B | {:.1}× | {:.3} ms | {:.3} ms |",
+                "| {entry} B | {:.1}× | {:.3} ms | {:.3} ms | {:.3} ms |",
                 rate(&n.2) / rate(&l.2),
                 med(&n.2, &|s| s.p99_ms),
-                med(&l.2, &|s| s.p99_ms)
+                med(&l.2, &|s| s.p99_ms),
+                med(&pings, &|s| s.p99_ms)
             );
         }
     }
