@@ -381,6 +381,37 @@ fn workload(t: usize, base: i64) -> Vec<(Vec<String>, Mask)> {
         strings(&["LRU.INFO", &lru]),
         Mask::Fields(&["memory", "oldest_ms"]),
     );
+    // Room made by QUOTA.INCR ... EVICT, dry and real, and threshold alerts in a stream of
+    // the tenant's slot (their IDs come from the clock: compared by count and status).
+    let qa = format!("{p}quota-alerts");
+    add(
+        strings(&[
+            "QUOTA.SET",
+            &q,
+            "LIMIT",
+            "100",
+            "ALERTS",
+            &qa,
+            "AT",
+            "50",
+            "90",
+        ]),
+        Mask::None,
+    );
+    add(
+        strings(&["QUOTA.INCR", &q, "100", "EVICT", &lru, "DRYRUN"]),
+        Mask::None,
+    );
+    add(
+        strings(&["QUOTA.INCR", &q, "100", "EVICT", &lru]),
+        Mask::None,
+    );
+    add(strings(&["ALERT.INFO", &qa]), Mask::Only(&["length"]));
+    add(strings(&["QUOTA.INCR", &q, "-100"]), Mask::None);
+    add(
+        strings(&["ALERT.RANGE", &qa, "-", "+", "STATUS", "active"]),
+        Mask::None,
+    );
     add(strings(&["LRU.EVICT", &lru, "0", "MAX", "10"]), Mask::None);
     add(strings(&["QUOTA.GET", &q]), Mask::None);
     // Errors answer alike too.
@@ -471,6 +502,23 @@ fn every_command_answers_through_the_cluster_as_on_one_server() {
     crossslot(
         &mut cc,
         &["LRU.EVICT", "cache:lru", "0", "QUOTA", "cache:quota"],
+    );
+    crossslot(
+        &mut cc,
+        &["QUOTA.INCR", "cache:quota", "1", "EVICT", "cache:lru"],
+    );
+    crossslot(
+        &mut cc,
+        &[
+            "QUOTA.SET",
+            &format!("{a}quota"),
+            "LIMIT",
+            "1",
+            "ALERTS",
+            &format!("{b}alerts"),
+            "AT",
+            "80",
+        ],
     );
 
     // Readonly commands on a replica, after READONLY; writes are sent to the primary.
@@ -772,6 +820,9 @@ fn a_tracker_keeps_its_keys_when_they_move_before_or_after_it() {
     let e = error_of(&mut sc, &["LRU.TOUCH", &lru, &k(0), "99"]);
     assert!(e.starts_with("TRYAGAIN"), "{e}");
     let e = error_of(&mut sc, &["LRU.EVICT", &lru, "0", "QUOTA", &q]);
+    assert!(e.starts_with("TRYAGAIN"), "{e}");
+    // Making room would delete keys that left: the same answer, nothing changed.
+    let e = error_of(&mut sc, &["QUOTA.INCR", &q, "100000", "EVICT", &lru]);
     assert!(e.starts_with("TRYAGAIN"), "{e}");
     // A key still on the source, deleted there: gone for good.
     call(&mut sc, &["DEL", &k(34)]).unwrap();

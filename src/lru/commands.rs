@@ -232,13 +232,12 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
         None => eviction::spared(None),
     };
     // In a cluster, the keys to delete must be here, not moving between nodes.
-    let quota_key = quota.as_ref().map(|q| q.as_slice());
-    transit::check_evict(ctx, &name, target, max, quota_key)?;
+    transit::check_evict(ctx, &name, |t| t.plan_to(target, max, &spared))?;
     let key = ctx.open_key_writable(&name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
         return Ok(evict_reply(&[], Amount::ZERO));
     };
-    let evicted = tracker.evict(target, max, spared);
+    let evicted = tracker.evict(target, max, &spared);
     let total = tracker.total();
     if evicted.is_empty() {
         return Ok(evict_reply(&evicted, total));

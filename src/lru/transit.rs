@@ -26,8 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::ptr::NonNull;
 use std::time::Duration;
-use vigil_core::amount::Amount;
-use vigil_core::lru::Tracker;
+use vigil_core::lru::{Plan, Tracker};
 
 /// How often a node with trackers waiting for their slot to settle looks again.
 const SETTLE_INTERVAL_MS: u64 = 100;
@@ -183,22 +182,21 @@ pub fn check_absent<'a>(
     }
 }
 
-/// LRU.EVICT, before it changes anything, in a cluster: the keys it would delete must be
-/// here. While their slot moves, TRYAGAIN; once it has settled, keys still not here are
-/// forgotten first (replicated as LRU.FORGET), so EVICT deletes what one server would.
+/// An eviction (LRU.EVICT, QUOTA.INCR ... EVICT), before it changes anything, in a cluster:
+/// the keys it would delete — `plan` says which, from the tracker as it is — must be here.
+/// While their slot moves, TRYAGAIN; once it has settled, keys still not here are forgotten
+/// first (replicated as LRU.FORGET), so the eviction deletes what one server would.
 pub fn check_evict(
     ctx: &Context,
     tracker: &RedisString,
-    target: Amount,
-    max: usize,
-    quota: Option<&[u8]>,
+    plan: impl Fn(&Tracker) -> Plan,
 ) -> Result<(), Error> {
     if !in_cluster(ctx) || crate::clock::from_primary(ctx) {
         return Ok(());
     }
     // Each round forgets at least one key or ends.
     loop {
-        let picks = would_evict(ctx, tracker, target, max, quota);
+        let picks = would_evict(ctx, tracker, &plan);
         let absent: Vec<&Vec<u8>> = picks
             .iter()
             .filter(|k| !ffi::key_exists(ctx, &key_string(ctx, k)))
@@ -220,32 +218,16 @@ pub fn check_evict(
     }
 }
 
-/// The keys `Tracker::evict` would pick, oldest first, without changing the tracker.
+/// The keys `plan` would pick, oldest first, without changing the tracker.
 fn would_evict(
     ctx: &Context,
     tracker: &RedisString,
-    target: Amount,
-    max: usize,
-    quota: Option<&[u8]>,
+    plan: &impl Fn(&Tracker) -> Plan,
 ) -> Vec<Vec<u8>> {
     let k = ctx.open_key_with_flags(tracker, KeyFlags::NOTOUCH);
     let Ok(Some(t)) = keys::read::<Tracker>(&k) else {
         return Vec::new();
     };
-    let mut total = t.total();
-    let mut picks = Vec::new();
-    for e in t.entries() {
-        if total <= target || picks.len() >= max {
-            break;
-        }
-        if quota == Some(e.name) {
-            continue;
-        }
-        total = total
-            .checked_sub(e.size)
-            .unwrap_or(Amount::ZERO)
-            .max(Amount::ZERO);
-        picks.push(e.name.to_vec());
-    }
-    picks
+    let p = plan(t);
+    t.planned(&p).map(<[u8]>::to_vec).collect()
 }

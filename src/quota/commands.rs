@@ -12,7 +12,7 @@ use crate::clock::{decide_now, from_primary, now_ms};
 use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi;
 use crate::keys;
-use crate::lru::evict as eviction;
+use crate::lru::{evict as eviction, transit};
 use crate::stats::{self, QUOTA_INCRS, QUOTA_REFUSALS};
 use crate::text::Text;
 use redis_module::{Context, RedisString, RedisValue};
@@ -238,6 +238,19 @@ impl Incr {
         Ok(())
     }
 
+    /// The keys this call would evict from `tracker`: decided on a copy of the quota, as DRYRUN
+    /// decides.
+    fn plan(&self, ctx: &Context, name: &RedisString, tracker: &Tracker, now: u64) -> Plan {
+        let key = ctx.open_key(name);
+        let mut q = match keys::read::<Quota>(&key) {
+            Ok(Some(q)) => q.clone(),
+            _ => Quota::new(None, None),
+        };
+        self.decide(name.as_slice(), &mut q, Some(tracker), now)
+            .map(|d| d.evict)
+            .unwrap_or_default()
+    }
+
     fn decide(
         &self,
         name: &[u8],
@@ -325,6 +338,13 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let now = decide_now(ctx, now)?;
     if dry_run {
         return dry_run_incr(ctx, &name, &incr, now);
+    }
+    if let Some((tracker, _)) = &incr.evict {
+        // In a cluster, the keys to delete must be here, not moving between nodes; that check
+        // may forget keys that are gone, so the checks that can fail come first.
+        incr.check(keys::read::<Quota>(&ctx.open_key(&name))?, now)?;
+        keys::read::<Tracker>(&ctx.open_key(tracker))?;
+        transit::check_evict(ctx, tracker, |t| incr.plan(ctx, &name, t, now))?;
     }
 
     let key = ctx.open_key_writable(&name);

@@ -307,18 +307,23 @@ impl Tracker {
         taken
     }
 
-    /// LRU.EVICT: drops the least recently used keys until the total is at most `target` or
-    /// `max` keys went, passing over keys `spare` keeps; (name, size) in eviction order.
+    /// LRU.EVICT's plan: the least recently used keys until the total is at most `target` or
+    /// `max` keys, passing over keys `spare` keeps.
+    pub fn plan_to(&self, target: Amount, max: usize, spare: impl Fn(&[u8]) -> bool) -> Plan {
+        let total = self.total;
+        self.plan(max, spare, |freed| {
+            total.checked_sub(freed).is_none_or(|left| left <= target)
+        })
+    }
+
+    /// LRU.EVICT: drops the keys of `plan_to`; (name, size) in eviction order.
     pub fn evict(
         &mut self,
         target: Amount,
         max: usize,
         spare: impl Fn(&[u8]) -> bool,
     ) -> Vec<Evicted> {
-        let total = self.total;
-        let plan = self.plan(max, spare, |freed| {
-            total.checked_sub(freed).is_none_or(|left| left <= target)
-        });
+        let plan = self.plan_to(target, max, spare);
         self.take(plan)
     }
 
