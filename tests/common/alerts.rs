@@ -119,25 +119,32 @@ pub fn workload(c: &mut redis::Connection, prefix: &str) -> Aliases {
         .unwrap();
         call(c, &["ALERT.ADD", &k("c"), r#"{"fingerprint":""}"#]).unwrap();
     }
+    // Within the default retention and id memory: the sweep must not race the snapshots.
+    let t = now_ms();
+    let (imported, alias, last_seen) = (
+        format!("{}-5", t - 5000),
+        format!("{}-6", t - 4000),
+        (t - 4000).to_string(),
+    );
     call(
         c,
         &[
             "ALERT.IMPORT",
             &k("c"),
-            "5-5",
+            &imported,
             r#"{"imported":true}"#,
             "STATUS",
             "acked",
             "COUNT",
             "7",
             "LASTSEEN",
-            "9",
+            &last_seen,
             "ALIAS",
-            "6-6",
+            &alias,
         ],
     )
     .unwrap();
-    aliases.push((k("c"), "6-6".into(), r#"{"imported":true}"#.into()));
+    aliases.push((k("c"), alias, r#"{"imported":true}"#.into()));
     aliases
 }
 
