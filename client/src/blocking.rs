@@ -5,15 +5,20 @@
 use crate::client::Client as AsyncClient;
 use crate::config::Config;
 use crate::error::Error;
+use crate::feed::{
+    Change, Cursor, Feed as AsyncFeed, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply,
+    Silence,
+};
 use crate::metrics::Metrics;
 use crate::types::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The blocking client: the same calls as [`crate::Client`], each waiting for its answer.
 pub struct Client {
-    // Dropped before the runtime, which stops the probe.
+    // Dropped before the runtime, which stops the probe (a `Feed` keeps both alive).
     inner: AsyncClient,
-    runtime: tokio::runtime::Runtime,
+    runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl Client {
@@ -24,7 +29,10 @@ impl Client {
             .enable_all()
             .build()?;
         let inner = runtime.block_on(AsyncClient::open(config))?;
-        Ok(Client { inner, runtime })
+        Ok(Client {
+            inner,
+            runtime: Arc::new(runtime),
+        })
     }
 
     /// The async client this one wraps.
@@ -96,6 +104,54 @@ impl Client {
         self.runtime.block_on(self.inner.trim(key, t))
     }
 
+    pub fn read(
+        &self,
+        key: &str,
+        cursor: &Cursor,
+        options: &ReadOptions,
+    ) -> Result<ReadReply, Error> {
+        self.runtime.block_on(self.inner.read(key, cursor, options))
+    }
+
+    /// See [`crate::Client::follow`].
+    pub fn follow(&self, key: &str, cursor: Cursor, options: ReadOptions) -> Feed {
+        Feed {
+            inner: self.inner.follow(key, cursor, options),
+            runtime: self.runtime.clone(),
+        }
+    }
+
+    pub fn silence(
+        &self,
+        key: &str,
+        until: u64,
+        matchers: &Matchers,
+        comment: Option<&str>,
+    ) -> Result<u64, Error> {
+        self.runtime
+            .block_on(self.inner.silence(key, until, matchers, comment))
+    }
+
+    pub fn unsilence(&self, key: &str, id: u64) -> Result<bool, Error> {
+        self.runtime.block_on(self.inner.unsilence(key, id))
+    }
+
+    pub fn silences(&self, key: &str) -> Result<Vec<Silence>, Error> {
+        self.runtime.block_on(self.inner.silences(key))
+    }
+
+    pub fn groups(
+        &self,
+        key: &str,
+        start: Bound,
+        end: Bound,
+        by: &GroupBy,
+        filters: &Filters,
+    ) -> Result<Vec<Group>, Error> {
+        self.runtime
+            .block_on(self.inner.groups(key, start, end, by, filters))
+    }
+
     pub fn quota_set(&self, key: &str, limit: Amount, window_ms: Option<u64>) -> Result<(), Error> {
         self.runtime
             .block_on(self.inner.quota_set(key, limit, window_ms))
@@ -144,5 +200,43 @@ impl Client {
 
     pub fn lru_info(&self, tracker: &str) -> Result<LruInfo, Error> {
         self.runtime.block_on(self.inner.lru_info(tracker))
+    }
+}
+
+/// A blocking [`crate::Feed`]: an endless iterator of changes (`next()` waits as long as it
+/// takes). It owns what it needs (it keeps the client's runtime and probe alive), so it can
+/// outlive the [`Client`] it came from.
+pub struct Feed {
+    inner: AsyncFeed,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl Feed {
+    pub fn key(&self) -> &str {
+        self.inner.key()
+    }
+
+    /// The position after the last change returned (store it to go on later).
+    pub fn cursor(&self) -> &Cursor {
+        self.inner.cursor()
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.inner.restarts()
+    }
+
+    /// The next change, or `None` if none came within `limit` (so that a caller can check
+    /// for its own shutdown between waits).
+    pub fn next_within(&mut self, limit: Duration) -> Result<Option<Change>, Error> {
+        self.runtime.block_on(self.inner.next_within(limit))
+    }
+}
+
+impl Iterator for Feed {
+    type Item = Result<Change, Error>;
+
+    /// The next change, waiting as long as it takes (never `None`).
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.runtime.block_on(self.inner.next()))
     }
 }

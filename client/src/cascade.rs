@@ -1,6 +1,7 @@
 //! The cascade Redis → file journal → memory: a write goes to the first store that works, a
 //! read answers from Redis or, in fallback, from what the fallback stores hold; calls that
-//! only Redis can answer say when it is unavailable.
+//! only Redis can answer say when it is unavailable. Fallback is decided per lane (a single
+//! server is one lane; in a cluster each slot is one).
 
 use crate::client::{mode_code, now_ms, Client};
 use crate::error::Error;
@@ -11,17 +12,19 @@ use crate::types::Store;
 use redis::{Cmd, Value};
 
 impl Client {
-    /// A write that can fall back: in redis mode, Redis answers it; when Redis is
-    /// unavailable (or the client is in fallback), the write is kept in the journal, or in
-    /// memory if the journal cannot take it, and the fallback stores' view answers.
+    /// A write that can fall back: Redis answers it while its lane is not in fallback; when
+    /// Redis is unavailable (or the lane is in fallback), the write is kept in the journal, or
+    /// in memory if the journal cannot take it, and the fallback stores' view answers.
     pub(crate) async fn write(&self, record: Record) -> Result<(Store, Answer), Error> {
+        let lane = self.lane_of(record.key());
         let mut redis_error: Option<String> = None;
         loop {
-            if self.mode() == Store::Redis {
+            if !self.lane_held(lane) {
+                let c = record.command();
                 let answer = self
                     .inner
                     .redis
-                    .call(&record.command())
+                    .call(record.key(), &c)
                     .await
                     .and_then(|v| record.answer(v));
                 match answer {
@@ -37,7 +40,7 @@ impl Client {
             // cannot stop the write between the journal and the local view.
             let client = self.clone();
             let (r, why) = (record.clone(), redis_error.clone());
-            let kept = tokio::spawn(async move { client.keep(r, why.as_deref()).await })
+            let kept = tokio::spawn(async move { client.keep(r, lane, why.as_deref()).await })
                 .await
                 .map_err(|e| Error::Io(std::io::Error::other(e)))??;
             if let Some(kept) = kept {
@@ -47,23 +50,34 @@ impl Client {
     }
 
     /// Keeps a write in the journal (fsync'ed before this returns), or in memory if the
-    /// journal cannot take it, and applies it to the local view. Returns None when Redis came
-    /// back while this write waited for its turn (the caller tries Redis).
+    /// journal cannot take it, and applies it to the local view. Returns None when the lane
+    /// left fallback while this write waited for its turn (the caller tries Redis).
     async fn keep(
         &self,
         record: Record,
+        lane: u16,
         redis_error: Option<&str>,
     ) -> Result<Option<(Store, Answer)>, Error> {
         // Nothing is kept that Redis would refuse: it could never be replayed.
-        record.check(self.inner.config.max_document_bytes)?;
+        record.check(self.inner.config.max_document_bytes, now_ms())?;
         let _turn = self.inner.writes.lock().await;
-        let mode = self.mode();
-        if mode == Store::Redis && redis_error.is_none() {
+        if !self.lane_held(lane) && redis_error.is_none() {
             return Ok(None);
         }
+        if let Record::Unsilence { key, id } = &record {
+            // Only a silence made while Redis was away can be ended here: whether Redis holds
+            // another one is Redis's to say.
+            if !self.state().local.has_silence(key, *id) {
+                return Err(Error::Unavailable(format!(
+                    "{}; silence {id} of '{key}' is not one the fallback stores hold",
+                    redis_error.unwrap_or("redis unavailable")
+                )));
+            }
+        }
         let c = &self.inner.counters;
+        let level = self.level();
         let mut store = Store::Memory;
-        if mode != Store::Memory {
+        if level != Store::Memory {
             if let Some(j) = &self.inner.journal {
                 // The fsync runs on the blocking pool; reads and Redis calls go on meanwhile.
                 match j.append(record.clone()).await {
@@ -82,52 +96,69 @@ impl Client {
                     Counters::inc(&c.dropped);
                     tracing::warn!(key = dropped.key(), record = ?dropped, "vigil-client: memory store full, dropped its oldest write");
                     st.local.forget(&dropped);
+                    let dropped_lane = self.lane_of(dropped.key());
+                    if let Some(n) = st.lanes.get_mut(&dropped_lane) {
+                        *n = n.saturating_sub(1);
+                    }
                 }
             }
             let key = record.key();
             let answer = st
                 .local
                 .apply(&record, || self.inner.settings.get(key), now_ms());
+            *st.lanes.entry(lane).or_insert(0) += 1;
             self.sync_memory_gauge(&st);
             answer
         };
+        self.inner.local_changed.notify_waiters();
         Counters::inc(if store == Store::Memory {
             &c.fallback_memory
         } else {
             &c.fallback_file
         });
         Counters::inc(&c.fallbacks);
-        if mode_code(store) > mode_code(mode) {
-            let why = if store == Store::Memory && mode == Store::File {
-                "journal write failed"
-            } else {
-                redis_error.unwrap_or("redis unavailable")
-            };
-            self.set_mode(store, why);
+        let why = redis_error.unwrap_or("redis unavailable");
+        if mode_code(store) > mode_code(level) {
+            let was_in_fallback = self.mode() != Store::Redis;
+            self.set_level(
+                store,
+                if was_in_fallback {
+                    "journal write failed"
+                } else {
+                    why
+                },
+            );
+        } else {
+            self.update_mode(why);
+        }
+        if self.inner.redis.is_cluster() {
+            tracing::debug!(
+                key = record.key(),
+                slot = lane,
+                reason = why,
+                "vigil-client: slot in fallback"
+            );
         }
         Ok(Some((store, answer?)))
     }
 
-    /// A read with a fallback: Redis answers in redis mode; when it is unavailable (or the
-    /// client is in fallback), `local` answers from what the fallback stores hold.
-    pub(crate) async fn read<T>(
+    /// A read with a fallback: Redis answers while the key's lane is not in fallback; when it
+    /// is unavailable (or the lane is in fallback), `local` answers from what the fallback
+    /// stores hold.
+    pub(crate) async fn read_or_local<T>(
         &self,
+        key: &str,
         c: Cmd,
         parse: impl FnOnce(Value) -> Result<T, Error>,
         local: impl FnOnce(&LocalStreams) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if self.mode() == Store::Redis {
-            match self.inner.redis.call(&c).await.and_then(parse) {
+        let lane = self.lane_of(key);
+        if !self.lane_held(lane) {
+            match self.inner.redis.call(key, &c).await.and_then(parse) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_unavailable() => {
-                    // Later calls use the fallback stores until the probe sees Redis again.
                     Counters::inc(&self.inner.counters.failures);
-                    let to = if self.inner.journal.is_some() {
-                        Store::File
-                    } else {
-                        Store::Memory
-                    };
-                    self.leave_redis(to, &e.to_string());
+                    self.hold_lane(lane, &e.to_string());
                 }
                 Err(e) => return Err(e),
             }
@@ -138,10 +169,11 @@ impl Client {
     /// A call that only Redis can answer: unavailability is an error for the caller.
     pub(crate) async fn redis_only<T>(
         &self,
+        key: &str,
         c: Cmd,
         parse: impl FnOnce(Value) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let res = self.inner.redis.call(&c).await.and_then(parse);
+        let res = self.inner.redis.call(key, &c).await.and_then(parse);
         if let Err(e) = &res {
             if e.is_unavailable() {
                 Counters::inc(&self.inner.counters.failures);

@@ -2,8 +2,8 @@
 //! current mode and the counters. The calls live in `calls/`, the cascade in `cascade.rs`, the
 //! replay in `replay.rs` and the background probe in `probe.rs`.
 
+use crate::backend::Backend;
 use crate::config::Config;
-use crate::connection::Connection;
 use crate::error::Error;
 use crate::journal::SharedJournal;
 use crate::local::{KnownSettings, LocalStreams};
@@ -11,6 +11,7 @@ use crate::memory::MemoryStore;
 use crate::metrics::{Counters, Metrics};
 use crate::probe;
 use crate::types::Store;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,18 +40,27 @@ pub(crate) fn mode_code(s: Store) -> u8 {
     }
 }
 
-/// What the memory store holds, and the fallback stores' content as streams (for reads and
-/// provisional outcomes). Its lock is held for in-memory work only, never across I/O or an
-/// `.await`, so reads in fallback never wait for a journal fsync.
+/// What the memory store holds, the fallback stores' content as streams (for reads and
+/// provisional outcomes), and the lanes in fallback. Its lock is held for in-memory work only,
+/// never across I/O or an `.await`, so reads in fallback never wait for a journal fsync.
 pub(crate) struct State {
     pub memory: MemoryStore,
     pub local: LocalStreams,
+    /// The lanes (a single server: 0; a cluster: slots) whose writes go to the fallback
+    /// stores, with the writes of each waiting for replay. A lane stays here until the replay
+    /// has sent all of its writes, so that they reach Redis in the order they were made; one
+    /// with none is a lane whose read found Redis unavailable.
+    pub lanes: HashMap<u16, u64>,
 }
 
 pub(crate) struct Inner {
     pub config: Config,
-    pub redis: Connection,
+    pub redis: Backend,
+    /// `Redis` while no lane is in fallback, else `level`.
     pub mode: AtomicU8,
+    /// Where fallback writes go: `File`, or `Memory` from a failed journal write until the
+    /// probe has moved the memory store into the journal.
+    pub level: AtomicU8,
     /// None without a `journal_dir`, or when it could not be opened.
     pub journal: Option<SharedJournal>,
     pub state: SyncMutex<State>,
@@ -64,6 +74,10 @@ pub(crate) struct Inner {
     pub pending_memory: AtomicU64,
     pub settings: KnownSettings,
     pub wake: Arc<Notify>,
+    /// Woken by every change to the fallback stores' view (blocking reads in fallback).
+    pub local_changed: Notify,
+    /// The last silence ID this client gave (IDs grow with the clock, see `silence`).
+    pub last_silence_id: AtomicU64,
 }
 
 /// The async client. Cheap to clone (the clones share one connection, one journal and one
@@ -77,7 +91,7 @@ impl Client {
     /// Opens the journal (replaying on start whatever an earlier process left in it) and
     /// starts the background probe. Does not wait for Redis: the first call connects.
     pub async fn open(config: Config) -> Result<Client, Error> {
-        let redis = Connection::new(&config.url, config.connect_timeout, config.command_timeout)?;
+        let redis = Backend::open(&config)?;
         let journal = match &config.journal_dir {
             None => None,
             Some(dir) => match SharedJournal::open(dir, config.max_journal_bytes).await {
@@ -96,13 +110,20 @@ impl Client {
         if let Some(j) = &journal {
             j.set_sync_hook(config.journal_sync_hook.clone()).await;
         }
+        let level = if journal.is_some() {
+            Store::File
+        } else {
+            Store::Memory
+        };
         let inner = Arc::new(Inner {
             redis,
             mode: AtomicU8::new(mode_code(Store::Redis)),
+            level: AtomicU8::new(mode_code(level)),
             journal,
             state: SyncMutex::new(State {
                 memory: MemoryStore::new(config.memory_capacity),
                 local: LocalStreams::default(),
+                lanes: HashMap::new(),
             }),
             writes: Mutex::new(()),
             replay_lock: Mutex::new(()),
@@ -110,6 +131,8 @@ impl Client {
             pending_memory: AtomicU64::new(0),
             settings: KnownSettings::new(config.stream_defaults),
             wake: Arc::new(Notify::new()),
+            local_changed: Notify::new(),
+            last_silence_id: AtomicU64::new(0),
             config,
         });
         let client = Client { inner };
@@ -137,10 +160,54 @@ impl Client {
         for r in &records {
             // A record the rules refuse now was kept by an older client: Redis will say.
             let _ = st.local.apply(r, || self.inner.settings.get(r.key()), now);
+            *st.lanes.entry(self.lane_of(r.key())).or_insert(0) += 1;
         }
         drop(st);
-        self.set_mode(Store::File, "journal holds unreplayed writes");
+        self.update_mode("journal holds unreplayed writes");
         Ok(())
+    }
+
+    /// The lane of a key (see [`State::lanes`]).
+    pub(crate) fn lane_of(&self, key: &str) -> u16 {
+        self.inner.redis.lane(key)
+    }
+
+    /// Whether writes for this lane go to the fallback stores.
+    pub(crate) fn lane_held(&self, lane: u16) -> bool {
+        self.mode() != Store::Redis && self.state().lanes.contains_key(&lane)
+    }
+
+    /// A read found Redis unavailable for this lane: later calls for it use the fallback
+    /// stores until the probe sees Redis serve it again.
+    pub(crate) fn hold_lane(&self, lane: u16, reason: &str) {
+        self.state().lanes.entry(lane).or_insert(0);
+        self.update_mode(reason);
+    }
+
+    /// Where fallback writes go now (`File` or `Memory`).
+    pub(crate) fn level(&self) -> Store {
+        mode_of(self.inner.level.load(Relaxed))
+    }
+
+    pub(crate) fn set_level(&self, to: Store, reason: &str) {
+        self.inner.level.store(mode_code(to), Relaxed);
+        self.update_mode(reason);
+    }
+
+    /// Sets the mode from the lanes and the level, with an event if it changed.
+    pub(crate) fn update_mode(&self, reason: &str) {
+        let to = if self.state().lanes.is_empty() {
+            Store::Redis
+        } else {
+            self.level()
+        };
+        let from = mode_of(self.inner.mode.swap(mode_code(to), Relaxed));
+        self.mode_changed(from, to, reason);
+    }
+
+    /// Lanes in fallback (a single server: 0 or 1; a cluster: slots).
+    pub(crate) fn fallback_lanes(&self) -> u64 {
+        self.state().lanes.len() as u64
     }
 
     /// The state lock (see [`State`]).
@@ -148,7 +215,9 @@ impl Client {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The store writes go to now.
+    /// The store writes go to now: `Redis`, or the fallback store while any write waits for
+    /// replay. In a cluster, writes for the slots whose node answers go to Redis meanwhile
+    /// ([`Metrics::fallback_slots`] counts the others).
     pub fn mode(&self) -> Store {
         mode_of(self.inner.mode.load(Relaxed))
     }
@@ -167,12 +236,14 @@ impl Client {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> Metrics {
-        Metrics::new(
+        let mut m = Metrics::new(
             &self.inner.counters,
             self.mode(),
             self.pending_file(),
             self.inner.pending_memory.load(Relaxed),
-        )
+        );
+        m.fallback_slots = self.fallback_lanes();
+        m
     }
 
     /// The counters in Prometheus text format.
@@ -183,24 +254,6 @@ impl Client {
     /// Asks the background probe to check Redis now.
     pub fn wake_probe(&self) {
         self.inner.wake.notify_one();
-    }
-
-    pub(crate) fn set_mode(&self, to: Store, reason: &str) {
-        let from = mode_of(self.inner.mode.swap(mode_code(to), Relaxed));
-        self.mode_changed(from, to, reason);
-    }
-
-    /// Leaves redis mode for `to`, unless the mode is no longer redis.
-    pub(crate) fn leave_redis(&self, to: Store, reason: &str) {
-        let swapped = self.inner.mode.compare_exchange(
-            mode_code(Store::Redis),
-            mode_code(to),
-            Relaxed,
-            Relaxed,
-        );
-        if swapped.is_ok() {
-            self.mode_changed(Store::Redis, to, reason);
-        }
     }
 
     fn mode_changed(&self, from: Store, to: Store, reason: &str) {

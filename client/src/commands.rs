@@ -1,8 +1,10 @@
 //! Building the module's commands and reading their replies. No I/O here.
 
 use crate::error::Error;
+use crate::feed::*;
 use crate::types::*;
 use redis::{Cmd, Value};
+use std::time::Duration;
 
 /// A server error reply inside a value (pipelines and single calls hand them back as values).
 pub(crate) fn checked(v: Value) -> Result<Value, Error> {
@@ -248,6 +250,162 @@ pub(crate) fn parse_alert_info(v: Value) -> Result<AlertInfo, Error> {
         *slot = uint(&v)?;
     }
     Ok(info)
+}
+
+// ---- the change feed, silences, groups ----
+
+/// `ALERT.READ key AFTER cursor [COUNT n] [BLOCK ms] [filters] [WITHSILENCED]`; `block`
+/// overrides the options' (the first read of a `$` cursor does not block).
+pub(crate) fn read(key: &str, cursor: &str, o: &ReadOptions, block: Option<Duration>) -> Cmd {
+    let mut c = redis::cmd("ALERT.READ");
+    c.arg(key).arg("AFTER").arg(cursor);
+    if let Some(n) = o.count {
+        c.arg("COUNT").arg(n);
+    }
+    if let Some(b) = block {
+        // BLOCK 0 would wait without a limit.
+        c.arg("BLOCK").arg(b.as_millis().max(1) as u64);
+    }
+    c.arg(o.filters.args());
+    if o.with_silenced {
+        c.arg("WITHSILENCED");
+    }
+    c
+}
+
+/// An ALERT.READ reply's position and its `(cursor, alert)` pairs.
+pub(crate) type ReadItems = (String, Vec<(String, Alert)>);
+
+/// An ALERT.READ reply: `[next, [[cursor, alert], ...]]`, or nil when a BLOCK ran out.
+pub(crate) fn parse_read(v: Value) -> Result<Option<ReadItems>, Error> {
+    let v = checked(v)?;
+    if v == Value::Nil {
+        return Ok(None);
+    }
+    let items = array(v)?;
+    let [next, changes] = items.as_slice() else {
+        return Err(Error::Protocol(format!(
+            "ALERT.READ reply of {} items",
+            items.len()
+        )));
+    };
+    let changes = array(changes.clone())?
+        .into_iter()
+        .map(|pair| {
+            let pair = array(pair)?;
+            let [cursor, alert] = pair.as_slice() else {
+                return Err(Error::Protocol("ALERT.READ item of wrong length".into()));
+            };
+            Ok((text(cursor)?, Alert::from_json(&text(alert)?)?))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some((text(next)?, changes)))
+}
+
+pub(crate) fn silence(
+    key: &str,
+    until: u64,
+    m: &Matchers,
+    comment: Option<&str>,
+    id: Option<u64>,
+) -> Cmd {
+    let mut c = redis::cmd("ALERT.SILENCE");
+    c.arg(key).arg("UNTIL").arg(until).arg(m.args());
+    if let Some(text) = comment {
+        c.arg("COMMENT").arg(text);
+    }
+    if let Some(id) = id {
+        c.arg("ID").arg(id);
+    }
+    c
+}
+
+pub(crate) fn unsilence(key: &str, id: u64) -> Cmd {
+    let mut c = redis::cmd("ALERT.UNSILENCE");
+    c.arg(key).arg(id);
+    c
+}
+
+pub(crate) fn parse_silences(v: Value) -> Result<Vec<Silence>, Error> {
+    array(checked(v)?)?
+        .into_iter()
+        .map(|item| {
+            let mut s = Silence {
+                id: 0,
+                until: 0,
+                matchers: Matchers::default(),
+                comment: None,
+                covered: 0,
+            };
+            for (field, v) in pairs(item)? {
+                match field.as_str() {
+                    "id" => s.id = uint(&v)?,
+                    "until" => s.until = uint(&v)?,
+                    "covered" => s.covered = uint(&v)?,
+                    "comment" if v != Value::Nil => s.comment = Some(text(&v)?),
+                    "matchers" => s.matchers = parse_matchers(v)?,
+                    _ => {}
+                }
+            }
+            Ok(s)
+        })
+        .collect()
+}
+
+fn parse_matchers(v: Value) -> Result<Matchers, Error> {
+    let mut m = Matchers::default();
+    for (field, v) in pairs(v)? {
+        match field.as_str() {
+            "minseverity" => {
+                let t = text(&v)?;
+                m.min_severity = Some(
+                    Severity::parse(&t)
+                        .ok_or_else(|| Error::Protocol(format!("severity '{t}'")))?,
+                );
+            }
+            "source" => m.source = Some(text(&v)?),
+            "type" => m.kind = Some(text(&v)?),
+            "labels" => {
+                for (name, value) in pairs(v)? {
+                    m.labels.push((name, text(&value)?));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+pub(crate) fn groups(key: &str, start: Bound, end: Bound, by: &GroupBy, f: &Filters) -> Cmd {
+    let mut c = redis::cmd("ALERT.GROUPS");
+    c.arg(key)
+        .arg(start.arg())
+        .arg(end.arg())
+        .arg("BY")
+        .arg(by.arg())
+        .arg(f.args());
+    c
+}
+
+pub(crate) fn parse_groups(v: Value) -> Result<Vec<Group>, Error> {
+    array(checked(v)?)?
+        .into_iter()
+        .map(|g| {
+            let parts = array(g)?;
+            let [value, alerts, occurrences, newest] = parts.as_slice() else {
+                return Err(Error::Protocol("ALERT.GROUPS group of wrong length".into()));
+            };
+            Ok(Group {
+                value: match value {
+                    Value::Nil => None,
+                    v => Some(text(v)?),
+                },
+                alerts: uint(alerts)?,
+                occurrences: uint(occurrences)?,
+                newest_ts: uint(newest)?,
+            })
+        })
+        .collect()
 }
 
 // ---- quotas ----

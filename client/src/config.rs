@@ -11,8 +11,13 @@ use vigil_core::alert::{defaults, Settings};
 /// How to reach Redis and where to keep alerts while it is unavailable.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `redis://[user:password@]host:port[/db]`.
+    /// `redis://[user:password@]host:port[/db]`; in cluster mode, the first seed node.
     pub url: String,
+    /// Speak to a Redis Cluster (see [`Config::cluster`]).
+    pub cluster: bool,
+    /// More seed nodes of the cluster, beside `url` (any of them serves to read the
+    /// topology; credentials are those of `url`).
+    pub seeds: Vec<String>,
     /// The journal directory; `None` skips the file store (memory only, lost on exit).
     pub journal_dir: Option<PathBuf>,
     /// A call slower than this counts as Redis unavailable (the write goes to the journal,
@@ -54,6 +59,8 @@ impl Config {
     pub fn new(url: impl Into<String>) -> Config {
         Config {
             url: url.into(),
+            cluster: false,
+            seeds: Vec::new(),
             journal_dir: None,
             command_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(1),
@@ -66,6 +73,18 @@ impl Config {
             #[cfg(feature = "test-hooks")]
             journal_sync_hook: None,
         }
+    }
+
+    /// A Redis Cluster, reached through these seed URLs (one is enough; more let the client
+    /// start while some are down). Commands go to the primary of their key's slot, following
+    /// MOVED and ASK; the fallback holds only the writes for slots whose node cannot be
+    /// reached (see the README's "Redis Cluster").
+    pub fn cluster<S: Into<String>>(seeds: impl IntoIterator<Item = S>) -> Config {
+        let mut seeds = seeds.into_iter().map(Into::into);
+        let mut c = Config::new(seeds.next().unwrap_or_default());
+        c.cluster = true;
+        c.seeds = seeds.collect();
+        c
     }
 
     pub fn journal_dir(mut self, dir: impl Into<PathBuf>) -> Config {

@@ -1,35 +1,57 @@
-//! The connection to Redis: one multiplexed connection, made on first use and made again after
-//! a failure that may have broken it; every call bounded by a timeout, so that a server that
-//! accepts connections but does not answer counts as unavailable.
+//! A connection to one Redis server: one multiplexed connection, made on first use and made
+//! again after a failure that may have broken it; every call bounded by a timeout, so that a
+//! server that accepts connections but does not answer counts as unavailable. Blocking reads
+//! (`ALERT.READ ... BLOCK`) get connections of their own: a blocked command holds up every
+//! command queued behind it on its connection.
 
 use crate::error::Error;
 use redis::aio::MultiplexedConnection;
-use redis::{Cmd, Pipeline, Value};
+use redis::{Cmd, ConnectionInfo, Pipeline, Value};
+use std::sync::Mutex as SyncMutex;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 
+/// Idle connections kept for blocking reads, per server.
+const IDLE_BLOCKING: usize = 4;
+
 pub(crate) struct Connection {
     client: redis::Client,
     slot: Mutex<Option<MultiplexedConnection>>,
+    /// Connections for blocking reads, returned here only by a read that ran to its end.
+    idle: SyncMutex<Vec<MultiplexedConnection>>,
     connect_timeout: Duration,
     command_timeout: Duration,
 }
 
 impl Connection {
     pub fn new(
-        url: &str,
+        info: ConnectionInfo,
         connect_timeout: Duration,
         command_timeout: Duration,
     ) -> Result<Connection, Error> {
+        let shown = info.addr.to_string();
         let client =
-            redis::Client::open(url).map_err(|e| Error::Config(format!("url '{url}': {e}")))?;
+            redis::Client::open(info).map_err(|e| Error::Config(format!("'{shown}': {e}")))?;
         Ok(Connection {
             client,
             slot: Mutex::new(None),
+            idle: SyncMutex::new(Vec::new()),
             connect_timeout,
             command_timeout,
         })
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
+    async fn connect(&self) -> Result<MultiplexedConnection, Error> {
+        let connect = self.client.get_multiplexed_async_connection();
+        timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::Unavailable("connect timed out".into()))?
+            .map_err(Error::from)
     }
 
     async fn get(&self) -> Result<MultiplexedConnection, Error> {
@@ -37,10 +59,7 @@ impl Connection {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let connect = self.client.get_multiplexed_async_connection();
-        let c = timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| Error::Unavailable("connect timed out".into()))??;
+        let c = self.connect().await?;
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -87,6 +106,29 @@ impl Connection {
             }
             Ok(Err(e)) => Err(self.failed(e).await),
             Ok(Ok(values)) => Ok(values),
+        }
+    }
+
+    /// A command that may block on the server (`ALERT.READ ... BLOCK ms`), on a connection of
+    /// its own, within `limit` (the block time plus the command timeout).
+    pub async fn blocking_call(&self, c: &Cmd, limit: Duration) -> Result<Value, Error> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        // A caller that stops waiting drops `conn` with the read still pending on it: only a
+        // read that ran to its end gives its connection back.
+        match timeout(limit, conn.send_packed_command(c)).await {
+            Err(_) => Err(Error::Unavailable("blocking read timed out".into())),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(v)) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < IDLE_BLOCKING {
+                    idle.push(conn);
+                }
+                Ok(v)
+            }
         }
     }
 }

@@ -11,8 +11,9 @@ pub enum Error {
     /// Redis (or the module) is unavailable and this call has no fallback (quotas, LRU
     /// trackers, stream settings: shared state that only the server can decide).
     Unavailable(String),
-    /// The document would be refused by the server; checked locally in fallback mode so that a
-    /// journal never holds a write that cannot be replayed.
+    /// The write would be refused by the server (its document, its TS, a silence without a
+    /// matcher or ending in the past); checked locally in fallback mode so that a journal
+    /// never holds a write that cannot be replayed. The text is the server's.
     InvalidDocument(String),
     /// The server's reply did not have the expected shape.
     Protocol(String),
@@ -20,6 +21,8 @@ pub enum Error {
     Io(std::io::Error),
     /// The configuration cannot work (an invalid URL).
     Config(String),
+    /// An argument the client refuses before sending anything (text that is not a cursor).
+    InvalidInput(String),
 }
 
 impl fmt::Display for Error {
@@ -31,6 +34,7 @@ impl fmt::Display for Error {
             Error::Protocol(why) => write!(f, "unexpected reply: {why}"),
             Error::Io(e) => write!(f, "journal: {e}"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidInput(why) => write!(f, "{why}"),
         }
     }
 }
@@ -88,6 +92,12 @@ impl Error {
     /// True when the call failed because Redis or the module could not be reached.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable(_))
+    }
+
+    /// `ERR cursor is ahead of the stream` from ALERT.READ: the stream went back (an older
+    /// copy restored, the key deleted); read again from `0`.
+    pub fn is_cursor_ahead(&self) -> bool {
+        matches!(self, Error::Server { detail, .. } if detail.starts_with("cursor is ahead"))
     }
 }
 

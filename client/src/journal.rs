@@ -3,26 +3,47 @@
 //! write is acknowledged.
 //!
 //! Replay progress is a byte offset in `journal-<generation>.cursor`, moved forward only after
-//! Redis answered the records before it. The cursor is not fsync'ed: losing it replays records
-//! Redis already has, which the explicit IDs turn into `exists`. A fully replayed journal is
-//! deleted. A torn last line (a crash in the middle of a write, never acknowledged) is cut off
+//! Redis answered the records before it. Records answered out of order (in a cluster, the
+//! slots of a node that answers replay while those of one that does not wait) are listed in
+//! `journal-<generation>.done` until the cursor passes them. Neither file is fsync'ed: losing
+//! them replays records Redis already has, which the explicit IDs turn into `exists`. A fully
+//! replayed journal is deleted. A torn last line (a crash in the middle of a write, never acknowledged) is cut off
 //! when the journal is opened.
 //!
 //! `Journal` does blocking file I/O; the client reaches it through `SharedJournal`, which runs
 //! every call on tokio's blocking pool.
 
 use crate::record::Record;
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-/// A record read back, with the offset just past its line.
+/// A record read back: its segment, and the offsets of its line and just past it.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub record: Record,
+    pub generation: u64,
+    pub start: u64,
     pub end: u64,
+}
+
+/// A place in the journal: just past the entry that ended at `end` in segment `generation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Pos {
+    pub generation: u64,
+    pub end: u64,
+}
+
+impl Entry {
+    pub fn pos(&self) -> Pos {
+        Pos {
+            generation: self.generation,
+            end: self.end,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -32,8 +53,10 @@ struct Segment {
     len: u64,
     /// Bytes confirmed by Redis.
     cursor: u64,
-    /// Records after the cursor.
+    /// Records after the cursor that are not done.
     pending: u64,
+    /// Records after the cursor that Redis answered: start -> end.
+    done: BTreeMap<u64, u64>,
 }
 
 #[derive(Debug)]
@@ -81,9 +104,25 @@ fn cursor_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("journal-{generation:010}.cursor"))
 }
 
-/// Splits up to `max` complete lines of `bytes` (which starts at file offset `base`) into
-/// entries. Returns the entries and the offset just past the last line read.
-fn parse_lines(bytes: &[u8], base: u64, max: usize) -> (Vec<Entry>, u64) {
+fn done_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("journal-{generation:010}.done"))
+}
+
+/// The `start end` lines of a `.done` file past `cursor`.
+fn read_done(dir: &Path, generation: u64, cursor: u64) -> BTreeMap<u64, u64> {
+    let text = fs::read_to_string(done_path(dir, generation)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(' ')?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        })
+        .filter(|(start, end): &(u64, u64)| *start >= cursor && end > start)
+        .collect()
+}
+
+/// Splits up to `max` complete lines of `bytes` (which starts at file offset `base` of segment
+/// `generation`) into entries. Returns the entries and the offset just past the last line read.
+fn parse_lines(bytes: &[u8], generation: u64, base: u64, max: usize) -> (Vec<Entry>, u64) {
     let mut entries = Vec::new();
     let mut pos = 0usize;
     while entries.len() < max {
@@ -91,10 +130,13 @@ fn parse_lines(bytes: &[u8], base: u64, max: usize) -> (Vec<Entry>, u64) {
             break;
         };
         let line = &bytes[pos..pos + nl];
+        let start = base + pos as u64;
         pos += nl + 1;
         match serde_json::from_slice::<Record>(line) {
             Ok(record) => entries.push(Entry {
                 record,
+                generation,
+                start,
                 end: base + pos as u64,
             }),
             Err(_) if line.is_empty() => {}
@@ -150,7 +192,7 @@ impl Journal {
             let path = log_path(dir, generation);
             let mut bytes = Vec::new();
             File::open(&path)?.read_to_end(&mut bytes)?;
-            let (entries, complete) = parse_lines(&bytes, 0, usize::MAX);
+            let (entries, complete) = parse_lines(&bytes, generation, 0, usize::MAX);
             if complete < bytes.len() as u64 {
                 tracing::warn!(path = %path.display(), "vigil-client: cutting a torn last journal line");
                 OpenOptions::new()
@@ -163,7 +205,11 @@ impl Journal {
                 .and_then(|s| s.trim().parse::<u64>().ok())
                 .unwrap_or(0)
                 .min(complete);
-            let pending = entries.iter().filter(|e| e.end > cursor).count() as u64;
+            let done = read_done(dir, generation, cursor);
+            let pending = entries
+                .iter()
+                .filter(|e| e.end > cursor && !done.contains_key(&e.start))
+                .count() as u64;
             if pending == 0 {
                 journal.remove_files(generation);
                 continue;
@@ -174,6 +220,7 @@ impl Journal {
                 len: complete,
                 cursor,
                 pending,
+                done,
             });
         }
         Ok(journal)
@@ -191,26 +238,25 @@ impl Journal {
 
     /// Every pending record, oldest first (to rebuild the local view on start).
     pub fn pending_records(&self) -> io::Result<Vec<Record>> {
-        let mut out = Vec::new();
-        for s in &self.segments {
-            out.extend(
-                self.read_segment(s, usize::MAX)?
-                    .into_iter()
-                    .map(|e| e.record),
-            );
-        }
-        Ok(out)
+        Ok(self
+            .read_pending(None, usize::MAX)?
+            .into_iter()
+            .map(|e| e.record)
+            .collect())
     }
 
-    fn read_segment(&self, s: &Segment, max: usize) -> io::Result<Vec<Entry>> {
-        if s.cursor >= s.len {
+    /// Up to `max` records of segment `s` from offset `from` (at least its cursor) that are
+    /// not done.
+    fn read_segment(&self, s: &Segment, from: u64, max: usize) -> io::Result<Vec<Entry>> {
+        let from = from.max(s.cursor);
+        if from >= s.len || max == 0 {
             return Ok(Vec::new());
         }
         let mut f = File::open(log_path(&self.dir, s.generation))?;
-        f.seek(SeekFrom::Start(s.cursor))?;
+        f.seek(SeekFrom::Start(from))?;
         // Read in slices so a large backlog is not loaded whole for one batch.
         let mut out = Vec::new();
-        let mut base = s.cursor;
+        let mut base = from;
         let mut carry: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         while base + (carry.len() as u64) < s.len && out.len() < max {
@@ -220,23 +266,38 @@ impl Journal {
                 break;
             }
             carry.extend_from_slice(&buf[..n]);
-            let (entries, complete) = parse_lines(&carry, base, max - out.len());
+            let (entries, complete) = parse_lines(&carry, s.generation, base, usize::MAX);
             carry.drain(..(complete - base) as usize);
             base = complete;
-            out.extend(entries);
+            out.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| !s.done.contains_key(&e.start)),
+            );
         }
         out.truncate(max);
         Ok(out)
     }
 
-    /// Up to `max` pending records of the oldest segment that has any, with its generation.
-    pub fn next_batch(&self, max: usize) -> io::Result<Option<(u64, Vec<Entry>)>> {
+    /// Up to `max` records not yet done, oldest first, after `after` (from the start when
+    /// None).
+    pub fn read_pending(&self, after: Option<Pos>, max: usize) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
         for s in &self.segments {
-            if s.pending > 0 {
-                return Ok(Some((s.generation, self.read_segment(s, max)?)));
+            if out.len() >= max {
+                break;
             }
+            let from = match after {
+                Some(p) if p.generation > s.generation => continue,
+                Some(p) if p.generation == s.generation => p.end,
+                _ => 0,
+            };
+            if s.pending == 0 {
+                continue;
+            }
+            out.extend(self.read_segment(s, from, max - out.len())?);
         }
-        Ok(None)
+        Ok(out)
     }
 
     /// Appends one record and fsyncs it: when this returns Ok, the record survives a crash.
@@ -290,6 +351,7 @@ impl Journal {
                     len: 0,
                     cursor: 0,
                     pending: 0,
+                    done: BTreeMap::new(),
                 });
                 generation
             }
@@ -329,45 +391,100 @@ impl Journal {
         newest_on_disk.map_or(1, |g| g + 1)
     }
 
-    /// Redis answered the records of `generation` up to offset `end` (`count` of them).
-    pub fn confirm(&mut self, generation: u64, end: u64, count: u64) {
-        let Some(seg) = self
-            .segments
-            .iter_mut()
-            .find(|s| s.generation == generation)
-        else {
-            return;
-        };
-        if end <= seg.cursor {
-            return;
+    /// Redis answered these records (in any order): the cursor of each segment moves past
+    /// the records done from its start; those done beyond it are listed in its `.done` file.
+    pub fn mark_done(&mut self, entries: &[(u64, u64, u64)]) {
+        let mut touched: Vec<u64> = Vec::new();
+        for &(generation, start, end) in entries {
+            let Some(seg) = self
+                .segments
+                .iter_mut()
+                .find(|s| s.generation == generation)
+            else {
+                continue;
+            };
+            if start < seg.cursor || seg.done.contains_key(&start) {
+                continue;
+            }
+            seg.done.insert(start, end);
+            seg.pending = seg.pending.saturating_sub(1);
+            if !touched.contains(&generation) {
+                touched.push(generation);
+            }
         }
-        self.pending_bytes = self.pending_bytes.saturating_sub(end - seg.cursor);
-        seg.cursor = end;
-        seg.pending = seg.pending.saturating_sub(count);
-        let path = cursor_path(&self.dir, generation);
-        let tmp = path.with_extension("cursor.tmp");
-        let written = fs::write(&tmp, end.to_string()).and_then(|_| fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            // Only costs a second replay of these records (answered `exists`).
-            tracing::warn!(error = %e, "vigil-client: could not save the journal cursor");
+        for generation in touched {
+            self.advance(generation);
         }
-        // A fully replayed segment that is no longer appended to can go.
-        let last = self.segments.len() - 1;
-        if let Some(i) = self
+    }
+
+    /// Moves a segment's cursor past its records done from the cursor on, and saves it.
+    fn advance(&mut self, generation: u64) {
+        let Some(i) = self
             .segments
             .iter()
             .position(|s| s.generation == generation)
-        {
-            if i != last && self.segments[i].pending == 0 {
-                self.segments.remove(i);
-                self.remove_files(generation);
+        else {
+            return;
+        };
+        let seg = &mut self.segments[i];
+        let before = seg.cursor;
+        while let Some(end) = seg.done.remove(&seg.cursor) {
+            seg.cursor = end;
+        }
+        if seg.pending == 0 {
+            // Everything left is done (a skipped unreadable line included).
+            seg.cursor = seg.len;
+            seg.done.clear();
+        }
+        let (cursor, len) = (seg.cursor, seg.len);
+        let beyond: Vec<(u64, u64)> = seg.done.iter().map(|(a, b)| (*a, *b)).collect();
+        self.pending_bytes = self.pending_bytes.saturating_sub(cursor - before);
+        if cursor > before {
+            let path = cursor_path(&self.dir, generation);
+            let tmp = path.with_extension("cursor.tmp");
+            let written = fs::write(&tmp, cursor.to_string()).and_then(|_| fs::rename(&tmp, &path));
+            if let Err(e) = written {
+                // Only costs a second replay of these records (answered `exists`).
+                tracing::warn!(error = %e, "vigil-client: could not save the journal cursor");
             }
+        }
+        let done = done_path(&self.dir, generation);
+        if beyond.is_empty() {
+            let _ = fs::remove_file(&done);
+        } else {
+            let text: String = beyond.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+            let tmp = done.with_extension("done.tmp");
+            let written = fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, &done));
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "vigil-client: could not save the journal's done list");
+            }
+        }
+        // A fully replayed segment that is no longer appended to can go.
+        let last = self.segments.len() - 1;
+        if i != last && self.segments[i].pending == 0 && cursor >= len {
+            self.segments.remove(i);
+            self.remove_files(generation);
+        }
+    }
+
+    /// Segments that count pending records none of which can be read back (the file was
+    /// changed under us): stop waiting for them.
+    pub fn skip_unreadable_all(&mut self) {
+        let stuck: Vec<u64> = self
+            .segments
+            .iter()
+            .filter(|s| s.pending > 0)
+            .filter(|s| matches!(self.read_segment(s, 0, 1), Ok(v) if v.is_empty()))
+            .map(|s| s.generation)
+            .collect();
+        for generation in stuck {
+            self.skip_unreadable(generation);
         }
     }
 
     /// A segment counted records that can no longer be read (the file was changed under us):
     /// stop waiting for them.
-    pub fn skip_unreadable(&mut self, generation: u64) {
+    fn skip_unreadable(&mut self, generation: u64) {
         let Some(seg) = self
             .segments
             .iter_mut()
@@ -375,17 +492,14 @@ impl Journal {
         else {
             return;
         };
-        let (len, cursor, pending) = (seg.len, seg.cursor, seg.pending);
+        let pending = seg.pending;
         tracing::error!(
             generation,
             pending,
             "vigil-client: journal records could not be read back"
         );
-        if len <= cursor {
-            seg.pending = 0;
-            return;
-        }
-        self.confirm(generation, len, pending);
+        seg.pending = 0;
+        self.advance(generation);
     }
 
     /// Everything was replayed: delete the files, the next append starts a new segment.
@@ -401,6 +515,7 @@ impl Journal {
     fn remove_files(&self, generation: u64) {
         let _ = fs::remove_file(log_path(&self.dir, generation));
         let _ = fs::remove_file(cursor_path(&self.dir, generation));
+        let _ = fs::remove_file(done_path(&self.dir, generation));
     }
 
     /// Keeps a record Redis refused (bad document, wrong type) beside the journal, so that
@@ -481,16 +596,16 @@ impl SharedJournal {
         self.run(|j| j.pending_records()).await?
     }
 
-    pub async fn next_batch(&self, max: usize) -> io::Result<Option<(u64, Vec<Entry>)>> {
-        self.run(move |j| j.next_batch(max)).await?
+    pub async fn read_pending(&self, after: Option<Pos>, max: usize) -> io::Result<Vec<Entry>> {
+        self.run(move |j| j.read_pending(after, max)).await?
     }
 
-    pub async fn confirm(&self, generation: u64, end: u64, count: u64) {
-        self.logged(self.run(move |j| j.confirm(generation, end, count)).await);
+    pub async fn mark_done(&self, entries: Vec<(u64, u64, u64)>) {
+        self.logged(self.run(move |j| j.mark_done(&entries)).await);
     }
 
-    pub async fn skip_unreadable(&self, generation: u64) {
-        self.logged(self.run(move |j| j.skip_unreadable(generation)).await);
+    pub async fn skip_unreadable_all(&self) {
+        self.logged(self.run(|j| j.skip_unreadable_all()).await);
     }
 
     pub async fn reset(&self) {
@@ -558,14 +673,33 @@ mod tests {
             (0..5).map(add).collect::<Vec<_>>()
         );
         j.append(&add(5)).unwrap();
-        let (generation, batch) = j.next_batch(3).unwrap().unwrap();
+        let batch = j.read_pending(None, 3).unwrap();
         assert_eq!(batch.len(), 3);
-        j.confirm(generation, batch[2].end, 3);
+        let done = |e: &Entry| (e.generation, e.start, e.end);
+        j.mark_done(&batch.iter().map(done).collect::<Vec<_>>());
         drop(j);
-        let j = Journal::open(&dir, 0).unwrap();
+        let mut j = Journal::open(&dir, 0).unwrap();
         assert_eq!(j.pending(), 3);
         let rest = j.pending_records().unwrap();
         assert_eq!(rest, (3..6).map(add).collect::<Vec<_>>());
+
+        // Out of order: the last one is done first, then the one before the cursor's.
+        let rest = j.read_pending(None, 10).unwrap();
+        j.mark_done(&[done(&rest[2])]);
+        assert_eq!(j.pending(), 2);
+        let after_first = j.read_pending(Some(rest[0].pos()), 10).unwrap();
+        assert_eq!(after_first.len(), 1, "done records are skipped");
+        assert_eq!(after_first[0].record, add(4));
+        drop(j);
+        let mut j = Journal::open(&dir, 0).unwrap();
+        assert_eq!(j.pending(), 2, "the done list survives a reopen");
+        assert_eq!(j.pending_records().unwrap(), vec![add(3), add(4)]);
+        j.mark_done(&[done(&rest[1])]);
+        j.mark_done(&[done(&rest[0])]);
+        assert_eq!(j.pending(), 0);
+        assert!(!done_path(&dir, 1).exists());
+        drop(j);
+        assert_eq!(Journal::open(&dir, 0).unwrap().pending(), 0);
         let _ = fs::remove_dir_all(&dir);
     }
 

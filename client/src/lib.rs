@@ -70,14 +70,17 @@
 //! With Redis up, the same calls answer from Redis; [`Client::flush`] waits until the
 //! fallback stores are empty.
 
+mod backend;
 pub mod blocking;
 mod calls;
 mod cascade;
 mod client;
+mod cluster;
 mod commands;
 mod config;
 mod connection;
 mod error;
+mod feed;
 mod journal;
 mod local;
 mod memory;
@@ -93,5 +96,8 @@ pub use client::Client;
 pub use config::SyncHook;
 pub use config::{Config, StreamSettings};
 pub use error::Error;
+pub use feed::{
+    Change, Cursor, Feed, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply, Silence,
+};
 pub use metrics::Metrics;
 pub use types::*;

@@ -9,13 +9,25 @@
 
 use crate::config::StreamSettings;
 use crate::error::Error;
+use crate::feed::{Change, Cursor, Filters, Group, GroupBy, Matchers, ReadOptions, Silence};
 use crate::record::{Answer, IdsOp, Record};
-use crate::types::{AddOutcome, Alert, AlertId, AlertInfo, RangeQuery};
+use crate::types::{AddOutcome, Alert, AlertId, AlertInfo, Bound, RangeQuery};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use vigil_core::alert::doc::parse_document;
 use vigil_core::alert::stream::render;
-use vigil_core::alert::Stream;
+use vigil_core::alert::{ReadQuery, Stream};
+
+/// Changes a READ looks at in one call, as the module's bound.
+const READ_MAX_EXAMINED: usize = 10_000;
+
+/// A new stream, its revisions starting at the clock in microseconds as the module's do, so
+/// that a local cursor of an earlier outage is below every revision of a stream made later.
+fn new_stream(settings: StreamSettings, now: u64) -> Stream {
+    let mut s = Stream::new(settings.to_core());
+    s.restore_counters(now.saturating_mul(1000), 1);
+    s
+}
 
 /// The streams the fallback stores' writes make.
 #[derive(Default)]
@@ -39,7 +51,7 @@ impl LocalStreams {
                 let stream = self
                     .streams
                     .entry(key.clone())
-                    .or_insert_with(|| Stream::new(settings().to_core()));
+                    .or_insert_with(|| new_stream(settings(), now));
                 let id = id.to_core();
                 let added = stream
                     .add(doc, Some(id.ts), Some(id), now)
@@ -58,21 +70,174 @@ impl LocalStreams {
                 let changed = ids.iter().filter(|id| apply(stream, &id.to_core())).count();
                 Ok(Answer::Count(changed as u64))
             }
-        }
-    }
-
-    /// A write the memory store had to drop: the alert it added is gone from the local view.
-    pub fn forget(&mut self, record: &Record) {
-        if let Record::Add { key, id, .. } = record {
-            if let Some(stream) = self.streams.get_mut(key) {
-                stream.remove(&id.to_core());
+            Record::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            } => {
+                // As the module: a silence creates its stream with the default settings.
+                let stream = self
+                    .streams
+                    .entry(key.clone())
+                    .or_insert_with(|| new_stream(settings(), now));
+                stream
+                    .silence(*until, matchers.to_core(), comment.clone(), Some(*id))
+                    .map(Answer::Silence)
+                    .map_err(|e| refused(&e))
+            }
+            Record::Unsilence { key, id } => {
+                let ended = self.streams.get_mut(key).and_then(|s| s.unsilence(*id));
+                Ok(Answer::Count(u64::from(ended.is_some())))
             }
         }
     }
 
-    /// Everything was replayed: Redis answers from now on.
-    pub fn clear(&mut self) {
-        self.streams.clear();
+    /// Whether the fallback stores hold silence `id` of `key` (made while Redis was away).
+    pub fn has_silence(&self, key: &str, id: u64) -> bool {
+        self.streams
+            .get(key)
+            .is_some_and(|s| s.silences().any(|x| x.id == id))
+    }
+
+    /// Ends the silences of `key` whose UNTIL has passed, as the module's sweep does.
+    pub fn end_silences(&mut self, key: &str, now: u64) {
+        if let Some(s) = self.streams.get_mut(key) {
+            for id in s.ended_silences(now) {
+                s.unsilence(id);
+            }
+        }
+    }
+
+    /// ALERT.READ of the changes the fallback stores made (cursors of their own, see
+    /// [`Cursor`]): after `cursor`'s local part, or from the start of the local changes for a
+    /// cursor Redis gave (none of them reached Redis, so its reader has not seen them).
+    pub fn read(
+        &self,
+        key: &str,
+        cursor: &Cursor,
+        o: &ReadOptions,
+    ) -> Result<(Cursor, Vec<Change>), Error> {
+        // A `$` reader has no Redis position yet: once Redis answers, it reads from 0, as a
+        // position taken then would skip what was written meanwhile.
+        let redis = if cursor.is_now() {
+            "0"
+        } else {
+            cursor.redis_part()
+        };
+        let Some(stream) = self.streams.get(key) else {
+            let local = if cursor.is_now() {
+                Some(0)
+            } else {
+                cursor.local_part()
+            };
+            let next = match local {
+                Some(l) => Cursor::local(redis, l),
+                None => cursor.clone(),
+            };
+            return Ok((next, Vec::new()));
+        };
+        let after = match cursor.local_part() {
+            _ if cursor.is_now() => stream.revision(),
+            // Ahead of this store (its stream was made again): from its start.
+            Some(l) if l > stream.revision() => 0,
+            Some(l) => l,
+            None => 0,
+        };
+        let q = ReadQuery {
+            after,
+            count: o
+                .count
+                .map_or(100, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)),
+            filter: o.filters.to_core(),
+            with_silenced: o.with_silenced,
+            max_examined: READ_MAX_EXAMINED,
+        };
+        let r = stream
+            .read(&q)
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        let changes = r
+            .items
+            .into_iter()
+            .map(|(rev, id, a)| {
+                Ok(Change {
+                    cursor: Cursor::local(redis, rev),
+                    alert: Alert::from_json(&render(&id, a))?,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok((Cursor::local(redis, r.next), changes))
+    }
+
+    /// ALERT.SILENCES of the silences made while Redis was away.
+    pub fn silences(&self, key: &str) -> Vec<Silence> {
+        let Some(s) = self.streams.get(key) else {
+            return Vec::new();
+        };
+        s.silences()
+            .map(|x| Silence {
+                id: x.id,
+                until: x.until,
+                matchers: Matchers::from_core(&x.matchers),
+                comment: x.comment.clone(),
+                covered: s.covered(x),
+            })
+            .collect()
+    }
+
+    /// ALERT.GROUPS.
+    pub fn groups(
+        &self,
+        key: &str,
+        start: Bound,
+        end: Bound,
+        by: &GroupBy,
+        f: &Filters,
+    ) -> Vec<Group> {
+        let Some(s) = self.streams.get(key) else {
+            return Vec::new();
+        };
+        let mut q = vigil_core::alert::RangeQuery::all();
+        q.start = start.as_start().to_core();
+        q.end = end.as_end().to_core();
+        let core = f.to_core();
+        q.min_severity = core.min_severity;
+        q.source = core.source;
+        q.kind = core.kind;
+        q.status = core.status;
+        q.labels = core.labels;
+        s.groups(&q, &by.to_core())
+            .into_iter()
+            .map(|g| Group {
+                value: g.value,
+                alerts: g.alerts,
+                occurrences: g.occurrences,
+                newest_ts: g.newest_ts,
+            })
+            .collect()
+    }
+
+    /// A write the memory store had to drop: the alert it added is gone from the local view.
+    pub fn forget(&mut self, record: &Record) {
+        match record {
+            Record::Add { key, id, .. } => {
+                if let Some(stream) = self.streams.get_mut(key) {
+                    stream.remove(&id.to_core());
+                }
+            }
+            Record::Silence { key, id, .. } => {
+                if let Some(stream) = self.streams.get_mut(key) {
+                    stream.unsilence(*id);
+                }
+            }
+            Record::Ids { .. } | Record::Unsilence { .. } => {}
+        }
+    }
+
+    /// The writes of these keys were all replayed: Redis answers for them from now on.
+    pub fn clear_where(&mut self, replayed: impl Fn(&str) -> bool) {
+        self.streams.retain(|key, _| !replayed(key));
     }
 
     /// ALERT.GET.

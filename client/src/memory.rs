@@ -46,6 +46,17 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Up to `max` records numbered after `after` (from the oldest when None), oldest first.
+    pub fn after(&self, after: Option<u64>, max: usize) -> Vec<(u64, Record)> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|(n, _)| after.is_none_or(|a| **n > a))
+            .take(max)
+            .map(|(n, r)| (*n, r.clone()))
+            .collect()
+    }
+
     /// Removes a record Redis answered (if it was not pushed out meanwhile).
     pub fn remove(&mut self, n: u64) -> bool {
         self.entries.pop(&n).is_some()

@@ -61,6 +61,9 @@ pub struct Metrics {
     pub pending: u64,
     pub pending_file: u64,
     pub pending_memory: u64,
+    /// Slots whose writes go to the fallback stores (a cluster); on a single server 1 while
+    /// in fallback, else 0.
+    pub fallback_slots: u64,
     /// Writes replayed to Redis (each answered by Redis).
     pub replayed: u64,
     /// Writes Redis refused on replay with an error (kept in `rejected.jsonl`).
@@ -90,6 +93,7 @@ impl Metrics {
             pending: pending_file + pending_memory,
             pending_file,
             pending_memory,
+            fallback_slots: 0,
             replayed: g(&c.replayed),
             rejected: g(&c.rejected),
             dropped: g(&c.dropped),
@@ -164,6 +168,12 @@ impl Metrics {
                 ("{store=\"file\"}", self.pending_file),
                 ("{store=\"memory\"}", self.pending_memory),
             ],
+        );
+        metric(
+            "fallback_slots",
+            "gauge",
+            "Slots whose writes go to the fallback stores (1 on a single server in fallback).",
+            &[("", self.fallback_slots)],
         );
         metric(
             "replayed_total",

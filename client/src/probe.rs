@@ -18,7 +18,8 @@ async fn probe(inner: Weak<Inner>) {
             return;
         };
         let client = Client { inner: strong };
-        let waiting = client.mode() != Store::Redis || client.pending() > 0;
+        let waiting =
+            client.mode() != Store::Redis || client.pending() > 0 || client.inner.redis.any_down();
         if waiting && client.replay().await.is_err() {
             Counters::inc(&client.inner.counters.probe_failures);
             client.migrate_memory().await;

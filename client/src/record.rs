@@ -1,9 +1,10 @@
-//! The writes that can fall back (ALERT.ADD, ACK, RESOLVE, DEL): what the journal and the
-//! memory store keep, the command each one replays as, and the check that keeps out a write
-//! the server would refuse (it could never be replayed).
+//! The writes that can fall back (ALERT.ADD, ACK, RESOLVE, DEL, SILENCE, UNSILENCE): what the
+//! journal and the memory store keep, the command each one replays as, and the check that
+//! keeps out a write the server would refuse (it could never be replayed).
 
 use crate::commands as cmd;
 use crate::error::Error;
+use crate::feed::Matchers;
 use crate::types::{AddOutcome, AlertId};
 use redis::{Cmd, Value};
 use serde::{Deserialize, Serialize};
@@ -41,14 +42,29 @@ pub(crate) enum Record {
         key: String,
         ids: Vec<AlertId>,
     },
+    /// Always with the ID the client gave it, so that a replay of a silence Redis already
+    /// holds is told apart (see `Client::settle_silence`).
+    Silence {
+        key: String,
+        id: u64,
+        until: u64,
+        matchers: Matchers,
+        comment: Option<String>,
+    },
+    Unsilence {
+        key: String,
+        id: u64,
+    },
 }
 
 /// What a write answered, from Redis or from a fallback store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
     Add(AddOutcome),
-    /// ACK / RESOLVE / DEL: the alerts changed.
+    /// ACK / RESOLVE / DEL: the alerts changed; UNSILENCE: 1 or 0.
     Count(u64),
+    /// SILENCE: the silence's ID.
+    Silence(u64),
 }
 
 impl Record {
@@ -70,7 +86,10 @@ impl Record {
 
     pub fn key(&self) -> &str {
         match self {
-            Record::Add { key, .. } | Record::Ids { key, .. } => key,
+            Record::Add { key, .. }
+            | Record::Ids { key, .. }
+            | Record::Silence { key, .. }
+            | Record::Unsilence { key, .. } => key,
         }
     }
 
@@ -80,6 +99,14 @@ impl Record {
         match self {
             Record::Add { key, doc, id } => cmd::add(key, doc, *id),
             Record::Ids { op, key, ids } => cmd::ids_cmd(op.command(), key, ids),
+            Record::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            } => cmd::silence(key, *until, matchers, comment.as_deref(), Some(*id)),
+            Record::Unsilence { key, id } => cmd::unsilence(key, *id),
         }
     }
 
@@ -87,13 +114,30 @@ impl Record {
     pub fn answer(&self, v: Value) -> Result<Answer, Error> {
         match self {
             Record::Add { .. } => cmd::parse_add(v).map(Answer::Add),
-            Record::Ids { .. } => cmd::parse_count(v).map(Answer::Count),
+            Record::Ids { .. } | Record::Unsilence { .. } => cmd::parse_count(v).map(Answer::Count),
+            Record::Silence { .. } => cmd::parse_count(v).map(Answer::Silence),
         }
     }
 
     /// Refuses, with the server's words, a write the server would refuse: a `TS` past the
     /// largest it reads (the module's argument check) or a document `vigil_core` refuses.
-    pub fn check(&self, max_document_bytes: usize) -> Result<(), Error> {
+    pub fn check(&self, max_document_bytes: usize, now: u64) -> Result<(), Error> {
+        if let Record::Silence {
+            until, matchers, ..
+        } = self
+        {
+            if matchers.is_empty() {
+                return Err(Error::InvalidDocument(
+                    "ERR a silence needs at least one matcher: MINSEVERITY, SOURCE, TYPE or LABEL"
+                        .into(),
+                ));
+            }
+            if *until <= now {
+                return Err(Error::InvalidDocument(format!(
+                    "ERR UNTIL {until} is not in the future (the client clock is {now})"
+                )));
+            }
+        }
         let Record::Add { doc, id, .. } = self else {
             return Ok(());
         };
@@ -109,8 +153,10 @@ impl Record {
     }
 }
 
-/// A journal line: `{"op":"add","key":..,"doc":..,"id":"<ts>-<seq>"}` or
-/// `{"op":"ack"|"resolve"|"del","key":..,"ids":[..]}`.
+/// A journal line: `{"op":"add","key":..,"doc":..,"id":"<ts>-<seq>"}`,
+/// `{"op":"ack"|"resolve"|"del","key":..,"ids":[..]}`,
+/// `{"op":"silence","key":..,"id":N,"until":ms,"matchers":{..},"comment":..}` or
+/// `{"op":"unsilence","key":..,"id":N}`.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Line {
@@ -130,6 +176,18 @@ enum Line {
     Del {
         key: String,
         ids: Vec<String>,
+    },
+    Silence {
+        key: String,
+        id: u64,
+        until: u64,
+        matchers: Matchers,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    Unsilence {
+        key: String,
+        id: u64,
     },
 }
 
@@ -160,6 +218,20 @@ impl TryFrom<Line> for Record {
                 key,
                 ids: ids(i)?,
             },
+            Line::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            } => Record::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            },
+            Line::Unsilence { key, id } => Record::Unsilence { key, id },
         })
     }
 }
@@ -187,6 +259,20 @@ impl From<Record> for Line {
                     ids: text(ids),
                 },
             },
+            Record::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            } => Line::Silence {
+                key,
+                id,
+                until,
+                matchers,
+                comment,
+            },
+            Record::Unsilence { key, id } => Line::Unsilence { key, id },
         }
     }
 }
@@ -209,6 +295,26 @@ mod tests {
         assert_eq!(line, r#"{"op":"resolve","key":"k","ids":["1-2"]}"#);
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), ack);
         assert!(serde_json::from_str::<Record>(r#"{"op":"del","key":"k","ids":["x"]}"#).is_err());
+        let silence = Record::Silence {
+            key: "k".into(),
+            id: 17,
+            until: 99,
+            matchers: Matchers::new().source("db"),
+            comment: Some("swap".into()),
+        };
+        let line = serde_json::to_string(&silence).unwrap();
+        assert_eq!(
+            line,
+            r#"{"op":"silence","key":"k","id":17,"until":99,"matchers":{"source":"db"},"comment":"swap"}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), silence);
+        let un = Record::Unsilence {
+            key: "k".into(),
+            id: 17,
+        };
+        let line = serde_json::to_string(&un).unwrap();
+        assert_eq!(line, r#"{"op":"unsilence","key":"k","id":17}"#);
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), un);
     }
 
     #[test]
@@ -218,17 +324,36 @@ mod tests {
             r#"{"severity":"low","severity":"high"}"#,
             AlertId::new(1, 1),
         );
-        let e = dup.check(65536).unwrap_err().to_string();
+        let e = dup.check(65536, 0).unwrap_err().to_string();
         assert!(
             e.starts_with("ERR invalid document: duplicate field"),
             "{e}"
         );
         let far = Record::add("k", "{}", AlertId::new(u64::MAX, 1));
         assert!(far
-            .check(65536)
+            .check(65536, 0)
             .unwrap_err()
             .to_string()
             .contains("invalid TS"));
-        assert!(Record::add("k", "{}", AlertId::new(1, 1)).check(1).is_err());
+        assert!(Record::add("k", "{}", AlertId::new(1, 1))
+            .check(1, 0)
+            .is_err());
+        let silence = |until, matchers| Record::Silence {
+            key: "k".into(),
+            id: 1,
+            until,
+            matchers,
+            comment: None,
+        };
+        let e = silence(10, Matchers::new()).check(1, 5).unwrap_err();
+        assert!(e.to_string().contains("at least one matcher"), "{e}");
+        let e = silence(5, Matchers::new().source("a"))
+            .check(1, 5)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("UNTIL 5 is not in the future"),
+            "{e}"
+        );
+        assert!(silence(6, Matchers::new().source("a")).check(1, 5).is_ok());
     }
 }

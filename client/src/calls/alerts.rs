@@ -68,7 +68,8 @@ impl Client {
 
     /// ALERT.GET: from Redis, or in fallback from what the fallback stores hold.
     pub async fn get(&self, key: &str, ids: &[AlertId]) -> Result<Vec<Option<Alert>>, Error> {
-        self.read(
+        self.read_or_local(
+            key,
             cmd::ids_cmd("ALERT.GET", key, ids),
             cmd::parse_alerts,
             |l| l.get(key, ids),
@@ -80,7 +81,7 @@ impl Client {
     /// filters, order and COUNT).
     pub async fn range(&self, key: &str, q: &RangeQuery) -> Result<Vec<Alert>, Error> {
         let from_redis = |v| cmd::parse_alerts(v).map(|a| a.into_iter().flatten().collect());
-        self.read(cmd::range(key, q), from_redis, |l| l.range(key, q))
+        self.read_or_local(key, cmd::range(key, q), from_redis, |l| l.range(key, q))
             .await
     }
 
@@ -93,7 +94,7 @@ impl Client {
                 .set(key, StreamSettings::from_info(&info));
             Ok(info)
         };
-        self.read(cmd::info(key), from_redis, |l| {
+        self.read_or_local(key, cmd::info(key), from_redis, |l| {
             l.info(key).ok_or_else(|| Error::Server {
                 code: "ERR".into(),
                 detail: "no such key".into(),
@@ -104,7 +105,8 @@ impl Client {
 
     /// ALERT.CREATE (Redis only: whether the key exists is the server's to say).
     pub async fn create(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
-        self.redis_only(cmd::create(key, opts), cmd::ok).await?;
+        self.redis_only(key, cmd::create(key, opts), cmd::ok)
+            .await?;
         let mut s = self.inner.settings.defaults();
         s.apply(opts);
         self.inner.settings.set(key, s);
@@ -113,7 +115,7 @@ impl Client {
 
     /// ALERT.ALTER (Redis only).
     pub async fn alter(&self, key: &str, opts: &StreamOptions) -> Result<(), Error> {
-        self.redis_only(cmd::alter(key, opts), cmd::ok).await?;
+        self.redis_only(key, cmd::alter(key, opts), cmd::ok).await?;
         let mut s = self.inner.settings.get(key);
         s.apply(opts);
         self.inner.settings.set(key, s);
@@ -123,7 +125,8 @@ impl Client {
     /// ALERT.TRIM (Redis only: `MAXLEN n` replayed later would remove other alerts than the
     /// ones it meant, as the stream in Redis will have changed meanwhile).
     pub async fn trim(&self, key: &str, t: Trim) -> Result<u64, Error> {
-        self.redis_only(cmd::trim(key, t), cmd::parse_count).await
+        self.redis_only(key, cmd::trim(key, t), cmd::parse_count)
+            .await
     }
 
     /// The first time a stream is written, learn its settings in the background, so that
@@ -135,7 +138,7 @@ impl Client {
         let client = self.clone();
         let key = key.to_owned();
         tokio::spawn(async move {
-            let info = client.inner.redis.call(&cmd::info(&key)).await;
+            let info = client.inner.redis.call(&key, &cmd::info(&key)).await;
             if let Ok(info) = info.and_then(cmd::parse_alert_info) {
                 client
                     .inner

@@ -8,13 +8,13 @@ use crate::types::*;
 impl Client {
     /// LRU.TOUCH tracker key size [key size ...]: the keys newly tracked.
     pub async fn lru_touch(&self, tracker: &str, keys: &[(&str, Amount)]) -> Result<u64, Error> {
-        self.redis_only(cmd::lru_touch(tracker, keys), cmd::parse_count)
+        self.redis_only(tracker, cmd::lru_touch(tracker, keys), cmd::parse_count)
             .await
     }
 
     /// LRU.FORGET tracker key [key ...].
     pub async fn lru_forget(&self, tracker: &str, keys: &[&str]) -> Result<u64, Error> {
-        self.redis_only(cmd::lru_forget(tracker, keys), cmd::parse_count)
+        self.redis_only(tracker, cmd::lru_forget(tracker, keys), cmd::parse_count)
             .await
     }
 
@@ -24,8 +24,12 @@ impl Client {
         tracker: &str,
         count: u64,
     ) -> Result<Vec<LruCandidate>, Error> {
-        self.redis_only(cmd::lru_candidates(tracker, count), cmd::parse_candidates)
-            .await
+        self.redis_only(
+            tracker,
+            cmd::lru_candidates(tracker, count),
+            cmd::parse_candidates,
+        )
+        .await
     }
 
     /// `LRU.EVICT tracker target [QUOTA quotakey] [MAX n]`.
@@ -35,13 +39,21 @@ impl Client {
         target: Amount,
         opts: &EvictOptions,
     ) -> Result<EvictReply, Error> {
-        self.redis_only(cmd::lru_evict(tracker, target, opts), cmd::parse_evict)
-            .await
+        self.redis_only(
+            tracker,
+            cmd::lru_evict(tracker, target, opts),
+            cmd::parse_evict,
+        )
+        .await
     }
 
     /// LRU.INFO tracker.
     pub async fn lru_info(&self, tracker: &str) -> Result<LruInfo, Error> {
-        self.redis_only(cmd::key_only("LRU.INFO", tracker), cmd::parse_lru_info)
-            .await
+        self.redis_only(
+            tracker,
+            cmd::key_only("LRU.INFO", tracker),
+            cmd::parse_lru_info,
+        )
+        .await
     }
 }

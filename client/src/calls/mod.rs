@@ -1,6 +1,8 @@
-//! The typed calls, one file per data type. Alert writes and reads go through the cascade
-//! (`Client::write`, `Client::read`); stream settings, quotas and LRU trackers are Redis only.
+//! The typed calls, one file per data type (the change feed, silences and groups in
+//! `feed.rs`). Alert writes and reads go through the cascade (`Client::write`,
+//! `Client::read_or_local`); stream settings, quotas and LRU trackers are Redis only.
 
 mod alerts;
+mod feed;
 mod lru;
 mod quota;

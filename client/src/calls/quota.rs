@@ -13,7 +13,7 @@ impl Client {
         limit: Amount,
         window_ms: Option<u64>,
     ) -> Result<(), Error> {
-        self.redis_only(cmd::quota_set(key, limit, window_ms), cmd::ok)
+        self.redis_only(key, cmd::quota_set(key, limit, window_ms), cmd::ok)
             .await
     }
 
@@ -25,7 +25,7 @@ impl Client {
         amount: Amount,
         opts: &IncrOptions,
     ) -> Result<QuotaReply, Error> {
-        self.redis_only(cmd::quota_incr(key, amount, opts), |v| {
+        self.redis_only(key, cmd::quota_incr(key, amount, opts), |v| {
             cmd::parse_quota(v)?.ok_or_else(|| Error::Protocol("QUOTA.INCR answered nil".into()))
         })
         .await
@@ -33,13 +33,13 @@ impl Client {
 
     /// QUOTA.GET: `None` for a missing key.
     pub async fn quota_get(&self, key: &str) -> Result<Option<QuotaReply>, Error> {
-        self.redis_only(cmd::key_only("QUOTA.GET", key), cmd::parse_quota)
+        self.redis_only(key, cmd::key_only("QUOTA.GET", key), cmd::parse_quota)
             .await
     }
 
     /// QUOTA.RESET.
     pub async fn quota_reset(&self, key: &str) -> Result<(), Error> {
-        self.redis_only(cmd::key_only("QUOTA.RESET", key), cmd::ok)
+        self.redis_only(key, cmd::key_only("QUOTA.RESET", key), cmd::ok)
             .await
     }
 }
