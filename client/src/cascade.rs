@@ -76,6 +76,9 @@ impl Client {
         }
         let c = &self.inner.counters;
         let level = self.level();
+        // Counted before it is appended: a replay running meanwhile may send it and count it
+        // done as soon as it is in the journal.
+        *self.state().lanes.entry(lane).or_insert(0) += 1;
         let mut store = Store::Memory;
         if level != Store::Memory {
             if let Some(j) = &self.inner.journal {
@@ -106,7 +109,6 @@ impl Client {
             let answer = st
                 .local
                 .apply(&record, || self.inner.settings.get(key), now_ms());
-            *st.lanes.entry(lane).or_insert(0) += 1;
             self.sync_memory_gauge(&st);
             answer
         };
