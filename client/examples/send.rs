@@ -3,10 +3,12 @@
 //! ```text
 //! cargo run --release -p vigil-client --example send -- \
 //!     --url redis://127.0.0.1:6379 --journal /var/tmp/vigil-journal --key alerts:demo \
-//!     --count 10000 [--rate 2000]
+//!     --count 10000 [--rate 2000] [--cluster] [--keys K]
 //! ```
 //!
-//! Alert i has the fingerprint `seq-i` and a field `"seq": i`. Progress goes to stderr
+//! Alert i has the fingerprint `seq-i` and a field `"seq": i`. With `--keys K` it goes to the
+//! key `<key>:{i % K}` (one hash tag each, so that the keys spread over a cluster's slots);
+//! with `--cluster` the `--url`s (repeatable) are seeds of a Redis Cluster. Progress goes to stderr
 //! (`progress sent=1000 mode=redis`, then `sent N, waiting for replay`); the last line on
 //! stdout is one JSON object of counters:
 //! `{"sent":N,"added":..,"duplicate":..,"exists":..,"fallback":..,"replayed":..,"pending":..,"mode":".."}`.
@@ -17,7 +19,9 @@ use std::time::{Duration, Instant};
 use vigil_client::{Client, Config};
 
 struct Args {
-    url: String,
+    urls: Vec<String>,
+    cluster: bool,
+    keys: u64,
     journal: String,
     key: String,
     count: u64,
@@ -28,14 +32,16 @@ struct Args {
 fn usage(why: &str) -> ! {
     eprintln!("send: {why}");
     eprintln!(
-        "usage: send --url URL --journal DIR --key KEY --count N [--rate PER_SEC] [--timeout-ms MS]"
+        "usage: send --url URL [--url URL ...] [--cluster] --journal DIR --key KEY [--keys K] --count N [--rate PER_SEC] [--timeout-ms MS]"
     );
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
-        url: String::new(),
+        urls: Vec::new(),
+        cluster: false,
+        keys: 0,
         journal: String::new(),
         key: String::new(),
         count: 0,
@@ -49,7 +55,13 @@ fn parse_args() -> Args {
                 .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
         };
         match flag.as_str() {
-            "--url" => args.url = value(),
+            "--url" => args.urls.push(value()),
+            "--cluster" => args.cluster = true,
+            "--keys" => {
+                args.keys = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--keys takes a number"))
+            }
             "--journal" => args.journal = value(),
             "--key" => args.key = value(),
             "--count" => {
@@ -71,7 +83,7 @@ fn parse_args() -> Args {
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    if args.url.is_empty() || args.journal.is_empty() || args.key.is_empty() {
+    if args.urls.is_empty() || args.journal.is_empty() || args.key.is_empty() {
         usage("--url, --journal and --key are required");
     }
     args
@@ -80,7 +92,12 @@ fn parse_args() -> Args {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = parse_args();
-    let config = Config::new(&args.url)
+    let base = if args.cluster {
+        Config::cluster(args.urls.clone())
+    } else {
+        Config::new(&args.urls[0])
+    };
+    let config = base
         .journal_dir(&args.journal)
         .command_timeout(Duration::from_millis(args.timeout_ms))
         .connect_timeout(Duration::from_millis(args.timeout_ms))
@@ -102,9 +119,13 @@ async fn main() {
         let doc = format!(
             r#"{{"severity":"info","source":"send","type":"seq","fingerprint":"seq-{i}","seq":{i}}}"#
         );
+        let key = match args.keys {
+            0 => args.key.clone(),
+            k => format!("{}:{{{}}}", args.key, i % k),
+        };
         // Only input errors come back as errors, and this document is valid: retry anyway
         // rather than lose alert i.
-        while let Err(e) = client.add(&args.key, &doc).await {
+        while let Err(e) = client.add(&key, &doc).await {
             eprintln!("send: alert {i}: {e}; retrying");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -1,12 +1,15 @@
 //! End to end: the `send` example writes 10,000 alerts at a steady rate while the server is
-//! killed, down, replaced by one without the module, or while the client itself is killed; at
-//! the end ALERT.RANGE must find each `seq` exactly once.
+//! killed, down, replaced by one without the module, or while the client itself is killed;
+//! and against a Redis Cluster while one shard stops answering. At the end ALERT.RANGE must
+//! find each `seq` exactly once.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/common/cluster.rs"]
+mod harness;
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::*;
 
 const N: u64 = 10_000;
@@ -168,4 +171,94 @@ fn client_killed_mid_outage_replays_its_journal_on_restart() {
         "{n} alerts after {acknowledged}"
     );
     assert_each_seq_once(&mut server.conn(), "alerts", n);
+}
+
+#[test]
+fn cluster_shard_stopped_mid_run() {
+    init();
+    let cluster = harness::Cluster::start();
+    // The healthy shards go on serving while one is down.
+    for n in &cluster.nodes {
+        common::call(
+            &mut n.client(),
+            &["CONFIG", "SET", "cluster-require-full-coverage", "no"],
+        )
+        .expect("CONFIG SET");
+    }
+    const KEYS: u64 = 12;
+    let keys: Vec<String> = (0..KEYS).map(|k| format!("alerts:{{{k}}}")).collect();
+    let mut conn = cluster.client();
+    for k in &keys {
+        let _: () = redis::cmd("ALERT.CREATE")
+            .arg(k)
+            .arg("MAXLEN")
+            .arg(0)
+            .query(&mut conn)
+            .expect("ALERT.CREATE");
+    }
+    let victim = cluster.primary_of_slot(harness::key_slot(&keys[0])).port;
+    let on_victim = keys
+        .iter()
+        .filter(|k| cluster.primary_of_slot(harness::key_slot(k)).port == victim)
+        .count() as u64;
+    let dir = support::TempDir::new("e2e-cluster");
+    let mut send = Send::cluster(
+        &cluster.seeds(),
+        &dir.join("journal"),
+        "alerts",
+        KEYS,
+        N,
+        RATE,
+    );
+    send.wait_for("progress sent=3000", Duration::from_secs(60));
+
+    // The shard's primary and replica stop answering for a while (no failover).
+    let mut shard = vec![cluster.node(victim)];
+    shard.extend(cluster.replicas_of(victim));
+    let stopped = Stopped::stop(shard.iter().map(|n| server_pid(&mut n.client())).collect());
+    let at = send.progress();
+    let start = Instant::now();
+    while (send.progress() < at + 3000 || start.elapsed() < Duration::from_millis(1500))
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let outage = start.elapsed();
+    drop(stopped);
+    let out = send.finish(FINISH);
+
+    println!("cluster, one shard of 3 stopped {outage:?}: {out}");
+    assert_eq!(json_u64(&out, "sent"), N);
+    assert_eq!(json_u64(&out, "pending"), 0);
+    assert_eq!(out["mode"], "redis");
+    assert_eq!(json_u64(&out, "duplicate"), 0);
+    let fallback = json_u64(&out, "fallback");
+    assert!(
+        fallback > 0,
+        "the outage sent nothing to the journal: {out}"
+    );
+    // Only the stopped shard's keys fell back.
+    assert!(
+        fallback <= N * on_victim / KEYS + 1,
+        "{fallback} fell back, {on_victim} of {KEYS} keys on the stopped shard: {out}"
+    );
+    assert_eq!(json_u64(&out, "replayed"), fallback);
+    assert_eq!(json_u64(&out, "added") + json_u64(&out, "exists"), N);
+    let mut found = Vec::new();
+    for k in &keys {
+        let v: redis::Value = redis::cmd("ALERT.RANGE")
+            .arg(k)
+            .arg("-")
+            .arg("+")
+            .query(&mut conn)
+            .expect("ALERT.RANGE");
+        found.extend(
+            common::alerts(v)
+                .iter()
+                .map(|a| a["seq"].as_u64().expect("a seq field")),
+        );
+    }
+    found.sort_unstable();
+    let want: Vec<u64> = (0..N).collect();
+    assert!(found == want, "{} alerts found of {N}", found.len());
 }

@@ -189,8 +189,30 @@ pub struct Send {
 
 impl Send {
     pub fn start(url: &str, journal: &Path, key: &str, count: u64, rate: u64) -> Send {
+        Send::spawn(&["--url", url], journal, key, count, rate)
+    }
+
+    /// Against a cluster: `seeds` as `--url`s, alert i to `<key>:{i % keys}`.
+    pub fn cluster(
+        seeds: &[String],
+        journal: &Path,
+        key: &str,
+        keys: u64,
+        count: u64,
+        rate: u64,
+    ) -> Send {
+        let keys = keys.to_string();
+        let mut args: Vec<&str> = vec!["--cluster", "--keys", &keys];
+        for s in seeds {
+            args.extend(["--url", s.as_str()]);
+        }
+        Send::spawn(&args, journal, key, count, rate)
+    }
+
+    fn spawn(args: &[&str], journal: &Path, key: &str, count: u64, rate: u64) -> Send {
         let mut child = Command::new(send_binary())
-            .args(["--url", url, "--journal"])
+            .args(args)
+            .arg("--journal")
             .arg(journal)
             .args(["--key", key, "--count", &count.to_string()])
             .args(["--rate", &rate.to_string(), "--timeout-ms", "300"])
@@ -362,4 +384,42 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Processes stopped with SIGSTOP, let go again (SIGCONT) at the latest when this drops: a
+/// server that accepts connections and answers nothing.
+pub struct Stopped(Vec<u32>);
+
+impl Stopped {
+    pub fn stop(pids: Vec<u32>) -> Stopped {
+        for pid in &pids {
+            signal_pid("STOP", *pid);
+        }
+        Stopped(pids)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for pid in self.0.drain(..) {
+            signal_pid("CONT", pid);
+        }
+    }
+}
+
+fn signal_pid(sig: &str, pid: u32) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// The process id of the server behind a connection (`INFO server`).
+pub fn server_pid(conn: &mut redis::Connection) -> u32 {
+    common::info_field(conn, "server", "process_id")
+        .and_then(|p| p.parse().ok())
+        .expect("the server's process id")
 }
