@@ -24,6 +24,12 @@
 //! final from Redis, provisional from a fallback store (Redis gives the final one on replay,
 //! counted in [`Metrics`]).
 //!
+//! [`Client::follow`] follows a stream's change feed (ALERT.READ) from a stored [`Cursor`] as a
+//! [`Feed`]; silences ([`Client::silence`]) carry an ID the client makes, so that one kept in the
+//! journal is replayed exactly once. [`Config::cluster`] speaks to a Redis Cluster: the
+//! fallback is decided per slot, so a shard that cannot be reached sends only its own slots'
+//! writes to the fallback stores while the others go on writing to Redis.
+//!
 //! ## Example
 //!
 //! This runs anywhere: nothing listens on port 1, so the alert goes to the journal, and would
