@@ -80,7 +80,7 @@ impl Backend {
     /// A command that may block on the server, on a connection of its own, within `limit`.
     pub async fn blocking_call(&self, key: &str, c: &Cmd, limit: Duration) -> Result<Value, Error> {
         match self {
-            Backend::Single(conn) => conn.blocking_call(c, limit).await,
+            Backend::Single(conn) => conn.blocking_call(c, limit, false).await,
             Backend::Cluster(cluster) => cluster.call(key, c, Send::Blocking(limit)).await,
         }
     }

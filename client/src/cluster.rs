@@ -289,22 +289,18 @@ impl Cluster {
             if to.is_none() && node.down.load(Relaxed) {
                 return Err(Error::Unavailable(format!("cluster node {addr} is down")));
             }
-            let res = if ask {
-                let mut pipe = redis::pipe();
-                pipe.cmd("ASKING").add_command(c.clone());
-                let limit = match how {
-                    Send::Normal => node.conn.command_timeout(),
-                    Send::Blocking(limit) => limit,
-                };
-                node.conn
-                    .pipeline(&pipe, 2, limit)
-                    .await
-                    .map(|mut v| v.pop().unwrap_or(Value::Nil))
-            } else {
-                match how {
-                    Send::Normal => node.conn.call(c).await,
-                    Send::Blocking(limit) => node.conn.blocking_call(c, limit).await,
+            let res = match how {
+                Send::Normal if ask => {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("ASKING").add_command(c.clone());
+                    let limit = node.conn.command_timeout();
+                    node.conn
+                        .pipeline(&pipe, 2, limit)
+                        .await
+                        .map(|mut v| v.pop().unwrap_or(Value::Nil))
                 }
+                Send::Normal => node.conn.call(c).await,
+                Send::Blocking(limit) => node.conn.blocking_call(c, limit, ask).await,
             };
             let v = match res {
                 Ok(v) => v,

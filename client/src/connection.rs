@@ -110,8 +110,14 @@ impl Connection {
     }
 
     /// A command that may block on the server (`ALERT.READ ... BLOCK ms`), on a connection of
-    /// its own, within `limit` (the block time plus the command timeout).
-    pub async fn blocking_call(&self, c: &Cmd, limit: Duration) -> Result<Value, Error> {
+    /// its own, within `limit` (the block time plus the command timeout); `asking` sends
+    /// `ASKING` before it (a cluster's ASK redirect).
+    pub async fn blocking_call(
+        &self,
+        c: &Cmd,
+        limit: Duration,
+        asking: bool,
+    ) -> Result<Value, Error> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut conn = match idle {
             Some(conn) => conn,
@@ -119,7 +125,15 @@ impl Connection {
         };
         // A caller that stops waiting drops `conn` with the read still pending on it: only a
         // read that ran to its end gives its connection back.
-        match timeout(limit, conn.send_packed_command(c)).await {
+        let sent = if asking {
+            let mut pipe = redis::pipe();
+            pipe.cmd("ASKING").add_command(c.clone());
+            let replies = timeout(limit, conn.send_packed_commands(&pipe, 0, 2)).await;
+            replies.map(|r| r.map(|mut v| v.pop().unwrap_or(Value::Nil)))
+        } else {
+            timeout(limit, conn.send_packed_command(c)).await
+        };
+        match sent {
             Err(_) => Err(Error::Unavailable("blocking read timed out".into())),
             Ok(Err(e)) => Err(e.into()),
             Ok(Ok(v)) => {
