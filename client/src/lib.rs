@@ -91,6 +91,7 @@ mod journal;
 mod local;
 mod memory;
 mod metrics;
+pub mod notify;
 mod probe;
 mod record;
 mod replay;

@@ -1,0 +1,502 @@
+//! `vigil-notify`: the bridge from Vigil's change feed to Alertmanager (the binary is
+//! `src/bin/vigil-notify.rs`; this module is its logic, which tests can call).
+//!
+//! For each stream key, a task reads `ALERT.READ key AFTER <cursor> COUNT n BLOCK ms
+//! [filters]` in a loop and posts each batch of changes to Alertmanager's `POST
+//! /api/v2/alerts` (see [`alertmanager::alert_json`] for what an alert becomes). **At least
+//! once:** the key's cursor file is replaced only after Alertmanager answered 200 for the
+//! batch; a failed POST is retried with backoff (0.25 s doubling to 30 s) without reading
+//! further, and a restarted bridge reads on from its cursor file. A change may be posted twice
+//! (a crash between the POST and the cursor write), which Alertmanager takes as an update of
+//! the same alert.
+//!
+//! Firing alerts are posted with `endsAt` = now + 4 × `repost`, and **re-posted every
+//! `repost`** so that they stay firing: each round reads the alerts firing now (the feed from
+//! `0` with `STATUS active`, and `acked` unless acked alerts end; the same filters and
+//! silences as the feed) and posts them in their current state; an alert posted as firing
+//! that is no longer among them (removed by ALERT.DEL, TRIM, retention or MAXLEN, or now
+//! silenced) is posted as ended. The first round runs at start, so a restarted bridge takes
+//! over the alerts it posted before. While Redis cannot be read, the round re-posts the alerts
+//! it knew. A bridge that stops leaves its alerts to end within 4 × `repost`.
+//!
+//! The HTTP client is [`http`] (plain HTTP/1.1: TLS needs a proxy).
+
+pub mod alertmanager;
+pub mod args;
+pub mod http;
+pub mod log;
+pub mod state;
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::feed::{Change, Cursor, Filters, ReadOptions};
+use crate::types::{Alert, AlertId, Status, Store};
+use alertmanager::{Acked, Alertmanager, PostError, Span};
+use serde_json::Value;
+use state::StateDir;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// Alerts in one POST at most (a re-post round of a large stream is split).
+const POST_CHUNK: usize = 500;
+/// Alerts per read when reading the firing alerts from `0`.
+const SCAN_COUNT: u64 = 1000;
+/// A firing alert is posted to end after this many re-post intervals (as Prometheus posts its
+/// alerts valid for 4 evaluation intervals): a late round or a failed POST does not end it.
+const VALIDITY_ROUNDS: u32 = 4;
+/// How long one POST may take, connect to last byte.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// What the bridge does; see [`args::USAGE`] for each setting.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Redis URLs (the seeds of a cluster when `cluster`).
+    pub redis: Vec<String>,
+    pub cluster: bool,
+    pub keys: Vec<String>,
+    /// Alertmanager's base URL, `http://host:port[/prefix]`.
+    pub alertmanager: String,
+    pub state_dir: PathBuf,
+    /// How long one ALERT.READ waits for a change.
+    pub block: Duration,
+    /// Alerts per read, posted in one request.
+    pub count: u64,
+    /// How often firing alerts are posted again.
+    pub repost: Duration,
+    pub filters: Filters,
+    pub with_silenced: bool,
+    pub acked: Acked,
+    /// Where a key without a cursor file starts.
+    pub from: Cursor,
+    pub generator_url: String,
+    /// Post what the feeds hold now and the firing alerts, then return.
+    pub once: bool,
+    pub log: tracing::Level,
+}
+
+/// Why the bridge stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyError(pub String);
+
+impl std::fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotifyError {}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs the bridge: with `once`, until every key's feed is posted up to now (an error if any
+/// key failed); otherwise for ever (it returns only if a key's task dies).
+pub async fn run(options: Options) -> Result<(), NotifyError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| NotifyError(format!("{what}: {e}"));
+    let state = StateDir::open(&options.state_dir).map_err(|e| fail("state directory", &e))?;
+    let alertmanager = Alertmanager::new(&options.alertmanager, HTTP_TIMEOUT)
+        .map_err(|e| fail("--alertmanager", &e))?;
+    let config = if options.cluster {
+        Config::cluster(options.redis.clone())
+    } else {
+        Config::new(options.redis[0].clone())
+    };
+    // No journal: the bridge only reads.
+    let client = Client::open(config).await.map_err(|e| fail("redis", &e))?;
+    tracing::info!(
+        keys = ?options.keys,
+        alertmanager = %alertmanager.alerts_url(),
+        state_dir = %state.dir().display(),
+        repost_secs = options.repost.as_secs(),
+        "vigil-notify: starting"
+    );
+    let shared = Arc::new(Shared {
+        client,
+        alertmanager,
+        state,
+        options,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in shared.options.keys.clone() {
+        let mut bridge = Bridge::new(shared.clone(), key);
+        tasks.spawn(async move {
+            let key = bridge.key.clone();
+            bridge.start();
+            let result = if bridge.shared.options.once {
+                bridge.once().await
+            } else {
+                bridge.follow().await
+            };
+            result.map_err(|e| format!("{key}: {e}"))
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed.push(e),
+            Err(e) => failed.push(format!("a key's task died: {e}")),
+        }
+        if !shared.options.once {
+            // A key that stops being followed is a bridge that no longer does its job.
+            break;
+        }
+    }
+    if failed.is_empty() && shared.options.once {
+        Ok(())
+    } else if failed.is_empty() {
+        Err(NotifyError("a key's task ended".into()))
+    } else {
+        Err(NotifyError(failed.join("; ")))
+    }
+}
+
+struct Shared {
+    client: Client,
+    alertmanager: Alertmanager,
+    state: StateDir,
+    options: Options,
+}
+
+/// Exponential backoff between retries.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(BACKOFF_FIRST)
+    }
+
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.0 = BACKOFF_FIRST;
+    }
+}
+
+/// One stream key followed.
+struct Bridge {
+    shared: Arc<Shared>,
+    key: String,
+    /// Where the next read starts.
+    cursor: Cursor,
+    /// What the cursor file holds.
+    stored: Option<Cursor>,
+    /// The alerts posted as firing, in the state they were last seen.
+    firing: BTreeMap<AlertId, Alert>,
+}
+
+impl Bridge {
+    fn new(shared: Arc<Shared>, key: String) -> Bridge {
+        Bridge {
+            cursor: shared.options.from.clone(),
+            shared,
+            key,
+            stored: None,
+            firing: BTreeMap::new(),
+        }
+    }
+
+    /// Loads the key's cursor file.
+    fn start(&mut self) {
+        let path = self.shared.state.path_of(&self.key);
+        match self.shared.state.load(&self.key) {
+            Ok(Some(cursor)) => {
+                tracing::info!(key = %self.key, cursor = %cursor, file = %path.display(), "vigil-notify: resuming from the stored cursor");
+                self.stored = Some(cursor.clone());
+                self.cursor = cursor;
+            }
+            Ok(None) => {
+                tracing::info!(key = %self.key, cursor = %self.cursor, file = %path.display(), "vigil-notify: no cursor file, starting");
+            }
+            Err(e) => {
+                // Reading from 0 posts every alert held again, which Alertmanager takes as
+                // updates: nothing is lost.
+                tracing::warn!(key = %self.key, error = %e, "vigil-notify: cursor file unreadable, starting from 0");
+                self.cursor = Cursor::start();
+            }
+        }
+    }
+
+    fn read_options(&self, block: Option<Duration>) -> ReadOptions {
+        let o = &self.shared.options;
+        ReadOptions {
+            count: Some(o.count),
+            block,
+            filters: o.filters.clone(),
+            with_silenced: o.with_silenced,
+        }
+    }
+
+    /// How an alert from the feed is posted now.
+    fn span_of(&self, alert: &Alert, now: u64) -> Span {
+        if self.shared.options.acked.is_firing(alert.status) {
+            Span::Firing {
+                until_ms: now + self.validity_ms(),
+            }
+        } else {
+            // Resolved (or acked, with --acked resolved): the end is when it was last seen,
+            // never later than now.
+            Span::Ended {
+                at_ms: alert.last_seen.min(now),
+            }
+        }
+    }
+
+    fn validity_ms(&self) -> u64 {
+        (self.shared.options.repost * VALIDITY_ROUNDS).as_millis() as u64
+    }
+
+    fn render(&self, alert: &Alert, span: Span) -> Value {
+        alertmanager::alert_json(&self.key, alert, span, &self.shared.options.generator_url)
+    }
+
+    /// Posts `alerts` (made again at each try, so that their times are fresh). A chunk that
+    /// Alertmanager refuses is sent again one alert at a time; an alert refused on its own is
+    /// logged and left out (sending it again would be refused again and hold up the feed).
+    async fn post(&self, alerts: &[Value]) -> Result<(), PostError> {
+        let am = &self.shared.alertmanager;
+        for chunk in alerts.chunks(POST_CHUNK) {
+            match am.post(chunk).await {
+                Ok(()) => {}
+                Err(PostError::Refused { .. }) if chunk.len() > 1 => {
+                    for one in chunk {
+                        self.post_alone(one).await?;
+                    }
+                }
+                Err(PostError::Refused { status, body }) => {
+                    self.refused(&chunk[0], status, &body);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_alone(&self, alert: &Value) -> Result<(), PostError> {
+        match self
+            .shared
+            .alertmanager
+            .post(std::slice::from_ref(alert))
+            .await
+        {
+            Err(PostError::Refused { status, body }) => {
+                self.refused(alert, status, &body);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn refused(&self, alert: &Value, status: u16, body: &str) {
+        tracing::error!(key = %self.key, id = %alert["labels"]["vigil_id"], status, reply = body.trim(), alert = %alert, "vigil-notify: Alertmanager refused an alert; it is skipped");
+    }
+
+    /// Posts a batch of changes until Alertmanager takes it (or, with `retry` false, once),
+    /// then notes which alerts are firing.
+    async fn deliver(&mut self, changes: &[Change], retry: bool) -> Result<(), PostError> {
+        let mut backoff = Backoff::new();
+        loop {
+            let now = now_ms();
+            let alerts: Vec<Value> = changes
+                .iter()
+                .map(|c| self.render(&c.alert, self.span_of(&c.alert, now)))
+                .collect();
+            match self.post(&alerts).await {
+                Ok(()) => break,
+                Err(e) if retry => {
+                    let wait = backoff.next();
+                    tracing::warn!(key = %self.key, alerts = alerts.len(), error = %e, retry_in_ms = wait.as_millis() as u64, "vigil-notify: POST failed, the cursor stays where it is");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::debug!(key = %self.key, alerts = changes.len(), "vigil-notify: posted");
+        for c in changes {
+            if self.shared.options.acked.is_firing(c.alert.status) {
+                self.firing.insert(c.alert.id, c.alert.clone());
+            } else {
+                self.firing.remove(&c.alert.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the cursor and stores it if it changed. A failed write is logged; the next one
+    /// catches up (meanwhile a restart would post some changes again).
+    fn advance(&mut self, next: Cursor) {
+        self.cursor = next;
+        if self.stored.as_ref() == Some(&self.cursor) {
+            return;
+        }
+        match self.shared.state.store(&self.key, &self.cursor) {
+            Ok(()) => self.stored = Some(self.cursor.clone()),
+            Err(e) => {
+                tracing::error!(key = %self.key, cursor = %self.cursor, error = %e, "vigil-notify: cannot write the cursor file")
+            }
+        }
+    }
+
+    /// One read and its delivery. Ok(true) when the feed moved (changes, or a cursor further
+    /// on), Ok(false) when there was nothing new.
+    async fn step(&mut self, block: Option<Duration>, retry: bool) -> Result<bool, String> {
+        let client = &self.shared.client;
+        let reply = match client
+            .read(&self.key, &self.cursor, &self.read_options(block))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) if e.is_cursor_ahead() => {
+                // The stream went back (an older copy restored, the key deleted): every alert
+                // it holds, in its current state, from 0.
+                tracing::warn!(key = %self.key, cursor = %self.cursor, "vigil-notify: cursor ahead of the stream, reading again from 0");
+                self.advance(Cursor::start());
+                return Ok(true);
+            }
+            Err(e) => return Err(format!("ALERT.READ: {e}")),
+        };
+        if reply.store != Store::Redis {
+            // The client answers from its fallback store, which holds nothing the bridge
+            // wrote (it writes nothing): no change, and no position worth storing.
+            return Err("ALERT.READ: redis unavailable".into());
+        }
+        let moved = !reply.changes.is_empty() || reply.next != self.cursor;
+        if !reply.changes.is_empty() {
+            self.deliver(&reply.changes, retry)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.advance(reply.next);
+        Ok(moved)
+    }
+
+    /// The alerts firing now, read from Redis: the feed from `0` with each firing status.
+    async fn scan(&self) -> Result<BTreeMap<AlertId, Alert>, String> {
+        let mut statuses = vec![Status::Active];
+        if self.shared.options.acked == Acked::Firing {
+            statuses.push(Status::Acked);
+        }
+        let mut found = BTreeMap::new();
+        for status in statuses {
+            let mut options = self.read_options(None);
+            options.count = Some(SCAN_COUNT);
+            options.filters = options.filters.status(status);
+            let mut cursor = Cursor::start();
+            loop {
+                let reply = self
+                    .shared
+                    .client
+                    .read(&self.key, &cursor, &options)
+                    .await
+                    .map_err(|e| format!("ALERT.READ: {e}"))?;
+                if reply.store != Store::Redis {
+                    return Err("ALERT.READ: redis unavailable".into());
+                }
+                let done = reply.changes.is_empty() && reply.next == cursor;
+                for c in reply.changes {
+                    found.insert(c.alert.id, c.alert);
+                }
+                if done {
+                    break;
+                }
+                cursor = reply.next;
+            }
+        }
+        Ok(found)
+    }
+
+    /// A re-post round: the firing alerts in their current state, and the end of those that
+    /// stopped firing without the feed saying so. While Redis cannot be read, the alerts last
+    /// known to fire.
+    async fn repost(&mut self) -> Result<(), String> {
+        let scanned = self.scan().await;
+        let now = now_ms();
+        let until_ms = now + self.validity_ms();
+        let (current, mut alerts) = match scanned {
+            Ok(current) => {
+                let ended: Vec<Value> = self
+                    .firing
+                    .values()
+                    .filter(|a| !current.contains_key(&a.id))
+                    .map(|a| self.render(a, Span::Ended { at_ms: now }))
+                    .collect();
+                (Some(current), ended)
+            }
+            Err(e) => {
+                tracing::warn!(key = %self.key, error = %e, alerts = self.firing.len(), "vigil-notify: cannot read the firing alerts, re-posting those last known");
+                (None, Vec::new())
+            }
+        };
+        let firing = current.as_ref().unwrap_or(&self.firing);
+        alerts.extend(
+            firing
+                .values()
+                .map(|a| self.render(a, Span::Firing { until_ms })),
+        );
+        let posted = self.post(&alerts).await;
+        if let Some(current) = current {
+            match posted {
+                Ok(()) => self.firing = current,
+                // Keep the ones to end, for the next round to end.
+                Err(_) => self.firing.extend(current),
+            }
+        }
+        tracing::debug!(key = %self.key, alerts = alerts.len(), "vigil-notify: re-post round");
+        posted.map_err(|e| e.to_string())
+    }
+
+    /// Follows the key for ever: reads with BLOCK, delivers, and runs a re-post round every
+    /// `repost` (the first at once).
+    async fn follow(&mut self) -> Result<(), String> {
+        let options = &self.shared.options;
+        let (block, repost) = (options.block, options.repost);
+        let mut next_round = Instant::now();
+        let mut read_backoff = Backoff::new();
+        loop {
+            if Instant::now() >= next_round {
+                if let Err(e) = self.repost().await {
+                    tracing::warn!(key = %self.key, error = %e, "vigil-notify: re-post round failed, next one in {}s", repost.as_secs());
+                }
+                next_round = Instant::now() + repost;
+            }
+            // Block no longer than the next round is due.
+            let wait = block
+                .min(next_round.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(1));
+            match self.step(Some(wait), true).await {
+                Ok(_) => read_backoff.reset(),
+                Err(e) => {
+                    let pause = read_backoff.next();
+                    tracing::warn!(key = %self.key, error = %e, retry_in_ms = pause.as_millis() as u64, "vigil-notify: cannot read the feed");
+                    tokio::time::sleep(
+                        pause
+                            .min(next_round.saturating_duration_since(Instant::now()))
+                            .max(Duration::from_millis(1)),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// Posts the feed up to now, then the firing alerts; the first failure is the result.
+    async fn once(&mut self) -> Result<(), String> {
+        while self.step(None, false).await? {}
+        self.repost().await?;
+        tracing::info!(key = %self.key, cursor = %self.cursor, firing = self.firing.len(), "vigil-notify: done");
+        Ok(())
+    }
+}
