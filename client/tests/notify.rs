@@ -1,0 +1,370 @@
+//! vigil-notify against the real thing: redis-server with the module and Debian's Alertmanager
+//! on loopback, the bridge run as the built binary (a child process, killed with SIGKILL to
+//! restart it). An added alert appears in `GET /api/v2/alerts` with its labels and annotations,
+//! a duplicate folded into it and an ACK update it in place, a resolved one ends, a firing one
+//! stays firing past its first `endsAt` (re-posts), and an alert added while the bridge is down
+//! arrives after its restart, resumed from its cursor file. Alertmanager down: the cursor does
+//! not move until it answers; `--once` fails and stores nothing.
+
+#[path = "support/alertmanager.rs"]
+mod alertmanager;
+#[path = "../../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use alertmanager::Alertmanager;
+use serde_json::{json, Value};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{free_port, Kind, Redis, TempDir};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_vigil-notify");
+
+/// A running bridge, its stderr in a file; SIGKILLed on drop.
+struct Bridge {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Bridge {
+    fn start(args: &[String], log: &Path) -> Bridge {
+        let child = Command::new(BINARY)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(log).expect("bridge log"))
+            .spawn()
+            .expect("start vigil-notify");
+        Bridge {
+            child: Some(child),
+            log: log.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to write anything more.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn bridge_args(redis: &str, am: &str, state: &Path, keys: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--redis",
+        redis,
+        "--keys",
+        keys,
+        "--alertmanager",
+        am,
+        "--state-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(state.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Polls `check` until it gives Some, or panics with `what` after `limit`.
+fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn add(conn: &mut redis::Connection, key: &str, doc: &str, ts: u64) -> (String, String) {
+    let v = common::call(conn, &["ALERT.ADD", key, doc, "TS", &ts.to_string()]).expect("ALERT.ADD");
+    let redis::Value::Array(items) = v else {
+        panic!("ALERT.ADD reply {v:?}")
+    };
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    (text(&items[0]), text(&items[1]))
+}
+
+fn cursor_file(state: &Path, key: &str) -> Option<Value> {
+    let name = format!("{}.cursor", key.replace(':', "%3A"));
+    let text = std::fs::read_to_string(state.join(name)).ok()?;
+    Some(serde_json::from_str(&text).expect("a cursor file is JSON"))
+}
+
+const DISK: &str = r#"{"severity":"critical","source":"db-1","type":"disk_full","labels":{"mount":"/var","k8s.io/app":"db"},"message":"disk 97% full","used_pct":92.5}"#;
+
+#[test]
+fn bridge_posts_updates_resolves_and_resumes_from_its_cursor() {
+    support::init();
+    let dir = TempDir::new("notify");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    for key in ["alerts:notify", "alerts:other"] {
+        common::call(
+            &mut conn,
+            &["ALERT.CREATE", key, "RETENTION", "0", "DEDUP", "600000"],
+        )
+        .expect("ALERT.CREATE");
+    }
+    let am = Alertmanager::start();
+    let state = dir.join("state");
+    // Re-posts every second: a firing alert is posted to end 4 s later unless posted again.
+    let args = bridge_args(
+        &server.url(),
+        &am.url(),
+        &state,
+        "alerts:notify,alerts:other",
+        &["--block-ms", "200", "--repost-secs", "1"],
+    );
+    let mut bridge = Bridge::start(&args, &dir.join("bridge-1.log"));
+    let resolved = "alertmanager_alerts_received_total{status=\"resolved\",version=\"v2\"}";
+
+    // Added: it appears with the labels and annotations the document gives.
+    let (outcome, disk) = add(&mut conn, "alerts:notify", DISK, 1_700_000_000_000);
+    assert_eq!(outcome, "added");
+    let alert = wait_for(Duration::from_secs(10), "the alert in Alertmanager", || {
+        am.with_id(&disk).pop()
+    });
+    assert_eq!(
+        alert["labels"],
+        json!({"alertname": "disk_full", "severity": "critical", "source": "db-1",
+               "mount": "/var", "k8s_io_app": "db", "vigil_key": "alerts:notify",
+               "vigil_id": disk}),
+        "{alert:#}"
+    );
+    assert_eq!(
+        alert["annotations"],
+        json!({"message": "disk 97% full", "used_pct": "92.5",
+               "summary": "critical disk_full from db-1", "vigil_status": "active",
+               "vigil_count": "1", "vigil_last_seen": "2023-11-14T22:13:20.000Z"}),
+        "{alert:#}"
+    );
+    assert_eq!(alert["startsAt"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(
+        alert["generatorURL"],
+        format!("vigil://alerts/alerts%3Anotify/{disk}")
+    );
+    assert_eq!(alert["status"]["state"], "active");
+    assert_eq!(alert["receivers"][0]["name"], "ops-critical");
+    println!("GET /api/v2/alerts, the added alert:\n{alert:#}");
+    let stored = wait_for(Duration::from_secs(5), "the cursor file", || {
+        cursor_file(&state, "alerts:notify")
+    });
+    assert_eq!(stored["key"], "alerts:notify");
+
+    // Re-posted: still firing after the end it was first posted with.
+    let first_end = alert["endsAt"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(5_500));
+    let alert = am.with_id(&disk).pop().expect("still firing after 5.5 s");
+    assert!(
+        alert["endsAt"].as_str().unwrap() > first_end.as_str(),
+        "endsAt {} was {first_end}",
+        alert["endsAt"]
+    );
+
+    // A duplicate folded into it, then an ACK: the same Alertmanager alert, updated.
+    let (outcome, id) = add(&mut conn, "alerts:notify", DISK, 1_700_000_030_000);
+    assert_eq!(
+        (outcome.as_str(), id.as_str()),
+        ("duplicate", disk.as_str())
+    );
+    wait_for(Duration::from_secs(10), "vigil_count 2", || {
+        let a = am.with_id(&disk);
+        (a.len() == 1 && a[0]["annotations"]["vigil_count"] == "2").then_some(())
+    });
+    let alert = am.with_id(&disk).pop().unwrap();
+    assert_eq!(
+        alert["annotations"]["vigil_last_seen"],
+        "2023-11-14T22:13:50.000Z"
+    );
+    common::call(&mut conn, &["ALERT.ACK", "alerts:notify", &disk]).expect("ACK");
+    wait_for(Duration::from_secs(10), "vigil_status acked", || {
+        let a = am.with_id(&disk);
+        (a.len() == 1 && a[0]["annotations"]["vigil_status"] == "acked").then_some(())
+    });
+    let same_name = |am: &Alertmanager, name: &str| {
+        am.alerts()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == name)
+            .count()
+    };
+    assert_eq!(same_name(&am, "disk_full"), 1, "{:#?}", am.alerts());
+    assert_eq!(am.with_id(&disk)[0]["status"]["state"], "active");
+
+    // A second key, followed by the same bridge.
+    let (_, other) = add(
+        &mut conn,
+        "alerts:other",
+        r#"{"severity":"low","source":"web-3","type":"slow_request"}"#,
+        1_700_000_001_000,
+    );
+    let alert = wait_for(Duration::from_secs(10), "the other key's alert", || {
+        am.with_id(&other).pop()
+    });
+    assert_eq!(alert["labels"]["vigil_key"], "alerts:other");
+    assert_eq!(alert["receivers"][0]["name"], "ops");
+
+    // Resolved: it ends (Alertmanager counts a resolved alert received and lists it no more).
+    let resolved_before = am.metric(resolved);
+    common::call(&mut conn, &["ALERT.RESOLVE", "alerts:notify", &disk]).expect("RESOLVE");
+    wait_for(Duration::from_secs(3), "the resolved alert ended", || {
+        (am.with_id(&disk).is_empty() && am.metric(resolved) > resolved_before).then_some(())
+    });
+
+    // The bridge dies; meanwhile an alert is added and the other key's alert resolved.
+    bridge.kill();
+    let stored = cursor_file(&state, "alerts:notify").expect("cursor file");
+    let (_, latency) = add(
+        &mut conn,
+        "alerts:notify",
+        r#"{"severity":"high","source":"api-2","type":"latency","labels":{"path":"/login"}}"#,
+        1_700_000_100_000,
+    );
+    common::call(&mut conn, &["ALERT.RESOLVE", "alerts:other", &other]).expect("RESOLVE");
+    assert!(am.with_id(&latency).is_empty());
+    let resolved_before = am.metric(resolved);
+
+    let bridge = Bridge::start(&args, &dir.join("bridge-2.log"));
+    let alert = wait_for(
+        Duration::from_secs(10),
+        "the alert added while down",
+        || am.with_id(&latency).pop(),
+    );
+    assert_eq!(alert["labels"]["alertname"], "latency");
+    assert_eq!(alert["labels"]["path"], "/login");
+    wait_for(
+        Duration::from_secs(3),
+        "the resolution made while down",
+        || (am.with_id(&other).is_empty() && am.metric(resolved) > resolved_before).then_some(()),
+    );
+    let log = bridge.log();
+    assert!(
+        log.contains(&format!(
+            "resuming from the stored cursor key=alerts:notify cursor={}",
+            stored["cursor"].as_str().unwrap()
+        )),
+        "{log}"
+    );
+    // One Alertmanager alert per Vigil alert: nothing doubled by the restart.
+    let listed = am.alerts();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    let next = cursor_file(&state, "alerts:notify").unwrap();
+    assert_ne!(next["cursor"], stored["cursor"], "the cursor moved on");
+    println!("bridge log after the restart:\n{log}");
+}
+
+#[test]
+fn cursor_waits_for_alertmanager_and_once_reports_failure() {
+    support::init();
+    let dir = TempDir::new("notify-wait");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    common::call(
+        &mut conn,
+        &["ALERT.CREATE", "alerts:wait", "RETENTION", "0"],
+    )
+    .expect("CREATE");
+    let (_, first) = add(
+        &mut conn,
+        "alerts:wait",
+        r#"{"severity":"medium","source":"queue","type":"backlog"}"#,
+        1_700_000_000_000,
+    );
+    let am_port = free_port();
+    let am_url = format!("http://127.0.0.1:{am_port}");
+    let state = dir.join("state");
+
+    // Nothing listens yet: --once fails and stores no cursor.
+    let once = |state: &Path| {
+        Command::new(BINARY)
+            .args(bridge_args(
+                &server.url(),
+                &am_url,
+                state,
+                "alerts:wait",
+                &["--once"],
+            ))
+            .output()
+            .expect("run vigil-notify --once")
+    };
+    let out = once(&state);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+    assert!(cursor_file(&state, "alerts:wait").is_none());
+
+    // The daemon retries, and its cursor stays put until Alertmanager takes the batch.
+    let bridge = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am_url,
+            &state,
+            "alerts:wait",
+            &["--block-ms", "200", "--repost-secs", "30"],
+        ),
+        &dir.join("bridge.log"),
+    );
+    wait_for(Duration::from_secs(10), "a failed POST", || {
+        bridge.log().contains("POST failed").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        cursor_file(&state, "alerts:wait").is_none(),
+        "{}",
+        bridge.log()
+    );
+    // A second bridge on the same state directory is refused.
+    let out = once(&state);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("used by another vigil-notify"),
+        "{out:?}"
+    );
+
+    let am = Alertmanager::start_on(am_port);
+    wait_for(
+        Duration::from_secs(20),
+        "the alert once Alertmanager answers",
+        || am.with_id(&first).pop(),
+    );
+    wait_for(Duration::from_secs(5), "the cursor file", || {
+        cursor_file(&state, "alerts:wait")
+    });
+    drop(bridge);
+
+    // --once with its own state: posts what the feed holds and the firing alerts, then exits 0;
+    // run again, it has nothing new and still succeeds.
+    let (_, second) = add(
+        &mut conn,
+        "alerts:wait",
+        r#"{"severity":"high","source":"queue","type":"stalled"}"#,
+        1_700_000_002_000,
+    );
+    let once_state = dir.join("state-once");
+    for _ in 0..2 {
+        let out = once(&once_state);
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(am.with_id(&second).len(), 1);
+    let stored = cursor_file(&once_state, "alerts:wait").expect("cursor file");
+    assert_eq!(stored["key"], "alerts:wait");
+}
