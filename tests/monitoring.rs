@@ -312,8 +312,8 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// A real Alertmanager (Debian's prometheus-alertmanager) with the repository's
 /// deploy/alertmanager/alertmanager.yml: API on a free loopback port, no gossip cluster
-/// listener, its state in a temporary directory. The vigil-notify bridge test posts to it
-/// through `url()` and reads back with `alerts()`.
+/// listener, its state in a temporary directory. The vigil-notify test
+/// (client/tests/notify.rs) runs a copy of it, client/tests/support/alertmanager.rs.
 struct Alertmanager {
     daemon: Daemon,
 }
@@ -1048,7 +1048,8 @@ fn dashboard_is_provisionable_and_covers_the_vigil_metrics() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Alertmanager: the receiving end of the rules (and of the vigil-notify bridge, to come).
+// Alertmanager: the receiving end of the rules (and of vigil-notify, tested in
+// client/tests/notify.rs with a copy of the starter above).
 
 #[test]
 fn alertmanager_takes_posted_alerts_routes_inhibits_and_resolves_them() {
@@ -1153,7 +1154,7 @@ fn metric_names_skips_functions_labels_and_keywords() {
 /// A compose service's listen port, from its own configuration: redis.conf's `port` for the
 /// Dockerfile's Redis, `--web.listen-address` in a command, Grafana's GF_SERVER_HTTP_PORT.
 fn listen_port(name: &str, service: &Value) -> Option<u16> {
-    if service["build"].is_object() {
+    if service["build"].is_object() && service["build"]["target"].is_null() {
         let dockerfile = repo().join(service["build"]["dockerfile"].as_str()?);
         let text = std::fs::read_to_string(dockerfile).ok()?;
         assert!(text.contains("COPY redis.conf "), "the Dockerfile's config");
@@ -1366,18 +1367,43 @@ fn compose_file_mounts_existing_files_and_its_ports_agree() {
         serde_json::from_str(&std::fs::read_to_string(&dashboard_file).unwrap()).unwrap();
     assert_eq!(dashboard["panels"][1]["datasource"]["uid"], source["uid"]);
 
-    // The bridge does not exist yet: it is behind a profile, so `up` does not start it, and
-    // its URLs name services on their ports.
+    // The bridge: built from the Dockerfile's `notify` stage, which builds the vigil-notify
+    // binary of the client crate; its URLs name services on their ports; its cursor files are
+    // in a declared volume mounted where it keeps them; it follows at least one key.
     let notify = &services["vigil-notify"];
     assert!(
-        notify["profiles"].as_array().is_some_and(|p| !p.is_empty()),
-        "vigil-notify must stay behind a profile until it exists"
+        notify["profiles"].is_null(),
+        "vigil-notify starts with `up`"
     );
+    assert_eq!(notify["build"]["target"], "notify");
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(" AS notify\n"),
+        "the Dockerfile's notify stage"
+    );
+    assert!(dockerfile.contains("-p vigil-client --bin vigil-notify"));
+    assert!(repo().join("client/src/bin/vigil-notify.rs").exists());
+    let last_stage = dockerfile
+        .lines()
+        .rfind(|l| l.starts_with("FROM "))
+        .unwrap();
+    assert!(
+        last_stage.starts_with("FROM redis:"),
+        "the last stage (what the redis service builds) is Redis: {last_stage}"
+    );
+    let env = &notify["environment"];
     for var in ["VIGIL_REDIS_URL", "ALERTMANAGER_URL"] {
-        assert_points_at(
-            notify["environment"][var].as_str().expect(var),
-            services,
-            "vigil-notify",
-        );
+        assert_points_at(env[var].as_str().expect(var), services, "vigil-notify");
     }
+    assert!(env["VIGIL_KEYS"].as_str().is_some_and(|k| !k.is_empty()));
+    let state_dir = env["VIGIL_NOTIFY_STATE_DIR"].as_str().expect("a state dir");
+    let state_volume = notify["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str()?.split_once(':'))
+        .find(|(_, dst)| dst.trim_end_matches(":rw") == state_dir)
+        .map(|(src, _)| src.to_string())
+        .expect("the state dir is mounted");
+    assert!(volumes.contains_key(&state_volume), "a named volume");
 }
