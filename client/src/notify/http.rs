@@ -138,9 +138,33 @@ impl Endpoint {
             if raw.len() > MAX_REPLY_BYTES {
                 return Err(invalid("reply larger than 16 MiB"));
             }
+            // A server (or a proxy) that keeps the connection open despite `Connection:
+            // close` would otherwise hold the request until the timeout.
+            if is_complete(&raw) {
+                break;
+            }
         }
         parse_response(&raw)
     }
+}
+
+/// Whether `raw` holds a whole reply, by its `Content-Length` or its last chunk (a reply with
+/// neither ends when the connection closes).
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    for line in head.split("\r\n").skip(1) {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return dechunk(body).is_some();
+        }
+    }
+    false
 }
 
 fn invalid(why: &str) -> io::Error {
@@ -257,6 +281,19 @@ mod tests {
         let r = parse_response(b"HTTP/1.0 503 Service Unavailable\r\n\r\ndown").unwrap();
         assert_eq!((r.status, r.body.as_str()), (503, "down"));
         assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
+        assert!(is_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        ));
+        assert!(!is_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"
+        ));
+        assert!(is_complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        ));
+        assert!(!is_complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+        ));
+        assert!(!is_complete(b"HTTP/1.1 200 OK\r\n\r\nuntil close"));
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
     }
 }

@@ -196,6 +196,8 @@ struct Bridge {
     stored: Option<Cursor>,
     /// The alerts posted as firing, in the state they were last seen.
     firing: BTreeMap<AlertId, Alert>,
+    /// The last read was answered by the client's fallback store (logged once).
+    redis_down: bool,
 }
 
 impl Bridge {
@@ -206,6 +208,7 @@ impl Bridge {
             key,
             stored: None,
             firing: BTreeMap::new(),
+            redis_down: false,
         }
     }
 
@@ -350,6 +353,12 @@ impl Bridge {
         }
     }
 
+    fn redis_answers(&mut self) {
+        if std::mem::take(&mut self.redis_down) {
+            tracing::info!(key = %self.key, cursor = %self.cursor, "vigil-notify: redis answers again, reading on from the cursor");
+        }
+    }
+
     /// One read and its delivery. Ok(true) when the feed moved (changes, or a cursor further
     /// on), Ok(false) when there was nothing new.
     async fn step(&mut self, block: Option<Duration>, retry: bool) -> Result<bool, String> {
@@ -360,6 +369,7 @@ impl Bridge {
         {
             Ok(reply) => reply,
             Err(e) if e.is_cursor_ahead() => {
+                self.redis_answers();
                 // The stream went back (an older copy restored, the key deleted): every alert
                 // it holds, in its current state, from 0.
                 tracing::warn!(key = %self.key, cursor = %self.cursor, "vigil-notify: cursor ahead of the stream, reading again from 0");
@@ -370,9 +380,18 @@ impl Bridge {
         };
         if reply.store != Store::Redis {
             // The client answers from its fallback store, which holds nothing the bridge
-            // wrote (it writes nothing): no change, and no position worth storing.
-            return Err("ALERT.READ: redis unavailable".into());
+            // wrote (it writes nothing): no change, and no position worth storing. The read
+            // waited for Redis to come back (up to `block`): read again at once.
+            if !retry {
+                return Err("ALERT.READ: redis unavailable".into());
+            }
+            if !self.redis_down {
+                self.redis_down = true;
+                tracing::warn!(key = %self.key, cursor = %self.cursor, "vigil-notify: redis unavailable, waiting for it (firing alerts are re-posted meanwhile)");
+            }
+            return Ok(false);
         }
+        self.redis_answers();
         let moved = !reply.changes.is_empty() || reply.next != self.cursor;
         if !reply.changes.is_empty() {
             self.deliver(&reply.changes, retry)
