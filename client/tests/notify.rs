@@ -4,7 +4,8 @@
 //! a duplicate folded into it and an ACK update it in place, a resolved one ends, a firing one
 //! stays firing past its first `endsAt` (re-posts), and an alert added while the bridge is down
 //! arrives after its restart, resumed from its cursor file. Alertmanager down: the cursor does
-//! not move until it answers; `--once` fails and stores nothing.
+//! not move until it answers; `--once` fails and stores nothing. Redis down: the alerts stay
+//! firing (re-posted from what the bridge knew), and the feed goes on when it is back.
 
 #[path = "support/alertmanager.rs"]
 mod alertmanager;
@@ -367,4 +368,66 @@ fn cursor_waits_for_alertmanager_and_once_reports_failure() {
     assert_eq!(am.with_id(&second).len(), 1);
     let stored = cursor_file(&once_state, "alerts:wait").expect("cursor file");
     assert_eq!(stored["key"], "alerts:wait");
+}
+
+#[test]
+fn redis_outage_keeps_alerts_firing_and_the_feed_goes_on() {
+    support::init();
+    let dir = TempDir::new("notify-outage");
+    let port = free_port();
+    let mut server = Redis::start(port, &dir.join("srv"), Kind::ModuleAof);
+    let mut conn = server.conn();
+    common::call(&mut conn, &["ALERT.CREATE", "alerts:out", "RETENTION", "0"]).expect("CREATE");
+    let (_, before) = add(
+        &mut conn,
+        "alerts:out",
+        r#"{"severity":"critical","source":"db-1","type":"replica_lag"}"#,
+        1_700_000_000_000,
+    );
+    let am = Alertmanager::start();
+    let bridge = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am.url(),
+            &dir.join("state"),
+            "alerts:out",
+            &["--block-ms", "200", "--repost-secs", "1"],
+        ),
+        &dir.join("bridge.log"),
+    );
+    wait_for(Duration::from_secs(10), "the alert in Alertmanager", || {
+        am.with_id(&before).pop()
+    });
+
+    // Redis dies for longer than the alert is posted valid for (4 s): the bridge re-posts the
+    // alerts it knew, so the alert stays firing.
+    server.kill();
+    std::thread::sleep(Duration::from_millis(6_000));
+    assert_eq!(am.with_id(&before).len(), 1, "{}", bridge.log());
+    assert!(
+        bridge.log().contains("redis unavailable"),
+        "{}",
+        bridge.log()
+    );
+
+    // Back from its AOF on the same port: the feed goes on from the bridge's cursor.
+    server = Redis::start(port, &dir.join("srv"), Kind::ModuleAof);
+    let mut conn = server.conn();
+    let (_, after) = add(
+        &mut conn,
+        "alerts:out",
+        r#"{"severity":"high","source":"db-2","type":"replica_lag"}"#,
+        1_700_000_001_000,
+    );
+    wait_for(
+        Duration::from_secs(15),
+        "the alert added after the outage",
+        || am.with_id(&after).pop(),
+    );
+    assert_eq!(am.with_id(&before).len(), 1);
+    assert!(
+        bridge.log().contains("redis answers again"),
+        "{}",
+        bridge.log()
+    );
 }
