@@ -5,7 +5,6 @@
 //! replay in order) while the other slots go on writing to Redis.
 
 use crate::cluster::{slot_of, Cluster, Send};
-use crate::commands as cmd;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::Error;
@@ -16,22 +15,6 @@ use std::time::Duration;
 pub(crate) enum Backend {
     Single(Box<Connection>),
     Cluster(Cluster),
-}
-
-/// Redis answers and the module is loaded (`COMMAND INFO` answers nil for an unknown command).
-pub(crate) async fn module_loaded(conn: &Connection) -> Result<(), Error> {
-    let info = conn
-        .call(&cmd::command_info("ALERT.ADD"))
-        .await
-        .and_then(cmd::checked);
-    match info {
-        Ok(Value::Array(items)) if items.first().is_none_or(|v| *v == Value::Nil) => {
-            Err(Error::Unavailable("the vigil module is not loaded".into()))
-        }
-        Err(e) if e.is_unavailable() => Err(e),
-        // A user without the right to COMMAND: the replay itself will tell.
-        _ => Ok(()),
-    }
 }
 
 impl Backend {
@@ -124,7 +107,7 @@ impl Backend {
     /// Of `lanes`, those that Redis serves now with the module loaded.
     pub async fn check(&self, lanes: &[u16]) -> HashSet<u16> {
         match self {
-            Backend::Single(conn) => match module_loaded(conn).await {
+            Backend::Single(conn) => match conn.module_loaded().await {
                 Ok(()) => lanes.iter().copied().collect(),
                 Err(_) => HashSet::new(),
             },

@@ -431,7 +431,7 @@ impl Cluster {
             for addr in ask {
                 let Ok(node) = self.node(&addr) else { continue };
                 pings.spawn(async move {
-                    let ok = crate::backend::module_loaded(&node.conn).await;
+                    let ok = node.conn.module_loaded().await;
                     match &ok {
                         Err(e) if e.is_unavailable() => node.down.store(true, Relaxed),
                         _ => node.down.store(false, Relaxed),

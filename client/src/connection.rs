@@ -4,6 +4,7 @@
 //! (`ALERT.READ ... BLOCK`) get connections of their own: a blocked command holds up every
 //! command queued behind it on its connection.
 
+use crate::commands as cmd;
 use crate::error::Error;
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, ConnectionInfo, Pipeline, Value};
@@ -87,6 +88,23 @@ impl Connection {
             }
             Ok(Err(e)) => Err(self.failed(e).await),
             Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    /// Redis answers and the module is loaded (`COMMAND INFO` answers nil for an unknown
+    /// command): what the probe asks of a server before it replays to it.
+    pub async fn module_loaded(&self) -> Result<(), Error> {
+        let info = self
+            .call(&cmd::command_info("ALERT.ADD"))
+            .await
+            .and_then(cmd::checked);
+        match info {
+            Ok(Value::Array(items)) if items.first().is_none_or(|v| *v == Value::Nil) => {
+                Err(Error::Unavailable("the vigil module is not loaded".into()))
+            }
+            Err(e) if e.is_unavailable() => Err(e),
+            // A user without the right to COMMAND: the replay itself will tell.
+            _ => Ok(()),
         }
     }
 
