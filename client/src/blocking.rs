@@ -2,12 +2,12 @@
 //! a small runtime whose one worker thread runs the background probe; journal fsyncs run on
 //! the runtime's blocking pool, so a slow disk never holds up that thread.
 
+use crate::calls::Feed as AsyncFeed;
 use crate::client::Client as AsyncClient;
 use crate::config::Config;
 use crate::error::Error;
 use crate::feed::{
-    Change, Cursor, Feed as AsyncFeed, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply,
-    Silence,
+    Change, Cursor, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply, Silence,
 };
 use crate::metrics::Metrics;
 use crate::types::*;

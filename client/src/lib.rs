@@ -97,6 +97,7 @@ mod record;
 mod replay;
 mod types;
 
+pub use calls::Feed;
 pub use client::Client;
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]
@@ -104,7 +105,7 @@ pub use config::SyncHook;
 pub use config::{Config, StreamSettings};
 pub use error::Error;
 pub use feed::{
-    Change, Cursor, Feed, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply, Silence,
+    Change, Cursor, Filters, Group, GroupBy, Matchers, ReadOptions, ReadReply, Silence,
 };
 pub use metrics::Metrics;
 pub use types::*;

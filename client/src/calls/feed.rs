@@ -10,8 +10,9 @@ use crate::feed::*;
 use crate::metrics::Counters;
 use crate::record::{Answer, Record};
 use crate::types::{Bound, Store};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 fn now_us() -> u64 {
@@ -247,5 +248,92 @@ impl Client {
             |l| Ok(l.groups(key, start, end, by, filters)),
         )
         .await
+    }
+}
+
+/// How long [`Feed::next`] asks the server to wait in one read.
+const FEED_BLOCK: Duration = Duration::from_secs(5);
+
+/// Follows one stream's changes from a cursor: [`Feed::next`] waits for the next change, and
+/// [`Feed::cursor`] is the position to store so that a feed opened on it later goes on with
+/// the change after the last one returned.
+///
+/// When Redis answers `ERR cursor is ahead of the stream` (the stream went back: an older
+/// copy was restored, or the key was deleted), the feed starts again from `0`, returning every
+/// alert the stream holds, and counts it in [`Feed::restarts`]. While the client is in
+/// fallback, the changes come from its fallback store (see [`Cursor`]).
+pub struct Feed {
+    client: Client,
+    key: String,
+    options: ReadOptions,
+    cursor: Cursor,
+    /// Changes read and not yet returned; then `after` is where the read ended.
+    buffered: VecDeque<Change>,
+    after: Cursor,
+    restarts: u64,
+}
+
+impl Feed {
+    fn new(client: Client, key: &str, cursor: Cursor, options: ReadOptions) -> Feed {
+        Feed {
+            client,
+            key: key.to_owned(),
+            options,
+            after: cursor.clone(),
+            cursor,
+            buffered: VecDeque::new(),
+            restarts: 0,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The position after the last change returned: store it, and open a feed on it to go on.
+    pub fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+
+    /// Times the feed started again from `0` because its cursor was ahead of the stream.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The next change, waiting as long as it takes. Cancel-safe: a call dropped before it
+    /// returns leaves the feed where it was.
+    pub async fn next(&mut self) -> Result<Change, Error> {
+        loop {
+            if let Some(change) = self.buffered.pop_front() {
+                self.cursor = match self.buffered.front() {
+                    Some(_) => change.cursor.clone(),
+                    None => self.after.clone(),
+                };
+                return Ok(change);
+            }
+            let mut options = self.options.clone();
+            options.block = Some(options.block.unwrap_or(FEED_BLOCK));
+            match self.client.read(&self.key, &self.cursor, &options).await {
+                Ok(reply) if reply.changes.is_empty() => self.cursor = reply.next,
+                Ok(reply) => {
+                    self.after = reply.next;
+                    self.buffered = reply.changes.into();
+                }
+                Err(e) if e.is_cursor_ahead() => {
+                    tracing::warn!(key = %self.key, cursor = %self.cursor, "vigil-client: feed cursor ahead of the stream, reading again from 0");
+                    self.restarts += 1;
+                    self.cursor = Cursor::start();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next change, or `None` if none came within `limit`.
+    pub async fn next_within(&mut self, limit: Duration) -> Result<Option<Change>, Error> {
+        match tokio::time::timeout(limit, self.next()).await {
+            Ok(change) => change.map(Some),
+            Err(_) => Ok(None),
+        }
     }
 }
