@@ -1,15 +1,14 @@
-//! The async client: its shared state, opening (with the journal an earlier run left), the
-//! current mode and the counters. The calls live in `calls/`, the cascade in `cascade.rs`, the
-//! replay in `replay.rs` and the background probe in `probe.rs`.
+//! The async client: its shared state, the current mode and the counters. Every part of the
+//! client works on this state: the cascade (`cascade.rs`), the replay (`replay.rs`), the
+//! background probe (`probe.rs`) and the calls (`calls/`); `open.rs` makes it and starts the
+//! probe.
 
 use crate::backend::Backend;
 use crate::config::Config;
-use crate::error::Error;
 use crate::journal::SharedJournal;
 use crate::local::{KnownSettings, LocalStreams};
 use crate::memory::MemoryStore;
 use crate::metrics::{Counters, Metrics};
-use crate::probe;
 use crate::types::Store;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -88,28 +87,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// Opens the journal (replaying on start whatever an earlier process left in it) and
-    /// starts the background probe. Does not wait for Redis: the first call connects.
-    pub async fn open(config: Config) -> Result<Client, Error> {
-        let redis = Backend::open(&config)?;
-        let journal = match &config.journal_dir {
-            None => None,
-            Some(dir) => match SharedJournal::open(dir, config.max_journal_bytes).await {
-                Ok(j) => Some(j),
-                Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
-                    return Err(Error::Config(e.to_string()));
-                }
-                Err(e) => {
-                    // Not fatal: writes that Redis cannot take go to the memory store.
-                    tracing::error!(dir = %dir.display(), error = %e, "vigil-client: journal unavailable, falling back to memory only");
-                    None
-                }
-            },
-        };
-        #[cfg(feature = "test-hooks")]
-        if let Some(j) = &journal {
-            j.set_sync_hook(config.journal_sync_hook.clone()).await;
-        }
+    /// A client over `redis` and `journal` (`None`: memory only), in redis mode, with empty
+    /// fallback stores and no probe yet (see `Client::open`).
+    pub(crate) fn new(config: Config, redis: Backend, journal: Option<SharedJournal>) -> Client {
         let level = if journal.is_some() {
             Store::File
         } else {
@@ -135,36 +115,7 @@ impl Client {
             last_silence_id: AtomicU64::new(0),
             config,
         });
-        let client = Client { inner };
-        client.recover().await?;
-        probe::start(&client);
-        Ok(client)
-    }
-
-    /// Rebuilds the local view from what the journal holds, and starts in file mode if it
-    /// holds anything (so that new writes queue behind it, in order).
-    async fn recover(&self) -> Result<(), Error> {
-        let records = match &self.inner.journal {
-            Some(j) => j.pending_records().await?,
-            None => Vec::new(),
-        };
-        if records.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            pending = records.len(),
-            "vigil-client: journal from an earlier run found, replaying"
-        );
-        let now = now_ms();
-        let mut st = self.state();
-        for r in &records {
-            // A record the rules refuse now was kept by an older client: Redis will say.
-            let _ = st.local.apply(r, || self.inner.settings.get(r.key()), now);
-            *st.lanes.entry(self.lane_of(r.key())).or_insert(0) += 1;
-        }
-        drop(st);
-        self.update_mode("journal holds unreplayed writes");
-        Ok(())
+        Client { inner }
     }
 
     /// The lane of a key (see [`State::lanes`]).

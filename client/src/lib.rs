@@ -92,6 +92,7 @@ mod local;
 mod memory;
 mod metrics;
 pub mod notify;
+mod open;
 mod probe;
 mod record;
 mod replay;
