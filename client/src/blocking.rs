@@ -157,6 +157,11 @@ impl Client {
             .block_on(self.inner.quota_set(key, limit, window_ms))
     }
 
+    pub fn quota_set_with(&self, key: &str, settings: &QuotaSettings) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.inner.quota_set_with(key, settings))
+    }
+
     pub fn quota_incr(
         &self,
         key: &str,
@@ -165,6 +170,27 @@ impl Client {
     ) -> Result<QuotaReply, Error> {
         self.runtime
             .block_on(self.inner.quota_incr(key, amount, opts))
+    }
+
+    pub fn incr_evict(
+        &self,
+        key: &str,
+        amount: Amount,
+        tracker: &str,
+        max: Option<u64>,
+        limit: Option<Amount>,
+    ) -> Result<IncrEvictReply, Error> {
+        self.runtime
+            .block_on(self.inner.incr_evict(key, amount, tracker, max, limit))
+    }
+
+    pub fn dry_run(
+        &self,
+        key: &str,
+        amount: Amount,
+        opts: &DryRunOptions,
+    ) -> Result<IncrEvictReply, Error> {
+        self.runtime.block_on(self.inner.dry_run(key, amount, opts))
     }
 
     pub fn quota_get(&self, key: &str) -> Result<Option<QuotaReply>, Error> {

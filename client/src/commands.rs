@@ -410,25 +410,94 @@ pub(crate) fn parse_groups(v: Value) -> Result<Vec<Group>, Error> {
 
 // ---- quotas ----
 
-pub(crate) fn quota_set(key: &str, limit: Amount, window_ms: Option<u64>) -> Cmd {
+/// `QUOTA.SET key LIMIT amount [WINDOW ms] [ALERTS stream AT pct [pct ...]]`.
+pub(crate) fn quota_set(key: &str, s: &QuotaSettings) -> Cmd {
     let mut c = redis::cmd("QUOTA.SET");
-    c.arg(key).arg("LIMIT").arg(limit.to_string());
-    if let Some(w) = window_ms {
+    c.arg(key).arg("LIMIT").arg(s.limit.to_string());
+    if let Some(w) = s.window_ms {
         c.arg("WINDOW").arg(w);
     }
+    if let Some(alerts) = &s.alerts {
+        c.arg("ALERTS")
+            .arg(&alerts.stream)
+            .arg("AT")
+            .arg(&alerts.at);
+    }
     c
+}
+
+fn incr_args(c: &mut Cmd, limit: Option<Amount>, force: bool) {
+    if let Some(limit) = limit {
+        c.arg("LIMIT").arg(limit.to_string());
+    }
+    if force {
+        c.arg("FORCE");
+    }
+}
+
+fn evict_args(c: &mut Cmd, tracker: &str, max: Option<u64>) {
+    c.arg("EVICT").arg(tracker);
+    if let Some(max) = max {
+        c.arg("MAX").arg(max);
+    }
 }
 
 pub(crate) fn quota_incr(key: &str, amount: Amount, o: &IncrOptions) -> Cmd {
     let mut c = redis::cmd("QUOTA.INCR");
     c.arg(key).arg(amount.to_string());
-    if let Some(limit) = o.limit {
-        c.arg("LIMIT").arg(limit.to_string());
-    }
-    if o.force {
-        c.arg("FORCE");
-    }
+    incr_args(&mut c, o.limit, o.force);
     c
+}
+
+/// `QUOTA.INCR key amount [LIMIT amount] EVICT tracker [MAX n]`.
+pub(crate) fn quota_incr_evict(
+    key: &str,
+    amount: Amount,
+    tracker: &str,
+    max: Option<u64>,
+    limit: Option<Amount>,
+) -> Cmd {
+    let mut c = redis::cmd("QUOTA.INCR");
+    c.arg(key).arg(amount.to_string());
+    incr_args(&mut c, limit, false);
+    evict_args(&mut c, tracker, max);
+    c
+}
+
+/// `QUOTA.INCR key amount [LIMIT amount] [FORCE] [EVICT tracker] [MAX n] DRYRUN`. `MAX`
+/// goes as given, also without `EVICT` (the server says what is wrong with it).
+pub(crate) fn quota_dry_run(key: &str, amount: Amount, o: &DryRunOptions) -> Cmd {
+    let mut c = redis::cmd("QUOTA.INCR");
+    c.arg(key).arg(amount.to_string());
+    incr_args(&mut c, o.limit, o.force);
+    match &o.evict {
+        Some(tracker) => evict_args(&mut c, tracker, o.max),
+        None => {
+            if let Some(max) = o.max {
+                c.arg("MAX").arg(max);
+            }
+        }
+    }
+    c.arg("DRYRUN");
+    c
+}
+
+/// The five elements of a QUOTA.INCR / QUOTA.GET reply.
+fn quota_of(items: &[Value]) -> Result<QuotaReply, Error> {
+    let [allowed, usage, limit, remaining, reset] = items else {
+        return Err(Error::Protocol(format!(
+            "quota reply of {} items",
+            items.len()
+        )));
+    };
+    let reset = int(reset)?;
+    Ok(QuotaReply {
+        allowed: int(allowed)? == 1,
+        usage: amount(usage)?,
+        limit: opt_amount(limit)?,
+        remaining: opt_amount(remaining)?,
+        reset_ms: u64::try_from(reset).ok(),
+    })
 }
 
 pub(crate) fn parse_quota(v: Value) -> Result<Option<QuotaReply>, Error> {
@@ -436,21 +505,21 @@ pub(crate) fn parse_quota(v: Value) -> Result<Option<QuotaReply>, Error> {
     if v == Value::Nil {
         return Ok(None);
     }
-    let items = array(v)?;
-    let [allowed, usage, limit, remaining, reset] = items.as_slice() else {
-        return Err(Error::Protocol(format!(
-            "quota reply of {} items",
-            items.len()
-        )));
+    quota_of(&array(v)?).map(Some)
+}
+
+/// QUOTA.INCR ... EVICT (six elements, the sixth the evicted keys), or a DRYRUN without
+/// EVICT (five: nothing evicted).
+pub(crate) fn parse_incr_evict(v: Value) -> Result<IncrEvictReply, Error> {
+    let mut items = array(checked(v)?)?;
+    let evicted = match items.len() {
+        6 => items.pop().map_or(Ok(Vec::new()), array)?,
+        _ => Vec::new(),
     };
-    let reset = int(reset)?;
-    Ok(Some(QuotaReply {
-        allowed: int(allowed)? == 1,
-        usage: amount(usage)?,
-        limit: opt_amount(limit)?,
-        remaining: opt_amount(remaining)?,
-        reset_ms: u64::try_from(reset).ok(),
-    }))
+    Ok(IncrEvictReply {
+        quota: quota_of(&items)?,
+        evicted: evicted.iter().map(text).collect::<Result<_, _>>()?,
+    })
 }
 
 // ---- LRU trackers ----
@@ -575,6 +644,84 @@ mod tests {
         assert_eq!(q.usage.to_string(), "1.5");
         assert_eq!((q.limit, q.remaining, q.reset_ms), (None, None, None));
         assert_eq!(parse_quota(Value::Nil).unwrap(), None);
+
+        let five = vec![
+            Value::Int(0),
+            bulk("800"),
+            bulk("1000"),
+            bulk("200"),
+            Value::Int(-1),
+        ];
+        let mut six = five.clone();
+        six.push(Value::Array(vec![bulk("t:{a}:1")]));
+        let r = parse_incr_evict(Value::Array(six)).unwrap();
+        assert!(!r.quota.allowed);
+        assert_eq!(r.evicted, vec!["t:{a}:1".to_string()]);
+        let r = parse_incr_evict(Value::Array(five)).unwrap();
+        assert!(r.evicted.is_empty());
+        assert!(parse_incr_evict(Value::Nil).is_err());
+    }
+
+    #[test]
+    fn quota_commands_carry_their_options() {
+        let args = |c: Cmd| -> Vec<String> {
+            c.args_iter()
+                .map(|a| match a {
+                    redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+                    redis::Arg::Cursor => "<cursor>".into(),
+                })
+                .collect()
+        };
+        let set = QuotaSettings::new(Amount::from(1000))
+            .window(60_000)
+            .alerts("t:{a}:alerts", [80, 100]);
+        assert_eq!(
+            args(quota_set("t:{a}:q", &set)),
+            [
+                "QUOTA.SET",
+                "t:{a}:q",
+                "LIMIT",
+                "1000",
+                "WINDOW",
+                "60000",
+                "ALERTS",
+                "t:{a}:alerts",
+                "AT",
+                "80",
+                "100"
+            ]
+        );
+        let evict = quota_incr_evict("t:{a}:q", Amount::from(5), "t:{a}:lru", Some(3), None);
+        assert_eq!(
+            args(evict),
+            [
+                "QUOTA.INCR",
+                "t:{a}:q",
+                "5",
+                "EVICT",
+                "t:{a}:lru",
+                "MAX",
+                "3"
+            ]
+        );
+        let dry = DryRunOptions {
+            limit: Some(Amount::from(9)),
+            evict: Some("t:{a}:lru".into()),
+            ..DryRunOptions::default()
+        };
+        assert_eq!(
+            args(quota_dry_run("t:{a}:q", Amount::from(5), &dry)),
+            [
+                "QUOTA.INCR",
+                "t:{a}:q",
+                "5",
+                "LIMIT",
+                "9",
+                "EVICT",
+                "t:{a}:lru",
+                "DRYRUN"
+            ]
+        );
     }
 
     #[test]

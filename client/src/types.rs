@@ -588,6 +588,77 @@ pub struct IncrOptions {
     pub force: bool,
 }
 
+/// QUOTA.INCR ... EVICT, and every QUOTA.INCR ... DRYRUN: the quota reply and the keys
+/// evicted to make room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrEvictReply {
+    pub quota: QuotaReply,
+    /// The keys evicted (for a dry run: that would be), in eviction order. Empty when the
+    /// amount fitted without evicting, when it could not fit even after `MAX` keys (then
+    /// nothing is evicted and `quota.allowed` is false), and for a dry run without `evict`.
+    pub evicted: Vec<String>,
+}
+
+/// The QUOTA.INCR a dry run answers for (`DRYRUN`): the options of
+/// [`crate::Client::quota_incr`] (`limit`, `force`) and of [`crate::Client::incr_evict`]
+/// (`evict`, `max`, `limit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DryRunOptions {
+    /// Set the quota's limit first.
+    pub limit: Option<Amount>,
+    /// Apply the amount even above the limit.
+    pub force: bool,
+    /// `EVICT tracker`: make room by evicting this LRU tracker's least recently used keys.
+    pub evict: Option<String>,
+    /// `MAX n` (with `evict`): at most this many keys (the server's default is 1000).
+    pub max: Option<u64>,
+}
+
+/// QUOTA.SET: `QuotaSettings::new(Amount::from(1000)).window(ms).alerts(stream, [80, 100])`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// `-1`: unlimited.
+    pub limit: Amount,
+    /// A rate quota over the last `window_ms`; `None`: cumulative.
+    pub window_ms: Option<u64>,
+    /// Threshold alerts; `None` leaves the quota without any (QUOTA.SET replaces the whole
+    /// configuration).
+    pub alerts: Option<QuotaAlerts>,
+}
+
+impl QuotaSettings {
+    pub fn new(limit: Amount) -> QuotaSettings {
+        QuotaSettings {
+            limit,
+            window_ms: None,
+            alerts: None,
+        }
+    }
+
+    pub fn window(mut self, ms: u64) -> Self {
+        self.window_ms = Some(ms);
+        self
+    }
+
+    pub fn alerts(mut self, stream: impl Into<String>, at: impl IntoIterator<Item = u16>) -> Self {
+        self.alerts = Some(QuotaAlerts {
+            stream: stream.into(),
+            at: at.into_iter().collect(),
+        });
+        self
+    }
+}
+
+/// `ALERTS stream AT pct [pct ...]`: when a write to the quota takes usage from below `pct`%
+/// of the limit to at or above it, a `quota_threshold` alert goes to `stream` (in the quota's
+/// slot), resolved when a later write takes usage back below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaAlerts {
+    pub stream: String,
+    /// Percentages of the limit, from 1 to 1000.
+    pub at: Vec<u16>,
+}
+
 /// One element of LRU.CANDIDATES.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LruCandidate {
