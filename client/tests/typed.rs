@@ -248,6 +248,169 @@ async fn quota_calls_return_typed_replies() {
     );
 }
 
+fn exists(conn: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("EXISTS").arg(key).query(conn).unwrap()
+}
+
+/// A tenant at 800 of its 1000 bytes, holding two tracked 400-byte objects (`obj:1` the older).
+async fn tenant_at_800(c: &Client, conn: &mut redis::Connection) {
+    for k in ["tenant:{a}:obj:1", "tenant:{a}:obj:2"] {
+        common::call(conn, &["SET", k, "v"]).unwrap();
+        c.lru_touch("tenant:{a}:lru", &[(k, Amount::from(400))])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    c.quota_set("tenant:{a}:bytes", Amount::from(1000), None)
+        .await
+        .unwrap();
+    let r = c
+        .quota_incr(
+            "tenant:{a}:bytes",
+            Amount::from(800),
+            &IncrOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(r.allowed && r.usage == Amount::from(800), "{r:?}");
+}
+
+#[tokio::test]
+async fn incr_evict_makes_room_and_a_dry_run_changes_nothing() {
+    support::init();
+    let server = Server::start();
+    let c = open(&server).await;
+    let mut conn = server.client();
+    let (quota, tracker) = ("tenant:{a}:bytes", "tenant:{a}:lru");
+    tenant_at_800(&c, &mut conn).await;
+
+    // The dry run answers as the call would, and nothing moves.
+    let room = DryRunOptions {
+        evict: Some(tracker.into()),
+        ..DryRunOptions::default()
+    };
+    let dry = c.dry_run(quota, Amount::from(500), &room).await.unwrap();
+    assert!(dry.quota.allowed, "{dry:?}");
+    assert_eq!(dry.quota.usage, Amount::from(900));
+    assert_eq!(dry.evicted, vec!["tenant:{a}:obj:1".to_string()]);
+    assert_eq!(exists(&mut conn, "tenant:{a}:obj:1"), 1);
+    let unchanged = c.quota_get(quota).await.unwrap().unwrap();
+    assert_eq!(
+        (unchanged.usage, unchanged.remaining),
+        (Amount::from(800), Some(Amount::from(200)))
+    );
+    assert_eq!(c.lru_info(tracker).await.unwrap().keys, 2);
+    // Without EVICT: the refusal the plain call would give, nothing to evict.
+    let plain = c
+        .dry_run(quota, Amount::from(500), &DryRunOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        !plain.quota.allowed && plain.evicted.is_empty(),
+        "{plain:?}"
+    );
+    // A dry run on a missing quota, with a LIMIT, creates nothing.
+    let fresh = c
+        .dry_run(
+            "tenant:{a}:new",
+            Amount::from(5),
+            &DryRunOptions {
+                limit: Some(Amount::from(10)),
+                ..DryRunOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(fresh.quota.allowed && fresh.quota.limit == Some(Amount::from(10)));
+    assert_eq!(exists(&mut conn, "tenant:{a}:new"), 0);
+    assert_eq!(c.quota_get("tenant:{a}:new").await.unwrap(), None);
+
+    // The real call: the older object goes, the amount fits.
+    let r = c
+        .incr_evict(quota, Amount::from(500), tracker, None, None)
+        .await
+        .unwrap();
+    assert_eq!(r, dry, "the dry run answered what the call answered");
+    assert_eq!(exists(&mut conn, "tenant:{a}:obj:1"), 0);
+    assert_eq!(exists(&mut conn, "tenant:{a}:obj:2"), 1);
+    assert_eq!(
+        c.quota_get(quota).await.unwrap().unwrap().usage,
+        Amount::from(900)
+    );
+    // More than the limit can hold: refused, nothing evicted.
+    let too_big = c
+        .incr_evict(quota, Amount::from(2000), tracker, Some(10), None)
+        .await
+        .unwrap();
+    assert!(!too_big.quota.allowed && too_big.evicted.is_empty());
+    assert_eq!(too_big.quota.usage, Amount::from(900));
+    assert_eq!(exists(&mut conn, "tenant:{a}:obj:2"), 1);
+    // MAX 0 may evict nothing: a refusal. A tracker outside the quota's namespace is an
+    // error (the server's words), not a refusal.
+    let none = c
+        .incr_evict(quota, Amount::from(200), tracker, Some(0), None)
+        .await
+        .unwrap();
+    assert!(!none.quota.allowed && none.evicted.is_empty());
+    let err = c
+        .incr_evict(quota, Amount::from(1), "tenant:{b}:lru", None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn quota_thresholds_raise_and_resolve_alerts() {
+    support::init();
+    let server = Server::start();
+    let c = open(&server).await;
+    let (quota, stream) = ("tenant:{a}:bytes", "tenant:{a}:alerts");
+    c.quota_set_with(
+        quota,
+        &QuotaSettings::new(Amount::from(1000)).alerts(stream, [80]),
+    )
+    .await
+    .unwrap();
+    let r = c
+        .quota_incr(quota, Amount::from(800), &IncrOptions::default())
+        .await
+        .unwrap();
+    assert!(r.allowed);
+    let thresholds = RangeQuery::all().kind("quota_threshold");
+    let raised = c.range(stream, &thresholds).await.unwrap();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let alert = &raised[0];
+    assert_eq!(
+        (alert.severity, alert.status, alert.source.as_str()),
+        (Severity::High, Status::Active, quota)
+    );
+    assert_eq!(
+        alert.labels.get("threshold").map(String::as_str),
+        Some("80")
+    );
+    assert_eq!(alert.labels.get("quota").map(String::as_str), Some(quota));
+    assert_eq!(alert.document["usage"], "800");
+    assert_eq!(alert.document["limit"], "1000");
+
+    // A release below 80% resolves it.
+    c.quota_incr(quota, Amount::from(-500), &IncrOptions::default())
+        .await
+        .unwrap();
+    let after = c.range(stream, &thresholds).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!((after[0].id, after[0].status), (alert.id, Status::Resolved));
+
+    // A bad threshold is the server's error, and changes nothing.
+    let err = c
+        .quota_set_with(
+            quota,
+            &QuotaSettings::new(Amount::from(1000)).alerts(stream, [0]),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid pct '0'"), "{err}");
+}
+
 #[tokio::test]
 async fn lru_calls_return_typed_replies() {
     support::init();
@@ -308,6 +471,20 @@ fn blocking_client_and_prometheus_export() {
         .unwrap();
     let r = c.add("b", r#"{"source":"s"}"#).unwrap();
     assert!(matches!(r.outcome, AddOutcome::Added(_)));
+    let dry = c
+        .dry_run("q:{b}", Amount::from(1), &DryRunOptions::default())
+        .unwrap();
+    assert!(dry.quota.allowed && dry.evicted.is_empty());
+    c.quota_set_with(
+        "q:{b}",
+        &QuotaSettings::new(Amount::from(1)).alerts("q:{b}:a", [100]),
+    )
+    .unwrap();
+    let full = c
+        .incr_evict("q:{b}", Amount::from(1), "q:{b}:lru", None, None)
+        .unwrap();
+    assert!(full.quota.allowed && full.evicted.is_empty());
+    assert_eq!(c.range("q:{b}:a", &RangeQuery::all()).unwrap().len(), 1);
     assert_eq!(c.range("b", &RangeQuery::all()).unwrap().len(), 1);
     assert!(c.flush(Duration::from_secs(1)).unwrap());
     let text = c.prometheus();
