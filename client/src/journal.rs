@@ -541,7 +541,11 @@ pub(crate) struct SharedJournal {
     journal: Arc<Mutex<Journal>>,
     dir: PathBuf,
     /// Records not yet confirmed by Redis, as of the last call (read without the lock).
-    pending: AtomicU64,
+    /// Stored under the lock, by the call itself: calls that stored it once their caller
+    /// resumed could store in another order than they ran (an append's count landing after
+    /// a later mark_done's), or not at all (a caller that stopped waiting), and leave a count
+    /// that nothing corrects once the replay finds no lane waiting.
+    pending: Arc<AtomicU64>,
 }
 
 impl SharedJournal {
@@ -550,7 +554,7 @@ impl SharedJournal {
         let path = dir.to_owned();
         let journal = blocking(move || Journal::open(&path, max_bytes)).await??;
         Ok(SharedJournal {
-            pending: AtomicU64::new(journal.pending()),
+            pending: Arc::new(AtomicU64::new(journal.pending())),
             journal: Arc::new(Mutex::new(journal)),
             dir: dir.to_owned(),
         })
@@ -569,15 +573,14 @@ impl SharedJournal {
         &self,
         f: impl FnOnce(&mut Journal) -> T + Send + 'static,
     ) -> io::Result<T> {
-        let journal = self.journal.clone();
-        let (out, pending) = blocking(move || {
+        let (journal, pending) = (self.journal.clone(), self.pending.clone());
+        blocking(move || {
             let mut j = journal.lock().unwrap_or_else(|e| e.into_inner());
             let out = f(&mut j);
-            (out, j.pending())
+            pending.store(j.pending(), Relaxed);
+            out
         })
-        .await?;
-        self.pending.store(pending, Relaxed);
-        Ok(out)
+        .await
     }
 
     #[cfg(feature = "test-hooks")]
@@ -718,6 +721,33 @@ mod tests {
         drop(j);
         let j = Journal::open(&dir, 0).unwrap();
         assert_eq!(j.pending_records().unwrap(), vec![add(3)]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A caller that stops waiting (a timeout around the call) does not stop the append on
+    /// the blocking pool: the count must follow it, or a replay that finds no lane waiting
+    /// leaves `pending` above zero for good.
+    #[cfg(feature = "test-hooks")]
+    #[tokio::test]
+    async fn the_count_follows_a_call_whose_caller_stopped_waiting() {
+        use std::time::{Duration, Instant};
+        let dir = temp("cancelled");
+        let j = SharedJournal::open(&dir, 0).await.unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Mutex::new(held);
+        let hook = move || {
+            let _ = held.lock().map(|rx| rx.recv());
+        };
+        j.set_sync_hook(Some(crate::config::SyncHook(Arc::new(hook))))
+            .await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), j.append(add(1))).await;
+        assert!(gave_up.is_err(), "the fsync was held back");
+        release.send(()).unwrap();
+        let start = Instant::now();
+        while j.pending() == 0 && start.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(j.pending(), 1);
         let _ = fs::remove_dir_all(&dir);
     }
 }
