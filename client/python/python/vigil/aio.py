@@ -1,0 +1,22 @@
+"""The asyncio flavour: ``vigil.aio.Client`` has the calls of ``vigil.Client``, each returning
+an awaitable. The Rust future runs on the client's tokio runtime and completes an asyncio
+future (pyo3-async-runtimes), so a call never blocks the event loop, and cancelling the
+awaiting task drops the Rust future (a write that reached the journal stays there).
+
+    import asyncio, vigil.aio
+
+    async def main():
+        async with vigil.aio.Client("redis://127.0.0.1:6379/", journal_dir="vigil-journal") as c:
+            reply = await c.add("alerts:prod", {"severity": "high", "source": "db-1"})
+            alerts = await c.range("alerts:prod", rev=True, count=10)
+
+    asyncio.run(main())
+
+The constructor opens the journal synchronously (it reads what an earlier process left, if
+anything); ``mode``, ``pending``, ``metrics()``, ``prometheus()`` and ``close()`` are plain,
+as they do no I/O.
+"""
+
+from ._vigil import AsyncClient as Client
+
+__all__ = ["Client"]

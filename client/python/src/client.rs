@@ -1,0 +1,558 @@
+//! `vigil.Client` and `vigil.aio.Client`: two faces of one `vigil_client::Client`, running on
+//! one tokio runtime for the whole process. Each call is written once, in `calls!` below: its
+//! Python arguments are read with the GIL held, then its Rust future either runs to the end
+//! with the GIL released (`vigil.Client`) or becomes an asyncio awaitable
+//! (`vigil.aio.Client`, through pyo3-async-runtimes' `future_into_py`).
+//!
+//! A new call of the Rust client is one more entry in `calls!` (and a line in each `.pyi`).
+
+use crate::args;
+use crate::errors::{self, invalid_argument, ClosedError};
+use crate::replies::{Reply, ToPython};
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::RwLock;
+use vigil_client::{
+    AddOptions, Alert, Config, EvictOptions, IncrOptions, RangeQuery, StreamOptions, Trim,
+};
+
+/// The runtime every client of the process runs on (its probe, its connection, its journal's
+/// blocking pool). Built on first use with the builder `_vigil`'s init set.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    pyo3_async_runtimes::tokio::get_runtime()
+}
+
+/// Runs a call to its end with the GIL released, then builds its reply.
+fn wait<T: ToPython>(
+    py: Python<'_>,
+    call: impl Future<Output = Result<T, vigil_client::Error>> + Send,
+) -> PyResult<Py<PyAny>> {
+    let reply = py
+        .detach(|| runtime().block_on(call))
+        .map_err(errors::to_py)?;
+    Ok(reply.to_python(py)?.unbind())
+}
+
+/// The call as an asyncio awaitable; cancelling it drops the Rust future (a write that
+/// already reached the journal stays there: vigil-client finishes it in a task of its own).
+fn start<'py, T: ToPython>(
+    py: Python<'py>,
+    call: impl Future<Output = Result<T, vigil_client::Error>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>> {
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        call.await.map(Reply).map_err(errors::to_py)
+    })
+}
+
+/// What both classes hold: the Rust client until `close()`.
+struct Shared {
+    client: RwLock<Option<vigil_client::Client>>,
+    /// The URL without its credentials, for `repr`.
+    shown_url: String,
+}
+
+/// `url` as a string, or a list of seed URLs.
+fn urls(url: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(one) = url.cast::<PyString>() {
+        return Ok(vec![one.to_str()?.to_owned()]);
+    }
+    url.try_iter()?.map(|u| u?.extract()).collect()
+}
+
+/// `redis://user:secret@host` shown as `redis://***@host`.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The options of both constructors.
+struct Options {
+    journal_dir: Option<PathBuf>,
+    memory_capacity: usize,
+    command_timeout: f64,
+    connect_timeout: f64,
+    probe_interval: f64,
+    max_journal_bytes: u64,
+    replay_batch: usize,
+}
+
+impl Shared {
+    fn open(py: Python<'_>, url: &Bound<'_, PyAny>, o: Options) -> PyResult<Shared> {
+        let urls = urls(url)?;
+        // One server for now; several seed URLs (a cluster) come with the Rust client's
+        // cluster mode (`Config::cluster`).
+        let [url] = urls.as_slice() else {
+            return Err(errors::ConfigError::new_err(format!(
+                "invalid configuration: {} URLs given; this vigil-client speaks to one server \
+                 (cluster mode with several seed URLs is not in it yet)",
+                urls.len()
+            )));
+        };
+        let mut config = Config::new(url.as_str())
+            .memory_capacity(o.memory_capacity)
+            .command_timeout(args::seconds("command_timeout", o.command_timeout)?)
+            .connect_timeout(args::seconds("connect_timeout", o.connect_timeout)?)
+            .probe_interval(args::seconds("probe_interval", o.probe_interval)?)
+            .max_journal_bytes(o.max_journal_bytes);
+        config.replay_batch = o.replay_batch;
+        if let Some(dir) = o.journal_dir {
+            config = config.journal_dir(dir);
+        }
+        let client = py
+            .detach(|| runtime().block_on(vigil_client::Client::open(config)))
+            .map_err(errors::to_py)?;
+        Ok(Shared {
+            client: RwLock::new(Some(client)),
+            shown_url: without_credentials(url),
+        })
+    }
+
+    /// The Rust client (a clone: an `Arc`), or ClosedError after `close()`.
+    fn client(&self) -> PyResult<vigil_client::Client> {
+        self.client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| ClosedError::new_err("the client is closed"))
+    }
+
+    fn close(&self) {
+        let client = self
+            .client
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(client);
+    }
+
+    fn repr(&self, class: &str) -> String {
+        match self.client() {
+            Ok(c) => format!(
+                "<{class} url='{}' mode='{}' pending={}>",
+                self.shown_url,
+                c.mode().as_str(),
+                c.pending()
+            ),
+            Err(_) => format!("<{class} url='{}' closed>", self.shown_url),
+        }
+    }
+}
+
+/// The synchronous client: each call waits for its answer with the GIL released, so other
+/// Python threads run meanwhile.
+#[pyclass(module = "vigil", name = "Client", frozen)]
+pub struct Client {
+    inner: Shared,
+}
+
+/// The asyncio client: each call returns an awaitable and never blocks the event loop.
+#[pyclass(module = "vigil.aio", name = "Client", frozen)]
+pub struct AsyncClient {
+    inner: Shared,
+}
+
+/// `ALERT.GET` with one ID answers one alert (or None), with several a list.
+enum Got {
+    One(Option<Alert>),
+    Many(Vec<Option<Alert>>),
+}
+
+impl ToPython for Got {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Got::One(a) => a.to_python(py),
+            Got::Many(v) => v.to_python(py),
+        }
+    }
+}
+
+/// Writes the two `#[pymethods]` blocks: `blocking` items go to `vigil.Client`, `asyncio`
+/// items to `vigil.aio.Client`, `both` items to each as they are, and each entry of `calls`
+/// to each, waited for or awaitable. A call's body reads its arguments (GIL held; `?` raises
+/// at once) and ends with the future of the Rust client's call.
+macro_rules! classes {
+    (
+        blocking { $($blocking:tt)* }
+        asyncio { $($asyncio:tt)* }
+        both { $($both:tt)* }
+        calls {
+            $(
+                $(#[$meta:meta])*
+                fn $name:ident($client:ident, $py:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+            )*
+        }
+    ) => {
+        // Python calls take their options as keyword arguments, often more than seven.
+        #[allow(clippy::too_many_arguments)]
+        #[pymethods]
+        impl Client {
+            $($blocking)*
+            $($both)*
+            $(
+                $(#[$meta])*
+                fn $name(&self, $py: Python<'_> $(, $arg: $ty)*) -> PyResult<Py<PyAny>> {
+                    let $client = self.inner.client()?;
+                    wait($py, $body)
+                }
+            )*
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        #[pymethods]
+        impl AsyncClient {
+            $($asyncio)*
+            $($both)*
+            $(
+                $(#[$meta])*
+                fn $name<'py>(&self, $py: Python<'py> $(, $arg: $ty)*) -> PyResult<Bound<'py, PyAny>> {
+                    let $client = self.inner.client()?;
+                    start($py, $body)
+                }
+            )*
+        }
+    };
+}
+
+classes! {
+    blocking {
+        fn __enter__(slf: Py<Self>) -> Py<Self> {
+            slf
+        }
+
+        #[pyo3(signature = (*_exc))]
+        fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+            self.inner.close();
+            false
+        }
+
+        fn __repr__(&self) -> String {
+            self.inner.repr("vigil.Client")
+        }
+    }
+
+    asyncio {
+        fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(slf) })
+        }
+
+        #[pyo3(signature = (*_exc))]
+        fn __aexit__<'py>(
+            &self,
+            py: Python<'py>,
+            _exc: &Bound<'py, PyTuple>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            self.inner.close();
+            pyo3_async_runtimes::tokio::future_into_py(py, async { Ok(false) })
+        }
+
+        fn __repr__(&self) -> String {
+            self.inner.repr("vigil.aio.Client")
+        }
+    }
+
+    both {
+        /// Opens the journal (replaying on start what an earlier process left in it) and
+        /// starts the background probe; does not wait for Redis (the first call connects).
+        #[new]
+        #[pyo3(signature = (
+            url,
+            *,
+            journal_dir = None,
+            memory_capacity = 100_000,
+            command_timeout = 2.0,
+            connect_timeout = 1.0,
+            probe_interval = 0.25,
+            max_journal_bytes = 0,
+            replay_batch = 256,
+        ))]
+        fn new(
+            py: Python<'_>,
+            url: &Bound<'_, PyAny>,
+            journal_dir: Option<PathBuf>,
+            memory_capacity: usize,
+            command_timeout: f64,
+            connect_timeout: f64,
+            probe_interval: f64,
+            max_journal_bytes: u64,
+            replay_batch: usize,
+        ) -> PyResult<Self> {
+            let options = Options {
+                journal_dir,
+                memory_capacity,
+                command_timeout,
+                connect_timeout,
+                probe_interval,
+                max_journal_bytes,
+                replay_batch,
+            };
+            Ok(Self { inner: Shared::open(py, url, options)? })
+        }
+
+        /// Where writes go now: `redis`, `file` or `memory`.
+        #[getter]
+        fn mode(&self) -> PyResult<&'static str> {
+            Ok(self.inner.client()?.mode().as_str())
+        }
+
+        /// Writes waiting in the journal and the memory store for Redis.
+        #[getter]
+        fn pending(&self) -> PyResult<u64> {
+            Ok(self.inner.client()?.pending())
+        }
+
+        /// True after `close()`.
+        #[getter]
+        fn closed(&self) -> bool {
+            self.inner.client().is_err()
+        }
+
+        /// A snapshot of the counters (`vigil.Metrics`).
+        fn metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+            Ok(self.inner.client()?.metrics().to_python(py)?.unbind())
+        }
+
+        /// The counters in the Prometheus text format.
+        fn prometheus(&self) -> PyResult<String> {
+            Ok(self.inner.client()?.prometheus())
+        }
+
+        /// Asks the background probe to check Redis now.
+        fn wake_probe(&self) -> PyResult<()> {
+            self.inner.client()?.wake_probe();
+            Ok(())
+        }
+
+        /// Lets go of the client: later calls raise ClosedError. What the journal holds stays
+        /// there for the next client opened on the directory; its lock is released once calls
+        /// in flight and the probe's current round let go of the client.
+        fn close(&self) {
+            self.inner.close();
+        }
+    }
+
+    calls {
+        /// ALERT.ADD: `doc` a dict (sent through json.dumps) or a JSON str; `ts` in ms (default
+        /// now); `id` an explicit `<ts>-<seq>` (default `<ts>-<random>`, so that a retry or a
+        /// replay answers `exists`).
+        #[pyo3(signature = (key, doc, ts = None, id = None))]
+        fn add(client, py, key: String, doc: &Bound<'_, PyAny>, ts: Option<u64>, id: Option<String>) {
+            let doc = args::document(doc)?;
+            let id = args::opt_id(id.as_deref())?;
+            async move { client.add_with(&key, &doc, AddOptions { ts, id }).await }
+        }
+
+        /// ALERT.GET: one ID answers an Alert or None, an iterable of IDs a list of them.
+        fn get(client, py, key: String, ids: &Bound<'_, PyAny>) {
+            let one = ids.is_instance_of::<PyString>();
+            let ids = args::ids(ids)?;
+            async move {
+                let got = client.get(&key, &ids).await?;
+                Ok::<_, vigil_client::Error>(if one {
+                    Got::One(got.into_iter().next().flatten())
+                } else {
+                    Got::Many(got)
+                })
+            }
+        }
+
+        /// ALERT.RANGE: `start`/`end` are `"-"`, `"+"`, a ms timestamp or an ID.
+        #[pyo3(signature = (
+            key,
+            start = None,
+            end = None,
+            *,
+            rev = false,
+            count = None,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            status = None,
+            labels = None,
+        ))]
+        fn range(
+            client,
+            py,
+            key: String,
+            start: Option<&Bound<'_, PyAny>>,
+            end: Option<&Bound<'_, PyAny>>,
+            rev: bool,
+            count: Option<u64>,
+            min_severity: Option<String>,
+            source: Option<String>,
+            r#type: Option<String>,
+            status: Option<String>,
+            labels: Option<&Bound<'_, PyAny>>,
+        ) {
+            let mut q = RangeQuery::between(
+                start.map(args::bound).transpose()?.unwrap_or(vigil_client::Bound::Min),
+                end.map(args::bound).transpose()?.unwrap_or(vigil_client::Bound::Max),
+            );
+            q.rev = rev;
+            q.count = count;
+            q.min_severity = min_severity.as_deref().map(args::severity).transpose()?;
+            q.source = source;
+            q.kind = r#type;
+            q.status = status.as_deref().map(args::status).transpose()?;
+            q.labels = args::labels(labels)?;
+            async move { client.range(&key, &q).await }
+        }
+
+        /// ALERT.ACK: the number of alerts whose status changed.
+        fn ack(client, py, key: String, ids: &Bound<'_, PyAny>) {
+            let ids = args::ids(ids)?;
+            async move { client.ack(&key, &ids).await }
+        }
+
+        /// ALERT.RESOLVE.
+        fn resolve(client, py, key: String, ids: &Bound<'_, PyAny>) {
+            let ids = args::ids(ids)?;
+            async move { client.resolve(&key, &ids).await }
+        }
+
+        /// ALERT.DEL: the number of alerts removed.
+        fn delete(client, py, key: String, ids: &Bound<'_, PyAny>) {
+            let ids = args::ids(ids)?;
+            async move { client.del(&key, &ids).await }
+        }
+
+        /// ALERT.INFO.
+        fn info(client, py, key: String) {
+            async move { client.info(&key).await }
+        }
+
+        /// ALERT.CREATE (Redis only). `ratelimit` is `(n, window_ms)`; `(0, 0)` disables it.
+        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None))]
+        fn create(
+            client,
+            py,
+            key: String,
+            retention_ms: Option<u64>,
+            maxlen: Option<u64>,
+            dedup_ms: Option<u64>,
+            ratelimit: Option<(u64, u64)>,
+        ) {
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit };
+            async move { client.create(&key, &opts).await }
+        }
+
+        /// ALERT.ALTER (Redis only): only the settings given change.
+        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None))]
+        fn alter(
+            client,
+            py,
+            key: String,
+            retention_ms: Option<u64>,
+            maxlen: Option<u64>,
+            dedup_ms: Option<u64>,
+            ratelimit: Option<(u64, u64)>,
+        ) {
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit };
+            async move { client.alter(&key, &opts).await }
+        }
+
+        /// ALERT.TRIM (Redis only), with exactly one of `maxlen` (keep the newest n) and
+        /// `min_ts` (remove alerts older than this ms timestamp): the number removed.
+        #[pyo3(signature = (key, *, maxlen = None, min_ts = None))]
+        fn trim(client, py, key: String, maxlen: Option<u64>, min_ts: Option<u64>) {
+            let how = match (maxlen, min_ts) {
+                (Some(n), None) => Trim::MaxLen(n),
+                (None, Some(ts)) => Trim::MinTs(ts),
+                _ => return Err(invalid_argument("trim takes exactly one of maxlen, min_ts".into())),
+            };
+            async move { client.trim(&key, how).await }
+        }
+
+        /// QUOTA.SET key LIMIT limit [WINDOW ms] (Redis only).
+        #[pyo3(signature = (key, limit, window_ms = None))]
+        fn quota_set(client, py, key: String, limit: &Bound<'_, PyAny>, window_ms: Option<u64>) {
+            let limit = args::amount(limit)?;
+            async move { client.quota_set(&key, limit, window_ms).await }
+        }
+
+        /// QUOTA.INCR key amount [LIMIT limit] [FORCE] (Redis only, never retried: an
+        /// increment is not idempotent).
+        #[pyo3(signature = (key, amount = None, *, limit = None, force = false))]
+        fn quota_incr(
+            client,
+            py,
+            key: String,
+            amount: Option<&Bound<'_, PyAny>>,
+            limit: Option<&Bound<'_, PyAny>>,
+            force: bool,
+        ) {
+            let amount = args::opt_amount(amount)?.unwrap_or(vigil_client::Amount::from_int(1));
+            let opts = IncrOptions { limit: args::opt_amount(limit)?, force };
+            async move { client.quota_incr(&key, amount, &opts).await }
+        }
+
+        /// QUOTA.GET: None for a missing key.
+        fn quota_get(client, py, key: String) {
+            async move { client.quota_get(&key).await }
+        }
+
+        /// QUOTA.RESET.
+        fn quota_reset(client, py, key: String) {
+            async move { client.quota_reset(&key).await }
+        }
+
+        /// LRU.TOUCH tracker: `keys` a mapping {key: size} or pairs; the keys newly tracked.
+        fn lru_touch(client, py, tracker: String, keys: &Bound<'_, PyAny>) {
+            let keys = args::sized_keys(keys)?;
+            async move {
+                let keys: Vec<(&str, vigil_client::Amount)> =
+                    keys.iter().map(|(k, size)| (k.as_str(), *size)).collect();
+                client.lru_touch(&tracker, &keys).await
+            }
+        }
+
+        /// LRU.FORGET tracker key [key ...]: the keys no longer tracked.
+        fn lru_forget(client, py, tracker: String, keys: &Bound<'_, PyAny>) {
+            let keys = args::keys(keys)?;
+            async move {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                client.lru_forget(&tracker, &keys).await
+            }
+        }
+
+        /// LRU.CANDIDATES: least recently used first.
+        #[pyo3(signature = (tracker, count = 10))]
+        fn lru_candidates(client, py, tracker: String, count: u64) {
+            async move { client.lru_candidates(&tracker, count).await }
+        }
+
+        /// LRU.EVICT tracker target [QUOTA quota] [MAX n]: deletes least recently used keys
+        /// until `target` is freed (and lowers `quota` by what it freed, atomically).
+        #[pyo3(signature = (tracker, target, *, quota = None, max = None))]
+        fn lru_evict(
+            client,
+            py,
+            tracker: String,
+            target: &Bound<'_, PyAny>,
+            quota: Option<String>,
+            max: Option<u64>,
+        ) {
+            let target = args::amount(target)?;
+            let opts = EvictOptions { quota, max };
+            async move { client.lru_evict(&tracker, target, &opts).await }
+        }
+
+        /// LRU.INFO.
+        fn lru_info(client, py, tracker: String) {
+            async move { client.lru_info(&tracker).await }
+        }
+
+        /// Replays now and waits until the fallback stores are empty and writes go to Redis
+        /// again: False if `timeout` seconds passed first.
+        #[pyo3(signature = (timeout = 10.0))]
+        fn flush(client, py, timeout: f64) {
+            let limit = args::seconds("timeout", timeout)?;
+            async move { client.flush(limit).await }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `vigil._vigil`: the Python binding of vigil-client. The calls, the cascade (Redis → file
+//! journal → memory), the replay and the typed replies are the Rust client's; this crate reads
+//! Python arguments (`args`), builds the dataclasses of `vigil._types` from the replies
+//! (`replies`), raises the exceptions of `vigil._errors` (`errors`), and runs each call either
+//! to its end or as an asyncio awaitable (`client`).
+
+mod args;
+mod client;
+mod errors;
+mod replies;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _vigil(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // One runtime for every client of the process: two workers are plenty for a client (the
+    // calls are I/O; journal fsyncs and reply conversions run on its blocking pool).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
+        .worker_threads(2)
+        .thread_name("vigil-client")
+        .enable_all();
+    pyo3_async_runtimes::tokio::init(builder);
+    // Both classes are named `Client` (in `vigil` and in `vigil.aio`): added under names of
+    // their own here, re-exported by vigil/__init__.py and vigil/aio.py.
+    m.add("Client", m.py().get_type::<client::Client>())?;
+    m.add("AsyncClient", m.py().get_type::<client::AsyncClient>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
