@@ -6,7 +6,7 @@
 use crate::errors::{invalid_argument, InvalidArgument};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{IntoPyDict, PyBool, PyFloat, PyInt, PyMapping, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString};
 use std::time::Duration;
 use vigil_client::{AlertId, Amount, Bound as RangeBound, Severity, Status};
 
@@ -19,7 +19,10 @@ pub fn document(doc: &Bound<'_, PyAny>) -> PyResult<String> {
     }
     static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let dumps = DUMPS.import(doc.py(), "json", "dumps")?;
-    let kwargs = [("ensure_ascii", false)].into_py_dict(doc.py())?;
+    // Compact, as the server would store it (it drops whitespace between tokens anyway).
+    let kwargs = PyDict::new(doc.py());
+    kwargs.set_item("ensure_ascii", false)?;
+    kwargs.set_item("separators", (",", ":"))?;
     dumps.call((doc,), Some(&kwargs))?.extract()
 }
 

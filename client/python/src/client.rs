@@ -527,7 +527,8 @@ classes! {
         }
 
         /// LRU.EVICT tracker target [QUOTA quota] [MAX n]: deletes least recently used keys
-        /// until `target` is freed (and lowers `quota` by what it freed, atomically).
+        /// until the tracker's total is at most `target` (and lowers `quota` by the sizes
+        /// evicted, in the same step).
         #[pyo3(signature = (tracker, target, *, quota = None, max = None))]
         fn lru_evict(
             client,
