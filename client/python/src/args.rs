@@ -8,7 +8,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString};
 use std::time::Duration;
-use vigil_client::{AlertId, Amount, Bound as RangeBound, Severity, Status};
+use vigil_client::{
+    AlertId, Amount, Bound as RangeBound, Cursor, Filters, GroupBy, Matchers, Severity, Status,
+};
 
 /// A document: a `str` is sent as it is (the server parses it); anything else is what
 /// `json.dumps` makes of it. Whether it is an acceptable alert is the server's (or, in
@@ -181,4 +183,68 @@ pub fn seconds(name: &str, secs: f64) -> PyResult<Duration> {
             "{name} must be a number of seconds >= 0, got {secs}"
         ))
     })
+}
+
+/// A change-feed cursor: `"0"`, `"$"`, or one a read returned (kept as text).
+pub fn cursor(text: &str) -> PyResult<Cursor> {
+    text.parse().map_err(crate::errors::to_py)
+}
+
+/// ALERT.READ's BLOCK: at least 1 ms (the server's `BLOCK 0`, without a limit, is what
+/// `follow()` is for).
+pub fn block(block_ms: Option<u64>) -> PyResult<Option<Duration>> {
+    match block_ms {
+        Some(0) => Err(invalid_argument(
+            "block_ms must be >= 1 (follow() waits without a limit)".into(),
+        )),
+        b => Ok(b.map(Duration::from_millis)),
+    }
+}
+
+/// The filters of RANGE, READ and GROUPS, from their keyword arguments.
+pub fn filters(
+    min_severity: Option<&str>,
+    source: Option<String>,
+    kind: Option<String>,
+    status: Option<&str>,
+    labels: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Filters> {
+    Ok(Filters {
+        min_severity: min_severity.map(severity).transpose()?,
+        source,
+        kind,
+        status: status.map(self::status).transpose()?,
+        labels: self::labels(labels)?,
+    })
+}
+
+/// What a silence matches.
+pub fn matchers(
+    min_severity: Option<&str>,
+    source: Option<String>,
+    kind: Option<String>,
+    labels: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Matchers> {
+    Ok(Matchers {
+        min_severity: min_severity.map(severity).transpose()?,
+        source,
+        kind,
+        labels: self::labels(labels)?,
+    })
+}
+
+/// ALERT.GROUPS's BY: `severity`, `source`, `type`, `status` or `label:<name>`.
+pub fn group_by(text: &str) -> PyResult<GroupBy> {
+    match text {
+        "severity" => Ok(GroupBy::Severity),
+        "source" => Ok(GroupBy::Source),
+        "type" => Ok(GroupBy::Type),
+        "status" => Ok(GroupBy::Status),
+        t => match t.strip_prefix("label:") {
+            Some(name) if !name.is_empty() => Ok(GroupBy::Label(name.to_owned())),
+            _ => Err(invalid_argument(format!(
+                "invalid group '{t}', expected severity|source|type|status|label:<name>"
+            ))),
+        },
+    }
 }

@@ -8,6 +8,7 @@
 
 use crate::args;
 use crate::errors::{self, invalid_argument, ClosedError};
+use crate::feed::{AsyncFeed, Feed};
 use crate::replies::{Reply, ToPython};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -15,7 +16,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::RwLock;
 use vigil_client::{
-    AddOptions, Alert, Config, EvictOptions, IncrOptions, RangeQuery, StreamOptions, Trim,
+    AddOptions, Alert, Config, EvictOptions, IncrOptions, RangeQuery, ReadOptions, StreamOptions,
+    Trim,
 };
 
 /// The runtime every client of the process runs on (its probe, its connection, its journal's
@@ -73,6 +75,7 @@ fn without_credentials(url: &str) -> String {
 
 /// The options of both constructors.
 struct Options {
+    cluster: Option<bool>,
     journal_dir: Option<PathBuf>,
     memory_capacity: usize,
     command_timeout: f64,
@@ -85,16 +88,27 @@ struct Options {
 impl Shared {
     fn open(py: Python<'_>, url: &Bound<'_, PyAny>, o: Options) -> PyResult<Shared> {
         let urls = urls(url)?;
-        // One server for now; several seed URLs (a cluster) come with the Rust client's
-        // cluster mode (`Config::cluster`).
-        let [url] = urls.as_slice() else {
-            return Err(errors::ConfigError::new_err(format!(
-                "invalid configuration: {} URLs given; this vigil-client speaks to one server \
-                 (cluster mode with several seed URLs is not in it yet)",
-                urls.len()
-            )));
+        let config_error =
+            |why: String| errors::ConfigError::new_err(format!("invalid configuration: {why}"));
+        // Several URLs are the seeds of a Redis Cluster; one URL is a single server unless
+        // `cluster=True`.
+        let config = match (o.cluster.unwrap_or(urls.len() > 1), urls.as_slice()) {
+            (_, []) => return Err(config_error("no URL given".into())),
+            (true, _) => Config::cluster(urls.iter().cloned()),
+            (false, [url]) => Config::new(url.as_str()),
+            (false, _) => {
+                return Err(config_error(format!(
+                    "{} URLs given with cluster=False: several URLs are the seeds of a cluster",
+                    urls.len()
+                )))
+            }
         };
-        let mut config = Config::new(url.as_str())
+        let shown_url = urls
+            .iter()
+            .map(|u| without_credentials(u))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut config = config
             .memory_capacity(o.memory_capacity)
             .command_timeout(args::seconds("command_timeout", o.command_timeout)?)
             .connect_timeout(args::seconds("connect_timeout", o.connect_timeout)?)
@@ -109,7 +123,7 @@ impl Shared {
             .map_err(errors::to_py)?;
         Ok(Shared {
             client: RwLock::new(Some(client)),
-            shown_url: without_credentials(url),
+            shown_url,
         })
     }
 
@@ -234,6 +248,40 @@ classes! {
         fn __repr__(&self) -> String {
             self.inner.repr("vigil.Client")
         }
+
+        /// Follows the changes of `key` from `cursor` (`"0"`, `"$"` or a stored one) as a
+        /// `vigil.Feed`; `block_ms` is how long one read waits on the server (default 5 s).
+        #[pyo3(signature = (
+            key,
+            cursor = "0",
+            *,
+            count = None,
+            block_ms = None,
+            with_silenced = false,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            status = None,
+            labels = None,
+        ))]
+        fn follow(
+            &self,
+            key: &str,
+            cursor: &str,
+            count: Option<u64>,
+            block_ms: Option<u64>,
+            with_silenced: bool,
+            min_severity: Option<&str>,
+            source: Option<String>,
+            r#type: Option<String>,
+            status: Option<&str>,
+            labels: Option<&Bound<'_, PyAny>>,
+        ) -> PyResult<Feed> {
+            let filters = args::filters(min_severity, source, r#type, status, labels)?;
+            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
+            Ok(Feed::new(feed))
+        }
     }
 
     asyncio {
@@ -254,6 +302,40 @@ classes! {
         fn __repr__(&self) -> String {
             self.inner.repr("vigil.aio.Client")
         }
+
+        /// Follows the changes of `key` from `cursor` as a `vigil.aio.Feed` (an async
+        /// iterator); see `vigil.Client.follow`.
+        #[pyo3(signature = (
+            key,
+            cursor = "0",
+            *,
+            count = None,
+            block_ms = None,
+            with_silenced = false,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            status = None,
+            labels = None,
+        ))]
+        fn follow(
+            &self,
+            key: &str,
+            cursor: &str,
+            count: Option<u64>,
+            block_ms: Option<u64>,
+            with_silenced: bool,
+            min_severity: Option<&str>,
+            source: Option<String>,
+            r#type: Option<String>,
+            status: Option<&str>,
+            labels: Option<&Bound<'_, PyAny>>,
+        ) -> PyResult<AsyncFeed> {
+            let filters = args::filters(min_severity, source, r#type, status, labels)?;
+            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
+            Ok(AsyncFeed::new(feed))
+        }
     }
 
     both {
@@ -263,6 +345,7 @@ classes! {
         #[pyo3(signature = (
             url,
             *,
+            cluster = None,
             journal_dir = None,
             memory_capacity = 100_000,
             command_timeout = 2.0,
@@ -274,6 +357,7 @@ classes! {
         fn new(
             py: Python<'_>,
             url: &Bound<'_, PyAny>,
+            cluster: Option<bool>,
             journal_dir: Option<PathBuf>,
             memory_capacity: usize,
             command_timeout: f64,
@@ -283,6 +367,7 @@ classes! {
             replay_batch: usize,
         ) -> PyResult<Self> {
             let options = Options {
+                cluster,
                 journal_dir,
                 memory_capacity,
                 command_timeout,
@@ -424,6 +509,116 @@ classes! {
         /// ALERT.INFO.
         fn info(client, py, key: String) {
             async move { client.info(&key).await }
+        }
+
+        /// ALERT.READ: the alerts whose last change is after `cursor` (`"0"`: every alert,
+        /// `"$"`: only changes after this call, or a cursor a read returned), each once in its
+        /// current state, and where to read on from (`ReadReply.next`). `block_ms` (>= 1)
+        /// waits that long for a change when there is none. In fallback, the changes the
+        /// fallback stores made (they come again from Redis once replayed).
+        #[pyo3(signature = (
+            key,
+            cursor = "0",
+            *,
+            count = None,
+            block_ms = None,
+            with_silenced = false,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            status = None,
+            labels = None,
+        ))]
+        fn read(
+            client,
+            py,
+            key: String,
+            cursor: &str,
+            count: Option<u64>,
+            block_ms: Option<u64>,
+            with_silenced: bool,
+            min_severity: Option<&str>,
+            source: Option<String>,
+            r#type: Option<String>,
+            status: Option<&str>,
+            labels: Option<&Bound<'_, PyAny>>,
+        ) {
+            let cursor = args::cursor(cursor)?;
+            let filters = args::filters(min_severity, source, r#type, status, labels)?;
+            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            async move { client.read(&key, &cursor, &options).await }
+        }
+
+        /// ALERT.SILENCE: until `until` (ms since the epoch), alerts matching all the matchers
+        /// given are left out of the feed. Returns the silence's ID (made by the client, so
+        /// that one kept in the journal is replayed exactly once).
+        #[pyo3(signature = (
+            key,
+            until,
+            *,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            labels = None,
+            comment = None,
+        ))]
+        fn silence(
+            client,
+            py,
+            key: String,
+            until: u64,
+            min_severity: Option<&str>,
+            source: Option<String>,
+            r#type: Option<String>,
+            labels: Option<&Bound<'_, PyAny>>,
+            comment: Option<String>,
+        ) {
+            let matchers = args::matchers(min_severity, source, r#type, labels)?;
+            async move { client.silence(&key, until, &matchers, comment.as_deref()).await }
+        }
+
+        /// ALERT.UNSILENCE: True if the silence was ended.
+        fn unsilence(client, py, key: String, id: u64) {
+            async move { client.unsilence(&key, id).await }
+        }
+
+        /// ALERT.SILENCES: the active silences, by ID.
+        fn silences(client, py, key: String) {
+            async move { client.silences(&key).await }
+        }
+
+        /// ALERT.GROUPS: the alerts between `start` and `end` passing the filters, counted by
+        /// `by` (`severity`, `source`, `type`, `status` or `label:<name>`).
+        #[pyo3(signature = (
+            key,
+            by,
+            start = None,
+            end = None,
+            *,
+            min_severity = None,
+            source = None,
+            r#type = None,
+            status = None,
+            labels = None,
+        ))]
+        fn groups(
+            client,
+            py,
+            key: String,
+            by: &str,
+            start: Option<&Bound<'_, PyAny>>,
+            end: Option<&Bound<'_, PyAny>>,
+            min_severity: Option<&str>,
+            source: Option<String>,
+            r#type: Option<String>,
+            status: Option<&str>,
+            labels: Option<&Bound<'_, PyAny>>,
+        ) {
+            let by = args::group_by(by)?;
+            let start = start.map(args::bound).transpose()?.unwrap_or(vigil_client::Bound::Min);
+            let end = end.map(args::bound).transpose()?.unwrap_or(vigil_client::Bound::Max);
+            let filters = args::filters(min_severity, source, r#type, status, labels)?;
+            async move { client.groups(&key, start, end, &by, &filters).await }
         }
 
         /// ALERT.CREATE (Redis only). `ratelimit` is `(n, window_ms)`; `(0, 0)` disables it.

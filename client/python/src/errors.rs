@@ -28,6 +28,7 @@ pub fn to_py(e: Error) -> PyErr {
             None => JournalError::new_err(message),
         },
         Error::Config(_) => ConfigError::new_err(message),
+        Error::InvalidInput(_) => InvalidArgument::new_err(message),
     }
 }
 

@@ -7,6 +7,7 @@
 mod args;
 mod client;
 mod errors;
+mod feed;
 mod replies;
 
 use pyo3::prelude::*;
@@ -25,6 +26,8 @@ fn _vigil(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // their own here, re-exported by vigil/__init__.py and vigil/aio.py.
     m.add("Client", m.py().get_type::<client::Client>())?;
     m.add("AsyncClient", m.py().get_type::<client::AsyncClient>())?;
+    m.add("Feed", m.py().get_type::<feed::Feed>())?;
+    m.add("AsyncFeed", m.py().get_type::<feed::AsyncFeed>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

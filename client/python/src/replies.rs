@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyModule};
 use vigil_client::{
-    AddOutcome, AddReply, Alert, AlertInfo, Amount, EvictReply, LruCandidate, LruInfo, Metrics,
-    QuotaReply, Store,
+    AddOutcome, AddReply, Alert, AlertInfo, Amount, Change, EvictReply, Group, LruCandidate,
+    LruInfo, Metrics, QuotaReply, ReadReply, Silence, Store,
 };
 
 /// A reply that becomes a Python object once the call is over (with the GIL held: on the
@@ -223,6 +223,7 @@ impl ToPython for Metrics {
             "pending" => self.pending,
             "pending_file" => self.pending_file,
             "pending_memory" => self.pending_memory,
+            "fallback_slots" => self.fallback_slots,
             "replayed" => self.replayed,
             "rejected" => self.rejected,
             "dropped" => self.dropped,
@@ -232,6 +233,52 @@ impl ToPython for Metrics {
             "exists" => self.exists,
             "limited" => self.limited,
             "expired" => self.expired,
+        })
+    }
+}
+
+impl ToPython for Change {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        dataclass!(py, "Change" {
+            "cursor" => self.cursor.to_string(),
+            "alert" => self.alert.to_python(py)?,
+        })
+    }
+}
+
+impl ToPython for ReadReply {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        dataclass!(py, "ReadReply" {
+            "next" => self.next.to_string(),
+            "changes" => self.changes.to_python(py)?,
+            "store" => self.store.as_str(),
+        })
+    }
+}
+
+impl ToPython for Silence {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = self.matchers;
+        dataclass!(py, "Silence" {
+            "id" => self.id,
+            "until" => self.until,
+            "min_severity" => m.min_severity.map(|s| s.as_str()),
+            "source" => m.source,
+            "type" => m.kind,
+            "labels" => m.labels.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "comment" => self.comment,
+            "covered" => self.covered,
+        })
+    }
+}
+
+impl ToPython for Group {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        dataclass!(py, "Group" {
+            "value" => self.value,
+            "alerts" => self.alerts,
+            "occurrences" => self.occurrences,
+            "newest_ts" => self.newest_ts,
         })
     }
 }

@@ -71,9 +71,10 @@ class Server:
     """A redis-server with the module, AOF fsync'ed on every write (a SIGKILL loses nothing),
     that can be stopped and started again on the same port and directory."""
 
-    def __init__(self, directory: Path, port: Optional[int] = None) -> None:
+    def __init__(self, directory: Path, port: Optional[int] = None, cluster: bool = False) -> None:
         self.dir = directory
         self.port = port or free_port()
+        self.cluster = cluster
         self.proc: Optional[subprocess.Popen] = None
 
     @property
@@ -83,6 +84,7 @@ class Server:
     def start(self) -> "Server":
         assert MODULE.exists(), f"{MODULE} is missing: run `make build` (cargo build --release)"
         self.dir.mkdir(parents=True, exist_ok=True)
+        cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -95,14 +97,15 @@ class Server:
                 "--appendfsync", "always",
                 "--logfile", str(self.dir / "redis.log"),
                 "--loadmodule", str(MODULE),
-            ],
+            ]
+            + (cluster if self.cluster else []),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:
             try:
-                if resp(self.port, "PING", timeout=1) == "PONG":
+                if resp(self.port, "PING", timeout=1) == "PONG" and self._cluster_ok():
                     return self
             except (OSError, RespError):
                 pass
@@ -110,6 +113,14 @@ class Server:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"redis-server did not start on {self.port}:\n{log}")
             time.sleep(0.02)
+
+    def _cluster_ok(self) -> bool:
+        """A single-node cluster: this node takes every slot, then waits for state ok."""
+        if not self.cluster:
+            return True
+        if "cluster_slots_assigned:0" in self.cmd("CLUSTER", "INFO"):
+            self.cmd("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        return "cluster_state:ok" in self.cmd("CLUSTER", "INFO")
 
     def stop(self) -> None:
         """SIGKILL, by pid: the server goes away without a word, as in a crash."""
@@ -143,6 +154,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
     finally:
         if s.proc is not None:
             s.resume()
+        s.stop()
+
+
+@pytest.fixture
+def cluster_node(tmp_path: Path) -> Iterator[Server]:
+    """A single-node Redis Cluster holding every slot."""
+    s = Server(tmp_path / "cluster", cluster=True).start()
+    try:
+        yield s
+    finally:
         s.stop()
 
 

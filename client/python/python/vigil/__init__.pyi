@@ -19,13 +19,17 @@ from ._types import (
     AddOutcome as AddOutcome,
     Alert as Alert,
     AlertInfo as AlertInfo,
+    Change as Change,
     EvictReply as EvictReply,
+    Group as Group,
     LruCandidate as LruCandidate,
     LruInfo as LruInfo,
     Metrics as Metrics,
     Outcome as Outcome,
     QuotaReply as QuotaReply,
+    ReadReply as ReadReply,
     Severity as Severity,
+    Silence as Silence,
     Status as Status,
     Store as Store,
 )
@@ -42,12 +46,30 @@ AmountLike = Union[int, str, Decimal, float]
 #: A range bound: ``"-"``, ``"+"``, a ms timestamp or an ID ``"<ts>-<seq>"``.
 BoundLike = Union[str, int]
 Labels = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+#: ALERT.GROUPS's field: ``severity``, ``source``, ``type``, ``status`` or ``label:<name>``.
+GroupBy = str
+
+class Feed:
+    """A stream's change feed followed from a cursor (``Client.follow``): an iterator of
+    ``Change``s that waits for the next one. Store ``cursor`` to go on later after the last
+    change returned."""
+
+    @property
+    def cursor(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def restarts(self) -> int:
+        """Times the feed started again from ``0`` because its cursor was ahead."""
+    def next(self, timeout: Optional[float] = None) -> Optional[Change]: ...
+    def __iter__(self) -> "Feed": ...
+    def __next__(self) -> Change: ...
 
 class Client:
     """The synchronous client. Each call waits for its answer with the GIL released.
 
-    ``url`` is ``redis://[user:password@]host:port[/db]`` (or a list holding one URL; several
-    seed URLs come with cluster mode). Writes of alerts (``add``, ``ack``, ``resolve``,
+    ``url`` is ``redis://[user:password@]host:port[/db]``, or a list of the seed URLs of a Redis
+    Cluster (``cluster`` defaults to True for several URLs, False for one). Writes of alerts (``add``, ``ack``, ``resolve``,
     ``delete``) go to Redis, else to the journal in ``journal_dir`` (fsync'ed before the call
     returns), else to the memory store (``memory_capacity`` writes, oldest dropped first); a
     background probe replays them, in order and exactly once, when Redis answers again. Timeouts
@@ -58,6 +80,7 @@ class Client:
         self,
         url: Union[str, Sequence[str]],
         *,
+        cluster: Optional[bool] = None,
         journal_dir: Optional[Union[str, os.PathLike[str]]] = None,
         memory_capacity: int = 100_000,
         command_timeout: float = 2.0,
@@ -130,6 +153,61 @@ class Client:
         ratelimit: Optional[Tuple[int, int]] = None,
     ) -> None: ...
     def trim(self, key: str, *, maxlen: Optional[int] = None, min_ts: Optional[int] = None) -> int: ...
+    # The change feed, silences, groups
+    def read(
+        self,
+        key: str,
+        cursor: str = "0",
+        *,
+        count: Optional[int] = None,
+        block_ms: Optional[int] = None,
+        with_silenced: bool = False,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> ReadReply: ...
+    def follow(
+        self,
+        key: str,
+        cursor: str = "0",
+        *,
+        count: Optional[int] = None,
+        block_ms: Optional[int] = None,
+        with_silenced: bool = False,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> Feed: ...
+    def silence(
+        self,
+        key: str,
+        until: int,
+        *,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        labels: Optional[Labels] = None,
+        comment: Optional[str] = None,
+    ) -> int: ...
+    def unsilence(self, key: str, id: int) -> bool: ...
+    def silences(self, key: str) -> List[Silence]: ...
+    def groups(
+        self,
+        key: str,
+        by: GroupBy,
+        start: BoundLike = "-",
+        end: BoundLike = "+",
+        *,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> List[Group]: ...
     # QUOTA.*
     def quota_set(self, key: str, limit: AmountLike, window_ms: Optional[int] = None) -> None: ...
     def quota_incr(

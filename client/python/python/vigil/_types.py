@@ -151,6 +151,9 @@ class Metrics:
     pending: int
     pending_file: int
     pending_memory: int
+    #: Slots whose writes go to the fallback stores (a cluster); on one server 1 while in
+    #: fallback, else 0.
+    fallback_slots: int
     #: Writes replayed to Redis (each answered by Redis).
     replayed: int
     #: Writes Redis refused on replay (kept in ``rejected.jsonl`` beside the journal).
@@ -166,6 +169,56 @@ class Metrics:
     expired: int
 
 
+@dataclass(frozen=True)
+class Change:
+    """One alert of the change feed, in its current state, with the position of its last
+    change."""
+
+    cursor: str
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class ReadReply:
+    """ALERT.READ: the changes after the cursor, and where to read on from."""
+
+    #: Past every change returned or left out by the filters: store it, read on from it.
+    #: Opaque text; compare cursors only for equality.
+    next: str
+    changes: List[Change]
+    #: ``redis``, or in fallback the store holding the writes made meanwhile (its changes
+    #: come again, in their state in Redis, once they are replayed).
+    store: Store
+
+
+@dataclass(frozen=True)
+class Silence:
+    """An active silence (ALERT.SILENCES): alerts matching all of its matchers are left out
+    of the feed until ``until`` (ms)."""
+
+    id: int
+    until: int
+    min_severity: Optional[Severity]
+    source: Optional[str]
+    type: Optional[str]
+    labels: Dict[str, str]
+    comment: Optional[str]
+    #: Alerts held now that it matches.
+    covered: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of ALERT.GROUPS."""
+
+    #: None: the alerts without the label grouped by.
+    value: Optional[str]
+    alerts: int
+    #: The sum of their ``count``.
+    occurrences: int
+    newest_ts: int
+
+
 __all__ = [
     "Severity",
     "Status",
@@ -179,4 +232,8 @@ __all__ = [
     "EvictReply",
     "LruInfo",
     "Metrics",
+    "Change",
+    "ReadReply",
+    "Silence",
+    "Group",
 ]

@@ -18,5 +18,6 @@ as they do no I/O.
 """
 
 from ._vigil import AsyncClient as Client
+from ._vigil import AsyncFeed as Feed
 
-__all__ = ["Client"]
+__all__ = ["Client", "Feed"]

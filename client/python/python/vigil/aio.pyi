@@ -8,18 +8,36 @@ from . import (
     AlertInfo,
     AmountLike,
     BoundLike,
+    Change,
     Document,
     EvictReply,
+    Group,
+    GroupBy,
     Ids,
     Labels,
     LruCandidate,
     LruInfo,
     Metrics,
     QuotaReply,
+    ReadReply,
     Severity,
+    Silence,
     Status,
     Store,
 )
+
+class Feed:
+    """``vigil.Feed`` for asyncio: ``async for change in feed``."""
+
+    @property
+    def cursor(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def restarts(self) -> int: ...
+    async def next(self, timeout: Optional[float] = None) -> Optional[Change]: ...
+    def __aiter__(self) -> "Feed": ...
+    async def __anext__(self) -> Change: ...
 
 class Client:
     """The asyncio client: the calls of ``vigil.Client``, each an awaitable that never blocks
@@ -29,6 +47,7 @@ class Client:
         self,
         url: Union[str, Sequence[str]],
         *,
+        cluster: Optional[bool] = None,
         journal_dir: Optional[Union[str, os.PathLike[str]]] = None,
         memory_capacity: int = 100_000,
         command_timeout: float = 2.0,
@@ -98,6 +117,61 @@ class Client:
         ratelimit: Optional[Tuple[int, int]] = None,
     ) -> None: ...
     async def trim(self, key: str, *, maxlen: Optional[int] = None, min_ts: Optional[int] = None) -> int: ...
+    # The change feed, silences, groups
+    async def read(
+        self,
+        key: str,
+        cursor: str = "0",
+        *,
+        count: Optional[int] = None,
+        block_ms: Optional[int] = None,
+        with_silenced: bool = False,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> ReadReply: ...
+    def follow(
+        self,
+        key: str,
+        cursor: str = "0",
+        *,
+        count: Optional[int] = None,
+        block_ms: Optional[int] = None,
+        with_silenced: bool = False,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> Feed: ...
+    async def silence(
+        self,
+        key: str,
+        until: int,
+        *,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        labels: Optional[Labels] = None,
+        comment: Optional[str] = None,
+    ) -> int: ...
+    async def unsilence(self, key: str, id: int) -> bool: ...
+    async def silences(self, key: str) -> List[Silence]: ...
+    async def groups(
+        self,
+        key: str,
+        by: GroupBy,
+        start: BoundLike = "-",
+        end: BoundLike = "+",
+        *,
+        min_severity: Optional[Severity] = None,
+        source: Optional[str] = None,
+        type: Optional[str] = None,
+        status: Optional[Status] = None,
+        labels: Optional[Labels] = None,
+    ) -> List[Group]: ...
     # QUOTA.*
     async def quota_set(self, key: str, limit: AmountLike, window_ms: Optional[int] = None) -> None: ...
     async def quota_incr(

@@ -1,0 +1,198 @@
+//! `vigil.Feed` and `vigil.aio.Feed`: a stream's change feed followed from a cursor, over
+//! `vigil_client::Feed` (which reads on until a change comes, and starts again from `0` when
+//! its cursor is ahead of the stream). `vigil.Feed` is an iterator, `vigil.aio.Feed` an async
+//! iterator; both have `next(timeout=None)` and the `cursor` to store.
+
+use crate::args;
+use crate::client::runtime;
+use crate::errors;
+use crate::replies::{Reply, ToPython};
+use pyo3::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vigil_client::Change;
+
+/// How long the blocking flavour waits at a time before it looks for a signal (Ctrl-C).
+const SLICE: Duration = Duration::from_millis(200);
+
+/// What both flavours hold.
+struct Shared {
+    feed: Arc<tokio::sync::Mutex<vigil_client::Feed>>,
+    /// The feed's cursor after the last change returned (readable while a `next` waits).
+    cursor: Arc<Mutex<String>>,
+    key: String,
+}
+
+impl Shared {
+    fn new(feed: vigil_client::Feed) -> Shared {
+        Shared {
+            cursor: Arc::new(Mutex::new(feed.cursor().to_string())),
+            key: feed.key().to_owned(),
+            feed: Arc::new(tokio::sync::Mutex::new(feed)),
+        }
+    }
+
+    /// The next change, or None after `limit`; the cursor copy follows.
+    fn next_within(
+        &self,
+        limit: Option<Duration>,
+    ) -> impl std::future::Future<Output = Result<Option<Change>, vigil_client::Error>> + Send + 'static
+    {
+        let (feed, cursor) = (self.feed.clone(), self.cursor.clone());
+        async move {
+            let mut feed = feed.lock().await;
+            let change = match limit {
+                Some(limit) => feed.next_within(limit).await?,
+                None => Some(feed.next().await?),
+            };
+            *cursor.lock().unwrap_or_else(|e| e.into_inner()) = feed.cursor().to_string();
+            Ok(change)
+        }
+    }
+
+    fn cursor(&self) -> String {
+        self.cursor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn restarts(&self) -> u64 {
+        self.feed.try_lock().map_or(0, |f| f.restarts())
+    }
+}
+
+/// Follows one stream's changes (``Client.follow``): iterate over it, or call
+/// ``next(timeout)``; store ``cursor`` to go on later from the change after the last one
+/// returned.
+#[pyclass(module = "vigil", name = "Feed", frozen)]
+pub struct Feed {
+    inner: Shared,
+}
+
+/// The asyncio flavour (``vigil.aio.Client.follow``): ``async for change in feed``.
+#[pyclass(module = "vigil.aio", name = "Feed", frozen)]
+pub struct AsyncFeed {
+    inner: Shared,
+}
+
+impl Feed {
+    pub fn new(feed: vigil_client::Feed) -> Feed {
+        Feed {
+            inner: Shared::new(feed),
+        }
+    }
+}
+
+impl AsyncFeed {
+    pub fn new(feed: vigil_client::Feed) -> AsyncFeed {
+        AsyncFeed {
+            inner: Shared::new(feed),
+        }
+    }
+}
+
+#[pymethods]
+impl Feed {
+    /// The next change; None if `timeout` seconds passed first. Without a timeout it waits
+    /// as long as it takes (Ctrl-C still stops it).
+    #[pyo3(signature = (timeout = None))]
+    fn next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let limit = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
+        let change = match limit {
+            Some(limit) => wait(py, &self.inner, limit)?,
+            // In slices, looking for a signal between them (a slice cut short leaves the feed
+            // where it was: `vigil_client::Feed::next` is cancel-safe).
+            None => loop {
+                if let Some(change) = wait(py, &self.inner, SLICE)? {
+                    break Some(change);
+                }
+                py.check_signals()?;
+            },
+        };
+        Ok(change.to_python(py)?.unbind())
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.next(py, None)
+    }
+
+    /// The position after the last change returned: store it, and follow from it later.
+    #[getter]
+    fn cursor(&self) -> String {
+        self.inner.cursor()
+    }
+
+    #[getter]
+    fn key(&self) -> String {
+        self.inner.key.clone()
+    }
+
+    /// Times the feed started again from `0` because its cursor was ahead of the stream.
+    #[getter]
+    fn restarts(&self) -> u64 {
+        self.inner.restarts()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<vigil.Feed key='{}' cursor='{}'>",
+            self.inner.key,
+            self.inner.cursor()
+        )
+    }
+}
+
+fn wait(py: Python<'_>, feed: &Shared, limit: Duration) -> PyResult<Option<Change>> {
+    let next = feed.next_within(Some(limit));
+    py.detach(|| runtime().block_on(next))
+        .map_err(errors::to_py)
+}
+
+#[pymethods]
+impl AsyncFeed {
+    /// Awaits the next change; None if `timeout` seconds passed first.
+    #[pyo3(signature = (timeout = None))]
+    fn next<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let limit = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
+        let next = self.inner.next_within(limit);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            next.await.map(Reply).map_err(errors::to_py)
+        })
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.next(py, None)
+    }
+
+    #[getter]
+    fn cursor(&self) -> String {
+        self.inner.cursor()
+    }
+
+    #[getter]
+    fn key(&self) -> String {
+        self.inner.key.clone()
+    }
+
+    #[getter]
+    fn restarts(&self) -> u64 {
+        self.inner.restarts()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<vigil.aio.Feed key='{}' cursor='{}'>",
+            self.inner.key,
+            self.inner.cursor()
+        )
+    }
+}
