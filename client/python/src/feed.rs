@@ -8,6 +8,7 @@ use crate::client::runtime;
 use crate::errors;
 use crate::replies::{Reply, ToPython};
 use pyo3::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vigil_client::Change;
@@ -18,8 +19,10 @@ const SLICE: Duration = Duration::from_millis(200);
 /// What both flavours hold.
 struct Shared {
     feed: Arc<tokio::sync::Mutex<vigil_client::Feed>>,
-    /// The feed's cursor after the last change returned (readable while a `next` waits).
+    /// The feed's cursor after the last change returned, and its restarts: readable while
+    /// a `next` waits.
     cursor: Arc<Mutex<String>>,
+    restarts: Arc<AtomicU64>,
     key: String,
 }
 
@@ -27,6 +30,7 @@ impl Shared {
     fn new(feed: vigil_client::Feed) -> Shared {
         Shared {
             cursor: Arc::new(Mutex::new(feed.cursor().to_string())),
+            restarts: Arc::new(AtomicU64::new(feed.restarts())),
             key: feed.key().to_owned(),
             feed: Arc::new(tokio::sync::Mutex::new(feed)),
         }
@@ -39,14 +43,16 @@ impl Shared {
     ) -> impl std::future::Future<Output = Result<Option<Change>, vigil_client::Error>> + Send + 'static
     {
         let (feed, cursor) = (self.feed.clone(), self.cursor.clone());
+        let restarts = self.restarts.clone();
         async move {
             let mut feed = feed.lock().await;
             let change = match limit {
-                Some(limit) => feed.next_within(limit).await?,
-                None => Some(feed.next().await?),
+                Some(limit) => feed.next_within(limit).await,
+                None => feed.next().await.map(Some),
             };
             *cursor.lock().unwrap_or_else(|e| e.into_inner()) = feed.cursor().to_string();
-            Ok(change)
+            restarts.store(feed.restarts(), Relaxed);
+            change
         }
     }
 
@@ -58,7 +64,7 @@ impl Shared {
     }
 
     fn restarts(&self) -> u64 {
-        self.feed.try_lock().map_or(0, |f| f.restarts())
+        self.restarts.load(Relaxed)
     }
 }
 
