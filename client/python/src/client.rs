@@ -16,8 +16,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::RwLock;
 use vigil_client::{
-    AddOptions, Alert, Config, EvictOptions, IncrOptions, RangeQuery, ReadOptions, StreamOptions,
-    Trim,
+    AddOptions, Alert, Config, DryRunOptions, EvictOptions, IncrOptions, QuotaSettings, RangeQuery,
+    ReadOptions, StreamOptions, Trim,
 };
 
 /// The runtime every client of the process runs on (its probe, its connection, its journal's
@@ -663,11 +663,28 @@ classes! {
             async move { client.trim(&key, how).await }
         }
 
-        /// QUOTA.SET key LIMIT limit [WINDOW ms] (Redis only).
-        #[pyo3(signature = (key, limit, window_ms = None))]
-        fn quota_set(client, py, key: String, limit: &Bound<'_, PyAny>, window_ms: Option<u64>) {
-            let limit = args::amount(limit)?;
-            async move { client.quota_set(&key, limit, window_ms).await }
+        /// QUOTA.SET key LIMIT limit [WINDOW ms] [ALERTS stream AT pct ...] (Redis only;
+        /// `limit` -1 is unlimited). With `alerts` (a stream in the quota's slot) and `at`
+        /// (percentages of the limit), a write taking usage to or past a threshold adds a
+        /// `quota_threshold` alert there, and one taking it back below resolves it.
+        #[pyo3(signature = (key, limit, window_ms = None, *, alerts = None, at = None))]
+        fn quota_set(
+            client,
+            py,
+            key: String,
+            limit: &Bound<'_, PyAny>,
+            window_ms: Option<u64>,
+            alerts: Option<String>,
+            at: Option<Vec<u16>>,
+        ) {
+            let mut settings = QuotaSettings::new(args::amount(limit)?);
+            settings.window_ms = window_ms;
+            settings = match (alerts, at) {
+                (None, None) => settings,
+                (Some(stream), Some(at)) if !at.is_empty() => settings.alerts(stream, at),
+                _ => return Err(invalid_argument("alerts (a stream) and at (percentages) go together".into())),
+            };
+            async move { client.quota_set_with(&key, &settings).await }
         }
 
         /// QUOTA.INCR key amount [LIMIT limit] [FORCE] (Redis only, never retried: an
@@ -684,6 +701,43 @@ classes! {
             let amount = args::opt_amount(amount)?.unwrap_or(vigil_client::Amount::from_int(1));
             let opts = IncrOptions { limit: args::opt_amount(limit)?, force };
             async move { client.quota_incr(&key, amount, &opts).await }
+        }
+
+        /// QUOTA.INCR key amount [LIMIT limit] EVICT tracker [MAX n]: when the amount would
+        /// take the quota above its limit, the tracker's least recently used keys are deleted
+        /// and the quota lowered by their sizes until it fits, then the amount is applied, in
+        /// one step; all or nothing (Redis only, never retried).
+        #[pyo3(signature = (key, amount, tracker, *, max = None, limit = None))]
+        fn quota_incr_evict(
+            client,
+            py,
+            key: String,
+            amount: &Bound<'_, PyAny>,
+            tracker: String,
+            max: Option<u64>,
+            limit: Option<&Bound<'_, PyAny>>,
+        ) {
+            let amount = args::amount(amount)?;
+            let limit = args::opt_amount(limit)?;
+            async move { client.incr_evict(&key, amount, &tracker, max, limit).await }
+        }
+
+        /// QUOTA.INCR ... DRYRUN: what `quota_incr` (or with `evict`, `quota_incr_evict`) would
+        /// answer now, the keys it would evict included; nothing changes.
+        #[pyo3(signature = (key, amount = None, *, limit = None, force = false, evict = None, max = None))]
+        fn quota_dry_run(
+            client,
+            py,
+            key: String,
+            amount: Option<&Bound<'_, PyAny>>,
+            limit: Option<&Bound<'_, PyAny>>,
+            force: bool,
+            evict: Option<String>,
+            max: Option<u64>,
+        ) {
+            let amount = args::opt_amount(amount)?.unwrap_or(vigil_client::Amount::from_int(1));
+            let opts = DryRunOptions { limit: args::opt_amount(limit)?, force, evict, max };
+            async move { client.dry_run(&key, amount, &opts).await }
         }
 
         /// QUOTA.GET: None for a missing key.

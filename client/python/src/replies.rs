@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyModule};
 use vigil_client::{
-    AddOutcome, AddReply, Alert, AlertInfo, Amount, Change, EvictReply, Group, LruCandidate,
-    LruInfo, Metrics, QuotaReply, ReadReply, Silence, Store,
+    AddOutcome, AddReply, Alert, AlertInfo, Amount, Change, EvictReply, Group, IncrEvictReply,
+    LruCandidate, LruInfo, Metrics, QuotaReply, ReadReply, Silence, Store,
 };
 
 /// A reply that becomes a Python object once the call is over (with the GIL held: on the
@@ -279,6 +279,15 @@ impl ToPython for Group {
             "alerts" => self.alerts,
             "occurrences" => self.occurrences,
             "newest_ts" => self.newest_ts,
+        })
+    }
+}
+
+impl ToPython for IncrEvictReply {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        dataclass!(py, "IncrEvictReply" {
+            "quota" => self.quota.to_python(py)?,
+            "evicted" => self.evicted,
         })
     }
 }

@@ -24,10 +24,24 @@ REPO = Path(__file__).resolve().parents[3]
 MODULE = Path(os.environ.get("VIGIL_MODULE", REPO / "target" / "release" / "libvigil.so"))
 
 
-def free_port() -> int:
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(cluster: bool = False) -> int:
+    """A free loopback port; for a cluster node also its bus port (+10000), so at most
+    55535."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not cluster or (port <= 55535 and _bindable(port + 10000)):
+            return port
 
 
 class RespError(Exception):
@@ -73,7 +87,7 @@ class Server:
 
     def __init__(self, directory: Path, port: Optional[int] = None, cluster: bool = False) -> None:
         self.dir = directory
-        self.port = port or free_port()
+        self.port = port or free_port(cluster)
         self.cluster = cluster
         self.proc: Optional[subprocess.Popen] = None
 

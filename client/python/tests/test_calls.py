@@ -161,6 +161,35 @@ def test_quotas_are_exact_decimals(client):
         client.quota_incr("tenant:q", True)
 
 
+def test_quotas_that_make_room_and_raise_alerts(client, server):
+    tracker, quota = "tenant:{acme}:lru", "tenant:{acme}:bytes"
+    for n in (1, 2):
+        server.cmd("SET", f"tenant:{{acme}}:obj:{n}", "x")
+    client.quota_set(quota, 1000)
+    client.quota_incr(quota, 800)
+    client.lru_touch(tracker, {"tenant:{acme}:obj:1": 300})
+    client.lru_touch(tracker, {"tenant:{acme}:obj:2": 500})
+    # A dry run answers what the eviction will, and changes nothing.
+    dry = client.quota_dry_run(quota, 400, evict=tracker)
+    assert isinstance(dry, vigil.IncrEvictReply)
+    assert (dry.quota.allowed, dry.quota.usage, dry.evicted) == (
+        True, Decimal(900), ["tenant:{acme}:obj:1"])
+    assert server.cmd("EXISTS", "tenant:{acme}:obj:1") == 1
+    assert client.quota_get(quota).usage == 800
+    assert client.quota_incr_evict(quota, 400, tracker) == dry
+    assert server.cmd("EXISTS", "tenant:{acme}:obj:1") == 0
+    assert client.quota_get(quota).usage == 900
+    # Threshold alerts in a stream of the quota's slot.
+    stream = "tenant:{acme}:alerts"
+    client.quota_set("tenant:{acme}:calls", 100, alerts=stream, at=[80])
+    assert client.range(stream) == []
+    client.quota_incr("tenant:{acme}:calls", 85)
+    [raised] = client.range(stream)
+    assert (raised.type, raised.status) == ("quota_threshold", "active")
+    with pytest.raises(vigil.InvalidArgument):
+        client.quota_set("tenant:{acme}:calls", 100, alerts=stream)
+
+
 def test_lru_trackers(client, server):
     for n in (1, 2, 3):
         server.cmd("SET", f"tenant:{{acme}}:img:{n}", "x")

@@ -21,6 +21,7 @@ from ._types import (
     AlertInfo as AlertInfo,
     Change as Change,
     EvictReply as EvictReply,
+    IncrEvictReply as IncrEvictReply,
     Group as Group,
     LruCandidate as LruCandidate,
     LruInfo as LruInfo,
@@ -209,10 +210,31 @@ class Client:
         labels: Optional[Labels] = None,
     ) -> List[Group]: ...
     # QUOTA.*
-    def quota_set(self, key: str, limit: AmountLike, window_ms: Optional[int] = None) -> None: ...
+    def quota_set(
+        self,
+        key: str,
+        limit: AmountLike,
+        window_ms: Optional[int] = None,
+        *,
+        alerts: Optional[str] = None,
+        at: Optional[Sequence[int]] = None,
+    ) -> None: ...
     def quota_incr(
         self, key: str, amount: AmountLike = 1, *, limit: Optional[AmountLike] = None, force: bool = False
     ) -> QuotaReply: ...
+    def quota_incr_evict(
+        self, key: str, amount: AmountLike, tracker: str, *, max: Optional[int] = None, limit: Optional[AmountLike] = None
+    ) -> IncrEvictReply: ...
+    def quota_dry_run(
+        self,
+        key: str,
+        amount: AmountLike = 1,
+        *,
+        limit: Optional[AmountLike] = None,
+        force: bool = False,
+        evict: Optional[str] = None,
+        max: Optional[int] = None,
+    ) -> IncrEvictReply: ...
     def quota_get(self, key: str) -> Optional[QuotaReply]: ...
     def quota_reset(self, key: str) -> None: ...
     # LRU.*

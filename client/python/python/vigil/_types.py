@@ -102,6 +102,17 @@ class QuotaReply:
 
 
 @dataclass(frozen=True)
+class IncrEvictReply:
+    """QUOTA.INCR ... EVICT, and QUOTA.INCR ... DRYRUN."""
+
+    quota: QuotaReply
+    #: The keys evicted (for a dry run: that would be), in eviction order; empty when the
+    #: amount fitted without evicting, or could not fit even after MAX keys (then nothing was
+    #: evicted and ``quota.allowed`` is False).
+    evicted: List[str]
+
+
+@dataclass(frozen=True)
 class LruCandidate:
     """One element of LRU.CANDIDATES."""
 
@@ -228,6 +239,7 @@ __all__ = [
     "AddOutcome",
     "AlertInfo",
     "QuotaReply",
+    "IncrEvictReply",
     "LruCandidate",
     "EvictReply",
     "LruInfo",

@@ -12,6 +12,7 @@ from . import (
     Document,
     EvictReply,
     Group,
+    IncrEvictReply,
     GroupBy,
     Ids,
     Labels,
@@ -173,10 +174,31 @@ class Client:
         labels: Optional[Labels] = None,
     ) -> List[Group]: ...
     # QUOTA.*
-    async def quota_set(self, key: str, limit: AmountLike, window_ms: Optional[int] = None) -> None: ...
+    async def quota_set(
+        self,
+        key: str,
+        limit: AmountLike,
+        window_ms: Optional[int] = None,
+        *,
+        alerts: Optional[str] = None,
+        at: Optional[Sequence[int]] = None,
+    ) -> None: ...
     async def quota_incr(
         self, key: str, amount: AmountLike = 1, *, limit: Optional[AmountLike] = None, force: bool = False
     ) -> QuotaReply: ...
+    async def quota_incr_evict(
+        self, key: str, amount: AmountLike, tracker: str, *, max: Optional[int] = None, limit: Optional[AmountLike] = None
+    ) -> IncrEvictReply: ...
+    async def quota_dry_run(
+        self,
+        key: str,
+        amount: AmountLike = 1,
+        *,
+        limit: Optional[AmountLike] = None,
+        force: bool = False,
+        evict: Optional[str] = None,
+        max: Optional[int] = None,
+    ) -> IncrEvictReply: ...
     async def quota_get(self, key: str) -> Optional[QuotaReply]: ...
     async def quota_reset(self, key: str) -> None: ...
     # LRU.*
