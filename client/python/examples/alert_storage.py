@@ -200,14 +200,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     storage = AlertStorage(args.url, journal_dir=args.journal, key=args.key, command_timeout=0.5)
     client = storage.client
     print(f"storage: mode={client.mode} pending={client.pending} (journal {args.journal})")
-    # A journal an earlier run left: the client started in file mode and its probe replays it;
-    # wait for that here, so that this run's writes show in Redis after it.
-    if client.mode != "redis" or client.pending:
-        if storage.flush(timeout=5):
-            print(f"replay:  {client.metrics().replayed} write(s) an earlier run left in the "
-                  "journal are in Redis now")
-        else:
-            print(f"replay:  Redis still unavailable, {client.pending} write(s) wait")
+    # A journal an earlier run left: the client started in file mode and its probe replays it
+    # (perhaps already done by now); wait for that, so that this run's writes come after it.
+    if (client.mode != "redis" or client.pending) and not storage.flush(timeout=5):
+        print(f"replay:  Redis still unavailable, {client.pending} write(s) wait")
+    elif client.metrics().replayed:
+        print(f"replay:  {client.metrics().replayed} write(s) an earlier run left in the "
+              "journal are in Redis now")
 
     # One run's alerts carry its own label, so that a second run stores new ones.
     run = uuid.uuid4().hex[:6]
