@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alerts;
+pub mod dump;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
