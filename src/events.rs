@@ -27,12 +27,11 @@ use redis_module::key::KeyFlags;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
 use redis_module::{raw, Context, NotifyEvent, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
-use std::ptr::NonNull;
 use vigil_core::alert::Stream;
 use vigil_core::lru::{namespace, Tracker};
 
 fn key_string(ctx: &Context, key: &[u8]) -> RedisString {
-    RedisString::create(NonNull::new(ctx.get_raw()), key)
+    keys::name(ctx, key)
 }
 
 /// Keyspace events of the generic, expired and evicted classes.

@@ -4,6 +4,14 @@
 use crate::error::{wrong_type, Error};
 use crate::ffi::types::Persisted;
 use redis_module::key::{RedisKey, RedisKeyWritable};
+use redis_module::{Context, RedisString};
+
+/// A key name as a string the module API takes, byte for byte: key names are binary, and a
+/// NUL in one (which `RedisString::create` and `Context::create_string` refuse with a panic)
+/// is as valid as any other byte.
+pub fn name(ctx: &Context, bytes: &[u8]) -> RedisString {
+    RedisString::create_from_slice(ctx.get_raw(), bytes)
+}
 
 pub fn read<T: Persisted + 'static>(key: &RedisKey) -> Result<Option<&T>, Error> {
     key.get_value::<T>(T::redis_type())

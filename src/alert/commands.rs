@@ -668,7 +668,7 @@ fn reply_read(ctx: &Context, next: u64, items: &[(u64, AlertId, &Alert)]) {
 /// A blocked reader looks again: answers when something is to be returned, keeps waiting
 /// otherwise (moving its cursor past what its filters left out).
 fn read_again(ctx: &Context, w: &Waiting) -> Option<RedisResult> {
-    let name = ctx.create_string(w.key.as_slice());
+    let name = keys::name(ctx, &w.key);
     let key = ctx.open_key(&name);
     let stream = keys::read::<Stream>(&key).ok()??;
     match stream.read(&w.query()) {

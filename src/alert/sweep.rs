@@ -13,7 +13,6 @@ use crate::keys;
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
 use redis_module::key::KeyFlags;
 use redis_module::{Context, RedisString};
-use std::ptr::NonNull;
 use std::time::Duration;
 use vigil_core::alert::Stream;
 
@@ -50,7 +49,7 @@ fn sweep(ctx: &Context) {
             registry::remove(db, &name);
             continue;
         }
-        let name = RedisString::create(NonNull::new(ctx.get_raw()), name.as_slice());
+        let name = keys::name(ctx, &name);
         match sweep_one(ctx, &name, now, budget) {
             Some(done) => budget = budget.saturating_sub(done),
             // No longer a stream (deleted, overwritten, flushed): forget it.

@@ -24,7 +24,6 @@ use redis_module::key::KeyFlags;
 use redis_module::{raw, Context, RedisString};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-use std::ptr::NonNull;
 use std::time::Duration;
 use vigil_core::lru::{Plan, Tracker};
 
@@ -41,7 +40,7 @@ thread_local! {
 }
 
 fn key_string(ctx: &Context, key: &[u8]) -> RedisString {
-    RedisString::create(NonNull::new(ctx.get_raw()), key)
+    keys::name(ctx, key)
 }
 
 /// What becomes of one tracked key when a tracker is reconciled with the keyspace.
