@@ -29,6 +29,10 @@ impl Persisted for Stream {
         codec::decode(io, encver)
     }
 
+    fn digest(&self, out: &mut RdbIo) {
+        codec::encode_state(self, out)
+    }
+
     fn rewrite(&self, emit: &mut Emit) {
         let mut create = create_argv(&self.settings);
         create

@@ -1,12 +1,12 @@
 //! The data type callbacks Redis calls (RDB load and save, AOF rewrite, free, copy, MEMORY
-//! USAGE), written once for any type that implements `Persisted`. Each catches panics
+//! USAGE, DEBUG DIGEST), written once for any type that implements `Persisted`. Each catches panics
 //! (unwinding into C would abort the server) and hands over to safe code. This file knows no
 //! data type: each type's `RedisType` static sits beside its persistence (`alert/rdb.rs`, ...).
 
 use super::rdb::RdbIo;
 use crate::guard::catch;
 use redis_module::native_types::RedisType;
-use redis_module::raw::{self, RedisModuleIO, RedisModuleString};
+use redis_module::raw::{self, RedisModuleDigest, RedisModuleIO, RedisModuleString};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::null_mut;
@@ -22,6 +22,11 @@ pub trait Persisted: Clone + Sized {
     fn redis_type() -> &'static RedisType;
     fn save(&self, io: &mut RdbIo);
     fn load(io: &mut RdbIo, encver: i32) -> Result<Self, DecodeError>;
+    /// Writes the value's state for DEBUG DIGEST: its encoding, less what is a statistic
+    /// rather than state (a replica's statistics may differ from its primary's).
+    fn digest(&self, out: &mut RdbIo) {
+        self.save(out)
+    }
     /// Emits the commands that rebuild the value: `emit(command, args after the key)`.
     fn rewrite(&self, emit: &mut Emit);
     fn memory_usage(&self) -> usize;
@@ -40,7 +45,7 @@ pub const fn methods<T: Persisted>() -> raw::RedisModuleTypeMethods {
         rdb_save: Some(rdb_save::<T>),
         aof_rewrite: Some(aof_rewrite::<T>),
         mem_usage: Some(mem_usage::<T>),
-        digest: None,
+        digest: Some(digest::<T>),
         free: Some(free::<T>),
         aux_load: None,
         aux_save: None,
@@ -80,6 +85,19 @@ unsafe extern "C" fn rdb_save<T: Persisted>(rdb: *mut RedisModuleIO, value: *mut
     // Redis saves it; `rdb` is the I/O of this save.
     let (v, mut io) = unsafe { (&*value.cast::<T>(), RdbIo::new(rdb)) };
     catch("RDB save", (), || v.save(&mut io));
+}
+
+/// DEBUG DIGEST / DIGEST-VALUE: the value's state as one ordered sequence, so that equal
+/// values digest equal (a replica and its primary, a value before and after a reload) and
+/// different ones differ.
+unsafe extern "C" fn digest<T: Persisted>(md: *mut RedisModuleDigest, value: *mut c_void) {
+    // SAFETY: `value` is a `T` this module boxed, live during the callback; `md` is the
+    // digest of this call.
+    let (v, mut out) = unsafe { (&*value.cast::<T>(), RdbIo::digest(md)) };
+    catch("DEBUG DIGEST", (), || {
+        v.digest(&mut out);
+        out.end_sequence();
+    });
 }
 
 unsafe extern "C" fn aof_rewrite<T: Persisted>(

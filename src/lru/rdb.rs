@@ -41,6 +41,10 @@ impl Persisted for Tracker {
         codec::decode(io, encver)
     }
 
+    fn digest(&self, out: &mut RdbIo) {
+        codec::encode_state(self, out)
+    }
+
     /// `LRU.TOUCHAT tracker ms key size ...`, oldest first, one command per millisecond
     /// (and at most `PAIRS_PER_COMMAND` keys each).
     fn rewrite(&self, emit: &mut Emit) {

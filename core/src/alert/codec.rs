@@ -30,6 +30,16 @@ fn put_opt(out: &mut impl Sink, v: Option<&str>) {
 }
 
 pub fn encode(s: &Stream, out: &mut impl Sink) {
+    write(s, &s.stats, out)
+}
+
+/// The encoding with the statistics as zeros: what DEBUG DIGEST compares (statistics are not
+/// state, and a replica's may differ from its primary's).
+pub fn encode_state(s: &Stream, out: &mut impl Sink) {
+    write(s, &Stats::default(), out)
+}
+
+fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
     let st = &s.settings;
     for v in [
         st.retention_ms,
@@ -42,7 +52,6 @@ pub fn encode(s: &Stream, out: &mut impl Sink) {
     ] {
         out.put_u64(v);
     }
-    let stats = &s.stats;
     for v in [
         stats.added,
         stats.duplicates,

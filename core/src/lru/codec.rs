@@ -13,7 +13,17 @@ pub const ENC_V1: i32 = 1;
 pub const ENC_LATEST: i32 = ENC_V1;
 
 pub fn encode(t: &Tracker, out: &mut impl Sink) {
-    out.put_u64(t.evicted);
+    write(t, t.evicted, out)
+}
+
+/// The encoding with the eviction count as 0: what DEBUG DIGEST compares (the count is a
+/// statistic: a replica's trackers lose evicted keys by their DELs and count none).
+pub fn encode_state(t: &Tracker, out: &mut impl Sink) {
+    write(t, 0, out)
+}
+
+fn write(t: &Tracker, evicted: u64, out: &mut impl Sink) {
+    out.put_u64(evicted);
     out.put_u64(t.len() as u64);
     for e in t.entries() {
         out.put_bytes(e.name);
