@@ -217,3 +217,101 @@ fn key_names_with_a_nul_byte_are_keys_like_any_other() {
     }
     assert_eq!(panics(&mut c), "0", "{}", s.log());
 }
+
+fn lru_info(c: &mut redis::Connection, tracker: &str) -> (i64, String) {
+    let m = map_of(call(c, &["LRU.INFO", tracker]).unwrap());
+    (
+        int(&m["keys"]),
+        redis::from_redis_value(&m["total"]).unwrap(),
+    )
+}
+
+/// Row 8: a tracker's total saturated at 10^18 instead of refusing the size (two keys of
+/// 6e17, then one resized to 1: total "1" with 6e17 tracked, and EVICT evicted nothing).
+#[test]
+fn sizes_that_would_take_a_total_past_the_range_are_refused() {
+    let s = Server::start();
+    let mut c = s.client();
+    const BIG: &str = "600000000000000000";
+    for k in ["t:{a}:k1", "t:{a}:k2"] {
+        call(&mut c, &["SET", k, "v"]).unwrap();
+    }
+    let t = "t:{a}:lru";
+    assert_eq!(
+        int(&call(&mut c, &["LRU.TOUCH", t, "t:{a}:k1", BIG]).unwrap()),
+        1
+    );
+    let e = error_of(&mut c, &["LRU.TOUCH", t, "t:{a}:k2", BIG]);
+    assert!(e.contains("10^18"), "{e}");
+    let e = error_of(
+        &mut c,
+        &["LRU.TOUCHAT", t, "1700000000000", "t:{a}:k2", BIG],
+    );
+    assert!(e.contains("10^18"), "{e}");
+    assert_eq!(
+        lru_info(&mut c, t),
+        (1, BIG.to_string()),
+        "nothing recorded"
+    );
+    // Several keys in one call are judged together, a key named twice by its last size.
+    assert_eq!(
+        int(&call(&mut c, &["LRU.TOUCH", t, "t:{a}:k1", "1", "t:{a}:k2", BIG]).unwrap()),
+        1
+    );
+    assert_eq!(lru_info(&mut c, t), (2, "600000000000000001".into()));
+    let e = error_of(
+        &mut c,
+        &[
+            "LRU.TOUCH",
+            t,
+            "t:{a}:k1",
+            BIG,
+            "t:{a}:k1",
+            "1",
+            "t:{a}:k2",
+            "1000000000000000000",
+        ],
+    );
+    assert!(e.contains("10^18"), "{e}");
+    assert_eq!(
+        int(&call(
+            &mut c,
+            &[
+                "LRU.TOUCH",
+                t,
+                "t:{a}:k1",
+                BIG,
+                "t:{a}:k1",
+                "1",
+                "t:{a}:k2",
+                "999999999999999998"
+            ]
+        )
+        .unwrap()),
+        0
+    );
+    assert_eq!(lru_info(&mut c, t), (2, "999999999999999999".into()));
+    // EVICT sees the true total and evicts down to the target: k1 (named last at its second
+    // place, before k2) is the older.
+    let evict = |c: &mut redis::Connection, target: &str| -> (i64, String, String, Vec<String>) {
+        redis::from_redis_value(&call(c, &["LRU.EVICT", t, target]).unwrap()).unwrap()
+    };
+    assert_eq!(
+        evict(&mut c, "999999999999999998"),
+        (
+            1,
+            "1".into(),
+            "999999999999999998".into(),
+            vec!["t:{a}:k1".into()]
+        )
+    );
+    assert_eq!(
+        evict(&mut c, "0"),
+        (
+            1,
+            "999999999999999998".into(),
+            "0".into(),
+            vec!["t:{a}:k2".into()]
+        )
+    );
+}

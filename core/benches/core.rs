@@ -263,7 +263,7 @@ fn lru(c: &mut Criterion) {
         let names = tracker_names(100_000);
         let mut t = Tracker::new();
         for name in &names {
-            t.touch(name, size, BASE_MS);
+            let _ = t.touch(name, size, BASE_MS);
         }
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut i = 0u64;
@@ -278,14 +278,14 @@ fn lru(c: &mut Criterion) {
     g.bench_function("evict_10_of_100k", |b| {
         let mut t = Tracker::new();
         for name in tracker_names(100_000) {
-            t.touch(&name, size, BASE_MS);
+            let _ = t.touch(&name, size, BASE_MS);
         }
         let mut next = 100_000u64;
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 for k in next..next + 10 {
-                    t.touch(format!("t:{{b}}:k{k:012}").as_bytes(), size, BASE_MS + k);
+                    let _ = t.touch(format!("t:{{b}}:k{k:012}").as_bytes(), size, BASE_MS + k);
                 }
                 next += 10;
                 let start = Instant::now();

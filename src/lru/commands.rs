@@ -99,19 +99,15 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
             t
         }
     };
-    let mut added = 0;
-    for (k, size, _) in &record {
-        if tracker.touch(k.as_slice(), *size, now) {
-            added += 1;
-        }
-    }
+    // All the keys at once: a key named twice counts once, by its last size.
+    let added = tracker.touch_all(&changes, now)?;
     // The client's own key and size strings; only the time is made here.
     let pairs = record
         .iter()
         .map(|(k, _, size)| (k.as_slice(), size.as_slice()));
     touchat_argv(now, pairs).replicate(ctx, name.as_slice());
     ffi::notify(ctx, c"lru.touch", &name);
-    Ok(RedisValue::Integer(added))
+    Ok(RedisValue::Integer(added as i64))
 }
 
 /// LRU.FORGET tracker key [key ...]

@@ -53,7 +53,7 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Tracker, DecodeError
         if t.contains(&name) {
             return Err(DecodeError::invalid("a tracked key is repeated"));
         }
-        t.try_touch(&name, size, used)
+        t.touch(&name, size, used)
             .map_err(|e| DecodeError::invalid(e.to_string()))?;
     }
     t.evicted = evicted;

@@ -5,7 +5,7 @@
 //! in the age order (packed chunks) and a 4-byte slot in the name table: about 85 bytes plus
 //! the name.
 
-use crate::amount::Amount;
+use crate::amount::{Amount, MAX_UNITS};
 use crate::chunked::ChunkedMap;
 use crate::memsize::alloc_size;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
@@ -126,45 +126,63 @@ impl Tracker {
     }
 
     /// The total if `changes` (key, new size) were applied, the last size of a key named
-    /// twice winning; None when it would pass the amount range (10^18).
+    /// twice winning; None when it would pass the amount range (10^18). Summed exactly, so
+    /// the order of the changes does not matter.
     pub fn total_after(&self, changes: &[(&[u8], Amount)]) -> Option<Amount> {
         let mut last: HashMap<&[u8], Amount> = HashMap::new();
         for (name, size) in changes {
             last.insert(name, *size);
         }
-        let mut total = self.total;
+        // At most 2^32 keys of at most 10^24 units each: far inside i128.
+        let mut units = self.total.units();
         for (name, size) in last {
-            if let Some(old) = self.size_of(name) {
-                total = total.checked_sub(old)?;
-            }
-            total = total.checked_add(size)?;
+            units -= self.size_of(name).map_or(0, Amount::units);
+            units += size.units();
         }
-        Some(total)
+        (0..=MAX_UNITS)
+            .contains(&units)
+            .then(|| Amount::from_units(units))
     }
 
     /// Marks `name` used at `now` with `size`; true if it was not tracked before. Refused,
-    /// with nothing changed, when the total would pass the amount range.
-    pub fn try_touch(&mut self, name: &[u8], size: Amount, now: u64) -> Result<bool, TrackerError> {
-        self.total_after(&[(name, size)])
-            .ok_or(TrackerError::TotalOutOfRange)?;
-        Ok(self.touch(name, size, now))
+    /// with nothing changed, when the total would pass the amount range (10^18).
+    pub fn touch(&mut self, name: &[u8], size: Amount, now: u64) -> Result<bool, TrackerError> {
+        self.touch_all(&[(name, size)], now).map(|added| added == 1)
     }
 
-    /// Marks `name` used at `now` with `size`; true if it was not tracked before. The caller
-    /// has checked the total with `total_after`.
-    pub fn touch(&mut self, name: &[u8], size: Amount, now: u64) -> bool {
+    /// Marks each key used at `now` with its size, in order (a key named twice counts once,
+    /// at its last place with its last size); returns how many were not tracked before.
+    /// Refused, with nothing changed, when the total would pass the amount range (10^18): a
+    /// total is never saturated, which would leave it below what the keys hold. Judged on
+    /// the final total, so a call that shrinks one key and grows another fits whatever their
+    /// order.
+    pub fn touch_all(
+        &mut self,
+        changes: &[(&[u8], Amount)],
+        now: u64,
+    ) -> Result<usize, TrackerError> {
+        let total = self
+            .total_after(changes)
+            .ok_or(TrackerError::TotalOutOfRange)?;
+        let mut added = 0;
+        for (i, (name, size)) in changes.iter().enumerate() {
+            let later = changes[i + 1..].iter().any(|(n, _)| n == name);
+            if !later && self.place(name, *size, now) {
+                added += 1;
+            }
+        }
+        self.total = total;
+        Ok(added)
+    }
+
+    /// Puts `name` at the young end with `size` (the caller sets the total); true if it was
+    /// not tracked before.
+    fn place(&mut self, name: &[u8], size: Amount, now: u64) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(i) = self.find(name) {
             if let Some(t) = self.slab[i as usize].as_mut() {
                 self.by_age.remove(&(t.last_used, t.seq));
-                if let Some(total) = self
-                    .total
-                    .checked_sub(t.size)
-                    .and_then(|rest| rest.checked_add(size))
-                {
-                    self.total = total;
-                }
                 t.size = size;
                 t.last_used = now;
                 t.seq = seq;
@@ -193,9 +211,6 @@ impl Tracker {
             hasher.hash_one(slab[*j as usize].as_ref().map_or(&[][..], |t| &t.name[..]))
         });
         let _ = self.by_age.insert((now, seq), i);
-        if let Some(total) = self.total.checked_add(size) {
-            self.total = total;
-        }
         true
     }
 
@@ -213,11 +228,12 @@ impl Tracker {
         }
         self.by_age.remove(&(t.last_used, t.seq));
         self.free.push(i);
-        self.total = self
-            .total
-            .checked_sub(t.size)
-            .unwrap_or(Amount::ZERO)
-            .max(Amount::ZERO);
+        // The total is the sum of the sizes tracked, so it holds this one: a difference that
+        // does not fit would be a broken tracker, counted again rather than clamped.
+        self.total = match self.total.checked_sub(t.size) {
+            Some(rest) if !rest.is_negative() => rest,
+            _ => self.recount(),
+        };
         if self.by_age.is_empty() {
             // Nothing tracked: give the slab back.
             self.slab.clear();
@@ -225,6 +241,15 @@ impl Tracker {
             self.total = Amount::ZERO;
         }
         Some(t)
+    }
+
+    /// The sum of the sizes tracked.
+    fn recount(&self) -> Amount {
+        self.slab
+            .iter()
+            .flatten()
+            .try_fold(Amount::ZERO, |sum, t| sum.checked_add(t.size))
+            .unwrap_or(Amount::ZERO)
     }
 
     /// The `count` least recently used keys, oldest first.
@@ -373,9 +398,13 @@ mod tests {
     #[test]
     fn touch_forget_and_total() {
         let mut t = Tracker::new();
-        assert!(t.touch(b"k1", a("10"), 100));
-        assert!(t.touch(b"k2", a("2.5"), 101));
-        assert!(!t.touch(b"k1", a("1"), 102), "re-touch replaces the size");
+        assert_eq!(t.touch(b"k1", a("10"), 100), Ok(true));
+        assert_eq!(t.touch(b"k2", a("2.5"), 101), Ok(true));
+        assert_eq!(
+            t.touch(b"k1", a("1"), 102),
+            Ok(false),
+            "re-touch replaces the size"
+        );
         assert_eq!(t.total(), a("3.5"));
         let names: Vec<&[u8]> = t.candidates(10).iter().map(|e| e.name).collect();
         assert_eq!(names, [&b"k2"[..], b"k1"]);
@@ -389,7 +418,8 @@ mod tests {
     fn evict_oldest_until_target() {
         let mut t = Tracker::new();
         for i in 0..10u64 {
-            t.touch(format!("k{i}").as_bytes(), a("1"), 100 + i / 3);
+            t.touch(format!("k{i}").as_bytes(), a("1"), 100 + i / 3)
+                .unwrap();
         }
         let out = t.evict(a("6"), 1000, |n| n == b"k1");
         let names: Vec<String> = out
@@ -404,6 +434,40 @@ mod tests {
         assert_eq!(t.total(), a("6"));
         assert_eq!(t.evict(a("0"), 2, |_| false).len(), 2, "MAX bounds it");
         assert_eq!(t.evicted, 6);
+    }
+
+    /// Hostile-probe row 8: the total saturated at 10^18 (two keys of 6e17, then one resized to
+    /// 1, left a total of 1 with 6e17 tracked, and EVICT stopped early).
+    #[test]
+    fn totals_past_the_amount_range_are_refused_never_saturated() {
+        let mut t = Tracker::new();
+        let big = a("600000000000000000");
+        assert_eq!(t.touch(b"k1", big, 1), Ok(true));
+        assert_eq!(t.touch(b"k2", big, 2), Err(TrackerError::TotalOutOfRange));
+        assert_eq!((t.len(), t.total()), (1, big), "nothing changed");
+        assert_eq!(t.touch(b"k1", a("1"), 3), Ok(false));
+        assert_eq!(t.touch(b"k2", big, 4), Ok(true));
+        assert_eq!(t.total(), a("600000000000000001"));
+        // A resize that fits although the new size alone would not with the old one.
+        assert_eq!(t.touch(b"k2", a("999999999999999999"), 5), Ok(false));
+        assert_eq!(t.total(), a("1000000000000000000"));
+        assert_eq!(
+            t.touch(b"k1", a("2"), 6),
+            Err(TrackerError::TotalOutOfRange)
+        );
+        // A key named twice counts by its last size; a shrink and a growth in one call are
+        // judged on where they end, whatever their order.
+        let big = a("999999999999999999");
+        assert_eq!(
+            t.touch_all(&[(b"k2", a("1")), (b"k1", big), (b"k2", a("1"))], 7),
+            Ok(0)
+        );
+        assert_eq!(t.total(), a("1000000000000000000"));
+        let order: Vec<&[u8]> = t.entries().map(|e| e.name).collect();
+        assert_eq!(order, [&b"k1"[..], b"k2"], "at the last place named");
+        let out = t.evict(a("0"), 10, |_| false);
+        assert_eq!(out.len(), 2);
+        assert_eq!(t.total(), Amount::ZERO);
     }
 
     #[test]
@@ -455,7 +519,7 @@ mod tests {
                 }
                 _ => {
                     let now = step / 7;
-                    assert_eq!(t.touch(&name, size, now), !model.contains_key(&name));
+                    assert_eq!(t.touch(&name, size, now), Ok(!model.contains_key(&name)));
                     model.insert(name, (size, now, seq));
                     seq += 1;
                 }
