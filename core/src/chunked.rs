@@ -144,12 +144,43 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
         let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
         let (_, value) = chunk.remove(pos)?;
         self.len -= 1;
+        self.after_removal(ck);
+        Some(value)
+    }
+
+    /// Gives back what a removal left unused in the chunk keyed `ck`: an empty chunk goes, a
+    /// chunk far below its capacity shrinks, and a sparse one takes in its sparse successor,
+    /// so that memory follows the entries held whatever the order of removals. O(CHUNK).
+    fn after_removal(&mut self, ck: K) {
+        let Some(chunk) = self.index.get_mut(&ck) else {
+            return;
+        };
         if chunk.is_empty() {
             self.index.remove(&ck);
-        } else if chunk.len() * 4 < chunk.capacity() && chunk.capacity() > 8 {
-            chunk.shrink_to(chunk.len() * 2);
+            return;
         }
-        Some(value)
+        if chunk.len() < CHUNK / 8 {
+            // Keys of the next chunk are above every key of this one, so this chunk's index
+            // key stays below all of them.
+            let next = self
+                .index
+                .range((std::ops::Bound::Excluded(ck), std::ops::Bound::Unbounded))
+                .next()
+                .filter(|(_, c)| c.len() + CHUNK / 8 <= CHUNK / 2)
+                .map(|(k, _)| *k);
+            if let Some(nk) = next {
+                if let Some(mut taken) = self.index.remove(&nk) {
+                    if let Some(chunk) = self.index.get_mut(&ck) {
+                        chunk.append(&mut taken);
+                    }
+                }
+            }
+        }
+        if let Some(chunk) = self.index.get_mut(&ck) {
+            if chunk.len() * 4 < chunk.capacity() && chunk.capacity() > 8 {
+                chunk.shrink_to(chunk.len() * 2);
+            }
+        }
     }
 
     pub fn first(&self) -> Option<(&K, &V)> {
@@ -171,13 +202,12 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     /// Removes and returns the smallest entry.
     pub fn pop_first(&mut self) -> Option<(K, V)> {
         let mut entry = self.index.first_entry()?;
+        let ck = *entry.key();
         let chunk = entry.get_mut();
         // A deque: taking the oldest entry (retention and MAXLEN trims, FIFO) moves nothing.
         let item = chunk.pop_front()?;
         self.len -= 1;
-        if chunk.is_empty() {
-            entry.remove();
-        }
+        self.after_removal(ck);
         Some(item)
     }
 
@@ -256,6 +286,44 @@ mod tests {
         }
         assert_eq!(m.index.len(), 1000usize.div_ceil(CHUNK));
         assert!(m.index.values().rev().skip(1).all(|c| c.len() == CHUNK));
+    }
+
+    #[test]
+    fn memory_follows_the_entries_held() {
+        let mut m = ChunkedMap::new();
+        for i in 0..100_000u64 {
+            m.insert(i, i).unwrap();
+        }
+        let full = m.heap_bytes();
+        // Removed in a scattered order, down to one entry in a thousand.
+        let mut x: u64 = 0x2545f4914f6cdd1d;
+        let mut keys: Vec<u64> = (0..100_000).collect();
+        for i in (1..keys.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            keys.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        for k in &keys[100..] {
+            m.remove(k).unwrap();
+        }
+        assert_eq!(m.len(), 100);
+        assert!(
+            m.heap_bytes() * 200 < full,
+            "{} bytes left of {full} for 100 entries",
+            m.heap_bytes()
+        );
+        // From the front (trims) as well.
+        let mut m = ChunkedMap::new();
+        for i in 0..10_000u64 {
+            m.insert(i, i).unwrap();
+        }
+        while m.len() > 10 {
+            m.pop_first();
+        }
+        assert!(m.heap_bytes() < 1024, "{}", m.heap_bytes());
+        let got: Vec<u64> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(got, (9_990..10_000).collect::<Vec<_>>());
     }
 
     #[test]

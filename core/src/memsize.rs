@@ -16,6 +16,42 @@ pub fn alloc_size(n: usize) -> usize {
     }
 }
 
+/// Tables and vectors keep their capacity when entries go; these give it back once the
+/// entries have fallen to a quarter of it (or to none), keeping room for twice the entries:
+/// amortised O(1) per removal, and no shrink-grow churn around one size.
+pub fn worth_shrinking(len: usize, capacity: usize) -> bool {
+    (len == 0 && capacity > 0) || (capacity >= 64 && len * 4 <= capacity)
+}
+
+/// Shrinks a hash map far below its capacity (see `worth_shrinking`).
+pub fn shrink_map<K, V, S>(map: &mut hashbrown::HashMap<K, V, S>)
+where
+    K: Eq + std::hash::Hash,
+    S: std::hash::BuildHasher,
+{
+    if worth_shrinking(map.len(), map.capacity()) {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
+/// Slots of a free-listed vector (`slots[i]` None and `i` in `free`): the unused slots at
+/// its end go, with their room once far below capacity. Slots in use keep their index.
+pub fn shrink_slots<T, F: Copy + Into<u64>>(slots: &mut Vec<Option<T>>, free: &mut Vec<F>) {
+    if slots.last().is_some_and(Option::is_none) {
+        while slots.last().is_some_and(Option::is_none) {
+            slots.pop();
+        }
+        let n = slots.len() as u64;
+        free.retain(|s| (*s).into() < n);
+    }
+    if worth_shrinking(slots.len(), slots.capacity()) {
+        slots.shrink_to(slots.len() * 2);
+    }
+    if worth_shrinking(free.len(), free.capacity()) {
+        free.shrink_to(free.len() * 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::alloc_size;

@@ -7,7 +7,7 @@
 //! names the set (`ts == u64::MAX` is never a real alert time).
 
 use super::id::AlertId;
-use crate::memsize::alloc_size;
+use crate::memsize::{alloc_size, shrink_slots, worth_shrinking};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
@@ -84,6 +84,7 @@ impl DedupIndex {
         if held.ts != MANY {
             if held == *id {
                 entry.remove();
+                self.shrink();
             }
             return;
         }
@@ -107,6 +108,18 @@ impl DedupIndex {
                 }
             }
         }
+        self.shrink();
+    }
+
+    /// Gives back the room of removed entries once far below capacity (see
+    /// `memsize::worth_shrinking`): the table, and the slots of sets no longer used at the end.
+    fn shrink(&mut self) {
+        if worth_shrinking(self.table.len(), self.table.capacity()) {
+            let hasher = &self.hasher;
+            self.table
+                .shrink_to(self.table.len() * 2, |(k, _)| hasher.hash_one(*k));
+        }
+        shrink_slots(&mut self.sets, &mut self.free);
     }
 
     /// `id`'s last_seen moved from `old` to `new`.
@@ -177,6 +190,35 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn memory_comes_back_when_alerts_go() {
+        let mut idx = DedupIndex::default();
+        let empty = idx.heap_bytes();
+        let ls = |_: &AlertId| 0;
+        for key in 0..100_000u64 {
+            idx.insert(key, AlertId::new(key, 0), 0, ls);
+            // Every tenth fingerprint recurs: a set.
+            if key % 10 == 0 {
+                idx.insert(key, AlertId::new(key, 1), 0, ls);
+            }
+        }
+        let full = idx.heap_bytes();
+        for key in (0..100_000u64).rev() {
+            idx.remove(key, &AlertId::new(key, 0), 0);
+            if key % 10 == 0 {
+                idx.remove(key, &AlertId::new(key, 1), 0);
+            }
+            if key == 100 {
+                assert!(
+                    idx.heap_bytes() * 100 < full,
+                    "{} of {full}",
+                    idx.heap_bytes()
+                );
+            }
+        }
+        assert_eq!(idx.heap_bytes(), empty);
+    }
+
+    #[test]
     fn single_then_many_then_single() {
         let mut idx = DedupIndex::default();
         let seen: HashMap<AlertId, u64> = (0..5).map(|i| (AlertId::new(i, 0), i * 100)).collect();
@@ -200,7 +242,11 @@ mod tests {
         }
         // One left: stored alone again, offered whatever its last_seen.
         assert_eq!(idx.find(7, 0, 0, |_| true), Some(AlertId::new(0, 0)));
-        assert_eq!(idx.free.len(), 1);
+        assert_eq!(
+            (idx.sets.len(), idx.free.len()),
+            (0, 0),
+            "the set's slot given back"
+        );
         idx.remove(7, &AlertId::new(0, 0), 1500);
         assert_eq!(idx.find(7, 0, u64::MAX, |_| true), None);
     }

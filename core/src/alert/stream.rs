@@ -8,7 +8,7 @@ use super::filter::Filter;
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use super::index::{self, FilterIndex, List, Token};
 use crate::chunked::ChunkedMap;
-use crate::memsize::alloc_size;
+use crate::memsize::{self, alloc_size};
 use hashbrown::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -789,6 +789,15 @@ impl Stream {
                 self.aliases.remove(&alias);
             }
         }
+        self.shrink();
+    }
+
+    /// Gives back the room of removed alerts in the tables that keep it (amortised O(1), see
+    /// `memsize`); the chunked maps and the dedup index shrink as they go.
+    fn shrink(&mut self) {
+        memsize::shrink_map(&mut self.sources.ids);
+        memsize::shrink_slots(&mut self.sources.entries, &mut self.sources.free);
+        memsize::shrink_map(&mut self.held);
     }
 
     /// ALERT.ACK: active -> acked.
