@@ -402,3 +402,98 @@ fn memory_of_removed_entries_is_given_back() {
         "used_memory {used} after the trim, {base} before the adds"
     );
 }
+
+/// Row 10: ALERT.ALTER was not deny-oom and built indexes at the memory limit (used_memory
+/// 12.7 -> 19.9 MB with maxmemory 12.68 MB). Every command that can grow memory is refused
+/// with OOM above the limit under noeviction, changing nothing; the commands that free
+/// memory (and the reads) still run.
+#[test]
+fn commands_that_grow_memory_are_refused_above_the_limit() {
+    let s = Server::start_with(&["--maxmemory-policy", "noeviction"]);
+    let mut c = s.client();
+    let now = now_ms();
+    // A stream big enough that indexing it costs memory.
+    call(
+        &mut c,
+        &[
+            "ALERT.CREATE",
+            "big",
+            "RETENTION",
+            "0",
+            "MAXLEN",
+            "0",
+            "DEDUP",
+            "0",
+        ],
+    )
+    .unwrap();
+    call(
+        &mut c,
+        &[
+            "EVAL",
+            r#"for i=1,20000 do redis.call('ALERT.ADD',KEYS[1],'{"source":"s'..(i%100)..'","labels":{"i":"'..i..'"}}') end"#,
+            "1",
+            "big",
+        ],
+    )
+    .unwrap();
+    let id = format!("{now}-9");
+    call(&mut c, &["ALERT.ADD", "big", "{}", "ID", &id]).unwrap();
+    call(&mut c, &["QUOTA.INCR", "q", "1", "LIMIT", "10"]).unwrap();
+    call(
+        &mut c,
+        &["QUOTA.SET", "w", "LIMIT", "10", "WINDOW", "60000"],
+    )
+    .unwrap();
+    call(&mut c, &["SET", "t:{a}:k", "v"]).unwrap();
+    call(&mut c, &["SET", "t:{a}:k2", "v"]).unwrap();
+    call(&mut c, &["LRU.TOUCH", "t:{a}:lru", "t:{a}:k", "1"]).unwrap();
+    let used = used_memory(&mut c);
+    call(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory", &(used - 100_000).to_string()],
+    )
+    .unwrap();
+    let before = digest(&mut c);
+    let until = (now + 60_000).to_string();
+    let growing: &[&[&str]] = &[
+        &["ALERT.ALTER", "big", "DEDUP", "300000"],
+        &["ALERT.ALTER", "big", "RATELIMIT", "1000000", "1000"],
+        &["ALERT.ALTER", "big", "AUTORESOLVE", "3600000"],
+        &["ALERT.CREATE", "new"],
+        &["ALERT.ADD", "big", "{}"],
+        &["ALERT.ADD", "fresh", "{}"],
+        &["ALERT.IMPORT", "big", "1-1", "{}"],
+        &["ALERT.SILENCE", "big", "UNTIL", &until, "SOURCE", "s1"],
+        &["QUOTA.SET", "q2", "LIMIT", "5"],
+        &["QUOTA.INCR", "w", "1"],
+        &["QUOTA.INCR", "q3", "1"],
+        &["LRU.TOUCH", "t:{a}:lru", "t:{a}:k2", "1"],
+        &["LRU.TOUCHAT", "t:{a}:lru", "1", "t:{a}:k2", "1"],
+    ];
+    for cmd in growing {
+        let e = error_of(&mut c, cmd);
+        assert!(e.starts_with("OOM"), "{cmd:?}: {e}");
+    }
+    assert_eq!(digest(&mut c), before, "nothing changed");
+    // What frees memory, or changes it in place, still runs; so do reads.
+    let freeing: &[&[&str]] = &[
+        &["ALERT.RANGE", "big", "-", "+", "COUNT", "1"],
+        &["ALERT.ACK", "big", &id],
+        &["ALERT.RESOLVE", "big", &id],
+        &["ALERT.DEL", "big", &id],
+        &["ALERT.TRIM", "big", "MAXLEN", "10000"],
+        &["QUOTA.RESET", "q"],
+        &["QUOTA.GET", "q"],
+        &["LRU.FORGET", "t:{a}:lru", "t:{a}:none"],
+        &["LRU.EVICT", "t:{a}:lru", "0"],
+        &["LRU.INFO", "t:{a}:lru"],
+    ];
+    for cmd in freeing {
+        if let Err(e) = call(&mut c, cmd) {
+            panic!("{cmd:?}: {e}");
+        }
+    }
+    call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).unwrap();
+    call(&mut c, &["ALERT.ALTER", "big", "DEDUP", "300000"]).unwrap();
+}
