@@ -85,7 +85,8 @@ fn debug_digest_tells_values_apart_and_equal_values_equal() {
 /// DIGEST, although statistics (ADD outcomes, evictions counted) differ between the two.
 #[test]
 fn a_replica_digests_as_its_primary() {
-    let primary = Server::start();
+    // No diskless-sync delay: the replica is up at once.
+    let primary = Server::start_with(&["--repl-diskless-sync-delay", "0"]);
     let replica = primary.replica(&[]);
     let mut p = primary.client();
     common::alerts::workload(&mut p, "");
@@ -496,4 +497,112 @@ fn commands_that_grow_memory_are_refused_above_the_limit() {
     }
     call(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).unwrap();
     call(&mut c, &["ALERT.ALTER", "big", "DEDUP", "300000"]).unwrap();
+}
+
+/// Row 6: the sweep opened every stream for writing every 100 ms, so idle streams looked used
+/// to maxmemory's LRU: under allkeys-lru 6 of 10 idle streams survived where 0 of 10 idle
+/// strings did. Idle streams now age as idle strings do, and are evicted as they are.
+#[test]
+fn idle_streams_are_evicted_like_idle_strings() {
+    let s = Server::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = s.client();
+    let pad = "x".repeat(10_000);
+    for i in 0..10 {
+        let doc = format!(r#"{{"source":"s","pad":"{pad}"}}"#);
+        call(&mut c, &["ALERT.ADD", &format!("stream{i}"), &doc]).unwrap();
+        call(&mut c, &["SET", &format!("string{i}"), &pad]).unwrap();
+    }
+    // Idle for some sweep ticks.
+    thread::sleep(Duration::from_millis(2500));
+    let idle = int(&call(&mut c, &["OBJECT", "IDLETIME", "stream0"]).unwrap());
+    assert!(idle >= 2, "OBJECT IDLETIME of an idle stream: {idle}");
+    let used = used_memory(&mut c);
+    call(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory", &(used + 100_000).to_string()],
+    )
+    .unwrap();
+    let left = |c: &mut redis::Connection, prefix: &str| -> i64 {
+        (0..10)
+            .map(|i| int(&call(c, &["EXISTS", &format!("{prefix}{i}")]).unwrap()))
+            .sum()
+    };
+    // Fresh keys until the idle ones have made room (or far past what they hold).
+    for i in 0..60 {
+        call(&mut c, &["SET", &format!("hot{i}"), &pad]).unwrap();
+        if left(&mut c, "stream") + left(&mut c, "string") <= 4 {
+            break;
+        }
+    }
+    let (streams, strings) = (left(&mut c, "stream"), left(&mut c, "string"));
+    assert!(
+        streams <= 3 && strings <= 3,
+        "idle keys left: {streams} of 10 streams, {strings} of 10 strings"
+    );
+}
+
+fn role(c: &mut redis::Connection) -> String {
+    info_field(c, "replication", "role").unwrap_or_default()
+}
+
+/// Row 2: with a replica attached, the retention sweep replicated from its timer while writes
+/// were paused, and Redis aborted (`!(areClientsPaused() && ...)` in moduleTimerHandler).
+/// FAILOVER pauses writes until the replica has caught up: here the replica sleeps through an
+/// alert's expiry, so the primary sweeps (or rather waits) inside the pause; then the roles
+/// swap, and the new primary sweeps on its own clock.
+#[test]
+fn failover_pauses_the_sweep_and_the_new_primary_sweeps() {
+    // No diskless-sync delay: the replica is up at once.
+    let primary = Server::start_with(&["--repl-diskless-sync-delay", "0"]);
+    let replica = primary.replica(&[]);
+    let mut p = primary.client();
+    call(&mut p, &["ALERT.CREATE", "s", "RETENTION", "10000"]).unwrap();
+    let old = (now_ms() - 9500).to_string();
+    call(&mut p, &["ALERT.ADD", "s", "{}", "TS", &old]).unwrap();
+    call(&mut p, &["ALERT.ADD", "s", r#"{"source":"fresh"}"#]).unwrap();
+    wait_synced(&mut p);
+    let sleeper = {
+        let mut r = replica.client();
+        thread::spawn(move || call(&mut r, &["DEBUG", "SLEEP", "2"]))
+    };
+    thread::sleep(Duration::from_millis(100));
+    // The replica cannot acknowledge: the primary pauses writes and waits for it.
+    call(&mut p, &["SET", "lag", "1"]).unwrap();
+    call(&mut p, &["FAILOVER", "TIMEOUT", "10000"]).unwrap();
+    let state = info_field(&mut p, "replication", "master_failover_state").unwrap_or_default();
+    assert_eq!(state, "waiting-for-sync");
+    // The old alert expires while writes are paused (its sweep must wait).
+    thread::sleep(Duration::from_millis(1200));
+    assert!(call(&mut p, &["PING"]).is_ok(), "{}", primary.log());
+    sleeper.join().unwrap().unwrap();
+    // The replica caught up and took over; the old primary follows it.
+    let mut r = replica.client();
+    let start = Instant::now();
+    while role(&mut r) != "master" || role(&mut p) != "slave" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no failover:\n{}",
+            primary.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let start = Instant::now();
+    loop {
+        let held = alerts(call(&mut r, &["ALERT.RANGE", "s", "-", "+"]).unwrap());
+        if held.len() == 1 {
+            assert_eq!(held[0]["source"], "fresh");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the new primary did not sweep: {held:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    wait_synced(&mut r);
+    assert_eq!(
+        alerts(call(&mut p, &["ALERT.RANGE", "s", "-", "+"]).unwrap()).len(),
+        1
+    );
+    assert!(!primary.log().contains("ASSERTION"), "{}", primary.log());
 }
