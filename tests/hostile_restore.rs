@@ -438,6 +438,9 @@ fn damaged_tracker_payloads_never_crash_and_accepted_ones_hold() {
     );
 }
 
+/// A forged payload: what it holds, the payload it starts from, (field index, new field).
+type Forged<'a> = (&'a str, &'a Payload, Vec<(usize, Field)>);
+
 /// Payloads that decode field by field but hold what no command could have built are
 /// refused (hostile-probe row 9: a stream with RATELIMIT 1 0 made every second ADD panic).
 #[test]
@@ -485,7 +488,7 @@ fn payloads_holding_what_the_commands_refuse_are_refused() {
     let u = Field::Uint;
     let st = |s: &str| Field::Str(s.as_bytes().to_vec());
     let first_alert = 16;
-    let mut cases: Vec<(&str, &Payload, Vec<(usize, Field)>)> = vec![
+    let mut cases: Vec<Forged> = vec![
         ("RATELIMIT 1 0", &alert, vec![(3, u(1)), (4, u(0))]),
         ("RATELIMIT 0 5", &alert, vec![(3, u(0)), (4, u(5))]),
         ("a retention past i64", &alert, vec![(0, u(1 << 63))]),
