@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps deps-test build run test test-servers test-python bench lint clean
+.PHONY: deps deps-test build run test test-servers test-python bench lint fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -50,6 +50,13 @@ lint:
 bench: build
 	$(CARGO) bench -p vigil-core --bench core
 	$(CARGO) bench --bench load
+
+# Fuzzing (nightly, cargo-fuzz): each target in fuzz/ (document scanner, amounts, IDs and
+# timestamps, the three RDB decoders, the decode-encode round trip) for FUZZ_SECONDS (default
+# 60) from the seeds in fuzz/corpus/. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean
