@@ -17,6 +17,7 @@ use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::CStr;
+use vigil_core::alert::cover;
 use vigil_core::alert::doc::parse_document;
 use vigil_core::alert::stream::{render, render_into};
 use vigil_core::alert::{
@@ -869,10 +870,13 @@ pub fn silences(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     };
     let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
     let text = |v: &str| RedisValue::BulkString(v.to_string());
+    // One pass over the alerts for every silence.
+    let covered = cover::covered_by_each(stream);
     Ok(RedisValue::Array(
         stream
             .silences()
-            .map(|s| {
+            .zip(covered)
+            .map(|(s, covered)| {
                 let m = &s.matchers;
                 let mut matchers: Vec<(&str, RedisValue)> = Vec::new();
                 if let Some(sev) = m.min_severity {
@@ -900,7 +904,7 @@ pub fn silences(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                         "comment",
                         s.comment.as_deref().map_or(RedisValue::Null, text),
                     ),
-                    ("covered", int(stream.covered(s))),
+                    ("covered", int(covered)),
                 ])
             })
             .collect(),

@@ -3,6 +3,7 @@
 
 use super::doc::{self, Severity};
 use super::id::Status;
+use super::scan::Fields;
 use std::fmt;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,13 +42,39 @@ impl Filter {
         if self.labels.is_empty() {
             return true;
         }
-        let f = doc::fields(json);
-        let labels = f.labels.unwrap_or_default();
+        self.may_match_doc(json) && self.matches_parsed(&doc::fields(json))
+    }
+
+    /// A quick test that never turns a match away, before the document is read: in a document
+    /// without a backslash every string is written as it reads, so a label whose name or value
+    /// appears nowhere in its text matches nothing. Most documents fail a rare LABEL here,
+    /// without being parsed.
+    pub fn may_match_doc(&self, json: &str) -> bool {
+        if json.as_bytes().contains(&b'\\') {
+            return true;
+        }
+        self.labels
+            .iter()
+            .all(|(n, v)| json.contains(n.as_str()) && json.contains(v.as_str()))
+    }
+
+    /// The labels against a document already read (`doc::fields`), for a caller that matches
+    /// one document against many filters.
+    pub fn matches_parsed(&self, f: &Fields<'_>) -> bool {
+        let labels = f.labels.as_deref().unwrap_or_default();
         self.labels.iter().all(|(name, value)| {
             labels
                 .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
                 .is_ok_and(|i| labels[i].1 == value.as_str())
         })
+    }
+
+    /// The same filter less its labels: what can be decided without the document.
+    pub fn without_doc(&self) -> Filter {
+        Filter {
+            labels: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -76,5 +103,42 @@ impl fmt::Display for Filter {
             sep = " ";
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(n: &str, v: &str) -> Filter {
+        Filter {
+            labels: vec![(n.into(), v.into())],
+            ..Filter::default()
+        }
+    }
+
+    #[test]
+    fn the_quick_test_turns_no_match_away() {
+        let cases = [
+            (r#"{"labels":{"dc":"eu"}}"#, label("dc", "eu"), true),
+            (r#"{"labels":{"dc":"eu"}}"#, label("dc", "us"), false),
+            (
+                r#"{"labels":{"dc":"eu"},"x":"us"}"#,
+                label("dc", "us"),
+                false,
+            ),
+            // Escaped strings: the text does not show the value, the document holds it.
+            (r#"{"labels":{"dc":"e\u0075"}}"#, label("dc", "eu"), true),
+            (r#"{"labels":{"d\u0063":"eu"}}"#, label("dc", "eu"), true),
+            (r#"{"labels":{"dc":"a\"b"}}"#, label("dc", "a\"b"), true),
+            (r#"{"labels":{"dc":"eu","x":"1"}}"#, label("x", "2"), false),
+        ];
+        for (json, f, want) in cases {
+            assert_eq!(f.matches_doc(json), want, "{json} {f}");
+            assert_eq!(f.matches_parsed(&doc::fields(json)), want, "{json} {f}");
+            if want {
+                assert!(f.may_match_doc(json), "{json} {f}");
+            }
+        }
     }
 }

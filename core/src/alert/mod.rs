@@ -1,6 +1,7 @@
 //! Alert streams: documents (`doc`), IDs (`id`), the stream with its dedup and rate limits
 //! (`stream`, `dedup`), and the defaults of the configs that set up a new stream (`defaults`).
 pub mod codec;
+pub mod cover;
 pub mod dedup;
 pub mod defaults;
 pub mod doc;
