@@ -162,7 +162,9 @@ fn on_flush(ctx: &Context, sub: FlushSubevent) {
 }
 
 /// After an RDB load (start-up, full sync, DEBUG RELOAD): the index is rebuilt from the
-/// keyspace, and tracked keys that did not come back (expired meanwhile) are dropped.
+/// keyspace, and tracked keys that did not come back (expired meanwhile) are dropped. Also
+/// after a load that failed: a replica with `repl-diskless-load swapdb` then keeps serving
+/// the dataset it had, whose trackers must be found again.
 #[loading_event_handler]
 fn on_loading(ctx: &Context, sub: LoadingSubevent) {
     match sub {
@@ -172,8 +174,9 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
             index::clear();
             transit::clear();
         }
-        LoadingSubevent::Ended => catch("load event", (), || rebuild(ctx)),
-        _ => {}
+        LoadingSubevent::Ended | LoadingSubevent::Failed => {
+            catch("load event", (), || rebuild(ctx))
+        }
     }
 }
 

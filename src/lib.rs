@@ -40,7 +40,7 @@ use std::alloc::System as ModuleAlloc;
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     guard::install_panic_hook();
-    ffi::handle_io_errors(ctx);
+    ffi::set_module_options(ctx);
     if commands::register(ctx) == Status::Err {
         return Status::Err;
     }

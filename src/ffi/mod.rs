@@ -77,17 +77,20 @@ pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
     }
 }
 
-/// Asks Redis to report I/O errors of RDB loads to the module instead of aborting, so that a
-/// damaged payload (RESTORE, a file, a full sync) fails the load cleanly.
-pub fn handle_io_errors(ctx: &Context) {
+/// The module's options, set at load:
+/// - `HANDLE_IO_ERRORS`: Redis reports I/O errors of RDB loads to the module instead of
+///   aborting, so that a damaged payload (RESTORE, a file, a full sync) fails the load cleanly;
+/// - `HANDLE_REPL_ASYNC_LOAD`: a replica with `repl-diskless-load swapdb` may load a full sync
+///   from the socket into a temporary database while it serves the old one. The module keeps
+///   no state per key outside the values but its indexes, which a load's end (or failure)
+///   rebuilds from the keyspace (`events::on_loading`); without this option Redis 7.0 does not
+///   load from the socket at all with `swapdb`.
+pub fn set_module_options(ctx: &Context) {
     if let Some(f) = unsafe { raw::RedisModule_SetModuleOptions } {
+        let options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
+            | raw::REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD;
         // SAFETY: called from the module's load with its own context.
-        unsafe {
-            f(
-                ctx.get_raw(),
-                raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS as c_int,
-            )
-        };
+        unsafe { f(ctx.get_raw(), options as c_int) };
     }
 }
 
