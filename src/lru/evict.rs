@@ -27,11 +27,10 @@ pub fn spared(quota: Option<(&[u8], Option<&Quota>)>) -> impl Fn(&[u8]) -> bool 
     move |key: &[u8]| keys.iter().any(|k| k == key)
 }
 
-/// The sizes of `evicted`, summed.
+/// The sizes of `evicted`, summed exactly (keys the tracker held: their sum is within its
+/// total, never past 10^18; nothing is clamped).
 pub fn freed(evicted: &[Evicted]) -> Amount {
-    evicted.iter().fold(Amount::ZERO, |sum, (_, size)| {
-        sum.checked_add(*size).unwrap_or(sum)
-    })
+    Amount::from_units(evicted.iter().map(|(_, size)| size.units()).sum())
 }
 
 /// Deletes `evicted`, which the tracker `tracker` has dropped already: its `del` events must

@@ -116,9 +116,6 @@ mod tests {
         assert_eq!(covered_by_each(&s), want);
         let one_by_one: Vec<u64> = s.silences().map(|x| s.covered(x)).collect();
         assert_eq!(one_by_one, want);
-        assert!(
-            want.iter().any(|c| *c > 0) && want.iter().any(|c| *c == 0),
-            "{want:?}"
-        );
+        assert!(want.iter().any(|c| *c > 0) && want.contains(&0), "{want:?}");
     }
 }

@@ -15,7 +15,7 @@
 use super::doc::Severity;
 use super::id::AlertId;
 use crate::chunked::ChunkedMap;
-use crate::memsize::alloc_size;
+use crate::memsize::{self, alloc_size, worth_shrinking};
 use hashbrown::HashMap;
 use std::mem::size_of;
 
@@ -73,6 +73,9 @@ impl List {
             List::Small(v) => {
                 if let Ok(pos) = v.binary_search(id) {
                     v.remove(pos);
+                }
+                if worth_shrinking(v.len(), v.capacity()) {
+                    v.shrink_to(v.len() * 2);
                 }
             }
             List::Large(m) => {
@@ -169,6 +172,7 @@ impl FilterIndex {
             list.remove(id);
             if list.is_empty() {
                 self.lists.remove(&token);
+                memsize::shrink_map(&mut self.lists);
             }
         }
     }

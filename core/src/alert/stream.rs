@@ -793,10 +793,12 @@ impl Stream {
     }
 
     /// Gives back the room of removed alerts in the tables that keep it (amortised O(1), see
-    /// `memsize`); the chunked maps and the dedup index shrink as they go.
+    /// `memsize`); the chunked maps, the dedup and filter indexes shrink as they go.
     fn shrink(&mut self) {
-        memsize::shrink_map(&mut self.sources.ids);
-        memsize::shrink_slots(&mut self.sources.entries, &mut self.sources.free);
+        for names in [&mut self.sources, &mut self.kinds] {
+            memsize::shrink_map(&mut names.ids);
+            memsize::shrink_slots(&mut names.entries, &mut names.free);
+        }
         memsize::shrink_map(&mut self.held);
     }
 

@@ -353,7 +353,8 @@ impl Tracker {
             if spare(&t.name) {
                 continue;
             }
-            plan.freed = plan.freed.checked_add(t.size).unwrap_or(plan.freed);
+            // Sizes of keys the tracker holds: their sum is within its total, never past 10^18.
+            plan.freed = Amount::from_units(plan.freed.units() + t.size.units());
             plan.picked.push((*i, *age));
         }
         plan
@@ -586,7 +587,8 @@ mod tests {
     fn plan_changes_nothing_and_stops_when_enough() {
         let mut t = Tracker::new();
         for (i, size) in ["4", "0", "3", "5"].iter().enumerate() {
-            t.touch(format!("k{i}").as_bytes(), a(size), 100 + i as u64);
+            t.touch(format!("k{i}").as_bytes(), a(size), 100 + i as u64)
+                .unwrap();
         }
         let before = (t.total(), t.len());
         let names = |t: &Tracker, p: &Plan| -> Vec<String> {
@@ -606,7 +608,7 @@ mod tests {
         assert!(t.plan(10, |_| false, |_| true).is_empty(), "enough at once");
         assert_eq!((t.total(), t.len(), t.evicted), (before.0, before.1, 0));
         // A key touched since the plan stays.
-        t.touch(b"k2", a("3"), 200);
+        t.touch(b"k2", a("3"), 200).unwrap();
         let taken = t.take(p);
         assert_eq!(taken, [(b"k0".to_vec().into_boxed_slice(), a("4"))]);
         assert_eq!((t.total(), t.len(), t.evicted), (a("8"), 3, 1));
