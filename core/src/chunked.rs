@@ -139,8 +139,9 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let ck = *self.index.range(..=*key).next_back()?.0;
-        let chunk = self.index.get_mut(&ck)?;
+        // One descent of the index (a second only when the chunk empties).
+        let (ck, chunk) = self.index.range_mut(..=*key).next_back()?;
+        let ck = *ck;
         let pos = chunk.binary_search_by(|e| e.0.cmp(key)).ok()?;
         let (_, value) = chunk.remove(pos)?;
         self.len -= 1;
