@@ -44,8 +44,9 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
     match event {
         "del" | "expired" | "evicted" | "rename_from" | "move_from" => {
             registry::remove(db, key);
-            // Every DEL and expiry in the server comes through here: without trackers, stop.
-            if index::is_empty() {
+            // Every DEL and expiry in the server comes through here: without trackers, stop;
+            // nor for an eviction's own deletes when no other tracker can hold the key.
+            if index::is_empty() || (event == "del" && index::evicting_alone(db, key)) {
                 return;
             }
             if index::is_tracker(db, key) {

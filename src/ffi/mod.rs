@@ -140,6 +140,81 @@ pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
     }
 }
 
+/// Deletes `keys` from the selected database with one `DEL` of them all, replicated as sent
+/// (RM_Call `!`); DEL raises each key's `del` event. One DEL costs less than deleting through
+/// the key API (RM_OpenKey, RM_DeleteKey, RM_CloseKey and RM_NotifyKeyspaceEvent per key:
+/// +6k instructions for 10 keys in callgrind) and behaves as DEL does in every respect.
+pub fn delete_keys<'a>(ctx: &Context, keys: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let (Some(call), Some(free_reply), Some(free)) = (
+        unsafe { raw::RedisModule_Call },
+        unsafe { raw::RedisModule_FreeCallReply },
+        unsafe { raw::RedisModule_FreeString },
+    ) else {
+        return;
+    };
+    let mut names: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(keys.len());
+    names.extend(keys.filter_map(make_string));
+    if names.is_empty() {
+        return;
+    }
+    // SAFETY: "!v": replicate, then an array of live strings and its length, which the call
+    // only reads (DEL's argv takes its own references); the reply and the strings are freed
+    // after it.
+    unsafe {
+        let reply = call(
+            ctx.get_raw(),
+            c"DEL".as_ptr(),
+            c"!v".as_ptr(),
+            names.as_mut_ptr(),
+            names.len(),
+        );
+        if !reply.is_null() {
+            free_reply(reply);
+        }
+        for name in names {
+            free(std::ptr::null_mut(), name);
+        }
+    }
+}
+
+/// Replicates `command key arg...` with the client's own key string (no copy) and up to three
+/// more arguments, which RM_Replicate copies itself ("b": a buffer and its length): no string
+/// made and freed here.
+pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args: &[&[u8]]) {
+    let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
+        return;
+    };
+    let (c, cmd, k) = (ctx.get_raw(), command.as_ptr(), key.inner);
+    let b = |i: usize| (args[i].as_ptr().cast::<c_char>(), args[i].len());
+    // SAFETY: each format letter matches its argument: "s" a live RedisModuleString (Redis
+    // takes a reference), "b" a pointer and a length of a live byte slice (Redis copies it).
+    unsafe {
+        match args.len() {
+            0 => rep(c, cmd, c"s".as_ptr(), k),
+            1 => rep(c, cmd, c"sb".as_ptr(), k, b(0).0, b(0).1),
+            2 => rep(c, cmd, c"sbb".as_ptr(), k, b(0).0, b(0).1, b(1).0, b(1).1),
+            3 => rep(
+                c,
+                cmd,
+                c"sbbb".as_ptr(),
+                k,
+                b(0).0,
+                b(0).1,
+                b(1).0,
+                b(1).1,
+                b(2).0,
+                b(2).1,
+            ),
+            _ => {
+                let mut all: Vec<&[u8]> = vec![key.as_slice()];
+                all.extend_from_slice(args);
+                replicate(ctx, command, &all);
+                0
+            }
+        };
+    }
+}
+
 /// Replicates the command as the client sent it.
 pub fn replicate_verbatim(ctx: &Context) {
     ctx.replicate_verbatim();

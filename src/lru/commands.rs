@@ -8,6 +8,7 @@ use crate::clock::{decide_now, from_primary};
 use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi::{self, selected_db};
 use crate::keys;
+use crate::text::Text;
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, RedisError, RedisString, RedisValue};
 use std::collections::BTreeMap;
@@ -160,18 +161,18 @@ pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     ))
 }
 
-fn evict_reply(evicted: &[Evicted], total: Amount) -> RedisValue {
-    RedisValue::Array(vec![
-        RedisValue::Integer(evicted.len() as i64),
-        RedisValue::BulkString(eviction::freed(evicted).to_string()),
-        RedisValue::BulkString(total.to_string()),
-        RedisValue::Array(
-            evicted
-                .iter()
-                .map(|(k, _)| RedisValue::StringBuffer(k.to_vec()))
-                .collect(),
-        ),
-    ])
+/// `[evicted, freed, total, [key ...]]`, written straight into the reply (no value tree, no
+/// copy of the names).
+fn evict_reply(ctx: &Context, evicted: &[Evicted], total: Amount) -> CmdResult {
+    ffi::reply_array(ctx, 4);
+    ffi::reply_int(ctx, evicted.len() as i64);
+    ffi::reply_bulk(ctx, Text::display(&eviction::freed(evicted)).as_bytes());
+    ffi::reply_bulk(ctx, Text::display(&total).as_bytes());
+    ffi::reply_array(ctx, evicted.len());
+    for (k, _) in evicted {
+        ffi::reply_bulk(ctx, k);
+    }
+    Ok(RedisValue::NoReply)
 }
 
 /// Lowers LRU.EVICT's QUOTA by the sizes evicted, with all that lowering a quota involves
@@ -231,18 +232,18 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
     transit::check_evict(ctx, &name, |t| t.plan_to(target, max, &spared))?;
     let key = ctx.open_key_writable(&name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
-        return Ok(evict_reply(&[], Amount::ZERO));
+        return evict_reply(ctx, &[], Amount::ZERO);
     };
     let evicted = tracker.evict(target, max, &spared);
     let total = tracker.total();
     if evicted.is_empty() {
-        return Ok(evict_reply(&evicted, total));
+        return evict_reply(ctx, &evicted, total);
     }
     eviction::delete(ctx, &name, &evicted);
     if let Some(q) = &quota {
         release(ctx, q, eviction::freed(&evicted));
     }
-    Ok(evict_reply(&evicted, total))
+    evict_reply(ctx, &evicted, total)
 }
 
 /// LRU.INFO tracker

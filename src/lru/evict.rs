@@ -7,8 +7,7 @@
 use super::index;
 use crate::ffi::{self, selected_db};
 use crate::stats::{self, LRU_EVICTIONS};
-use redis_module::{CallOptions, CallOptionsBuilder, CallResult, Context, RedisString};
-use std::sync::OnceLock;
+use redis_module::{Context, RedisString};
 use vigil_core::amount::Amount;
 use vigil_core::lru::Evicted;
 use vigil_core::quota::Quota;
@@ -34,17 +33,14 @@ pub fn freed(evicted: &[Evicted]) -> Amount {
 }
 
 /// Deletes `evicted`, which the tracker `tracker` has dropped already: its `del` events must
-/// skip that tracker, which the calling command holds borrowed. Replicated as the DEL (by the
-/// call itself: its arguments are built once).
+/// skip that tracker, which the calling command holds borrowed. One DEL of them all (not a
+/// command per key), replicated as it is.
 pub fn delete(ctx: &Context, tracker: &RedisString, evicted: &[Evicted]) {
-    static REPLICATED: OnceLock<CallOptions> = OnceLock::new();
     if evicted.is_empty() {
         return;
     }
-    let del: Vec<&[u8]> = evicted.iter().map(|(k, _)| &k[..]).collect();
-    let options = REPLICATED.get_or_init(|| CallOptionsBuilder::new().replicate().build());
     index::while_evicting(selected_db(ctx), tracker.as_slice(), || {
-        let _: CallResult = ctx.call_ext("DEL", options, &del[..]);
+        ffi::delete_keys(ctx, evicted.iter().map(|(k, _)| &k[..]));
     });
     stats::add(&LRU_EVICTIONS, evicted.len() as u64);
     ffi::notify(ctx, c"lru.evict", tracker);

@@ -4,6 +4,7 @@
 use hashbrown::HashMap;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 use vigil_core::lru::namespace::{candidate_namespaces, namespace};
 
 /// One database's trackers.
@@ -13,6 +14,27 @@ struct Db {
     by_namespace: HashMap<Vec<u8>, BTreeSet<Vec<u8>>>,
     /// tracker key -> its namespace.
     trackers: HashMap<Vec<u8>, Vec<u8>>,
+    /// The namespaces of `by_namespace`, in order: the ones that extend a given namespace.
+    sorted: BTreeSet<Vec<u8>>,
+}
+
+impl Db {
+    /// Whether `tracker` (of namespace `ns`) is the only tracker that can hold keys of `ns`:
+    /// no other has `ns`, a namespace `ns` extends (`tenant:` for `tenant:{a}`), or one that
+    /// extends `ns` (`cache:x:` for `cache:`). Then no other tracker holds a key of `ns`, and
+    /// no key of `ns` is a tracker (a tracker's namespace extends or is every namespace its
+    /// key lies in).
+    fn alone(&self, tracker: &[u8], ns: &[u8]) -> bool {
+        let prefixes_alone = candidate_namespaces(ns)
+            .filter_map(|p| self.by_namespace.get(p))
+            .all(|set| set.iter().all(|t| t == tracker));
+        let extended = self
+            .sorted
+            .range::<[u8], _>((Excluded(ns), Unbounded))
+            .next()
+            .is_some_and(|n| n.starts_with(ns));
+        prefixes_alone && !extended
+    }
 }
 
 /// Per database; looked up with borrowed keys, so a keyspace event allocates nothing. Every DEL
@@ -36,6 +58,7 @@ pub fn add_tracker(db: i32, tracker: &[u8]) {
         let mut i = i.borrow_mut();
         let d = i.dbs.entry(db).or_default();
         if d.trackers.insert(tracker.to_vec(), ns.to_vec()).is_none() {
+            d.sorted.insert(ns.to_vec());
             d.by_namespace
                 .entry(ns.to_vec())
                 .or_default()
@@ -58,6 +81,7 @@ pub fn remove_tracker(db: i32, tracker: &[u8]) {
             set.remove(tracker);
             if set.is_empty() {
                 d.by_namespace.remove(&ns);
+                d.sorted.remove(&ns);
             }
         }
         i.count -= 1;
@@ -84,7 +108,7 @@ pub fn is_tracker(db: i32, key: &[u8]) -> bool {
 pub fn trackers_for(db: i32, key: &[u8]) -> Vec<Vec<u8>> {
     EVICTING.with(|e| {
         let e = e.borrow();
-        let evicting = e.as_ref().filter(|(d, _)| *d == db).map(|(_, t)| t);
+        let evicting = (e.active && e.db == db).then_some(&e.tracker);
         INDEX.with(|i| {
             let i = i.borrow();
             let Some(d) = i.dbs.get(&db) else {
@@ -130,18 +154,56 @@ pub fn swap(a: i32, b: i32) {
     });
 }
 
+/// The tracker a command is deleting keys for (buffers kept between evictions: marking one
+/// allocates nothing).
+#[derive(Default)]
+struct Evicting {
+    active: bool,
+    db: i32,
+    tracker: Vec<u8>,
+    /// Its namespace, when no other tracker can hold its keys (`Db::alone`); else empty.
+    alone_in: Vec<u8>,
+}
+
 thread_local! {
     /// The tracker a command is deleting keys for: the `del` events those deletes raise must
     /// not reach it (it already dropped the keys, and it is borrowed).
-    static EVICTING: RefCell<Option<(i32, Vec<u8>)>> = const { RefCell::new(None) };
+    static EVICTING: RefCell<Evicting> = RefCell::new(Evicting::default());
 }
 
 /// Runs `f` (which deletes keys) with `tracker` marked as the one evicting.
 pub fn while_evicting<R>(db: i32, tracker: &[u8], f: impl FnOnce() -> R) -> R {
-    EVICTING.with(|e| *e.borrow_mut() = Some((db, tracker.to_vec())));
-    let r = f();
-    EVICTING.with(|e| *e.borrow_mut() = None);
-    r
+    let alone_in = namespace(tracker)
+        .filter(|ns| INDEX.with(|i| i.borrow().dbs.get(&db).is_none_or(|d| d.alone(tracker, ns))));
+    EVICTING.with(|e| {
+        let mut e = e.borrow_mut();
+        e.active = true;
+        e.db = db;
+        e.tracker.clear();
+        e.tracker.extend_from_slice(tracker);
+        e.alone_in.clear();
+        e.alone_in.extend_from_slice(alone_in.unwrap_or_default());
+    });
+    // Unmarked even if `f` panics (the guard at the command's boundary catches it): a mark
+    // left behind would hide later deletes from the trackers.
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            EVICTING.with(|e| e.borrow_mut().active = false);
+        }
+    }
+    let _unmark = Unmark;
+    f()
+}
+
+/// Whether `key` is one the evicting tracker deletes with no other tracker able to hold it
+/// (nor it being a tracker): its `del` event has nothing to do for trackers. One comparison
+/// per key, the eviction's own deletes being most of the events while it runs.
+pub fn evicting_alone(db: i32, key: &[u8]) -> bool {
+    EVICTING.with(|e| {
+        let e = e.borrow();
+        e.active && e.db == db && !e.alone_in.is_empty() && key.starts_with(&e.alone_in)
+    })
 }
 
 #[cfg(test)]
@@ -168,6 +230,49 @@ mod tests {
             others,
             [b"tenant:{a}:lru2".to_vec()],
             "not the one evicting"
+        );
+        clear();
+    }
+
+    #[test]
+    fn an_eviction_knows_when_no_other_tracker_can_hold_its_keys() {
+        clear();
+        let alone =
+            |tracker: &[u8], key: &[u8]| while_evicting(0, tracker, || evicting_alone(0, key));
+        add_tracker(0, b"tenant:{a}:lru");
+        add_tracker(0, b"tenant:{b}:lru");
+        add_tracker(1, b"tenant:lru");
+        assert!(alone(b"tenant:{a}:lru", b"tenant:{a}:x"));
+        assert!(
+            !alone(b"tenant:{a}:lru", b"tenant:{b}:x"),
+            "not its namespace"
+        );
+        assert!(!evicting_alone(0, b"tenant:{a}:x"), "only while evicting");
+        add_tracker(0, b"tenant:{a}:lru2");
+        assert!(
+            !alone(b"tenant:{a}:lru", b"tenant:{a}:x"),
+            "a second tracker"
+        );
+        remove_tracker(0, b"tenant:{a}:lru2");
+        assert!(alone(b"tenant:{a}:lru", b"tenant:{a}:x"));
+        add_tracker(0, b"tenant:lru");
+        assert!(
+            !alone(b"tenant:{a}:lru", b"tenant:{a}:x"),
+            "a wider namespace"
+        );
+        remove_tracker(0, b"tenant:lru");
+        add_tracker(0, b"cache:lru");
+        assert!(alone(b"cache:lru", b"cache:x"));
+        add_tracker(0, b"cache:x:lru");
+        assert!(!alone(b"cache:lru", b"cache:x:1"), "a narrower namespace");
+        remove_tracker(0, b"cache:x:lru");
+        add_tracker(0, b"cache:{t}:lru");
+        assert!(!alone(b"cache:lru", b"cache:{t}:1"), "a hash tag inside it");
+        add_tracker(0, b"cachex:lru");
+        remove_tracker(0, b"cache:{t}:lru");
+        assert!(
+            alone(b"cache:lru", b"cache:x"),
+            "a namespace that only shares letters"
         );
         clear();
     }

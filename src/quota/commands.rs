@@ -447,7 +447,10 @@ pub fn release(ctx: &Context, name: &RedisString, freed: Amount) {
     let now = now_ms();
     let release = Amount::ZERO.saturating_sub(freed);
     if q.incr(release, false, now).is_ok() {
-        forced_incr_argv(release, None, None).replicate(ctx, name.as_slice());
+        // forced_incr_argv(release, None, None), without building it: this runs for every
+        // LRU.EVICT ... QUOTA.
+        let amount = Text::display(&release);
+        ffi::replicate_key_args(ctx, c"QUOTA.INCR", name, &[amount.as_bytes(), b"FORCE"]);
     }
     settle_and_replicate(ctx, name, q, now);
 }
