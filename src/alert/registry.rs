@@ -8,9 +8,12 @@
 //! stream tells its next due time; entries whose key no longer holds a stream are dropped when
 //! the sweep finds them so.
 
+use hashbrown::HashMap;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+/// Looked up on every write to a stream and every key deleted in the server: hashbrown's
+/// default hasher, not SipHash.
 #[derive(Default)]
 struct Registry {
     /// db -> key -> due time (u64::MAX: nothing to do).
