@@ -148,7 +148,9 @@ pub fn amount(name: &str, v: &RedisString) -> Result<vigil_core::amount::Amount,
 
 /// A non-negative count (COUNT, MAX, ...).
 pub fn count(name: &str, v: &RedisString) -> Result<usize, Error> {
-    parse_ms(&v.to_string_lossy())
+    std::str::from_utf8(v.as_slice())
+        .ok()
+        .and_then(parse_ms)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
         .ok_or_else(|| {
             err(format!(

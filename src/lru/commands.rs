@@ -17,8 +17,8 @@ use vigil_core::lru::{check_in, namespace, Evicted, Tracker, TrackerError};
 use vigil_core::quota::Quota;
 
 /// The tracker's namespace, or the error that it has none.
-fn tracker_namespace(tracker: &RedisString) -> Result<Vec<u8>, Error> {
-    Ok(namespace::tracker_namespace(tracker.as_slice())?.to_vec())
+fn tracker_namespace(tracker: &RedisString) -> Result<&[u8], Error> {
+    Ok(namespace::tracker_namespace(tracker.as_slice())?)
 }
 
 fn parse_size(v: &RedisString) -> Result<Amount, Error> {
@@ -62,7 +62,7 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
     // (key, size, the size as sent): replication passes the client's own strings on.
     let mut pairs: Vec<(RedisString, Amount, RedisString)> = Vec::new();
     while let Some(key) = args.next() {
-        check_in(&ns, key.as_slice())?;
+        check_in(ns, key.as_slice())?;
         let size_arg = args.next_string()?;
         let size = parse_size(&size_arg)?;
         pairs.push((key, size, size_arg));
@@ -118,7 +118,7 @@ pub fn forget(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let ns = tracker_namespace(&name)?;
     let keys: Vec<RedisString> = args.collect();
     for k in &keys {
-        check_in(&ns, k.as_slice())?;
+        check_in(ns, k.as_slice())?;
     }
     let key = ctx.open_key_writable(&name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
@@ -206,7 +206,7 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
     }
     let ns = tracker_namespace(&name)?;
     if let Some(q) = &quota {
-        check_in(&ns, q.as_slice())?;
+        check_in(ns, q.as_slice())?;
     }
     let target = parse_size(&target_arg).map_err(|_| {
         err(format!(

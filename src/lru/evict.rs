@@ -14,16 +14,13 @@ use vigil_core::quota::Quota;
 
 /// The keys an eviction charged to the quota `name` (None: to no quota) never takes: the quota
 /// itself and the stream its threshold alerts go to (deleted, the stream would come back with
-/// the default settings at the next alert).
-pub fn spared(quota: Option<(&[u8], Option<&Quota>)>) -> impl Fn(&[u8]) -> bool {
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    if let Some((name, q)) = quota {
-        keys.push(name.to_vec());
-        if let Some(t) = q.and_then(|q| q.thresholds.as_ref()) {
-            keys.push(t.stream().to_vec());
-        }
-    }
-    move |key: &[u8]| keys.iter().any(|k| k == key)
+/// the default settings at the next alert). The name is borrowed; only a stream's is copied.
+pub fn spared<'a>(quota: Option<(&'a [u8], Option<&Quota>)>) -> impl Fn(&[u8]) -> bool + 'a {
+    let name = quota.map(|(name, _)| name);
+    let stream: Option<Vec<u8>> = quota
+        .and_then(|(_, q)| q?.thresholds.as_ref())
+        .map(|t| t.stream().to_vec());
+    move |key: &[u8]| name == Some(key) || stream.as_deref() == Some(key)
 }
 
 /// The sizes of `evicted`, summed exactly (keys the tracker held: their sum is within its
