@@ -9,14 +9,14 @@
 //! alerts the other filters leave (or on the range when it is the only filter).
 //!
 //! Memory: a 16-byte entry per alert in its source's list and in its type's list (and in its
-//! severity's for a high or critical one), plus about 80 bytes per distinct value. Sources and
+//! severity's for a high or critical one), plus about 80 bytes per distinct value (a 32-byte
+//! slot, its list's own allocation). Sources and
 //! types are interned per stream, so the alert holds their IDs.
 
 use super::doc::Severity;
 use super::id::AlertId;
 use crate::chunked::ChunkedMap;
-use crate::memsize::{self, alloc_size, worth_shrinking};
-use hashbrown::HashMap;
+use crate::memsize::{alloc_size, worth_shrinking};
 use std::mem::size_of;
 
 /// Lists up to this long are a sorted vector; longer ones a chunked map.
@@ -127,9 +127,14 @@ impl List {
     }
 }
 
+/// The lists, by token: sources and types by their interned IDs (small integers, reused),
+/// severities by rank. Indexed by position, not hashed: an add and a trim each update three
+/// lists, and three hash look-ups were most of the index's cost.
 #[derive(Debug, Clone, Default)]
 pub struct FilterIndex {
-    lists: HashMap<Token, List>,
+    sources: Vec<Option<List>>,
+    kinds: Vec<Option<List>>,
+    severities: Vec<Option<List>>,
 }
 
 /// A field's value in the index: the source or type by its interned ID, a severity by rank.
@@ -158,41 +163,73 @@ pub fn tokens_of(source: u32, kind: u32, severity: Severity) -> impl Iterator<It
 }
 
 impl FilterIndex {
+    fn slots(&self, token: Token) -> (&Vec<Option<List>>, usize) {
+        match token {
+            Token::Source(i) => (&self.sources, i as usize),
+            Token::Type(i) => (&self.kinds, i as usize),
+            Token::Severity(r) => (&self.severities, r as usize),
+        }
+    }
+
+    fn slots_mut(&mut self, token: Token) -> (&mut Vec<Option<List>>, usize) {
+        match token {
+            Token::Source(i) => (&mut self.sources, i as usize),
+            Token::Type(i) => (&mut self.kinds, i as usize),
+            Token::Severity(r) => (&mut self.severities, r as usize),
+        }
+    }
+
     pub fn insert(&mut self, token: Token, id: AlertId) {
-        match self.lists.get_mut(&token) {
+        let (slots, i) = self.slots_mut(token);
+        if slots.len() <= i {
+            slots.resize_with(i + 1, || None);
+        }
+        match &mut slots[i] {
             Some(list) => list.insert(id),
-            None => {
-                self.lists.insert(token, List::Small(vec![id]));
-            }
+            slot => *slot = Some(List::Small(vec![id])),
         }
     }
 
     pub fn remove(&mut self, token: Token, id: &AlertId) {
-        if let Some(list) = self.lists.get_mut(&token) {
-            list.remove(id);
-            if list.is_empty() {
-                self.lists.remove(&token);
-                memsize::shrink_map(&mut self.lists);
+        let (slots, i) = self.slots_mut(token);
+        if let Some(slot) = slots.get_mut(i) {
+            if let Some(list) = slot {
+                list.remove(id);
+                if list.is_empty() {
+                    *slot = None;
+                }
+            }
+            // The IDs of the last sources or types left: give their slots back.
+            while slots.last().is_some_and(Option::is_none) {
+                slots.pop();
+            }
+            if worth_shrinking(slots.len(), slots.capacity()) {
+                slots.shrink_to(slots.len() * 2);
             }
         }
     }
 
     pub fn list(&self, token: Token) -> Option<&List> {
-        self.lists.get(&token)
+        let (slots, i) = self.slots(token);
+        slots.get(i).and_then(Option::as_ref)
     }
 
     pub fn clear(&mut self) {
-        self.lists = HashMap::new();
+        *self = FilterIndex::default();
     }
 
     pub fn heap_bytes(&self) -> usize {
-        let lists: usize = self.lists.values().map(List::heap_bytes).sum();
-        let table = if self.lists.capacity() == 0 {
-            0
-        } else {
-            let buckets = (self.lists.capacity() * 8 / 7).next_power_of_two();
-            alloc_size(buckets * (size_of::<(Token, List)>() + 1) + 16)
-        };
-        lists + table
+        [&self.sources, &self.kinds, &self.severities]
+            .into_iter()
+            .map(|slots| {
+                let lists: usize = slots.iter().flatten().map(List::heap_bytes).sum();
+                let table = if slots.capacity() == 0 {
+                    0
+                } else {
+                    alloc_size(slots.capacity() * size_of::<Option<List>>())
+                };
+                lists + table
+            })
+            .sum()
     }
 }
