@@ -228,13 +228,7 @@ impl Tracker {
         if let Ok(e) = self.by_name.find_entry(h, |j| *j == i) {
             e.remove();
         }
-        let age = (t.last_used, t.seq);
-        // An eviction takes the oldest keys: taking the first needs no search.
-        if self.by_age.first().is_some_and(|(k, _)| *k == age) {
-            self.by_age.pop_first();
-        } else {
-            self.by_age.remove(&age);
-        }
+        self.by_age.remove(&(t.last_used, t.seq));
         self.free.push(i);
         // The total is the sum of the sizes tracked, so it holds this one: a difference that
         // does not fit would be a broken tracker, counted again rather than clamped.
