@@ -351,7 +351,8 @@ impl<'a> Parser<'a> {
         if wrong {
             return Ok(Err(ScanError::WrongType("labels", LABELS_MUST)));
         }
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        // Unstable: equal names are refused below, so their order never shows.
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             let msg = format!("duplicate label '{}' in field 'labels'", w[0].0);
             return Ok(Err(ScanError::Duplicate(msg)));
