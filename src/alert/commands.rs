@@ -77,10 +77,10 @@ pub fn next_due(stream: &Stream) -> Option<u64> {
     .min()
 }
 
-/// After a write to a stream: tells the sweep when it is next due, and wakes the readers
-/// blocked on it when its revision moved.
+/// After a write to a stream: tells the sweep when it is due at the latest, and wakes the
+/// readers blocked on it when its revision moved.
 pub fn after_write(ctx: &Context, name: &RedisString, stream: &Stream, revision_before: u64) {
-    registry::schedule(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
+    registry::schedule_by(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
     if stream.revision() != revision_before {
         block::signal_ready(ctx, name);
     }

@@ -59,6 +59,25 @@ pub fn schedule(db: i32, key: &[u8], due: Option<u64>) {
     REGISTRY.with(|r| r.borrow_mut().set(db, key, due.unwrap_or(NEVER)));
 }
 
+/// After a write: the stream under `key` has work at `due` at the latest. A due time already
+/// earlier stays: the sweep then looks at the stream early, finds nothing and schedules the
+/// exact time. Each add that trims moves the exact time a little later; leaving it saves a
+/// queue update (and two copies of the key) per add.
+pub fn schedule_by(db: i32, key: &[u8], due: Option<u64>) {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        let due = due.unwrap_or(NEVER);
+        let earlier = r
+            .dbs
+            .get(&db)
+            .and_then(|keys| keys.get(key))
+            .is_some_and(|d| *d <= due);
+        if !earlier {
+            r.set(db, key, due);
+        }
+    });
+}
+
 pub fn remove(db: i32, key: &[u8]) {
     REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
@@ -135,6 +154,19 @@ mod tests {
         schedule(0, b"a", Some(500));
         schedule(3, b"b", None);
         add(0, b"c");
+        schedule_by(0, b"a", Some(900));
+        assert_eq!(
+            due(600, 10),
+            vec![(0, b"c".to_vec()), (0, b"a".to_vec())],
+            "kept earlier"
+        );
+        schedule_by(0, b"a", Some(400));
+        assert_eq!(
+            due(450, 10),
+            vec![(0, b"c".to_vec()), (0, b"a".to_vec())],
+            "moved earlier"
+        );
+        schedule(0, b"a", Some(500));
         assert_eq!(due(100, 10), vec![(0, b"c".to_vec())]);
         schedule(0, b"c", Some(200));
         assert_eq!(due(100, 10), vec![]);
