@@ -84,6 +84,21 @@ impl List {
         }
     }
 
+    /// The IDs from `start` up, unboxed (the rate limit's hot path).
+    pub fn ids_from(&self, start: AlertId) -> impl Iterator<Item = AlertId> + '_ {
+        let (small, large) = match self {
+            List::Small(v) => {
+                let from = v.partition_point(|id| *id < start);
+                (Some(v[from..].iter().copied()), None)
+            }
+            List::Large(m) => (None, Some(m.iter_from(&start).map(|(id, _)| *id))),
+        };
+        small
+            .into_iter()
+            .flatten()
+            .chain(large.into_iter().flatten())
+    }
+
     /// The IDs from `start` up (or from `end` down with `rev`), bounded by the other end.
     pub fn ids<'s>(
         &'s self,

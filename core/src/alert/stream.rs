@@ -130,8 +130,6 @@ impl fmt::Display for AlertError {
 struct SourceEntry {
     name: Box<str>,
     refs: u64,
-    /// Alerts of this source in (ts, seq) order; kept only while a rate limit is set.
-    times: BTreeSet<AlertId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -160,7 +158,6 @@ impl Sources {
         let entry = SourceEntry {
             name: name.into(),
             refs: 1,
-            times: BTreeSet::new(),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -176,12 +173,11 @@ impl Sources {
         id
     }
 
-    fn release(&mut self, id: u32, alert: &AlertId) {
+    fn release(&mut self, id: u32) {
         let Some(slot) = self.entries.get_mut(id as usize) else {
             return;
         };
         let Some(e) = slot.as_mut() else { return };
-        e.times.remove(alert);
         e.refs -= 1;
         if e.refs == 0 {
             self.ids.remove(&e.name);
@@ -195,7 +191,7 @@ impl Sources {
             .entries
             .iter()
             .flatten()
-            .map(|e| 2 * alloc_size(e.name.len()) + e.times.len() * 40)
+            .map(|e| 2 * alloc_size(e.name.len()))
             .sum();
         names
             + alloc_size(self.entries.capacity() * size_of::<Option<SourceEntry>>())
@@ -223,7 +219,7 @@ pub struct Stream {
     /// Unresolved alerts with a fingerprint, by fingerprint key (while dedup is on).
     dedup: DedupIndex,
     sources: Sources,
-    /// The types of the alerts, interned (the rate-limit times of Sources stay empty).
+    /// The types of the alerts, interned like the sources.
     kinds: Sources,
     /// ADD IDs folded into an existing alert as duplicates -> that alert, oldest first (they
     /// are forgotten from the front once older than the stream's id memory).
@@ -644,14 +640,20 @@ impl Stream {
         }
     }
 
+    /// The alerts of `source` in (ts, seq) order: its list in the filter index.
+    fn source_alerts(&self, source: u32) -> Option<&List> {
+        self.filters.list(Token::Source(source))
+    }
+
     /// Alerts of `source` with a ts in (ts - window, ts], counted up to the limit.
     fn in_window(&self, source: u32, ts: u64) -> u64 {
-        let Some(e) = self.sources.entry(source) else {
+        let Some(list) = self.source_alerts(source) else {
             return 0;
         };
         let lo = (ts + 1).saturating_sub(self.settings.ratelimit_window_ms);
-        e.times
-            .range(AlertId::new(lo, 0)..=AlertId::new(ts, u64::MAX))
+        let end = AlertId::new(ts, u64::MAX);
+        list.ids_from(AlertId::new(lo, 0))
+            .take_while(|id| *id <= end)
             .take(self.settings.ratelimit_n as usize)
             .count() as u64
     }
@@ -662,13 +664,13 @@ impl Stream {
     /// window, at d = t - ts + w; so test d = 1, then those in increasing order, with two
     /// cursors over the source's alerts. In-order streams stop after about n steps.
     fn retry_after(&self, source: u32, ts: u64) -> u64 {
-        let Some(e) = self.sources.entry(source) else {
+        let Some(list) = self.source_alerts(source) else {
             return 1;
         };
         let w = self.settings.ratelimit_window_ms;
         let n = self.settings.ratelimit_n;
         let from = AlertId::new((ts + 1).saturating_sub(w), 0);
-        let times = || e.times.range(from..).map(|id| id.ts);
+        let times = || list.ids_from(from).map(|id| id.ts);
         let (mut upper, mut lower) = (times().peekable(), times().peekable());
         let (mut entered, mut left) = (0u64, 0u64);
         let mut candidates = times().map(|t| t + w - ts);
@@ -733,11 +735,6 @@ impl Stream {
             flags,
         };
         self.doc_bytes += alloc_size(alert.doc.len());
-        if self.rate_limited() {
-            if let Some(Some(e)) = self.sources.entries.get_mut(source as usize) {
-                e.times.insert(id);
-            }
-        }
         let indexed =
             self.settings.dedup_ms > 0 && flags & FLAG_DEDUP != 0 && status != Status::Resolved;
         if self.alerts.insert(id, alert).is_ok() {
@@ -774,12 +771,12 @@ impl Stream {
         for t in index::tokens_of(alert.source, alert.kind, alert.severity) {
             self.filters.remove(t, id);
         }
-        self.kinds.release(alert.kind, id);
+        self.kinds.release(alert.kind);
         self.doc_bytes -= alloc_size(alert.doc.len());
         if alert.flags & FLAG_DEDUP != 0 && alert.status != Status::Resolved {
             self.dedup.remove(alert.fp_key, id, alert.last_seen);
         }
-        self.sources.release(alert.source, id);
+        self.sources.release(alert.source);
         self.by_rev.remove(&alert.rev);
         if alert.status != Status::Resolved && self.autoresolving() {
             self.stale.remove(&(alert.last_seen, *id));
@@ -936,13 +933,10 @@ impl Stream {
         Ok(trimmed)
     }
 
-    /// Rebuilds the dedup and rate indexes from the alerts (after load or a settings change).
+    /// Rebuilds the dedup and auto-resolve indexes from the alerts (after load or a settings
+    /// change; the rate limit reads the filter index, which any change keeps).
     pub fn rebuild_indexes(&mut self) {
         self.dedup.clear();
-        let rate = self.rate_limited();
-        for e in self.sources.entries.iter_mut().flatten() {
-            e.times.clear();
-        }
         let dedup_on = self.settings.dedup_ms > 0;
         let autoresolve = self.autoresolving();
         self.stale.clear();
@@ -953,11 +947,6 @@ impl Stream {
             }
             if autoresolve && a.status != Status::Resolved {
                 self.stale.insert((a.last_seen, *id));
-            }
-            if rate {
-                if let Some(Some(e)) = self.sources.entries.get_mut(a.source as usize) {
-                    e.times.insert(*id);
-                }
             }
         }
         for (key, id, last_seen) in index {
