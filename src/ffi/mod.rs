@@ -77,6 +77,16 @@ pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
     }
 }
 
+/// Reports `ms` spent in `event` to the latency monitor, which keeps it (LATENCY LATEST,
+/// LATENCY HISTORY) when it reaches `latency-monitor-threshold`.
+pub fn latency_sample(event: &CStr, ms: u64) {
+    if let Some(f) = unsafe { raw::RedisModule_LatencyAddSample } {
+        // SAFETY: a NUL-terminated static event name; Redis copies it when it keeps the
+        // sample.
+        unsafe { f(event.as_ptr(), ms.min(i64::MAX as u64) as raw::mstime_t) };
+    }
+}
+
 /// The module's options, set at load:
 /// - `HANDLE_IO_ERRORS`: Redis reports I/O errors of RDB loads to the module instead of
 ///   aborting, so that a damaged payload (RESTORE, a file, a full sync) fails the load cleanly;
