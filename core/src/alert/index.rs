@@ -8,9 +8,10 @@
 //! and a list per value would cost more than the alert. A LABEL filter is checked on the
 //! alerts the other filters leave (or on the range when it is the only filter).
 //!
-//! Memory: a 16-byte entry per alert in its source's list and in its type's list (and in its
-//! severity's for a high or critical one), plus about 80 bytes per distinct value (a 32-byte
-//! slot, its list's own allocation). Sources and
+//! Memory: an 8-byte entry per alert in its source's list and in its type's list (and in its
+//! severity's for a high or critical one; 16 bytes in a list that holds an ID whose seq
+//! passed 2^16), plus about 80 bytes per distinct value (a 40-byte slot, its list's own
+//! allocation). Sources and
 //! types are interned per stream, so the alert holds their IDs.
 
 use super::doc::Severity;
@@ -22,10 +23,44 @@ use std::mem::size_of;
 /// Lists up to this long are a sorted vector; longer ones a chunked map.
 const SMALL: usize = 32;
 
+/// An ID in 8 bytes, `ts << 16 | seq`, when its ts is below 2^48 (the year 10889) and its seq
+/// below 2^16 (as good as every ID: seq counts the alerts of one millisecond). Packed IDs sort
+/// as the IDs do.
+fn pack(id: &AlertId) -> Option<u64> {
+    (id.ts < 1 << 48 && id.seq < 1 << 16).then_some(id.ts << 16 | id.seq)
+}
+
+fn unpack(p: u64) -> AlertId {
+    AlertId::new(p >> 16, p & 0xffff)
+}
+
+/// The least packed ID at or above `id` (None: there is none).
+fn packed_at_least(id: &AlertId) -> Option<u64> {
+    if id.ts >= 1 << 48 {
+        None
+    } else if id.seq >= 1 << 16 {
+        (id.ts + 1 < 1 << 48).then_some((id.ts + 1) << 16)
+    } else {
+        Some(id.ts << 16 | id.seq)
+    }
+}
+
+/// The greatest packed ID at or below `id`.
+fn packed_at_most(id: &AlertId) -> u64 {
+    if id.ts >= 1 << 48 {
+        u64::MAX
+    } else {
+        id.ts << 16 | id.seq.min(0xffff)
+    }
+}
+
 /// The alerts holding one value, in ID order.
 #[derive(Debug, Clone)]
 pub enum List {
     Small(Vec<AlertId>),
+    /// Longer lists whose IDs all pack: 8 bytes an entry.
+    Packed(ChunkedMap<u64, ()>),
+    /// Longer lists with an ID that does not pack: 16 bytes an entry.
     Large(ChunkedMap<AlertId, ()>),
 }
 
@@ -33,6 +68,7 @@ impl List {
     pub fn len(&self) -> usize {
         match self {
             List::Small(v) => v.len(),
+            List::Packed(m) => m.len(),
             List::Large(m) => m.len(),
         }
     }
@@ -44,7 +80,25 @@ impl List {
     pub fn contains(&self, id: &AlertId) -> bool {
         match self {
             List::Small(v) => v.binary_search(id).is_ok(),
+            List::Packed(m) => pack(id).is_some_and(|p| m.contains_key(&p)),
             List::Large(m) => m.contains_key(id),
+        }
+    }
+
+    /// A list of these IDs (sorted, distinct) past the small size: packed if they all pack.
+    fn long(ids: impl Iterator<Item = AlertId> + Clone) -> List {
+        if ids.clone().all(|id| pack(&id).is_some()) {
+            let mut m = ChunkedMap::new();
+            for id in ids {
+                let _ = m.insert(id.ts << 16 | id.seq, ());
+            }
+            List::Packed(m)
+        } else {
+            let mut m = ChunkedMap::new();
+            for id in ids {
+                let _ = m.insert(id, ());
+            }
+            List::Large(m)
         }
     }
 
@@ -55,13 +109,22 @@ impl List {
                     v.insert(pos, id);
                 }
                 if v.len() > SMALL {
-                    let mut m = ChunkedMap::new();
-                    for id in v.drain(..) {
-                        let _ = m.insert(id, ());
-                    }
-                    *self = List::Large(m);
+                    *self = List::long(v.iter().copied());
                 }
             }
+            List::Packed(m) => match pack(&id) {
+                Some(p) => {
+                    let _ = m.insert(p, ());
+                }
+                None => {
+                    let mut wide = ChunkedMap::new();
+                    for (p, _) in m.iter() {
+                        let _ = wide.insert(unpack(*p), ());
+                    }
+                    let _ = wide.insert(id, ());
+                    *self = List::Large(wide);
+                }
+            },
             List::Large(m) => {
                 let _ = m.insert(id, ());
             }
@@ -78,6 +141,11 @@ impl List {
                     v.shrink_to(v.len() * 2);
                 }
             }
+            List::Packed(m) => {
+                if let Some(p) = pack(id) {
+                    m.remove(&p);
+                }
+            }
             List::Large(m) => {
                 m.remove(id);
             }
@@ -86,16 +154,22 @@ impl List {
 
     /// The IDs from `start` up, unboxed (the rate limit's hot path).
     pub fn ids_from(&self, start: AlertId) -> impl Iterator<Item = AlertId> + '_ {
-        let (small, large) = match self {
+        let (small, packed, large) = match self {
             List::Small(v) => {
                 let from = v.partition_point(|id| *id < start);
-                (Some(v[from..].iter().copied()), None)
+                (Some(v[from..].iter().copied()), None, None)
             }
-            List::Large(m) => (None, Some(m.iter_from(&start).map(|(id, _)| *id))),
+            List::Packed(m) => {
+                let from =
+                    packed_at_least(&start).map(|p| m.iter_from(&p).map(|(p, _)| unpack(*p)));
+                (None, from, None)
+            }
+            List::Large(m) => (None, None, Some(m.iter_from(&start).map(|(id, _)| *id))),
         };
         small
             .into_iter()
             .flatten()
+            .chain(packed.into_iter().flatten())
             .chain(large.into_iter().flatten())
     }
 
@@ -121,6 +195,14 @@ impl List {
                         .take_while(move |id| *id >= start),
                 )
             }
+            (List::Packed(_), false) => {
+                Box::new(self.ids_from(start).take_while(move |id| *id <= end))
+            }
+            (List::Packed(m), true) => Box::new(
+                m.iter_rev_from(&packed_at_most(&end))
+                    .map(|(p, _)| unpack(*p))
+                    .take_while(move |id| *id >= start),
+            ),
             (List::Large(m), false) => Box::new(
                 m.iter_from(&start)
                     .map(|(id, _)| *id)
@@ -137,14 +219,12 @@ impl List {
     fn heap_bytes(&self) -> usize {
         match self {
             List::Small(v) => alloc_size(v.capacity() * size_of::<AlertId>()),
+            List::Packed(m) => m.heap_bytes(),
             List::Large(m) => m.heap_bytes(),
         }
     }
 }
 
-/// The lists, by token: sources and types by their interned IDs (small integers, reused),
-/// severities by rank. Indexed by position, not hashed: an add and a trim each update three
-/// lists, and three hash look-ups were most of the index's cost.
 #[derive(Debug, Clone, Default)]
 pub struct FilterIndex {
     sources: Vec<Option<List>>,
@@ -246,5 +326,70 @@ impl FilterIndex {
                 lists + table
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// A list against a BTreeSet model, through growth past SMALL, an ID that does not pack
+    /// (the list turns Large), and removals; every query at every bound.
+    #[test]
+    fn lists_answer_as_a_sorted_set() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for wide_at in [None, Some(200)] {
+            let mut list = List::Small(Vec::new());
+            let mut model = BTreeSet::new();
+            for step in 0..600 {
+                let r = next();
+                let id = if wide_at == Some(step) {
+                    AlertId::new(1000 + r % 50, 70_000)
+                } else {
+                    AlertId::new(1000 + r % 50, (r >> 8) % 4)
+                };
+                if r % 4 == 0 && wide_at != Some(step) {
+                    list.remove(&id);
+                    model.remove(&id);
+                } else {
+                    list.insert(id);
+                    model.insert(id);
+                }
+                assert_eq!(list.len(), model.len());
+            }
+            // Packed unless an ID that does not pack came (then wide for good).
+            let wide = matches!(list, List::Large(_));
+            assert_eq!(wide, wide_at.is_some());
+            assert!(!matches!(list, List::Small(_)));
+            let bounds = [
+                AlertId::MIN,
+                AlertId::new(1010, 2),
+                AlertId::new(1020, 70_000),
+                AlertId::new(1030, u64::MAX),
+                AlertId::MAX,
+            ];
+            for start in bounds {
+                let want: Vec<AlertId> = model.range(start..).copied().collect();
+                assert_eq!(list.ids_from(start).collect::<Vec<_>>(), want);
+                for end in bounds.iter().filter(|e| **e >= start) {
+                    let want: Vec<AlertId> = model.range(start..=*end).copied().collect();
+                    let fwd: Vec<AlertId> = list.ids(start, *end, false).collect();
+                    let mut rev: Vec<AlertId> = list.ids(start, *end, true).collect();
+                    rev.reverse();
+                    assert_eq!((&fwd, &rev), (&want, &want), "{start} {end}");
+                }
+            }
+            for id in model.iter().take(20) {
+                assert!(list.contains(id));
+            }
+            assert!(!list.contains(&AlertId::new(999, 0)));
+        }
     }
 }
