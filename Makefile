@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps deps-test build run test test-servers test-python test-redis-suite bench lint fuzz clean
+.PHONY: deps deps-test build run test test-servers test-python test-redis-suite bench bench-scale lint fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -65,6 +65,13 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# The seeds' buffer at scale: 2.7M alerts of ~300 bytes in one stream, then in 100 streams,
+# with the AOF on: memory against the Lua layout, load rate, BGREWRITEAOF, restarts from the
+# AOF and the RDB, RANGE/READ latency, the retention sweep (report in target/bench-scale.md;
+# SCALE_ALERTS, SCALE_STREAMS, SCALE_LUA_SHARE in benches/scale.rs). Not part of make test.
+bench-scale: build
+	$(CARGO) bench --bench scale
 
 clean:
 	$(CARGO) clean
