@@ -216,6 +216,27 @@ fn key_names_with_a_nul_byte_are_keys_like_any_other() {
         );
         thread::sleep(Duration::from_millis(50));
     }
+    // A quota whose threshold alerts go to a stream named with a NUL raises them there
+    // (the stream's key string was made with the call that panics on a NUL).
+    let alerts_to: &[u8] = b"q:{b}:alerts\0x";
+    bytes_cmd(
+        &mut c,
+        &[
+            b"QUOTA.SET",
+            b"q:{b}",
+            b"LIMIT",
+            b"10",
+            b"ALERTS",
+            alerts_to,
+            b"AT",
+            b"50",
+        ],
+    )
+    .unwrap();
+    bytes_cmd(&mut c, &[b"QUOTA.INCR", b"q:{b}", b"6"])
+        .unwrap_or_else(|e| panic!("{e}: {}", s.log()));
+    let raised = bytes_cmd(&mut c, &[b"ALERT.RANGE", alerts_to, b"-", b"+"]).unwrap();
+    assert_eq!(alerts(raised).len(), 1, "{}", s.log());
     assert_eq!(panics(&mut c), "0", "{}", s.log());
 }
 

@@ -11,7 +11,6 @@
 use crate::alert::commands::{add_alert, resolve_ids};
 use crate::clock::from_primary;
 use redis_module::{Context, RedisString};
-use std::ptr::NonNull;
 use vigil_core::alert::{AlertId, Outcome};
 use vigil_core::quota::thresholds::{document, State};
 use vigil_core::quota::Quota;
@@ -30,7 +29,7 @@ pub fn settle(ctx: &Context, name: &RedisString, q: &mut Quota, now: u64) -> boo
     let Some(thresholds) = q.thresholds.as_ref() else {
         return false;
     };
-    let stream = RedisString::create(NonNull::new(ctx.get_raw()), thresholds.stream());
+    let stream = crate::keys::name(ctx, thresholds.stream());
     // QUOTA.SET keeps the stream apart from the quota; a RENAME of the quota onto its
     // stream's name would make them one key, which holds a quota, not alerts.
     let usable = stream.as_slice() != name.as_slice();
