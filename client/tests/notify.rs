@@ -269,8 +269,10 @@ fn bridge_posts_updates_resolves_and_resumes_from_its_cursor() {
     // One Alertmanager alert per Vigil alert: nothing doubled by the restart.
     let listed = am.alerts();
     assert_eq!(listed.len(), 1, "{listed:#?}");
-    let next = cursor_file(&state, "alerts:notify").unwrap();
-    assert_ne!(next["cursor"], stored["cursor"], "the cursor moved on");
+    // The bridge stores its cursor after Alertmanager took the batch: wait for that write.
+    wait_for(Duration::from_secs(3), "the cursor to move on", || {
+        cursor_file(&state, "alerts:notify").filter(|next| next["cursor"] != stored["cursor"])
+    });
     println!("bridge log after the restart:\n{log}");
 }
 
