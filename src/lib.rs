@@ -52,7 +52,8 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
 
 redis_module! {
     name: "vigil",
-    version: 1,
+    // MODULE LIST's `ver`: the release as major * 10000 + minor * 100 + patch (0.2.0).
+    version: 200,
     allocator: (ModuleAlloc, ModuleAlloc),
     data_types: [ALERT_TYPE, QUOTA_TYPE, LRU_TYPE],
     init: init,

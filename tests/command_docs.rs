@@ -413,6 +413,54 @@ fn the_module_commands_are_exactly_the_documented_ones() {
     );
 }
 
+/// `MODULE LIST`'s `ver` is the crate's release (major * 10000 + minor * 100 + patch), as
+/// docs/commands.md says, and no command or option is documented as added by a later one.
+#[test]
+fn module_list_shows_the_release_and_no_since_is_later() {
+    let release: Vec<i64> = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .map(|p| p.parse().expect("a numeric version"))
+        .collect();
+    let encoded = release[0] * 10000 + release[1] * 100 + release[2];
+    let s = Server::start();
+    let mut c = s.client();
+    let modules = call(&mut c, &["MODULE", "LIST"]).expect("MODULE LIST");
+    let vigil = items(&modules)
+        .iter()
+        .map(|m| {
+            let fields = items(m);
+            let field = |name: &str| {
+                fields
+                    .chunks(2)
+                    .find(|kv| text(&kv[0]) == name)
+                    .map(|kv| kv[1].clone())
+            };
+            (field("name").map(|v| text(&v)), field("ver"))
+        })
+        .find(|(name, _)| name.as_deref() == Some("vigil"))
+        .expect("vigil in MODULE LIST");
+    assert_eq!(vigil.1, Some(Value::Int(encoded)), "{modules:?}");
+    let docs = read_docs();
+    for (no, line) in docs.lines().enumerate() {
+        for part in line.split("since:** ").skip(1) {
+            let v: Vec<i64> = part
+                .split(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            if v.len() == 3 {
+                assert!(
+                    v <= release,
+                    "docs/commands.md:{}: since {v:?} is later than {release:?}",
+                    no + 1
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_renderer_reads_the_notation() {
     let opt = |name: &str, kind: &str, token: Option<&str>| Arg {
