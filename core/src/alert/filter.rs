@@ -50,23 +50,13 @@ impl Filter {
     /// appears nowhere in its text matches nothing. Most documents fail a rare LABEL here,
     /// without being parsed.
     pub fn may_match_doc(&self, json: &str) -> bool {
-        if json.as_bytes().contains(&b'\\') {
-            return true;
-        }
-        self.labels
-            .iter()
-            .all(|(n, v)| json.contains(n.as_str()) && json.contains(v.as_str()))
+        labels_may_match(&self.labels, json)
     }
 
     /// The labels against a document already read (`doc::fields`), for a caller that matches
     /// one document against many filters.
     pub fn matches_parsed(&self, f: &Fields<'_>) -> bool {
-        let labels = f.labels.as_deref().unwrap_or_default();
-        self.labels.iter().all(|(name, value)| {
-            labels
-                .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
-                .is_ok_and(|i| labels[i].1 == value.as_str())
-        })
+        labels_match_parsed(&self.labels, f)
     }
 
     /// The same filter less its labels: what can be decided without the document.
@@ -79,6 +69,26 @@ impl Filter {
 }
 
 /// `NAME value ...` as the commands take them (for replication, AOF rewrite and replies).
+/// [`Filter::may_match_doc`] for a list of LABEL pairs: false only when some pair's name or
+/// value appears nowhere in a document without a backslash (which then cannot match).
+pub fn labels_may_match(labels: &[(String, String)], json: &str) -> bool {
+    if json.as_bytes().contains(&b'\\') {
+        return true;
+    }
+    labels
+        .iter()
+        .all(|(n, v)| json.contains(n.as_str()) && json.contains(v.as_str()))
+}
+
+/// Whether every LABEL pair is among the labels of a document already read.
+pub fn labels_match_parsed(labels: &[(String, String)], f: &Fields<'_>) -> bool {
+    let have = f.labels.as_deref().unwrap_or_default();
+    labels.iter().all(|(name, value)| {
+        have.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
+            .is_ok_and(|i| have[i].1 == value.as_str())
+    })
+}
+
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";

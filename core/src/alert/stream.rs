@@ -4,7 +4,7 @@
 
 use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
-use super::filter::Filter;
+use super::filter::{self, Filter};
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use super::index::{self, FilterIndex, List, Token};
 use crate::chunked::ChunkedMap;
@@ -1030,28 +1030,20 @@ impl Stream {
     }
 
     /// Whether an alert passes the query's filters (the labels read from its document).
-    fn passes(&self, q: &RangeQuery, source: Option<u32>, a: &Alert) -> bool {
+    /// Whether `a` passes the query's filters; `source` and `kind` are the interned IDs of the
+    /// names the query gives, looked up once per query.
+    fn passes(&self, q: &RangeQuery, source: Option<u32>, kind: Option<u32>, a: &Alert) -> bool {
         if q.min_severity.is_some_and(|min| a.severity < min)
             || q.status.is_some_and(|st| a.status != st)
             || source.is_some_and(|s| a.source != s)
+            || kind.is_some_and(|k| a.kind != k)
         {
             return false;
         }
-        if let Some(k) = &q.kind {
-            if self.kinds.lookup(k).is_none_or(|kind| a.kind != kind) {
-                return false;
-            }
-        }
-        if q.labels.is_empty() {
-            return true;
-        }
-        let f = doc::fields(&a.doc);
-        let labels = f.labels.unwrap_or_default();
-        q.labels.iter().all(|(name, value)| {
-            labels
-                .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
-                .is_ok_and(|i| labels[i].1 == value.as_str())
-        })
+        // The quick text test first: most documents fail a rare LABEL without being parsed.
+        q.labels.is_empty()
+            || (filter::labels_may_match(&q.labels, &a.doc)
+                && filter::labels_match_parsed(&q.labels, &doc::fields(&a.doc)))
     }
 
     /// The alerts of the range that pass the filters, in the query's direction, walking the
@@ -1070,8 +1062,16 @@ impl Stream {
             },
             None => None,
         };
-        let pass =
-            move |(id, a): (&AlertId, &'s Alert)| self.passes(q, source, a).then_some((*id, a));
+        let kind = match &q.kind {
+            Some(name) => match self.kinds.lookup(name) {
+                Some(id) => Some(id),
+                None => return Box::new(std::iter::empty()),
+            },
+            None => None,
+        };
+        let pass = move |(id, a): (&AlertId, &'s Alert)| {
+            self.passes(q, source, kind, a).then_some((*id, a))
+        };
         match self.candidates(q) {
             Some(c) => {
                 let ids = c.ids(q.start, q.end, q.rev);
