@@ -522,7 +522,9 @@ fn commands_that_grow_memory_are_refused_above_the_limit() {
 
 /// Row 6: the sweep opened every stream for writing every 100 ms, so idle streams looked used
 /// to maxmemory's LRU: under allkeys-lru 6 of 10 idle streams survived where 0 of 10 idle
-/// strings did. Idle streams now age as idle strings do, and are evicted as they are.
+/// strings did. Idle streams now age as idle strings do: streams left idle longer than strings
+/// go no later than them (LRU eviction samples, so not strictly first; with the old sweep the
+/// streams looked fresher, and the strings went first).
 #[test]
 fn idle_streams_are_evicted_like_idle_strings() {
     let s = Server::start_with(&["--maxmemory-policy", "allkeys-lru"]);
@@ -531,10 +533,14 @@ fn idle_streams_are_evicted_like_idle_strings() {
     for i in 0..10 {
         let doc = format!(r#"{{"source":"s","pad":"{pad}"}}"#);
         call(&mut c, &["ALERT.ADD", &format!("stream{i}"), &doc]).unwrap();
+    }
+    // The streams are older than the strings by 2.5 s (many sweep ticks; LRU's clock counts
+    // seconds).
+    thread::sleep(Duration::from_millis(2500));
+    for i in 0..10 {
         call(&mut c, &["SET", &format!("string{i}"), &pad]).unwrap();
     }
-    // Idle for some sweep ticks.
-    thread::sleep(Duration::from_millis(2500));
+    thread::sleep(Duration::from_millis(1500));
     let idle = int(&call(&mut c, &["OBJECT", "IDLETIME", "stream0"]).unwrap());
     assert!(idle >= 2, "OBJECT IDLETIME of an idle stream: {idle}");
     let used = used_memory(&mut c);
@@ -548,17 +554,17 @@ fn idle_streams_are_evicted_like_idle_strings() {
             .map(|i| int(&call(c, &["EXISTS", &format!("{prefix}{i}")]).unwrap()))
             .sum()
     };
-    // Fresh keys until the idle ones have made room (or far past what they hold).
+    // Fresh keys until half of the idle keys have made room (or far past what they hold).
     for i in 0..60 {
         call(&mut c, &["SET", &format!("hot{i}"), &pad]).unwrap();
-        if left(&mut c, "stream") + left(&mut c, "string") <= 4 {
+        if left(&mut c, "stream") + left(&mut c, "string") <= 10 {
             break;
         }
     }
     let (streams, strings) = (left(&mut c, "stream"), left(&mut c, "string"));
     assert!(
-        streams <= 3 && strings <= 3,
-        "idle keys left: {streams} of 10 streams, {strings} of 10 strings"
+        streams + strings <= 10 && streams <= strings,
+        "idle keys left: {streams} of 10 streams (idle longer), {strings} of 10 strings"
     );
 }
 
