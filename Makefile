@@ -2,7 +2,7 @@
 MODULE := target/release/libvigil.so
 CARGO ?= cargo
 
-.PHONY: deps deps-test build run test test-servers test-python test-redis-suite bench bench-scale lint fuzz clean
+.PHONY: deps deps-test build run test test-servers test-python test-redis-suite bench bench-size bench-scale lint fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -65,6 +65,13 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# Cost against size: memory per alert and one read's and one write's server time at 1k, 10k,
+# 100k and 1M alerts, native against the Lua layout and XADD (report in target/bench-size.md,
+# chart docs/bench-size.svg by scripts/bench_chart.py --size). Not part of make test.
+bench-size: build
+	$(CARGO) bench --bench size
+	python3 scripts/bench_chart.py --size target/bench-size.csv docs/bench-size.svg
 
 # The seeds' buffer at scale: 2.7M alerts of ~300 bytes in one stream, then in 100 streams,
 # with the AOF on: memory against the Lua layout, load rate, BGREWRITEAOF, restarts from the

@@ -2,13 +2,16 @@
 """The side-by-side ratios of a `make bench` load run, as a table and an SVG chart.
 
     scripts/bench_chart.py [target/bench-load.csv] [docs/bench-ratios.svg]
+    scripts/bench_chart.py --size [target/bench-size.csv] [docs/bench-size.svg]
 
 Reads every run of the load bench (the CSV it writes beside its report: label, pipeline, ops,
 secs, rps, p50_ms, p99_ms, server_us_per_op) and the report itself (target/bench-load.md, for
 the wake-up latency, the making-room flow and the memory tables), takes medians, and computes
 each target of issues 13, 14 and 15 as a ratio against its anchor measured in the same run.
 Prints the targets as a markdown table and draws them as horizontal bars on a log scale, each
-with its goal, to the SVG. Standard library only.
+with its goal, to the SVG. With --size, draws the cost-against-size run of `cargo bench --bench
+size` instead: memory per alert, one read's and one write's server time, against the number of
+alerts, for each layout (three log-log panels). Standard library only.
 """
 
 import csv
@@ -172,7 +175,102 @@ def svg(ts, title):
     return "\n".join(out) + "\n"
 
 
+SIZE_COLORS = {"native": "#2a7ab9", "Lua ZSET+HASH": "#e08a2e", "XADD": "#777777"}
+
+
+def size_svg(rows):
+    """Three log-log panels (bytes per alert, read µs, write µs) against the alerts held."""
+    metrics = [
+        ("bytes_per_alert", "memory per alert (bytes)"),
+        ("read_us", "read: newest 100 high (server µs)"),
+        ("write_us", "write: one alert (server µs)"),
+    ]
+    layouts = [l for l in SIZE_COLORS if any(r["layout"] == l for r in rows)]
+    sizes = sorted({int(r["alerts"]) for r in rows})
+    pw, ph, pad, top = 300, 240, 60, 70
+    width, height = pad + len(metrics) * (pw + pad), top + ph + 70
+
+    def lx(n, x0):
+        lo, hi = math.log10(sizes[0]), math.log10(sizes[-1])
+        return x0 + (pw * (math.log10(n) - lo) / (hi - lo) if hi > lo else pw / 2)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">'
+        "Vigil: cost against size (cargo bench --bench size)</text>",
+    ]
+    for k, layout in enumerate(layouts):
+        x = pad + k * 170
+        out.append(
+            f'<rect x="{x}" y="34" width="14" height="4" fill="{SIZE_COLORS[layout]}"/>'
+            f'<text x="{x + 20}" y="40">{layout}</text>'
+        )
+    for m, (key, label) in enumerate(metrics):
+        x0 = pad + m * (pw + pad)
+        vals = [float(r[key]) for r in rows if float(r[key]) > 0]
+        lo = 10 ** math.floor(math.log10(min(vals)))
+        hi = 10 ** math.ceil(math.log10(max(vals)))
+
+        def ly(v):
+            return top + ph - ph * (math.log10(max(v, lo)) - math.log10(lo)) / (
+                math.log10(hi) - math.log10(lo)
+            )
+
+        out.append(
+            f'<text x="{x0 + pw / 2}" y="{top - 10}" text-anchor="middle">{label}</text>'
+            f'<rect x="{x0}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#bbb"/>'
+        )
+        d = lo
+        while d <= hi * 1.0001:
+            out.append(
+                f'<line x1="{x0}" y1="{ly(d):.1f}" x2="{x0 + pw}" y2="{ly(d):.1f}" stroke="#eee"/>'
+                f'<text x="{x0 - 4}" y="{ly(d) + 4:.1f}" text-anchor="end" fill="#555">{d:g}</text>'
+            )
+            d *= 10
+        for n in sizes:
+            out.append(
+                f'<text x="{lx(n, x0):.1f}" y="{top + ph + 16}" text-anchor="middle" fill="#555">'
+                f"{n:,}</text>"
+            )
+        for layout in layouts:
+            pts = sorted(
+                (int(r["alerts"]), float(r[key])) for r in rows if r["layout"] == layout
+            )
+            path = " ".join(f"{lx(n, x0):.1f},{ly(v):.1f}" for n, v in pts)
+            color = SIZE_COLORS[layout]
+            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+            for n, v in pts:
+                out.append(f'<circle cx="{lx(n, x0):.1f}" cy="{ly(v):.1f}" r="3" fill="{color}"/>')
+        out.append(
+            f'<text x="{x0 + pw / 2}" y="{top + ph + 36}" text-anchor="middle" fill="#555">'
+            "alerts in the stream</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def size_main(args):
+    csv_path = Path(args[0]) if args else ROOT / "target/bench-size.csv"
+    svg_path = Path(args[1]) if len(args) > 1 else ROOT / "docs/bench-size.svg"
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    print("| alerts | layout | bytes / alert | read µs | write µs |")
+    print("|---:|---|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {int(r['alerts']):,} | {r['layout']} | {float(r['bytes_per_alert']):.0f} | "
+            f"{float(r['read_us']):.1f} | {float(r['write_us']):.1f} |"
+        )
+    svg_path.write_text(size_svg(rows))
+    print(f"\nchart: {svg_path}", file=sys.stderr)
+
+
 def main():
+    if sys.argv[1:2] == ["--size"]:
+        size_main(sys.argv[2:])
+        return
     csv_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target/bench-load.csv"
     svg_path = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/bench-ratios.svg"
     md_path = csv_path.with_suffix(".md")
