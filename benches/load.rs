@@ -24,13 +24,17 @@
 //! drives, which redis-benchmark cannot run: `flows` times it from this process, on one
 //! connection at P=1, against one `QUOTA.INCR ... EVICT`.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
+
 use redis::Connection;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const ALERT_ADD: &str = include_str!("lua/alert_add.lua");
 const ALERT_RANGE: &str = include_str!("lua/alert_range.lua");
@@ -79,28 +83,6 @@ fn sized_doc(severity: &str, source: u64, unique: u64, len: usize) -> String {
     let mut msg: String = MESSAGE.chars().cycle().take(pad).collect();
     msg.truncate(pad);
     format!("{head}{msg}{tail}")
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn run_text(cmd: &str, args: &[&str]) -> String {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
 }
 
 struct Options {
@@ -290,48 +272,6 @@ impl Drop for Server {
     }
 }
 
-fn exec(c: &mut Connection, args: &[&str]) -> redis::Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", &args[..args.len().min(4)]))
-}
-
-/// Runs `commands` in pipelined batches of 1000.
-fn pipelined(c: &mut Connection, commands: impl Iterator<Item = Vec<String>>) {
-    let mut pipe = redis::pipe();
-    let mut n = 0;
-    for args in commands {
-        let mut cmd = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            cmd.arg(a);
-        }
-        pipe.add_command(cmd).ignore();
-        n += 1;
-        if n == 1000 {
-            pipe.query::<()>(c).expect("pipelined setup");
-            pipe = redis::pipe();
-            n = 0;
-        }
-    }
-    if n > 0 {
-        pipe.query::<()>(c).expect("pipelined setup");
-    }
-}
-
-fn used_memory(c: &mut Connection) -> i64 {
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query(c)
-        .expect("INFO memory");
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("used_memory in INFO")
-}
-
 struct Scripts {
     add: String,
     range: String,
@@ -359,21 +299,6 @@ impl Scripts {
             ret1: load("return 1"),
         }
     }
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
-}
-
-fn evalsha(sha: &str, keys: &[&str], args: &[&str]) -> Vec<String> {
-    let mut v = vec![
-        "EVALSHA".to_string(),
-        sha.to_string(),
-        keys.len().to_string(),
-    ];
-    v.extend(keys.iter().map(|s| s.to_string()));
-    v.extend(args.iter().map(|s| s.to_string()));
-    v
 }
 
 fn alert_keys(tag: &str) -> [String; 5] {
@@ -1402,14 +1327,6 @@ fn flow_op(c: &mut Connection, sh: &Scripts, side: Side, limit: &str) -> (u64, u
             }
         }
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 /// Times `op` (which answers its round trips and the entries it evicted) until `seconds` of

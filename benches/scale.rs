@@ -19,12 +19,16 @@
 //! Each server runs on a free loopback port (never 6379) in its own directory under the
 //! system's temporary directory, and is stopped by its pid.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
+
 use redis::Connection;
 use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const ALERT_ADD: &str = include_str!("lua/alert_add.lua");
 
@@ -51,27 +55,6 @@ const TYPES: [&str; 10] = [
     "queue_depth",
     "replication_lag",
 ];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn run_text(cmd: &str, args: &[&str]) -> String {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
 
 /// Alert `i`'s document: about 300 bytes, severities (uniform), 100 sources and 10 types
 /// drawn from a hash of `i` (so that every stream of a layout gets them all), a host per alert
@@ -260,46 +243,6 @@ impl Drop for Server {
     }
 }
 
-fn exec(c: &mut Connection, args: &[&str]) -> redis::Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", &args[..args.len().min(4)]))
-}
-
-fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(c).expect("INFO");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
-fn used_memory(c: &mut Connection) -> i64 {
-    info_field(c, "memory", "used_memory").parse().unwrap_or(0)
-}
-
-/// Sends `commands` pipelined in batches of 1000, replies checked for errors.
-fn pipelined(c: &mut Connection, commands: impl Iterator<Item = redis::Cmd>) {
-    let mut pipe = redis::pipe();
-    let mut n = 0;
-    for cmd in commands {
-        pipe.add_command(cmd).ignore();
-        n += 1;
-        if n == 1000 {
-            pipe.query::<()>(c).expect("pipelined load");
-            pipe = redis::pipe();
-            n = 0;
-        }
-    }
-    if n > 0 {
-        pipe.query::<()>(c).expect("pipelined load");
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -392,7 +335,7 @@ fn wait_background(c: &mut Connection, field: &str) -> Duration {
 }
 
 fn load_native(c: &mut Connection, n: u64, streams: u64, ts: impl Fn(u64) -> u64) {
-    pipelined(
+    pipelined_cmds(
         c,
         (0..n).map(|i| {
             let mut cmd = redis::cmd("ALERT.ADD");
@@ -734,7 +677,7 @@ fn lua_layout(opts: &Options, streams: u64, r: &mut LayoutResult) {
     let retention = BUFFER_MS.to_string();
     eprintln!("[{streams} streams] Lua layout: loading {n} alerts");
     let t = Instant::now();
-    pipelined(
+    pipelined_cmds(
         &mut c,
         (0..n).map(|i| {
             let keys = lua_keys(i % streams);

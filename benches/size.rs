@@ -15,6 +15,10 @@
 //! Knobs: SIZE_STEPS (default "1000,10000,100000,1000000"), SIZE_CALLS (default 200),
 //! VIGIL_MODULE (default target/release/libvigil.so).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -27,13 +31,6 @@ const RANGE_LUA: &str = include_str!("lua/alert_range.lua");
 const MESSAGE: &str = "disk usage above threshold on volume; please investigate the growth of the data directory and the retention of logs and backups soon";
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 const BASE_TS: u64 = 1_700_000_000_000;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Alert `i`: ~300 bytes, a severity and a source from a hash of `i`, a host of its own (so
 /// every fingerprint is new).
@@ -51,40 +48,6 @@ fn lua_keys(tag: &str) -> Vec<String> {
         .iter()
         .map(|p| format!("l:{{{tag}}}:{p}"))
         .collect()
-}
-
-fn used_memory(c: &mut Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
-}
-
-/// Sends `commands` in pipelined batches of 1000.
-fn pipelined(c: &mut Connection, commands: impl Iterator<Item = Vec<String>>) {
-    let mut pipe = redis::pipe();
-    let mut n = 0;
-    for args in commands {
-        let mut cmd = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            cmd.arg(a);
-        }
-        pipe.add_command(cmd).ignore();
-        n += 1;
-        if n == 1000 {
-            pipe.query::<()>(c).expect("pipelined load");
-            pipe = redis::pipe();
-            n = 0;
-        }
-    }
-    if n > 0 {
-        pipe.query::<()>(c).expect("pipelined load");
-    }
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
 }
 
 /// Server µs of `args`, the median of `calls` calls (SLOWLOG logs every command: threshold 0);

@@ -10,6 +10,10 @@
 //!   WORST_REPEAT   runs of each call (default 5)
 //!   VIGIL_MODULE   the module to load (default target/release/libvigil.so)
 
+#[path = "support/mod.rs"]
+mod support;
+use support::env_or;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -17,13 +21,6 @@ use common::{call, Server};
 use redis::Connection;
 use std::fmt::Write as _;
 use std::time::Instant;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn int(v: &redis::Value) -> i64 {
     redis::from_redis_value(v).unwrap()
