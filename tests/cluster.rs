@@ -12,7 +12,7 @@ use common::alerts::STREAM_FIELDS;
 use common::*;
 use harness::{key_slot, Cluster, Node};
 use redis::{ConnectionLike, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -641,14 +641,56 @@ impl Log {
 
     /// Replays the writes on `con` and checks each reply is the one the cluster gave.
     fn replay(&self, con: &mut dyn ConnectionLike, what: &str) {
-        for (i, (args, reply, _)) in self.ops.iter().enumerate() {
-            let again = show(&run(con, args));
-            assert_eq!(
-                &again, reply,
-                "{what}: write {i} {args:?} answered differently"
-            );
+        if let Err(e) = self.replay_all(con) {
+            panic!("{what}: {e}");
         }
     }
+
+    /// Replays every write on `con`; the first whose reply is not the cluster's is the error
+    /// (the rest are replayed too, so that both ends can be compared afterwards).
+    fn replay_all(&self, con: &mut dyn ConnectionLike) -> Result<(), String> {
+        let mut first = None;
+        for (i, (args, reply, _)) in self.ops.iter().enumerate() {
+            let again = show(&run(con, args));
+            if &again != reply && first.is_none() {
+                first = Some(format!(
+                    "write {i} {args:?} answered differently\n  cluster: {reply}\n  one server: {again}"
+                ));
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// The writes that name a key for which `differs` holds, each with its time relative to
+    /// `origin` (ms; negative before), for a failure's message.
+    fn history(&self, origin: Instant, differs: impl Fn(&str) -> bool) -> String {
+        let mut out = String::new();
+        for (i, (args, reply, at)) in self.ops.iter().enumerate() {
+            if args.iter().any(|a| differs(a)) {
+                let ms = if *at >= origin {
+                    (*at - origin).as_millis() as i64
+                } else {
+                    -((origin - *at).as_millis() as i64)
+                };
+                out.push_str(&format!("  write {i} at {ms:+} ms: {args:?} -> {reply}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// The tracked keys of a tenant's tracker, as `LRU.CANDIDATES` lists them.
+fn tracked_keys(con: &mut dyn ConnectionLike, t: usize) -> BTreeSet<String> {
+    let shown = show(&run(
+        con,
+        &strings(&["LRU.CANDIDATES", &format!("{}lru", tenant(t)), "100000"]),
+    ));
+    let p = tenant(t);
+    shown
+        .split('"')
+        .filter(|s| s.starts_with(&p) && !s.ends_with("lru"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Tenant `t`'s starting state: a stream, a quota, and `keys` keys tracked with sizes 1, 2, ...
@@ -955,7 +997,20 @@ fn resharding_while_clients_write_loses_nothing() {
     let mut cc = cluster.client();
     let (mut writes, mut during) = (0, 0);
     for (t, log, keys) in &results {
-        log.replay(&mut one, &format!("tenant {t}"));
+        if let Err(e) = log.replay_all(&mut one) {
+            // Name the keys the two trackers disagree on, and every write that named them,
+            // timed against the move (it ran from 0 to the end given).
+            let (here, there) = (tracked_keys(&mut cc, *t), tracked_keys(&mut one, *t));
+            let differ: BTreeSet<String> = here.symmetric_difference(&there).cloned().collect();
+            panic!(
+                "tenant {t}: {e}\nthe move took {} ms; tracked by the cluster only: {:?}; by \
+                 the one server only: {:?}\n{}",
+                (move_end - move_start).as_millis(),
+                here.difference(&there).collect::<Vec<_>>(),
+                there.difference(&here).collect::<Vec<_>>(),
+                log.history(move_start, |a| differ.contains(a)),
+            );
+        }
         assert_same(
             &tenant_state(&mut cc, *t, *keys),
             &tenant_state(&mut one, *t, *keys),
