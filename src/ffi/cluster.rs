@@ -102,35 +102,36 @@ unsafe extern "C" fn on_command(fctx: *mut raw::RedisModuleCommandFilterCtx) {
 /// The slots this node is migrating away or importing now: the `[slot->-id]` and
 /// `[slot-<-id]` marks on the `myself` line of `CLUSTER NODES` (the module API has no other
 /// way to ask in Redis 7.0). Empty outside a cluster and on replicas (which hold no such
-/// state).
-pub fn slots_in_transit(ctx: &Context) -> Vec<u16> {
+/// state); None when `CLUSTER NODES` did not answer as expected, so that no caller takes
+/// "cannot tell" for "nothing moves" (a tracker would then forget keys still on their way).
+pub fn slots_in_transit(ctx: &Context) -> Option<Vec<u16>> {
     if !in_cluster(ctx) {
-        return Vec::new();
+        return Some(Vec::new());
     }
     let text = match ctx.call("CLUSTER", &["NODES"][..]) {
         Ok(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(RedisValue::BulkString(s)) | Ok(RedisValue::SimpleString(s)) => s,
-        _ => return Vec::new(),
+        _ => return None,
     };
     parse_in_transit(&text)
 }
 
-fn parse_in_transit(nodes: &str) -> Vec<u16> {
-    let Some(myself) = nodes.lines().find(|l| {
+fn parse_in_transit(nodes: &str) -> Option<Vec<u16>> {
+    let myself = nodes.lines().find(|l| {
         l.split_whitespace()
             .nth(2)
             .is_some_and(|flags| flags.split(',').any(|f| f == "myself"))
-    }) else {
-        return Vec::new();
-    };
-    myself
-        .split_whitespace()
-        .filter_map(|f| f.strip_prefix('[')?.strip_suffix(']'))
-        .filter_map(|mark| {
-            let end = mark.find(['-', '<'])?;
-            mark[..end].parse().ok()
-        })
-        .collect()
+    })?;
+    Some(
+        myself
+            .split_whitespace()
+            .filter_map(|f| f.strip_prefix('[')?.strip_suffix(']'))
+            .filter_map(|mark| {
+                let end = mark.find(['-', '<'])?;
+                mark[..end].parse().ok()
+            })
+            .collect(),
+    )
 }
 
 /// The slot Redis Cluster gives `key`: CRC16 (XMODEM) of its hash tag (the bytes between the
@@ -197,7 +198,8 @@ a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460 [77->-b2] [93-<-c
 b2 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922 [5500->-a1]
 c3 127.0.0.1:7002@17002 master - 0 0 3 connected 10923-16383
 ";
-        assert_eq!(parse_in_transit(nodes), vec![77, 93]);
-        assert!(parse_in_transit("").is_empty());
+        assert_eq!(parse_in_transit(nodes), Some(vec![77, 93]));
+        // No `myself` line: cannot tell, which is not "nothing moves".
+        assert_eq!(parse_in_transit(""), None);
     }
 }

@@ -124,7 +124,11 @@ fn settle(ctx: &Context) {
     if !crate::clock::timer_may_write(ctx) {
         return;
     }
-    let moving = slots_in_transit(ctx);
+    // Cannot tell which slots move: wait for the next tick rather than forget keys that may
+    // still be on their way.
+    let Some(moving) = slots_in_transit(ctx) else {
+        return;
+    };
     let settled: Vec<(i32, Vec<u8>)> = WAITING.with(|w| {
         let mut w = w.borrow_mut();
         let settled: Vec<_> = w
@@ -174,8 +178,12 @@ pub fn check_absent<'a>(
     if absent.peek().is_none() || !in_cluster(ctx) {
         return Ok(());
     }
+    // Cannot tell which slots move: retry, as while they do.
     let moving = slots_in_transit(ctx);
-    match absent.map(key_slot).find(|s| moving.contains(s)) {
+    match absent
+        .map(key_slot)
+        .find(|s| moving.as_ref().is_none_or(|m| m.contains(s)))
+    {
         Some(slot) => Err(try_again(slot)),
         None => Ok(()),
     }
@@ -207,7 +215,7 @@ pub fn check_evict(
         if let Some(slot) = absent
             .iter()
             .map(|k| key_slot(k))
-            .find(|s| moving.contains(s))
+            .find(|s| moving.as_ref().is_none_or(|m| m.contains(s)))
         {
             return Err(try_again(slot));
         }
