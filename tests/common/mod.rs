@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod dump;
+pub mod http;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

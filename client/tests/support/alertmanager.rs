@@ -1,83 +1,18 @@
 //! A real Alertmanager (Debian's `prometheus-alertmanager`, installed by
 //! `./scripts/install-deps.sh --with monitoring`) for the vigil-notify tests: the starter of the
-//! root package's tests/monitoring.rs, copied here (integration tests of two packages share no
-//! code), with a start on a given port for a bridge that already points there. It runs with the
-//! repository's deploy/alertmanager/alertmanager.yml on loopback, in its own temporary
+//! root package's tests/monitoring.rs, with a start on a given port for a bridge that already
+//! points there; HTTP goes through tests/common/http.rs, shared with that file. It runs with
+//! the repository's deploy/alertmanager/alertmanager.yml on loopback, in its own temporary
 //! directory, and is killed by its pid on drop.
 #![allow(dead_code)]
 
 use serde_json::Value;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Response {
-    pub status: u16,
-    pub body: String,
-}
-
-/// One HTTP/1.1 request over std's TcpStream (`Connection: close`), the reply read to its end.
-pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<Response> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(15)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nAccept: */*\r\n"
-    );
-    if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body.unwrap_or(""));
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| bad("no status"))?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if chunked {
-        payload = dechunk(&payload).ok_or_else(|| bad("bad chunked body"))?;
-    }
-    Ok(Response {
-        status,
-        body: String::from_utf8_lossy(&payload).to_string(),
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
-    }
-}
+use crate::common::http::http;
 
 pub struct Alertmanager {
     pub port: u16,
