@@ -15,7 +15,6 @@ use crate::types::{AddOutcome, Alert, AlertId, AlertInfo, Bound, RangeQuery};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use vigil_core::alert::doc::parse_document;
-use vigil_core::alert::stream::render;
 use vigil_core::alert::{ReadQuery, Stream};
 
 /// Changes a READ looks at in one call, as the module's bound.
@@ -163,7 +162,7 @@ impl LocalStreams {
             .map(|(rev, id, a)| {
                 Ok(Change {
                     cursor: Cursor::local(redis, rev),
-                    alert: Alert::from_json(&render(&id, a))?,
+                    alert: Alert::from_json(&stream.render(&id, a))?,
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -246,8 +245,10 @@ impl LocalStreams {
         ids.iter()
             .map(|id| {
                 let id = id.to_core();
-                let alert = stream.and_then(|s| s.get(&id));
-                alert.map(|a| Alert::from_json(&render(&id, a))).transpose()
+                stream
+                    .and_then(|s| s.get(&id).map(|a| s.render(&id, a)))
+                    .map(|json| Alert::from_json(&json))
+                    .transpose()
             })
             .collect()
     }
@@ -260,7 +261,7 @@ impl LocalStreams {
         stream
             .range(&q.to_core())
             .into_iter()
-            .map(|(id, a)| Alert::from_json(&render(&id, a)))
+            .map(|(id, a)| Alert::from_json(&stream.render(&id, a)))
             .collect()
     }
 

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use vigil_core::alert::doc::{parse_document, Severity};
-use vigil_core::alert::stream::{render, Outcome, RangeQuery, Settings, Stream};
+use vigil_core::alert::stream::{Outcome, RangeQuery, Settings, Stream};
 use vigil_core::amount::Amount;
 use vigil_core::lru::tracker::Tracker;
 use vigil_core::quota::meter::Quota;
@@ -187,7 +187,7 @@ fn alert_range_and_trim(c: &mut Criterion) {
         b.iter(|| {
             let hits = stream.range(black_box(&query));
             assert_eq!(hits.len(), 100);
-            let bytes: usize = hits.iter().map(|(id, a)| render(id, a).len()).sum();
+            let bytes: usize = hits.iter().map(|(id, a)| stream.render(id, a).len()).sum();
             black_box(bytes)
         })
     });

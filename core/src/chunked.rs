@@ -12,9 +12,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-/// Entries per chunk: large enough that the index is small, small enough that an insert in the
-/// middle of a chunk moves at most a few KiB.
-pub const CHUNK: usize = 64;
+/// Entries per chunk, at most: large enough that the index is small, small enough that an
+/// insert in the middle of a chunk moves at most a few KiB. Chunks of large entries hold
+/// fewer (`ChunkedMap::CHUNK`), so that a full chunk fits a 4 KiB allocation instead of
+/// spilling into the next size class (64 alerts of 72 bytes would take 5 KiB for 4.5).
+pub const MAX_CHUNK: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct ChunkedMap<K: Ord + Copy, V> {
@@ -32,6 +34,22 @@ impl<K: Ord + Copy, V> Default for ChunkedMap<K, V> {
 }
 
 impl<K: Ord + Copy, V> ChunkedMap<K, V> {
+    /// Entries per chunk for this entry size (see [`MAX_CHUNK`]).
+    pub const CHUNK: usize = {
+        let entry = std::mem::size_of::<(K, V)>();
+        let fit = match 4096usize.checked_div(entry) {
+            Some(n) => n,
+            None => MAX_CHUNK,
+        };
+        if fit >= MAX_CHUNK {
+            MAX_CHUNK
+        } else if fit < 8 {
+            8
+        } else {
+            fit
+        }
+    };
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -73,14 +91,14 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Result<(), V> {
         // Fastest case: past every key, with room in the last chunk.
         if let Some((_, last)) = self.index.iter_mut().next_back() {
-            if last.len() < CHUNK && last.back().is_some_and(|(k, _)| *k < key) {
+            if last.len() < Self::CHUNK && last.back().is_some_and(|(k, _)| *k < key) {
                 last.push_back((key, value));
                 self.len += 1;
                 return Ok(());
             }
         }
         let Some(ck) = self.chunk_key_for(&key) else {
-            let mut chunk = VecDeque::with_capacity(CHUNK);
+            let mut chunk = VecDeque::with_capacity(Self::CHUNK);
             chunk.push_back((key, value));
             self.index.insert(key, chunk);
             self.len += 1;
@@ -91,7 +109,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             if let Some(chunk) = self.index.get_mut(&ck) {
                 match chunk.binary_search_by(|e| e.0.cmp(&key)) {
                     Ok(_) => return Err(value),
-                    Err(pos) if chunk.len() < CHUNK => {
+                    Err(pos) if chunk.len() < Self::CHUNK => {
                         chunk.insert(pos, (key, value));
                         self.len += 1;
                         return Ok(());
@@ -109,7 +127,7 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             Err(pos) => pos,
         };
         self.len += 1;
-        if chunk.len() < CHUNK {
+        if chunk.len() < Self::CHUNK {
             chunk.insert(pos, (key, value));
             let new_key = if key < ck { key } else { ck };
             self.index.insert(new_key, chunk);
@@ -119,13 +137,13 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             // Appending past a full chunk: open a new one rather than splitting, so in-order
             // inserts leave full chunks behind.
             self.index.insert(ck, chunk);
-            let mut fresh = VecDeque::with_capacity(CHUNK);
+            let mut fresh = VecDeque::with_capacity(Self::CHUNK);
             fresh.push_back((key, value));
             self.index.insert(key, fresh);
             return Ok(());
         }
-        let mut upper = VecDeque::with_capacity(CHUNK);
-        upper.extend(chunk.drain(CHUNK / 2..));
+        let mut upper = VecDeque::with_capacity(Self::CHUNK);
+        upper.extend(chunk.drain(Self::CHUNK / 2..));
         if pos <= chunk.len() {
             chunk.insert(pos, (key, value));
         } else {
@@ -165,14 +183,14 @@ impl<K: Ord + Copy, V> ChunkedMap<K, V> {
             self.index.remove(&ck);
             return;
         }
-        if chunk.len() < CHUNK / 8 {
+        if chunk.len() < Self::CHUNK / 8 {
             // Keys of the next chunk are above every key of this one, so this chunk's index
             // key stays below all of them.
             let next = self
                 .index
                 .range((std::ops::Bound::Excluded(ck), std::ops::Bound::Unbounded))
                 .next()
-                .filter(|(_, c)| c.len() + CHUNK / 8 <= CHUNK / 2)
+                .filter(|(_, c)| c.len() + Self::CHUNK / 8 <= Self::CHUNK / 2)
                 .map(|(k, _)| *k);
             if let Some(nk) = next {
                 if let Some(mut taken) = self.index.remove(&nk) {
@@ -290,8 +308,23 @@ mod tests {
         for i in 0..1000u64 {
             m.insert(i, i).unwrap();
         }
-        assert_eq!(m.index.len(), 1000usize.div_ceil(CHUNK));
-        assert!(m.index.values().rev().skip(1).all(|c| c.len() == CHUNK));
+        let chunk = ChunkedMap::<u64, u64>::CHUNK;
+        assert_eq!(chunk, MAX_CHUNK);
+        assert_eq!(m.index.len(), 1000usize.div_ceil(chunk));
+        assert!(m.index.values().rev().skip(1).all(|c| c.len() == chunk));
+    }
+
+    #[test]
+    fn chunks_of_large_entries_fit_four_kib() {
+        type Big = ChunkedMap<(u64, u64), [u64; 7]>; // 72-byte entries, as an alert's
+        assert_eq!(Big::CHUNK, 56);
+        let mut m = Big::new();
+        for i in 0..1000u64 {
+            m.insert((i, 0), [i; 7]).unwrap();
+        }
+        assert!(m.index.values().all(|c| c.capacity() * 72 <= 4096));
+        assert!(m.heap_bytes() < 1000 * 72 * 110 / 100, "{}", m.heap_bytes());
+        assert_eq!(ChunkedMap::<u64, [u8; 1000]>::CHUNK, 8);
     }
 
     #[test]

@@ -15,3 +15,4 @@ pub mod codec;
 pub mod lru;
 pub mod memsize;
 pub mod quota;
+pub mod thin;

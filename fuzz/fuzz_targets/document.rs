@@ -1,12 +1,14 @@
 //! An alert document as ALERT.ADD receives it: `parse_document` either refuses it or accepts
 //! a JSON object (serde_json agrees it is JSON, and an object), and what it stores parses again
 //! to the same severity, source and fingerprint. JSON is what serde_json reads as syntax
-//! (`IgnoredAny`): a lone surrogate in a string or a number past f64 are JSON, which a
+//! (`IgnoredAny`). What is kept in memory (`strip`, less the members the alert holds beside
+//! it) and written back (`write_open`) is the same JSON and parses to the same fields. A lone
+//! surrogate in a string or a number past f64 are JSON, which a
 //! `serde_json::Value` cannot hold (the module keeps them, as vigil-client does).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_core::alert::doc::parse_document;
+use vigil_core::alert::doc::{parse_document, strip, write_open};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = parse_document(data, 0) else {
@@ -23,4 +25,22 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.severity, doc.severity);
     assert_eq!(again.source, doc.source);
     assert_eq!(again.fingerprint.index_key(), doc.fingerprint.index_key());
+    let (pieces, mask) = strip(&doc);
+    let stored = pieces.concat();
+    let mut back = String::new();
+    write_open(&mut back, &stored, mask, doc.severity, &doc.source, &doc.kind);
+    back.push('}');
+    let whole = parse_document(back.as_bytes(), 0)
+        .unwrap_or_else(|e| panic!("written back, refused ({e}): {:?} -> {back:?}", doc.json));
+    assert_eq!(whole.severity, doc.severity);
+    assert_eq!(whole.source, doc.source);
+    assert_eq!(whole.kind, doc.kind);
+    assert_eq!(whole.labels, doc.labels);
+    assert_eq!(whole.fingerprint, doc.fingerprint);
+    if let (Ok(a), Ok(b)) = (
+        serde_json::from_str::<serde_json::Value>(&doc.json),
+        serde_json::from_str::<serde_json::Value>(&back),
+    ) {
+        assert_eq!(a, b, "written back differently: {:?} -> {back:?}", doc.json);
+    }
 });

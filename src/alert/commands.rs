@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 use vigil_core::alert::cover;
 use vigil_core::alert::doc::parse_document;
-use vigil_core::alert::stream::{render, render_into};
 use vigil_core::alert::{
     parse_ms, AddResult, Alert, AlertId, Filter, GroupBy, Outcome, RangeQuery, ReadQuery, Settings,
     Severity, Status, Stream,
@@ -317,8 +316,8 @@ fn add_with(
     Ok(outcome)
 }
 
-fn alert_json(id: &AlertId, a: &Alert) -> RedisValue {
-    RedisValue::BulkString(render(id, a))
+fn alert_json(stream: &Stream, id: &AlertId, a: &Alert) -> RedisValue {
+    RedisValue::BulkString(stream.render(id, a))
 }
 
 /// ALERT.GET key id [id ...]
@@ -332,10 +331,12 @@ pub fn get(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let stream = keys::read::<Stream>(&key)?;
     Ok(RedisValue::Array(
         ids.iter()
-            .map(|id| match stream.and_then(|s| s.get(id).map(|a| (id, a))) {
-                Some((id, a)) => alert_json(id, a),
-                None => RedisValue::Null,
-            })
+            .map(
+                |id| match stream.and_then(|s| s.get(id).map(|a| (s, id, a))) {
+                    Some((s, id, a)) => alert_json(s, id, a),
+                    None => RedisValue::Null,
+                },
+            )
             .collect(),
     ))
 }
@@ -394,7 +395,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut buf = String::with_capacity(1024);
     for (id, a) in &found {
         buf.clear();
-        render_into(&mut buf, id, a);
+        stream.render_into(&mut buf, id, a);
         ffi::reply_bulk(ctx, buf.as_bytes());
     }
     Ok(RedisValue::NoReply)
@@ -652,7 +653,8 @@ impl Waiting {
 }
 
 /// The READ reply: `[next_cursor, [[cursor, alert], ...]]`.
-fn reply_read(ctx: &Context, next: u64, items: &[(u64, AlertId, &Alert)]) {
+/// `stream` renders the items (None when there are none).
+fn reply_read(ctx: &Context, stream: Option<&Stream>, next: u64, items: &[(u64, AlertId, &Alert)]) {
     ffi::reply_array(ctx, 2);
     ffi::reply_bulk(ctx, Text::display(&next).as_bytes());
     ffi::reply_array(ctx, items.len());
@@ -661,7 +663,9 @@ fn reply_read(ctx: &Context, next: u64, items: &[(u64, AlertId, &Alert)]) {
         ffi::reply_array(ctx, 2);
         ffi::reply_bulk(ctx, Text::display(rev).as_bytes());
         buf.clear();
-        render_into(&mut buf, id, a);
+        if let Some(stream) = stream {
+            stream.render_into(&mut buf, id, a);
+        }
         ffi::reply_bulk(ctx, buf.as_bytes());
     }
 }
@@ -679,7 +683,7 @@ fn read_again(ctx: &Context, w: &Waiting) -> Option<RedisResult> {
             None
         }
         Ok(r) => {
-            reply_read(ctx, r.next, &r.items);
+            reply_read(ctx, Some(stream), r.next, &r.items);
             Some(Ok(RedisValue::NoReply))
         }
     }
@@ -733,7 +737,7 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         Some(s) => {
             let r = s.read(&q)?;
             if !r.items.is_empty() {
-                reply_read(ctx, r.next, &r.items);
+                reply_read(ctx, Some(s), r.next, &r.items);
                 return Ok(RedisValue::NoReply);
             }
             (r.next, r.exhausted)
@@ -760,7 +764,7 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         }
         Some(_) if examined_all => Ok(RedisValue::Null),
         _ => {
-            reply_read(ctx, next, &[]);
+            reply_read(ctx, None, next, &[]);
             Ok(RedisValue::NoReply)
         }
     }

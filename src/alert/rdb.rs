@@ -47,9 +47,9 @@ impl Persisted for Stream {
             let folded = aliases.get(id).map_or(&[][..], Vec::as_slice);
             import_argv(
                 id,
-                &a.doc,
+                &self.document(a),
                 a.status,
-                a.count,
+                self.count_of(id, a),
                 a.last_seen,
                 folded,
                 Some(a.rev),

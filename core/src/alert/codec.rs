@@ -66,10 +66,17 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
     out.put_u64(s.next_silence_id());
     out.put_u64(s.len() as u64);
     for (id, a) in s.iter() {
-        for v in [id.ts, id.seq, a.last_seen, a.count, a.status as u64, a.rev] {
+        for v in [
+            id.ts,
+            id.seq,
+            a.last_seen,
+            s.count_of(id, a),
+            a.status as u64,
+            a.rev,
+        ] {
             out.put_u64(v);
         }
-        out.put_bytes(a.doc.as_bytes());
+        out.put_bytes(s.document(a).as_bytes());
     }
     out.put_u64(s.remembered_ids() as u64);
     for (alias, holder) in s.aliases() {

@@ -22,7 +22,7 @@ pub fn covered_by_each(stream: &Stream) -> Vec<u64> {
             // Labels: the document read once, then matched by every silence that has some
             // (cheaper than the quick text test of each).
             if !m.labels.is_empty()
-                && !m.matches_parsed(fields.get_or_insert_with(|| doc::fields(&a.doc)))
+                && !m.matches_parsed(fields.get_or_insert_with(|| doc::fields(a.stored())))
             {
                 continue;
             }
@@ -108,7 +108,7 @@ mod tests {
                 let m = &x.matchers;
                 s.iter()
                     .filter(|(_, a)| {
-                        s.matches(&m.without_doc(), a) && m.matches_parsed(&doc::fields(&a.doc))
+                        s.matches(&m.without_doc(), a) && m.matches_parsed(&doc::fields(a.stored()))
                     })
                     .count() as u64
             })

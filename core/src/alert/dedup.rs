@@ -1,10 +1,11 @@
 //! The dedup index: for each fingerprint key, the unresolved alerts that carry it.
 //!
 //! Most fingerprints have one live alert (duplicates fold into it), so the table holds
-//! `(key, id)` directly. A fingerprint that recurs (new alerts outside the window, never
-//! resolved) gets a set ordered by `last_seen`, so finding the alert within the window stays
-//! O(log k) instead of a scan of all k. The table entry then holds a sentinel ID whose `seq`
-//! names the set (`ts == u64::MAX` is never a real alert time).
+//! `(key, id)` directly, the ID packed in 8 bytes (`AlertId::pack`): 16 bytes an entry. A
+//! fingerprint that recurs (new alerts outside the window, never resolved) gets a set ordered
+//! by `last_seen`, so finding the alert within the window stays O(log k) instead of a scan of
+//! all k; the table entry then holds the set's slot with the top bit set. A lone alert whose
+//! ID does not pack (only explicit IDs can be such) gets a set of one.
 
 use super::id::AlertId;
 use crate::memsize::{alloc_size, shrink_slots, worth_shrinking};
@@ -13,13 +14,19 @@ use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
-const MANY: u64 = u64::MAX;
+/// The top bit of a held value: the rest is a slot of `sets`, not a packed ID.
+const SET: u64 = 1 << 63;
+
+/// An ID as the table holds it alone, when it packs below the set bit.
+fn packed(id: &AlertId) -> Option<u64> {
+    id.pack().filter(|p| p & SET == 0)
+}
 
 type Set = BTreeSet<(u64, AlertId)>;
 
 #[derive(Debug, Clone, Default)]
 pub struct DedupIndex {
-    table: HashTable<(u64, AlertId)>,
+    table: HashTable<(u64, u64)>,
     sets: Vec<Option<Set>>,
     free: Vec<u64>,
     hasher: DefaultHashBuilder,
@@ -46,21 +53,32 @@ impl DedupIndex {
         let h = self.hash(key);
         let held = match self.table.find(h, |(k, _)| *k == key) {
             None => {
+                let value = match packed(&id) {
+                    Some(p) => p,
+                    None => SET | self.new_set([(last_seen, id)].into()),
+                };
                 let hasher = &self.hasher;
                 self.table
-                    .insert_unique(h, (key, id), |(k, _)| hasher.hash_one(*k));
+                    .insert_unique(h, (key, value), |(k, _)| hasher.hash_one(*k));
                 return;
             }
             Some((_, held)) => *held,
         };
-        if held.ts == MANY {
-            if let Some(set) = self.set_mut(held.seq) {
+        if held & SET != 0 {
+            if let Some(set) = self.set_mut(held & !SET) {
                 set.insert((last_seen, id));
             }
             return;
         }
-        let set: Set = [(last_seen_of(&held), held), (last_seen, id)].into();
-        let slot = match self.free.pop() {
+        let alone = AlertId::unpack(held);
+        let slot = self.new_set([(last_seen_of(&alone), alone), (last_seen, id)].into());
+        if let Some((_, entry)) = self.table.find_mut(h, |(k, _)| *k == key) {
+            *entry = SET | slot;
+        }
+    }
+
+    fn new_set(&mut self, set: Set) -> u64 {
+        match self.free.pop() {
             Some(s) => {
                 self.sets[s as usize] = Some(set);
                 s
@@ -69,9 +87,6 @@ impl DedupIndex {
                 self.sets.push(Some(set));
                 (self.sets.len() - 1) as u64
             }
-        };
-        if let Some((_, entry)) = self.table.find_mut(h, |(k, _)| *k == key) {
-            *entry = AlertId::new(MANY, slot);
         }
     }
 
@@ -81,23 +96,28 @@ impl DedupIndex {
             return;
         };
         let held = entry.get().1;
-        if held.ts != MANY {
-            if held == *id {
+        if held & SET == 0 {
+            if Some(held) == packed(id) {
                 entry.remove();
                 self.shrink();
             }
             return;
         }
-        let slot = held.seq;
+        let slot = held & !SET;
         let Some(set) = self.set_mut(slot) else {
             return;
         };
         set.remove(&(last_seen, *id));
-        if set.len() > 1 {
-            return;
-        }
-        // Back to a single alert (or none).
-        let last = set.iter().next().map(|(_, id)| *id);
+        // Back to a single alert held alone (or none); a lone ID that does not pack keeps
+        // its set of one.
+        let last = match set.len() {
+            0 => None,
+            1 => match set.iter().next().and_then(|(_, id)| packed(id)) {
+                Some(p) => Some(p),
+                None => return,
+            },
+            _ => return,
+        };
         self.sets[slot as usize] = None;
         self.free.push(slot);
         if let Ok(entry) = self.table.find_entry(h, |(k, _)| *k == key) {
@@ -131,8 +151,8 @@ impl DedupIndex {
         let Some(&(_, held)) = self.table.find(h, |(k, _)| *k == key) else {
             return;
         };
-        if held.ts == MANY {
-            if let Some(set) = self.set_mut(held.seq) {
+        if held & SET != 0 {
+            if let Some(set) = self.set_mut(held & !SET) {
                 if set.remove(&(old, *id)) {
                     set.insert((new, *id));
                 }
@@ -150,10 +170,16 @@ impl DedupIndex {
         mut accept: impl FnMut(&AlertId) -> bool,
     ) -> Option<AlertId> {
         let &(_, held) = self.table.find(self.hash(key), |(k, _)| *k == key)?;
-        if held.ts != MANY {
-            return accept(&held).then_some(held);
+        if held & SET == 0 {
+            let alone = AlertId::unpack(held);
+            return accept(&alone).then_some(alone);
         }
-        let set = self.sets.get(held.seq as usize)?.as_ref()?;
+        let set = self.sets.get((held & !SET) as usize)?.as_ref()?;
+        if set.len() == 1 {
+            // A lone alert (its ID does not pack): offered whatever its last_seen.
+            let alone = set.iter().next().map(|(_, id)| *id)?;
+            return accept(&alone).then_some(alone);
+        }
         set.range((lo, AlertId::MIN)..=(hi, AlertId::MAX))
             .rev()
             .map(|(_, id)| *id)
@@ -172,7 +198,7 @@ impl DedupIndex {
             0
         } else {
             let buckets = (self.table.capacity() * 8 / 7).next_power_of_two();
-            alloc_size(buckets * (size_of::<(u64, AlertId)>() + 1) + 16)
+            alloc_size(buckets * (size_of::<(u64, u64)>() + 1) + 16)
         };
         let sets: usize = self
             .sets
@@ -249,5 +275,31 @@ mod tests {
         );
         idx.remove(7, &AlertId::new(0, 0), 1500);
         assert_eq!(idx.find(7, 0, u64::MAX, |_| true), None);
+    }
+
+    #[test]
+    fn ids_that_do_not_pack_are_held_in_a_set() {
+        let mut idx = DedupIndex::default();
+        let ls = |_: &AlertId| 50;
+        let wide = AlertId::new(3, 1 << 20);
+        let far = AlertId::new(u64::MAX - 1, 0);
+        idx.insert(1, wide, 50, ls);
+        // Alone, it is offered whatever its last_seen, as a packed one is.
+        assert_eq!(idx.find(1, 1000, 2000, |_| true), Some(wide));
+        idx.insert(1, AlertId::new(4, 0), 60, ls);
+        assert_eq!(idx.find(1, 55, 70, |_| true), Some(AlertId::new(4, 0)));
+        idx.remove(1, &AlertId::new(4, 0), 60);
+        assert_eq!(idx.find(1, 1000, 2000, |_| true), Some(wide));
+        idx.remove(1, &wide, 50);
+        assert_eq!(idx.find(1, 0, u64::MAX, |_| true), None);
+        assert_eq!(idx.sets.iter().flatten().count(), 0);
+        // A packed alert alone, then one that does not pack: a set of two, then of one.
+        idx.insert(2, AlertId::new(5, 0), 10, ls);
+        idx.insert(2, far, 20, ls);
+        idx.remove(2, &AlertId::new(5, 0), 50);
+        assert_eq!(idx.find(2, 0, 0, |_| true), Some(far));
+        idx.remove(2, &far, 20);
+        assert_eq!(idx.find(2, 0, u64::MAX, |_| true), None);
+        assert_eq!(idx.table.len(), 0);
     }
 }

@@ -1,7 +1,7 @@
 //! Alert documents: validation, the fields the module reads, the default fingerprint, and the
 //! JSON rendering with the server fields. No Redis API here.
 
-use super::scan::{scan, Fields, ScanError};
+use super::scan::{scan, Fields, Lead, ScanError};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,6 +109,9 @@ pub struct Document<'a> {
     pub kind: Cow<'a, str>,
     /// Label pairs, sorted by name.
     pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The members at the start of `json` that can be left out of the stored text
+    /// ([`strip`]).
+    pub lead: Lead,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,10 +188,17 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         )),
     };
     // Only a document with line breaks between its tokens needs compacting.
-    let json = if f.newline {
-        minify(text)
+    let (json, lead) = if f.newline {
+        let json = minify(text);
+        // Rare (pretty-printed documents): read again for the run's end in the compacted text.
+        let lead = scan(&json).map(|g| g.lead).unwrap_or_default();
+        (json, lead)
     } else {
-        Cow::Borrowed(text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r')))
+        let json = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r'));
+        let off = text.len() - text.trim_start_matches([' ', '\t', '\r']).len();
+        let mut lead = f.lead;
+        lead.end = lead.end.saturating_sub(off);
+        (Cow::Borrowed(json), lead)
     };
     Ok(Document {
         json,
@@ -197,7 +207,78 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         fingerprint,
         kind,
         labels,
+        lead,
     })
+}
+
+/// The document as kept in memory: `json` less its leading run of plain `severity`,
+/// `source` and `type` members ([`Lead`]), which the alert keeps beside it anyway and
+/// [`write_open`] writes back first, in the same order. Saves ~55 bytes of a typical 300-byte
+/// alert whose producer writes these fields first; any other document is kept whole. Returns
+/// the text to keep, in two pieces (not copied here), and the run's layout (`Lead::layout`).
+pub fn strip<'d>(doc: &'d Document<'_>) -> ([&'d str; 2], u8) {
+    let json: &str = &doc.json;
+    let lead = doc.lead;
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let b = json.as_bytes();
+    if lead.is_empty() || lead.end > b.len() {
+        return ([json, ""], 0);
+    }
+    let mut rest = lead.end;
+    while rest < b.len() && ws(b[rest]) {
+        rest += 1;
+    }
+    if b.get(rest) == Some(&b',') {
+        rest += 1;
+        while rest < b.len() && ws(b[rest]) {
+            rest += 1;
+        }
+    }
+    match json.get(rest..) {
+        Some(tail) => (["{", tail], lead.layout),
+        None => ([json, ""], 0),
+    }
+}
+
+/// Writes a stored document back as text, without its closing brace: `{`, the members
+/// [`strip`] left out (`layout`), then the stored members. Returns whether any member was
+/// written (whether a field added after needs a comma).
+pub fn write_open(
+    out: &mut String,
+    stored: &str,
+    layout: u8,
+    severity: Severity,
+    source: &str,
+    kind: &str,
+) -> bool {
+    out.push('{');
+    let mut any = false;
+    for field in Lead::fields(layout) {
+        let (name, value) = match field {
+            0 => ("severity", severity.as_str()),
+            1 => ("source", source),
+            _ => ("type", kind),
+        };
+        if any {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":\"");
+        out.push_str(value);
+        out.push('"');
+        any = true;
+    }
+    let body = stored.strip_suffix('}').unwrap_or(stored).trim_end();
+    let body = body.strip_prefix('{').unwrap_or(body).trim_start();
+    if !body.is_empty() {
+        if any {
+            out.push(',');
+        }
+        out.push_str(body);
+        any = true;
+    }
+    any
 }
 
 /// The fields RANGE filters on that are not kept beside the document.
@@ -405,6 +486,161 @@ mod tests {
             "{\"a\": 1, \"b\": \"x y\"}"
         );
         assert_eq!(minify("{\"s\":\"tab\\tnl\\n\"}"), "{\"s\":\"tab\\tnl\\n\"}");
+    }
+
+    /// What `strip` keeps, written back by `write_open`, for a document.
+    fn round_trip(text: &str) -> (String, u8, String) {
+        let d = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let (pieces, mask) = strip(&d);
+        let stored = pieces.concat();
+        let mut out = String::new();
+        write_open(&mut out, &stored, mask, d.severity, &d.source, &d.kind);
+        out.push('}');
+        (stored, mask, out)
+    }
+
+    #[test]
+    fn stripped_documents_come_back_whole() {
+        // (document, layout of the run left out, stored text)
+        let cases: &[(&str, u8, &str)] = &[
+            (
+                r#"{"severity":"high","source":"db","type":"disk","x":1}"#,
+                3 | 1 << 4 | 2 << 6,
+                r#"{"x":1}"#,
+            ),
+            (
+                r#"{"source":"s","severity":"low","x":1}"#,
+                2 | 1 << 2,
+                r#"{"x":1}"#,
+            ),
+            (r#"{"type":"disk"}"#, 1 | 2 << 2, r#"{}"#),
+            (r#"{"x":1,"type":"disk"}"#, 0, r#"{"x":1,"type":"disk"}"#),
+            (
+                r#"{ "source" : "s" , "type" : "t" , "x" : 1 }"#,
+                2 | 1 << 2 | 2 << 4,
+                r#"{"x" : 1 }"#,
+            ),
+            (
+                r#"{"source":"s" , "x":[1,{"source":"no"}]}"#,
+                1 | 1 << 2,
+                r#"{"x":[1,{"source":"no"}]}"#,
+            ),
+            // The run stops at a member written otherwise: an upper-case severity, an
+            // escape in a value or a key.
+            (
+                r#"{"source":"s","severity":"HIGH","type":"t"}"#,
+                1 | 1 << 2,
+                r#"{"severity":"HIGH","type":"t"}"#,
+            ),
+            (
+                r#"{"severity":"HIGH","source":"s"}"#,
+                0,
+                r#"{"severity":"HIGH","source":"s"}"#,
+            ),
+            (
+                r#"{"source":"a\"b","x":1}"#,
+                0,
+                r#"{"source":"a\"b","x":1}"#,
+            ),
+            (r#"{"sourc\u0065":"s"}"#, 0, r#"{"sourc\u0065":"s"}"#),
+            (
+                r#"{"labels":{"source":"x","type":"y"}}"#,
+                0,
+                r#"{"labels":{"source":"x","type":"y"}}"#,
+            ),
+            (
+                r#"{"source":"","type":"d\u00e9"}"#,
+                1 | 1 << 2,
+                r#"{"type":"d\u00e9"}"#,
+            ),
+            (
+                r#"{"type":"é","source":"h\u00e9"}"#,
+                1 | 2 << 2,
+                r#"{"source":"h\u00e9"}"#,
+            ),
+            (
+                "{\n  \"severity\": \"low\",\n  \"x\": 1\n}",
+                1,
+                r#"{"x":1}"#,
+            ),
+        ];
+        for (text, want_mask, want_stored) in cases {
+            let (stored, mask, back) = round_trip(text);
+            assert_eq!(
+                (stored.as_str(), mask),
+                (*want_stored, *want_mask),
+                "{text}"
+            );
+            let a: serde_json::Value = serde_json::from_str(text).unwrap();
+            let b: serde_json::Value = serde_json::from_str(&back)
+                .unwrap_or_else(|e| panic!("{text} came back as {back}, not JSON: {e}"));
+            assert_eq!(a, b, "{text} came back as {back}");
+            // What comes back strips the same way, to the same text; a document without
+            // whitespace comes back as it was sent.
+            assert_eq!(round_trip(&back).2, back, "{text}");
+            if !text.contains([' ', '\n']) {
+                assert_eq!(&back, text);
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_documents_come_back_whole() {
+        let seeds = [
+            r#"{"severity":"critical","source":"db-1","type":"disk_full","labels":{"mount":"/var"},"message":"x"}"#,
+            r#"{ "x" : [1,{"source":"s"}] , "type" : "t" , "source" : "s" , "severity" : "low" }"#,
+            r#"{"source":"a\"b","type":"","severity":"Low","fingerprint":"f"}"#,
+        ];
+        let alphabet = b"{}[]:,\"\\ -.0123456789aeilnorstwy\t\n";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let seed = seeds[(next() % seeds.len() as u64) as usize];
+            let mut bytes = seed.as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let pos = (next() % bytes.len() as u64) as usize;
+                let c = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 => bytes[pos] = c,
+                    1 => bytes.insert(pos, c),
+                    _ => {
+                        bytes.remove(pos);
+                    }
+                }
+                if bytes.is_empty() {
+                    bytes.push(b'{');
+                }
+            }
+            let Ok(d) = parse_document(&bytes, 0) else {
+                continue;
+            };
+            let (stored, mask, back) = round_trip(&d.json);
+            let again = parse(&back).unwrap_or_else(|e| panic!("{:?} -> {back:?}: {e}", d.json));
+            assert_eq!(
+                (again.severity, &again.source, &again.kind, &again.labels),
+                (d.severity, &d.source, &d.kind, &d.labels),
+                "{:?} -> {stored:?} ({mask}) -> {back:?}",
+                d.json
+            );
+            assert_eq!(again.fingerprint, d.fingerprint, "{back}");
+            let a: serde_json::Value = serde_json::from_str(&d.json).unwrap();
+            let b: serde_json::Value = serde_json::from_str(&back).unwrap();
+            assert_eq!(a, b, "{:?} -> {back:?}", d.json);
+            if !d.json.contains([' ', '\t']) {
+                assert_eq!(back, d.json, "key order kept");
+            }
+            checked += 1;
+        }
+        assert!(
+            checked > 1000,
+            "only {checked} mutated documents were valid"
+        );
     }
 
     #[test]

@@ -23,15 +23,13 @@ use std::mem::size_of;
 /// Lists up to this long are a sorted vector; longer ones a chunked map.
 const SMALL: usize = 32;
 
-/// An ID in 8 bytes, `ts << 16 | seq`, when its ts is below 2^48 (the year 10889) and its seq
-/// below 2^16 (as good as every ID: seq counts the alerts of one millisecond). Packed IDs sort
-/// as the IDs do.
+/// `AlertId::pack`: 8 bytes an ID.
 fn pack(id: &AlertId) -> Option<u64> {
-    (id.ts < 1 << 48 && id.seq < 1 << 16).then_some(id.ts << 16 | id.seq)
+    id.pack()
 }
 
 fn unpack(p: u64) -> AlertId {
-    AlertId::new(p >> 16, p & 0xffff)
+    AlertId::unpack(p)
 }
 
 /// The least packed ID at or above `id` (None: there is none).

@@ -25,7 +25,46 @@ pub struct Fields<'a> {
     pub labels: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
     /// A line break between tokens (a pretty-printed document, which is stored compacted).
     pub newline: bool,
+    /// The leading run of plain known members: the first members of the object that are
+    /// `severity` (in lower case), `source` or `type`, key and value written without escapes.
+    /// They can be left out of the stored text and written again, in the same order, from
+    /// what the alert keeps beside it (`doc::strip`).
+    pub lead: Lead,
 }
+
+/// See [`Fields::lead`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Lead {
+    /// The members in order: bits 0-1 how many (0 to 3), then two bits each, which field
+    /// (0 severity, 1 source, 2 type).
+    pub layout: u8,
+    /// The byte just past the run's last value (0 when the run is empty).
+    pub end: usize,
+}
+
+impl Lead {
+    pub fn len(&self) -> usize {
+        usize::from(self.layout & 3)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The fields of the run, in order (0 severity, 1 source, 2 type).
+    pub fn fields(layout: u8) -> impl Iterator<Item = u8> {
+        (0..layout & 3).map(move |k| (layout >> (2 + 2 * k)) & 3)
+    }
+
+    fn push(&mut self, field: u8, end: usize) {
+        let n = self.layout & 3;
+        self.layout = (self.layout & !3) | (n + 1) | field << (2 + 2 * n);
+        self.end = end;
+    }
+}
+
+/// The severities as they are written back (the run holds only these spellings).
+const PLAIN_SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 
 /// Why a document is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,6 +453,7 @@ fn unescape(raw: &str) -> Option<String> {
 }
 
 /// The field a key names: its index in the known fields, or in the reserved ones.
+#[derive(Clone, Copy)]
 enum Key {
     Severity,
     Source,
@@ -455,6 +495,7 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
     // The first error of meaning (a reserved field, a known field of the wrong type or given
     // twice), reported once the document is known to be JSON.
     let mut refused: Option<ScanError> = None;
+    let mut leading = true;
     p.ws();
     if p.peek() == Some(b'}') {
         p.i += 1;
@@ -484,7 +525,16 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
                     }
                 }};
             }
-            match key_of(&name) {
+            // Whether this member extends the leading run of plain known members.
+            let plain = |v: &Option<Cow<str>>, severity: bool| {
+                !escaped
+                    && match v {
+                        Some(Cow::Borrowed(x)) => !severity || PLAIN_SEVERITIES.contains(x),
+                        _ => false,
+                    }
+            };
+            let key = key_of(&name);
+            match key {
                 Key::Severity => once!(f.severity, "severity", p.text_field("severity")?),
                 Key::Source => once!(f.source, "source", p.text_field("source")?),
                 Key::Type => once!(f.kind, "type", p.text_field("type")?),
@@ -497,6 +547,18 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
                     refused.get_or_insert(ScanError::Reserved(r));
                 }
                 Key::Other => p.skip_value(1)?,
+            }
+            if leading {
+                let field = match key {
+                    Key::Severity if plain(&f.severity, true) => Some(0),
+                    Key::Source if plain(&f.source, false) => Some(1),
+                    Key::Type if plain(&f.kind, false) => Some(2),
+                    _ => None,
+                };
+                match field {
+                    Some(k) => f.lead.push(k, p.i),
+                    None => leading = false,
+                }
             }
             p.ws();
             match p.peek() {

@@ -7,8 +7,10 @@ use super::doc::{self, Document, Fingerprint, Severity};
 use super::filter::{self, Filter};
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use super::index::{self, FilterIndex, List, Token};
+use super::revs::RevIndex;
 use crate::chunked::ChunkedMap;
 use crate::memsize::{self, alloc_size};
+use crate::thin::ThinText;
 use hashbrown::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -57,14 +59,17 @@ pub struct Stats {
 const FLAG_DEDUP: u8 = 1; // has a fingerprint (is in the dedup index unless resolved)
 const FLAG_EXPLICIT_FP: u8 = 2; // fingerprint text must be compared on a hash match
 const FLAG_ALIASES: u8 = 4; // some folded ADD IDs point at this alert
+const FLAG_BIG_COUNT: u8 = 8; // the count passed u32: Stream::big_counts holds it
 
 #[derive(Debug, Clone)]
 pub struct Alert {
-    pub doc: Box<str>,
+    /// The document less the members written back from the fields below (`doc::strip`).
+    doc: ThinText,
     /// The stream revision of the alert's last change.
     pub rev: u64,
     pub last_seen: u64,
-    pub count: u64,
+    /// Occurrences folded in; past u32::MAX, in `Stream::big_counts` (`Stream::count_of`).
+    count: u32,
     fp_key: u64,
     source: u32,
     /// The type, interned like the source.
@@ -72,6 +77,8 @@ pub struct Alert {
     pub status: Status,
     pub severity: Severity,
     flags: u8,
+    /// The members left out of `doc`, written back first (`Lead::layout`).
+    lead: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,11 +233,13 @@ pub struct Stream {
     aliases: BTreeMap<AlertId, AlertId>,
     /// An alert -> the folded IDs that point at it (so removing it costs its own).
     held: HashMap<AlertId, Vec<AlertId>>,
+    /// The counts that passed u32::MAX (an alert's own field holds the others: 4 bytes, not 8).
+    big_counts: HashMap<AlertId, u64>,
     doc_bytes: usize,
     /// The change counter: every change to an alert the stream holds takes the next value.
     revision: u64,
     /// Each alert under the revision of its last change, for ALERT.READ.
-    by_rev: ChunkedMap<u64, AlertId>,
+    by_rev: RevIndex,
     /// Unresolved alerts by last_seen (while auto-resolve is on).
     stale: BTreeSet<(u64, AlertId)>,
     silences: BTreeMap<u64, Silence>,
@@ -342,9 +351,10 @@ impl Stream {
             kinds: Sources::default(),
             aliases: BTreeMap::new(),
             held: HashMap::new(),
+            big_counts: HashMap::new(),
             doc_bytes: 0,
             revision: 0,
-            by_rev: ChunkedMap::new(),
+            by_rev: RevIndex::new(),
             stale: BTreeSet::new(),
             silences: BTreeMap::new(),
             next_silence: 1,
@@ -501,11 +511,14 @@ impl Stream {
         // 1. An ID this stream holds, or folded into an alert it holds.
         if let Some(id) = id {
             if let Some(a) = self.alerts.get(&id) {
-                return done(Outcome::Exists(id, a.count));
+                return done(Outcome::Exists(id, self.count_of(&id, a)));
             }
             if let Some(holder) = self.aliases.get(&id) {
                 if self.alias_live(&id, now) {
-                    let count = self.alerts.get(holder).map_or(0, |a| a.count);
+                    let count = self
+                        .alerts
+                        .get(holder)
+                        .map_or(0, |a| self.count_of(holder, a));
                     return done(Outcome::Exists(*holder, count));
                 }
             }
@@ -533,10 +546,21 @@ impl Stream {
             if let Some(target) = self.dedup_target(&doc.fingerprint, ts) {
                 if let Some(alert) = self.alerts.get_mut(&target) {
                     let old = alert.last_seen;
-                    alert.count = alert.count.saturating_add(1);
+                    let count = match alert.flags & FLAG_BIG_COUNT {
+                        0 => u64::from(alert.count),
+                        _ => self.big_counts.get(&target).copied().unwrap_or(u64::MAX),
+                    }
+                    .saturating_add(1);
+                    match u32::try_from(count) {
+                        Ok(c) => alert.count = c,
+                        Err(_) => {
+                            alert.flags |= FLAG_BIG_COUNT;
+                            alert.count = u32::MAX;
+                            self.big_counts.insert(target, count);
+                        }
+                    }
                     alert.last_seen = old.max(ts);
-                    let (count, new, key, rev) =
-                        (alert.count, alert.last_seen, alert.fp_key, alert.rev);
+                    let (new, key, rev) = (alert.last_seen, alert.fp_key, alert.rev);
                     self.dedup.touch(key, &target, old, new);
                     if self.autoresolving() && self.stale.remove(&(old, target)) {
                         self.stale.insert((new, target));
@@ -635,7 +659,7 @@ impl Stream {
             Fingerprint::Explicit { key, text } => {
                 explicit
                     && a.fp_key == *key
-                    && doc::explicit_fingerprint(&a.doc).as_deref() == Some(text.as_str())
+                    && doc::explicit_fingerprint(a.stored()).as_deref() == Some(text.as_str())
             }
         }
     }
@@ -722,22 +746,28 @@ impl Stream {
             Fingerprint::Hash(h) => (*h, FLAG_DEDUP),
             Fingerprint::Explicit { key, .. } => (*key, FLAG_DEDUP | FLAG_EXPLICIT_FP),
         };
+        let (stored, lead) = doc::strip(&doc);
+        let small = u32::try_from(count).ok();
         let alert = Alert {
-            doc: Box::from(&*doc.json),
+            doc: ThinText::concat(&stored),
             rev,
             last_seen,
-            count,
+            count: small.unwrap_or(u32::MAX),
             fp_key,
             source,
             kind,
             status,
             severity: doc.severity,
-            flags,
+            flags: flags | if small.is_none() { FLAG_BIG_COUNT } else { 0 },
+            lead,
         };
-        self.doc_bytes += alloc_size(alert.doc.len());
+        self.doc_bytes += alloc_size(alert.doc.alloc_len());
         let indexed =
             self.settings.dedup_ms > 0 && flags & FLAG_DEDUP != 0 && status != Status::Resolved;
         if self.alerts.insert(id, alert).is_ok() {
+            if small.is_none() {
+                self.big_counts.insert(id, count);
+            }
             for t in index::tokens_of(source, kind, doc.severity) {
                 self.filters.insert(t, id);
             }
@@ -772,7 +802,7 @@ impl Stream {
             self.filters.remove(t, id);
         }
         self.kinds.release(alert.kind);
-        self.doc_bytes -= alloc_size(alert.doc.len());
+        self.doc_bytes -= alloc_size(alert.doc.alloc_len());
         if alert.flags & FLAG_DEDUP != 0 && alert.status != Status::Resolved {
             self.dedup.remove(alert.fp_key, id, alert.last_seen);
         }
@@ -780,6 +810,10 @@ impl Stream {
         self.by_rev.remove(&alert.rev);
         if alert.status != Status::Resolved && self.autoresolving() {
             self.stale.remove(&(alert.last_seen, *id));
+        }
+        if alert.flags & FLAG_BIG_COUNT != 0 {
+            self.big_counts.remove(id);
+            memsize::shrink_map(&mut self.big_counts);
         }
         if alert.flags & FLAG_ALIASES != 0 {
             for alias in self.held.remove(id).unwrap_or_default() {
@@ -1146,23 +1180,23 @@ impl Stream {
                 stopped = true;
                 break;
             }
-            out.next = *rev;
+            out.next = rev;
             let a = match walk.peek() {
-                Some((k, a)) if *k == id => {
+                Some((k, a)) if **k == id => {
                     let a = *a;
                     walk.next();
                     a
                 }
                 _ => {
-                    walk = self.alerts.iter_from(id).peekable();
+                    walk = self.alerts.iter_from(&id).peekable();
                     match walk.next() {
-                        Some((k, a)) if k == id => a,
+                        Some((k, a)) if *k == id => a,
                         _ => continue,
                     }
                 }
             };
             if self.matches(&q.filter, a) && (q.with_silenced || !self.is_silenced(a)) {
-                out.items.push((*rev, *id, a));
+                out.items.push((rev, id, a));
             }
         }
         out.exhausted = !stopped;
@@ -1278,7 +1312,7 @@ impl Stream {
                 newest_ts: 0,
             });
             g.alerts += 1;
-            g.occurrences = g.occurrences.saturating_add(a.count);
+            g.occurrences = g.occurrences.saturating_add(self.count_of(&id, a));
             g.newest_ts = g.newest_ts.max(id.ts);
         }
         groups.into_values().collect()
@@ -1295,6 +1329,7 @@ impl Stream {
             // B-tree entries run about 2/3 full: 1.5 x the pair, plus the per-holder lists.
             + self.aliases.len() * (size_of::<(AlertId, AlertId)>() * 3 / 2 + size_of::<AlertId>())
             + hash_bytes(self.held.capacity(), size_of::<(AlertId, Vec<AlertId>)>())
+            + hash_bytes(self.big_counts.capacity(), size_of::<(AlertId, u64)>())
             + self.by_rev.heap_bytes()
             + self.filters.heap_bytes()
             + self.stale.len() * size_of::<(u64, AlertId)>() * 3 / 2
@@ -1356,31 +1391,65 @@ impl<'s> Candidates<'s> {
     }
 }
 
-/// The alert as clients see it: the stored document plus the five server fields.
-pub fn render(id: &AlertId, a: &Alert) -> String {
-    let mut out = String::with_capacity(a.doc.len() + 96);
-    render_into(&mut out, id, a);
-    out
+impl Alert {
+    /// The stored text: the document less the members kept beside it (severity, source and
+    /// type when written plainly); its labels and every other field are there as sent.
+    /// [`Stream::document`] gives the whole document.
+    pub fn stored(&self) -> &str {
+        &self.doc
+    }
 }
 
-/// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
-pub fn render_into(out: &mut String, id: &AlertId, a: &Alert) {
-    use std::fmt::Write;
-    let body = a.doc.strip_suffix('}').unwrap_or(&a.doc).trim_end();
-    // `{}` or `{ }`: no field before ours, so no comma.
-    let empty = body.get(1..).is_none_or(|rest| rest.trim().is_empty());
-    out.push_str(body);
-    if !empty {
-        out.push(',');
+impl Stream {
+    /// The occurrences folded into `a` (held under `id`).
+    pub fn count_of(&self, id: &AlertId, a: &Alert) -> u64 {
+        if a.flags & FLAG_BIG_COUNT == 0 {
+            u64::from(a.count)
+        } else {
+            self.big_counts
+                .get(id)
+                .copied()
+                .unwrap_or(u64::from(a.count))
+        }
     }
-    let _ = write!(
-        out,
-        "\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
-        id.ts,
-        a.status.as_str(),
-        a.count,
-        a.last_seen
-    );
+
+    /// Writes `a`'s document without its closing brace; whether it has any member.
+    fn write_open(&self, out: &mut String, a: &Alert) -> bool {
+        let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
+        doc::write_open(out, &a.doc, a.lead, a.severity, self.source_name(a), kind)
+    }
+
+    /// The document of `a` as sent (key order and whitespace may differ), without the server
+    /// fields: what RDB, DUMP and the AOF rewrite keep.
+    pub fn document(&self, a: &Alert) -> String {
+        let mut out = String::with_capacity(a.doc.len() + 64);
+        self.write_open(&mut out, a);
+        out.push('}');
+        out
+    }
+
+    /// The alert as clients see it: the document plus the five server fields.
+    pub fn render(&self, id: &AlertId, a: &Alert) -> String {
+        let mut out = String::with_capacity(a.doc.len() + 160);
+        self.render_into(&mut out, id, a);
+        out
+    }
+
+    /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
+    pub fn render_into(&self, out: &mut String, id: &AlertId, a: &Alert) {
+        use std::fmt::Write;
+        if self.write_open(out, a) {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
+            id.ts,
+            a.status.as_str(),
+            self.count_of(id, a),
+            a.last_seen
+        );
+    }
 }
 
 #[cfg(test)]
