@@ -31,18 +31,41 @@ impl ThinText {
 
     /// The pieces one after the other, copied once into an allocation of their length + 1.
     pub fn concat(pieces: &[&str]) -> ThinText {
+        let bytes = Self::joined(pieces);
+        let has_nul = bytes.contains(&0);
+        Self::from_bytes(bytes, has_nul)
+    }
+
+    /// `concat` without looking for a NUL byte (~300 instructions for a 250-byte document on
+    /// ALERT.ADD's path; debug builds still look).
+    ///
+    /// # Safety
+    /// The pieces must hold no NUL byte (the length is found again by the first NUL, and the
+    /// allocation is released with that length). Pieces of a validated JSON document qualify:
+    /// RFC 8259 allows no raw NUL outside strings and only escaped ones inside.
+    pub unsafe fn concat_json(pieces: &[&str]) -> ThinText {
+        let bytes = Self::joined(pieces);
+        debug_assert!(!bytes.contains(&0), "a JSON document holds no raw NUL");
+        Self::from_bytes(bytes, false)
+    }
+
+    fn joined(pieces: &[&str]) -> Vec<u8> {
         let len: usize = pieces.iter().map(|p| p.len()).sum();
         let mut bytes = Vec::with_capacity(len + 1);
         for p in pieces {
             bytes.extend_from_slice(p.as_bytes());
         }
-        let c = match CString::new(bytes) {
-            Ok(c) => c,
-            Err(e) => {
-                let text = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\u0000");
-                // No NUL is left after the replacement: the default is never taken.
-                CString::new(text).unwrap_or_default()
-            }
+        bytes
+    }
+
+    fn from_bytes(bytes: Vec<u8>, has_nul: bool) -> ThinText {
+        let c = if has_nul {
+            let text = String::from_utf8_lossy(&bytes).replace('\0', "\\u0000");
+            // No NUL is left after the replacement: the default is never taken.
+            CString::new(text).unwrap_or_default()
+        } else {
+            // SAFETY: `bytes` holds no NUL: checked by `concat`, promised to `concat_json`.
+            unsafe { CString::from_vec_unchecked(bytes) }
         };
         let raw = c.into_raw().cast::<u8>();
         match NonNull::new(raw) {

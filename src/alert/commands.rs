@@ -279,7 +279,7 @@ fn add_with(
         Some(s) => s,
         None => create_stream(ctx, name, &key, config::default_settings(), None)?,
     };
-    let json = doc.json.clone();
+    let json = doc.json().clone();
     // Stored exactly as sent: replicate the client's own argument.
     let doc_arg = match sent {
         Some(s) if std::ptr::eq(json.as_bytes(), s.as_slice()) => ffi::DocArg::Sent(s),
@@ -565,7 +565,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         config::max_document_bytes()
     };
     let doc = parse_document(&raw_doc, max)?;
-    let replay_doc = doc.json.to_string();
+    let replay_doc = doc.json().to_string();
     let key = ctx.open_key_writable(&name);
     let existing = keys::write::<Stream>(&key)?;
     if let Some(stream) = &existing {

@@ -97,11 +97,20 @@ impl Fingerprint {
     }
 }
 
+impl<'a> Document<'a> {
+    /// The document as sent, with insignificant whitespace removed: valid JSON.
+    pub fn json(&self) -> &Cow<'a, str> {
+        &self.json
+    }
+}
+
 /// A validated document, ready to store; borrows from the bytes it was parsed from.
 #[derive(Debug, Clone)]
 pub struct Document<'a> {
-    /// The document as sent, with insignificant whitespace removed.
-    pub json: Cow<'a, str>,
+    /// The document as sent, with insignificant whitespace removed. Private: only
+    /// `parse_document` makes a Document, so this text is valid JSON, hence holds no NUL byte
+    /// (`Document::json`; the stream relies on it to store it as a C string).
+    json: Cow<'a, str>,
     pub severity: Severity,
     pub source: Cow<'a, str>,
     pub fingerprint: Fingerprint,
