@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(fields.is_ok(), "accepted, but not an object: {:?}", doc.json());
     let again = parse_document(doc.json().as_bytes(), 0)
         .unwrap_or_else(|e| panic!("the stored form is refused ({e}): {:?}", doc.json()));
-    assert_eq!(again.json, doc.json(), "the stored form is stored as it is");
+    assert_eq!(again.json(), doc.json(), "the stored form is stored as it is");
     assert_eq!(again.severity, doc.severity);
     assert_eq!(again.source, doc.source);
     assert_eq!(again.fingerprint.index_key(), doc.fingerprint.index_key());
