@@ -24,29 +24,12 @@ impl Text {
         t
     }
 
-    // `write!` costs more than the rest of ADD's reply; two u64 take at most 41 bytes. Two
-    // digits a step, from a table: half the divisions of one a step.
-    fn push_u64(&mut self, mut v: u64) {
-        const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    // `write!` costs more than the rest of ADD's reply; two u64 take at most 41 bytes.
+    fn push_u64(&mut self, v: u64) {
         let mut digits = [0u8; 20];
-        let mut n = 20;
-        while v >= 100 {
-            let d = (v % 100) as usize * 2;
-            v /= 100;
-            n -= 2;
-            digits[n..n + 2].copy_from_slice(&PAIRS[d..d + 2]);
-        }
-        if v >= 10 {
-            let d = v as usize * 2;
-            n -= 2;
-            digits[n..n + 2].copy_from_slice(&PAIRS[d..d + 2]);
-        } else {
-            n -= 1;
-            digits[n] = b'0' + v as u8;
-        }
-        let len = 20 - n;
-        self.buf[self.len..self.len + len].copy_from_slice(&digits[n..]);
-        self.len += len;
+        let d = vigil_core::decimal::digits(v, &mut digits);
+        self.buf[self.len..self.len + d.len()].copy_from_slice(d);
+        self.len += d.len();
     }
 
     /// A u64 in decimal.

@@ -12,6 +12,7 @@ pub mod alert;
 pub mod amount;
 pub mod chunked;
 pub mod codec;
+pub mod decimal;
 pub mod lru;
 pub mod memsize;
 pub mod quota;

@@ -1439,18 +1439,25 @@ impl Stream {
 
     /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
     pub fn render_into(&self, out: &mut String, id: &AlertId, a: &Alert) {
-        use std::fmt::Write;
+        use crate::decimal::push_u64;
         if self.write_open(out, a) {
             out.push(',');
         }
-        let _ = write!(
-            out,
-            "\"id\":\"{id}\",\"ts\":{},\"status\":\"{}\",\"count\":{},\"last_seen\":{}}}",
-            id.ts,
-            a.status.as_str(),
-            self.count_of(id, a),
-            a.last_seen
-        );
+        // `"id":"<ts>-<seq>","ts":<ts>,"status":"<st>","count":<n>,"last_seen":<ms>}`, without
+        // `write!` (a quarter of rendering an alert for RANGE).
+        out.push_str("\"id\":\"");
+        push_u64(out, id.ts);
+        out.push('-');
+        push_u64(out, id.seq);
+        out.push_str("\",\"ts\":");
+        push_u64(out, id.ts);
+        out.push_str(",\"status\":\"");
+        out.push_str(a.status.as_str());
+        out.push_str("\",\"count\":");
+        push_u64(out, self.count_of(id, a));
+        out.push_str(",\"last_seen\":");
+        push_u64(out, a.last_seen);
+        out.push('}');
     }
 }
 
