@@ -516,7 +516,9 @@ fn native_layout(opts: &Options, streams: u64) -> LayoutResult {
 
     let sampled = sample(&mut c, n, streams, base);
 
-    // BGREWRITEAOF (RDB preamble, the default).
+    // BGREWRITEAOF (RDB preamble, the default). An automatic rewrite the load started
+    // (auto-aof-rewrite-percentage) is let finish first: BGREWRITEAOF would be refused.
+    wait_background(&mut c, "aof_rewrite_in_progress");
     let t = Instant::now();
     exec(&mut c, &["BGREWRITEAOF"]);
     wait_background(&mut c, "aof_rewrite_in_progress");

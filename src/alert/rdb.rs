@@ -43,11 +43,13 @@ impl Persisted for Stream {
         for (alias, holder) in self.aliases() {
             aliases.entry(*holder).or_default().push(*alias);
         }
+        let mut doc = String::with_capacity(1024);
         for (id, a) in self.iter() {
             let folded = aliases.get(id).map_or(&[][..], Vec::as_slice);
+            self.document_into(&mut doc, a);
             import_argv(
                 id,
-                &self.document(a),
+                &doc,
                 a.status,
                 self.count_of(id, a),
                 a.last_seen,

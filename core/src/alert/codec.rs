@@ -65,6 +65,7 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
     out.put_u64(s.revision());
     out.put_u64(s.next_silence_id());
     out.put_u64(s.len() as u64);
+    let mut doc = String::with_capacity(1024);
     for (id, a) in s.iter() {
         for v in [
             id.ts,
@@ -76,7 +77,8 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
         ] {
             out.put_u64(v);
         }
-        out.put_bytes(s.document(a).as_bytes());
+        s.document_into(&mut doc, a);
+        out.put_bytes(doc.as_bytes());
     }
     out.put_u64(s.remembered_ids() as u64);
     for (alias, holder) in s.aliases() {

@@ -1425,9 +1425,16 @@ impl Stream {
     /// fields: what RDB, DUMP and the AOF rewrite keep.
     pub fn document(&self, a: &Alert) -> String {
         let mut out = String::with_capacity(a.doc.len() + 64);
-        self.write_open(&mut out, a);
-        out.push('}');
+        self.document_into(&mut out, a);
         out
+    }
+
+    /// `document`, into `out` after clearing it (RDB and AOF rewrite reuse one buffer for
+    /// every alert of the stream).
+    pub fn document_into(&self, out: &mut String, a: &Alert) {
+        out.clear();
+        self.write_open(out, a);
+        out.push('}');
     }
 
     /// The alert as clients see it: the document plus the five server fields.
