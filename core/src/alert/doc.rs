@@ -601,31 +601,9 @@ mod tests {
             r#"{"source":"a\"b","type":"","severity":"Low","fingerprint":"f"}"#,
         ];
         let alphabet = b"{}[]:,\"\\ -.0123456789aeilnorstwy\t\n";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         let mut checked = 0;
-        for _ in 0..20_000 {
-            let seed = seeds[(next() % seeds.len() as u64) as usize];
-            let mut bytes = seed.as_bytes().to_vec();
-            for _ in 0..1 + next() % 3 {
-                let pos = (next() % bytes.len() as u64) as usize;
-                let c = alphabet[(next() % alphabet.len() as u64) as usize];
-                match next() % 3 {
-                    0 => bytes[pos] = c,
-                    1 => bytes.insert(pos, c),
-                    _ => {
-                        bytes.remove(pos);
-                    }
-                }
-                if bytes.is_empty() {
-                    bytes.push(b'{');
-                }
-            }
+        for bytes in super::super::scan::mutations(&seeds, alphabet, 20_000, 0x2545_f491_4f6c_dd1d)
+        {
             let Ok(d) = parse_document(&bytes, 0) else {
                 continue;
             };

@@ -582,6 +582,42 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
     }
 }
 
+/// Test inputs: `count` documents, each a seed with one to three bytes replaced, inserted or
+/// removed (bytes from `alphabet`), drawn by xorshift from `state`: the same every run.
+#[cfg(test)]
+pub(crate) fn mutations<'s>(
+    seeds: &'s [&'s str],
+    alphabet: &'s [u8],
+    count: usize,
+    mut state: u64,
+) -> impl Iterator<Item = Vec<u8>> + 's {
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count).map(move |_| {
+        let seed = seeds[(next() % seeds.len() as u64) as usize];
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..1 + next() % 3 {
+            let pos = (next() % bytes.len() as u64) as usize;
+            let c = alphabet[(next() % alphabet.len() as u64) as usize];
+            match next() % 3 {
+                0 => bytes[pos] = c,
+                1 => bytes.insert(pos, c),
+                _ => {
+                    bytes.remove(pos);
+                }
+            }
+            if bytes.is_empty() {
+                bytes.push(b'{');
+            }
+        }
+        bytes
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,17 +812,6 @@ mod tests {
         assert!(scan(&deep_objects).is_err());
     }
 
-    /// xorshift: the same cases every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
-
     #[test]
     fn agrees_with_serde_on_mutated_documents() {
         let seeds = [
@@ -795,24 +820,7 @@ mod tests {
             r#"{ "severity" : "low" , "labels" : { } , "x" : [ ] }"#,
         ];
         let alphabet = b"{}[]:,\"\\ -+.eE0123456789abcdeflnrstu\t\n\x01\x7f";
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        for _ in 0..30_000 {
-            let seed = seeds[(rng.next() % seeds.len() as u64) as usize];
-            let mut bytes = seed.as_bytes().to_vec();
-            for _ in 0..1 + rng.next() % 3 {
-                let pos = (rng.next() % bytes.len() as u64) as usize;
-                let c = alphabet[(rng.next() % alphabet.len() as u64) as usize];
-                match rng.next() % 3 {
-                    0 => bytes[pos] = c,
-                    1 => bytes.insert(pos, c),
-                    _ => {
-                        bytes.remove(pos);
-                    }
-                }
-                if bytes.is_empty() {
-                    bytes.push(b'{');
-                }
-            }
+        for bytes in mutations(&seeds, alphabet, 30_000, 0x2545_f491_4f6c_dd1d) {
             if let Ok(doc) = std::str::from_utf8(&bytes) {
                 agrees(doc);
             }
