@@ -110,20 +110,7 @@ fn main() {
         // The native stream.
         call(&mut c, &["FLUSHALL"]).unwrap();
         let before = used_memory(&mut c);
-        call(
-            &mut c,
-            &[
-                "ALERT.CREATE",
-                "n:{s}",
-                "RETENTION",
-                "0",
-                "MAXLEN",
-                "0",
-                "DEDUP",
-                "300000",
-            ],
-        )
-        .unwrap();
+        create_keep_all(&mut c, "n:{s}");
         pipelined(
             &mut c,
             (0..n).map(|i| {

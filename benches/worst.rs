@@ -12,7 +12,7 @@
 
 #[path = "support/mod.rs"]
 mod support;
-use support::env_or;
+use support::{create_keep_all, env_or};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -73,20 +73,7 @@ fn time(
 /// Adds `n` alerts to `key` in batches of one EVAL each: ~300-byte documents, 100 sources,
 /// 1000 label values, one alert of TYPE `rare` with LABEL `rare=1`, the newest.
 fn fill_stream(c: &mut Connection, key: &str, n: u64) {
-    call(
-        c,
-        &[
-            "ALERT.CREATE",
-            key,
-            "RETENTION",
-            "0",
-            "MAXLEN",
-            "0",
-            "DEDUP",
-            "300000",
-        ],
-    )
-    .unwrap();
+    create_keep_all(c, key);
     let script = r#"
         local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
         for i = from, to do

@@ -50,6 +50,24 @@ pub fn exec(c: &mut Connection, args: &[&str]) -> redis::Value {
         .unwrap_or_else(|e| panic!("{:?}: {e}", &args[..args.len().min(4)]))
 }
 
+/// `ALERT.CREATE key RETENTION 0 MAXLEN 0 DEDUP 300000`: a stream that keeps every alert,
+/// with dedup on (what the size and worst-call runs fill).
+pub fn create_keep_all(c: &mut Connection, key: &str) {
+    exec(
+        c,
+        &[
+            "ALERT.CREATE",
+            key,
+            "RETENTION",
+            "0",
+            "MAXLEN",
+            "0",
+            "DEDUP",
+            "300000",
+        ],
+    );
+}
+
 /// `EVALSHA sha <keys> <args>` as strings.
 pub fn evalsha(sha: &str, keys: &[&str], args: &[&str]) -> Vec<String> {
     let mut v = vec![

@@ -171,8 +171,9 @@ fn invalid(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
 }
 
-/// A whole HTTP/1.1 reply (the connection was closed after it).
-pub(crate) fn parse_response(raw: &[u8]) -> io::Result<Response> {
+/// A whole HTTP/1.1 reply (the connection was closed after it). Public for the tests' own
+/// blocking client (tests/common/http.rs), which reads replies the same way.
+pub fn parse_response(raw: &[u8]) -> io::Result<Response> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -546,19 +546,8 @@ impl Stream {
             if let Some(target) = self.dedup_target(&doc.fingerprint, ts) {
                 if let Some(alert) = self.alerts.get_mut(&target) {
                     let old = alert.last_seen;
-                    let count = match alert.flags & FLAG_BIG_COUNT {
-                        0 => u64::from(alert.count),
-                        _ => self.big_counts.get(&target).copied().unwrap_or(u64::MAX),
-                    }
-                    .saturating_add(1);
-                    match u32::try_from(count) {
-                        Ok(c) => alert.count = c,
-                        Err(_) => {
-                            alert.flags |= FLAG_BIG_COUNT;
-                            alert.count = u32::MAX;
-                            self.big_counts.insert(target, count);
-                        }
-                    }
+                    let count = count_in(&self.big_counts, &target, alert).saturating_add(1);
+                    set_count(&mut self.big_counts, target, alert, count);
                     alert.last_seen = old.max(ts);
                     let (new, key, rev) = (alert.last_seen, alert.fp_key, alert.rev);
                     self.dedup.touch(key, &target, old, new);
@@ -1077,9 +1066,11 @@ impl Stream {
             return false;
         }
         // The quick text test first: most documents fail a rare LABEL without being parsed.
-        q.labels.is_empty()
-            || (filter::labels_may_match(&q.labels, &a.doc)
-                && filter::labels_match_parsed(&q.labels, &doc::fields(&a.doc)))
+        q.labels.is_empty() || {
+            let text = a.stored();
+            filter::labels_may_match(&q.labels, text)
+                && filter::labels_match_parsed(&q.labels, &doc::fields(text))
+        }
     }
 
     /// The alerts of the range that pass the filters, in the query's direction, walking the
@@ -1393,6 +1384,27 @@ impl<'s> Candidates<'s> {
     }
 }
 
+/// `a`'s count (held under `id`): its own field, or `big` once it passed u32::MAX.
+fn count_in(big: &HashMap<AlertId, u64>, id: &AlertId, a: &Alert) -> u64 {
+    match a.flags & FLAG_BIG_COUNT {
+        0 => u64::from(a.count),
+        _ => big.get(id).copied().unwrap_or(u64::from(a.count)),
+    }
+}
+
+/// Sets `a`'s count (held under `id`): in its own field while it fits in a u32, in `big` from
+/// then on.
+fn set_count(big: &mut HashMap<AlertId, u64>, id: AlertId, a: &mut Alert, count: u64) {
+    match u32::try_from(count) {
+        Ok(c) if a.flags & FLAG_BIG_COUNT == 0 => a.count = c,
+        _ => {
+            a.flags |= FLAG_BIG_COUNT;
+            a.count = u32::MAX;
+            big.insert(id, count);
+        }
+    }
+}
+
 impl Alert {
     /// The stored text: the document less the members kept beside it (severity, source and
     /// type when written plainly); its labels and every other field are there as sent.
@@ -1405,14 +1417,7 @@ impl Alert {
 impl Stream {
     /// The occurrences folded into `a` (held under `id`).
     pub fn count_of(&self, id: &AlertId, a: &Alert) -> u64 {
-        if a.flags & FLAG_BIG_COUNT == 0 {
-            u64::from(a.count)
-        } else {
-            self.big_counts
-                .get(id)
-                .copied()
-                .unwrap_or(u64::from(a.count))
-        }
+        count_in(&self.big_counts, id, a)
     }
 
     /// Writes `a`'s document without its closing brace; whether it has any member.
