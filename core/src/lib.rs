@@ -13,6 +13,7 @@ pub mod amount;
 pub mod chunked;
 pub mod codec;
 pub mod decimal;
+pub mod deltas;
 pub mod lru;
 pub mod memsize;
 pub mod quota;

@@ -8,15 +8,16 @@
 //! and a list per value would cost more than the alert. A LABEL filter is checked on the
 //! alerts the other filters leave (or on the range when it is the only filter).
 //!
-//! Memory: an 8-byte entry per alert in its source's list and in its type's list (and in its
-//! severity's for a high or critical one; 16 bytes in a list that holds an ID whose seq
-//! passed 2^16), plus about 80 bytes per distinct value (a 40-byte slot, its list's own
-//! allocation). Sources and
-//! types are interned per stream, so the alert holds their IDs.
+//! Memory: an entry per alert in its source's list and in its type's list (and in its
+//! severity's for a high or critical one), each ID coded as its difference to the one before
+//! (`DeltaSeq`: 1 to 3 bytes; whole 16-byte IDs in a list that holds an ID whose seq passed
+//! 2^16), plus about 80 bytes per distinct value (a 40-byte slot, its list's own allocation).
+//! Sources and types are interned per stream, so the alert holds their IDs.
 
 use super::doc::Severity;
 use super::id::AlertId;
 use crate::chunked::ChunkedMap;
+use crate::deltas::DeltaSeq;
 use crate::memsize::{alloc_size, worth_shrinking};
 use std::mem::size_of;
 
@@ -56,8 +57,9 @@ fn packed_at_most(id: &AlertId) -> u64 {
 #[derive(Debug, Clone)]
 pub enum List {
     Small(Vec<AlertId>),
-    /// Longer lists whose IDs all pack: 8 bytes an entry.
-    Packed(ChunkedMap<u64, ()>),
+    /// Longer lists whose IDs all pack: each coded against the one before, 1 to 3 bytes
+    /// an entry (`DeltaSeq`).
+    Packed(DeltaSeq<1>),
     /// Longer lists with an ID that does not pack: 16 bytes an entry.
     Large(ChunkedMap<AlertId, ()>),
 }
@@ -78,7 +80,7 @@ impl List {
     pub fn contains(&self, id: &AlertId) -> bool {
         match self {
             List::Small(v) => v.binary_search(id).is_ok(),
-            List::Packed(m) => pack(id).is_some_and(|p| m.contains_key(&p)),
+            List::Packed(m) => pack(id).is_some_and(|p| m.contains(p)),
             List::Large(m) => m.contains_key(id),
         }
     }
@@ -86,9 +88,9 @@ impl List {
     /// A list of these IDs (sorted, distinct) past the small size: packed if they all pack.
     fn long(ids: impl Iterator<Item = AlertId> + Clone) -> List {
         if ids.clone().all(|id| pack(&id).is_some()) {
-            let mut m = ChunkedMap::new();
-            for id in ids {
-                let _ = m.insert(id.ts << 16 | id.seq, ());
+            let mut m = DeltaSeq::new();
+            for p in ids.filter_map(|id| pack(&id)) {
+                m.insert([p]);
             }
             List::Packed(m)
         } else {
@@ -112,12 +114,12 @@ impl List {
             }
             List::Packed(m) => match pack(&id) {
                 Some(p) => {
-                    let _ = m.insert(p, ());
+                    m.insert([p]);
                 }
                 None => {
                     let mut wide = ChunkedMap::new();
-                    for (p, _) in m.iter() {
-                        let _ = wide.insert(unpack(*p), ());
+                    for [p] in m.iter_from(0) {
+                        let _ = wide.insert(unpack(p), ());
                     }
                     let _ = wide.insert(id, ());
                     *self = List::Large(wide);
@@ -141,7 +143,7 @@ impl List {
             }
             List::Packed(m) => {
                 if let Some(p) = pack(id) {
-                    m.remove(&p);
+                    m.remove(p);
                 }
             }
             List::Large(m) => {
@@ -158,8 +160,7 @@ impl List {
                 (Some(v[from..].iter().copied()), None, None)
             }
             List::Packed(m) => {
-                let from =
-                    packed_at_least(&start).map(|p| m.iter_from(&p).map(|(p, _)| unpack(*p)));
+                let from = packed_at_least(&start).map(|p| m.iter_from(p).map(|[p]| unpack(p)));
                 (None, from, None)
             }
             List::Large(m) => (None, None, Some(m.iter_from(&start).map(|(id, _)| *id))),
@@ -197,8 +198,8 @@ impl List {
                 Box::new(self.ids_from(start).take_while(move |id| *id <= end))
             }
             (List::Packed(m), true) => Box::new(
-                m.iter_rev_from(&packed_at_most(&end))
-                    .map(|(p, _)| unpack(*p))
+                m.iter_rev_from(packed_at_most(&end))
+                    .map(|[p]| unpack(p))
                     .take_while(move |id| *id >= start),
             ),
             (List::Large(m), false) => Box::new(

@@ -1,23 +1,26 @@
 //! The revision index: the revision of each alert's last change, mapped to the alert, for
 //! ALERT.READ's walk in revision order.
 //!
-//! Memory: 16 bytes an alert (the revision and the ID packed in 8 bytes, `AlertId::pack`), in
-//! chunks that in-order changes fill. A stream that holds an ID that does not pack (a seq past
-//! 2^16 or a ts past the year 10889, which only explicit IDs give) keeps the ID whole, 24
-//! bytes an alert, from then on.
+//! Memory: about 3 bytes an alert (the revision and the ID packed in 8 bytes, `AlertId::pack`,
+//! each coded as its difference to the entry before, `DeltaSeq`), in blocks that in-order
+//! changes fill. A stream that holds an ID that does not pack (a seq past 2^16 or a ts past
+//! the year 10889, which only explicit IDs give) keeps the ID whole, 24 bytes an alert, from
+//! then on.
 
 use super::id::AlertId;
 use crate::chunked::ChunkedMap;
+use crate::deltas::DeltaSeq;
 
 #[derive(Debug, Clone)]
 pub enum RevIndex {
-    Packed(ChunkedMap<u64, u64>),
+    /// (revision, packed ID), each coded against the one before (`DeltaSeq`).
+    Packed(DeltaSeq<2>),
     Wide(ChunkedMap<u64, AlertId>),
 }
 
 impl Default for RevIndex {
     fn default() -> Self {
-        RevIndex::Packed(ChunkedMap::new())
+        RevIndex::Packed(DeltaSeq::new())
     }
 }
 
@@ -41,14 +44,14 @@ impl RevIndex {
     pub fn insert(&mut self, rev: u64, id: AlertId) -> bool {
         match self {
             RevIndex::Packed(m) => match id.pack() {
-                Some(p) => m.insert(rev, p).is_ok(),
+                Some(p) => m.insert([rev, p]),
                 None => {
-                    if m.contains_key(&rev) {
+                    if m.contains(rev) {
                         return false;
                     }
                     let mut wide = ChunkedMap::new();
-                    for (r, p) in m.iter_from(&0) {
-                        let _ = wide.insert(*r, AlertId::unpack(*p));
+                    for [r, p] in m.iter_from(0) {
+                        let _ = wide.insert(r, AlertId::unpack(p));
                     }
                     let _ = wide.insert(rev, id);
                     *self = RevIndex::Wide(wide);
@@ -61,14 +64,14 @@ impl RevIndex {
 
     pub fn remove(&mut self, rev: &u64) -> Option<AlertId> {
         match self {
-            RevIndex::Packed(m) => m.remove(rev).map(AlertId::unpack),
+            RevIndex::Packed(m) => m.remove(*rev).map(|[_, p]| AlertId::unpack(p)),
             RevIndex::Wide(m) => m.remove(rev),
         }
     }
 
     pub fn contains_key(&self, rev: &u64) -> bool {
         match self {
-            RevIndex::Packed(m) => m.contains_key(rev),
+            RevIndex::Packed(m) => m.contains(*rev),
             RevIndex::Wide(m) => m.contains_key(rev),
         }
     }
@@ -77,7 +80,7 @@ impl RevIndex {
     pub fn iter_from<'a>(&'a self, start: &u64) -> Box<dyn Iterator<Item = (u64, AlertId)> + 'a> {
         match self {
             RevIndex::Packed(m) => {
-                Box::new(m.iter_from(start).map(|(r, p)| (*r, AlertId::unpack(*p))))
+                Box::new(m.iter_from(*start).map(|[r, p]| (r, AlertId::unpack(p))))
             }
             RevIndex::Wide(m) => Box::new(m.iter_from(start).map(|(r, id)| (*r, *id))),
         }
