@@ -777,6 +777,98 @@ fn the_sweep_finds_streams_after_a_load() {
 /// The stored form of a document leaves out its leading severity, source and type members
 /// (BENCHMARKS.md, memory): what comes back is the document as sent, key order included, also
 /// after DUMP/RESTORE and a reload from the RDB.
+/// Member names are stored as codes of the stream's key table (docs/commands.md, "Key
+/// table"): documents come back as sent whether a name was coded or, once the table is full,
+/// written out; filters, groups and silences read the names; saving and loading, trimming to
+/// none and adding again keep the texts.
+#[test]
+fn member_names_are_coded_and_come_back() {
+    let s = Server::start();
+    let mut c = s.client();
+    call(
+        &mut c,
+        &["ALERT.CREATE", "k", "RETENTION", "0", "MAXLEN", "0"],
+    )
+    .unwrap();
+    let t = now_ms();
+    // 130 documents, each with names of its own (the table holds 120), shared names at every
+    // depth, a name with a space before its colon, an escaped name and a long one.
+    let long = "n".repeat(40);
+    let docs: Vec<String> = (0..130)
+        .map(|i| {
+            format!(
+                r#"{{"severity":"high","source":"s{m}","labels":{{"host":"h{i}","k{i}":"v"}},"k{i}":{{"n{i}":[{{"deep":true}}]}},"message":"m {i}","spaced" : 1,"esc\u0061pe":2,"{long}":3}}"#,
+                m = i % 3
+            )
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let ts = (t + i as i64).to_string();
+        let (o, id, _) = add(&mut c, &["k", d, "TS", &ts]);
+        assert_eq!(o, "added", "{d}");
+        ids.push(id.unwrap());
+    }
+    let check = |c: &mut redis::Connection, ids: &[String], when: &str| {
+        let mut args = vec!["ALERT.GET", "k"];
+        args.extend(ids.iter().map(String::as_str));
+        let got: Vec<String> = redis::from_redis_value(&call(c, &args).unwrap()).unwrap();
+        for ((d, id), text) in docs.iter().zip(ids).zip(got) {
+            let body = d.strip_suffix('}').unwrap();
+            assert!(
+                text.starts_with(&format!("{body},\"id\":\"{id}\"")),
+                "{when}: {d} came back as {text}"
+            );
+        }
+        // LABEL reads label names, coded (early documents) or written out (late ones).
+        for (i, name) in [
+            (5, "host=h5"),
+            (5, "k5=v"),
+            (129, "k129=v"),
+            (129, "host=h129"),
+        ] {
+            let v = call(c, &["ALERT.RANGE", "k", "-", "+", "LABEL", name]).unwrap();
+            let found = alerts(v);
+            assert_eq!(found.len(), 1, "{when}: LABEL {name}");
+            assert_eq!(found[0]["id"], ids[i].as_str(), "{when}: LABEL {name}");
+        }
+        let v = call(c, &["ALERT.GROUPS", "k", "-", "+", "BY", "label:k7"]).unwrap();
+        let groups: Vec<(Option<String>, i64, i64, i64)> = redis::from_redis_value(&v).unwrap();
+        let sizes: Vec<(Option<String>, i64)> =
+            groups.into_iter().map(|(v, n, _, _)| (v, n)).collect();
+        assert_eq!(sizes, [(None, 129), (Some("v".into()), 1)], "{when}");
+    };
+    check(&mut c, &ids, "as added");
+    let until = (t + 3_600_000).to_string();
+    call(
+        &mut c,
+        &["ALERT.SILENCE", "k", "UNTIL", &until, "LABEL", "k3=v"],
+    )
+    .unwrap();
+    // RESP2: one flat array of fields per silence; `covered` counts the alerts it matches.
+    let v = call(&mut c, &["ALERT.SILENCES", "k"]).unwrap();
+    let silences: Vec<Vec<redis::Value>> = redis::from_redis_value(&v).unwrap();
+    let fields = &silences[0];
+    let at = fields
+        .iter()
+        .position(|f| redis::from_redis_value::<String>(f).is_ok_and(|f| f == "covered"))
+        .expect("a covered field");
+    let covered: i64 = redis::from_redis_value(&fields[at + 1]).unwrap();
+    assert_eq!(covered, 1, "the silence on label k3 covers one alert");
+    call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+    check(&mut c, &ids, "after DEBUG RELOAD");
+    // Trimmed to none (the table starts again), then the same documents again.
+    call(&mut c, &["ALERT.TRIM", "k", "MAXLEN", "0"]).unwrap();
+    ids.clear();
+    for (i, d) in docs.iter().enumerate() {
+        let ts = (t + 1000 + i as i64).to_string();
+        let (o, id, _) = add(&mut c, &["k", d, "TS", &ts]);
+        assert_eq!(o, "added", "{d}");
+        ids.push(id.unwrap());
+    }
+    check(&mut c, &ids, "after a trim to none");
+}
+
 #[test]
 fn documents_come_back_as_sent() {
     let s = Server::start();

@@ -1,14 +1,16 @@
 //! An alert document as ALERT.ADD receives it: `parse_document` either refuses it or accepts
 //! a JSON object (serde_json agrees it is JSON, and an object), and what it stores parses again
 //! to the same severity, source and fingerprint. JSON is what serde_json reads as syntax
-//! (`IgnoredAny`). What is kept in memory (`strip`, less the members the alert holds beside
-//! it) and written back (`write_open`) is the same JSON and parses to the same fields. A lone
+//! (`IgnoredAny`). What is kept in memory (`stored`: `strip`'s text, less the members the
+//! alert holds beside it, with its keys coded) and written back (`write_open`) is the same
+//! JSON and parses to the same fields. A lone
 //! surrogate in a string or a number past f64 are JSON, which a
 //! `serde_json::Value` cannot hold (the module keeps them, as vigil-client does).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_core::alert::doc::{parse_document, strip, write_open};
+use vigil_core::alert::doc::{parse_document, stored, strip, write_open};
+use vigil_core::alert::keys::KeyTable;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = parse_document(data, 0) else {
@@ -26,9 +28,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.source, doc.source);
     assert_eq!(again.fingerprint.index_key(), doc.fingerprint.index_key());
     let (pieces, mask) = strip(&doc);
-    let stored = pieces.concat();
+    let plain = pieces.concat();
+    let mut keys = KeyTable::default();
+    let (coded, layout, _) = stored(&doc, &mut keys);
+    assert_eq!(layout, mask);
+    assert!(!coded.contains(&0), "a NUL in the stored form: {coded:?}");
+    let coded = String::from_utf8(coded).expect("the stored form is UTF-8");
+    assert_eq!(keys.expand(&coded), plain, "the keys come back");
     let mut back = String::new();
-    write_open(&mut back, &stored, mask, doc.severity, &doc.source, &doc.kind);
+    write_open(&mut back, &coded, &keys, mask, doc.severity, &doc.source, &doc.kind);
     back.push('}');
     let whole = parse_document(back.as_bytes(), 0)
         .unwrap_or_else(|e| panic!("written back, refused ({e}): {:?} -> {back:?}", doc.json()));

@@ -12,7 +12,13 @@ pub fn covered_by_each(stream: &Stream) -> Vec<u64> {
     let silences: Vec<&Silence> = stream.silences().collect();
     let without_doc: Vec<Filter> = silences.iter().map(|s| s.matchers.without_doc()).collect();
     let mut counts = vec![0; silences.len()];
+    let any_labels = silences.iter().any(|s| !s.matchers.labels.is_empty());
     for (_, a) in stream.iter() {
+        // Written out (keys coded) only when some silence reads it.
+        let text = match any_labels {
+            true => stream.stored(a),
+            false => Default::default(),
+        };
         let mut fields = None;
         for (i, s) in silences.iter().enumerate() {
             let m = &s.matchers;
@@ -22,7 +28,7 @@ pub fn covered_by_each(stream: &Stream) -> Vec<u64> {
             // Labels: the document read once, then matched by every silence that has some
             // (cheaper than the quick text test of each).
             if !m.labels.is_empty()
-                && !m.matches_parsed(fields.get_or_insert_with(|| doc::fields(a.stored())))
+                && !m.matches_parsed(fields.get_or_insert_with(|| doc::fields(&text)))
             {
                 continue;
             }
@@ -108,7 +114,8 @@ mod tests {
                 let m = &x.matchers;
                 s.iter()
                     .filter(|(_, a)| {
-                        s.matches(&m.without_doc(), a) && m.matches_parsed(&doc::fields(a.stored()))
+                        s.matches(&m.without_doc(), a)
+                            && m.matches_parsed(&doc::fields(&s.stored(a)))
                     })
                     .count() as u64
             })

@@ -1,7 +1,8 @@
 //! Alert documents: validation, the fields the module reads, the default fingerprint, and the
 //! JSON rendering with the server fields. No Redis API here.
 
-use super::scan::{scan, Fields, Lead, ScanError};
+use super::keys::KeyTable;
+use super::scan::{scan, Fields, KeySpans, Lead, ScanError};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +43,17 @@ impl Severity {
             Severity::Medium => "medium",
             Severity::Low => "low",
             Severity::Info => "info",
+        }
+    }
+
+    /// The member `"severity":"<name>"` as a document holds it.
+    pub fn member(self) -> &'static str {
+        match self {
+            Severity::Critical => "\"severity\":\"critical\"",
+            Severity::High => "\"severity\":\"high\"",
+            Severity::Medium => "\"severity\":\"medium\"",
+            Severity::Low => "\"severity\":\"low\"",
+            Severity::Info => "\"severity\":\"info\"",
         }
     }
 
@@ -121,6 +133,8 @@ pub struct Document<'a> {
     /// The members at the start of `json` that can be left out of the stored text
     /// ([`strip`]).
     pub lead: Lead,
+    /// Where the first plain keys are in `json` ([`stored`]).
+    pub keys: KeySpans,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,17 +211,23 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         )),
     };
     // Only a document with line breaks between its tokens needs compacting.
-    let (json, lead) = if f.newline {
+    let (json, lead, keys) = if f.newline {
         let json = minify(text);
-        // Rare (pretty-printed documents): read again for the run's end in the compacted text.
-        let lead = scan(&json).map(|g| g.lead).unwrap_or_default();
-        (json, lead)
+        // Rare (pretty-printed documents): read again for the run's end and the keys in the
+        // compacted text.
+        let (lead, keys) = scan(&json).map(|g| (g.lead, g.keys)).unwrap_or_default();
+        (json, lead, keys)
     } else {
         let json = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\r'));
         let off = text.len() - text.trim_start_matches([' ', '\t', '\r']).len();
         let mut lead = f.lead;
         lead.end = lead.end.saturating_sub(off);
-        (Cow::Borrowed(json), lead)
+        let keys = if off == 0 {
+            f.keys
+        } else {
+            f.keys.shifted(off)
+        };
+        (Cow::Borrowed(json), lead, keys)
     };
     Ok(Document {
         json,
@@ -217,21 +237,32 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         kind,
         labels,
         lead,
+        keys,
     })
 }
 
-/// The document as kept in memory: `json` less its leading run of plain `severity`,
-/// `source` and `type` members ([`Lead`]), which the alert keeps beside it anyway and
-/// [`write_open`] writes back first, in the same order. Saves ~55 bytes of a typical 300-byte
+/// The document as kept in memory, before its keys are coded ([`stored`] does both): `json`
+/// less its leading run of plain `severity`, `source` and `type` members ([`Lead`]), which
+/// the alert keeps beside it anyway and [`write_open`] writes back first, in the same order. Saves ~55 bytes of a typical 300-byte
 /// alert whose producer writes these fields first; any other document is kept whole. Returns
 /// the text to keep, in two pieces (not copied here), and the run's layout (`Lead::layout`).
 pub fn strip<'d>(doc: &'d Document<'_>) -> ([&'d str; 2], u8) {
+    let json: &str = &doc.json;
+    match strip_at(doc) {
+        (0, _) => ([json, ""], 0),
+        (rest, layout) => (["{", &json[rest..]], layout),
+    }
+}
+
+/// Where the text [`strip`] keeps starts in `json` (after it, `{`), and the run's layout;
+/// (0, 0) when the document is kept whole.
+fn strip_at(doc: &Document<'_>) -> (usize, u8) {
     let json: &str = &doc.json;
     let lead = doc.lead;
     let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let b = json.as_bytes();
     if lead.is_empty() || lead.end > b.len() {
-        return ([json, ""], 0);
+        return (0, 0);
     }
     let mut rest = lead.end;
     while rest < b.len() && ws(b[rest]) {
@@ -243,10 +274,49 @@ pub fn strip<'d>(doc: &'d Document<'_>) -> ([&'d str; 2], u8) {
             rest += 1;
         }
     }
-    match json.get(rest..) {
-        Some(tail) => (["{", tail], lead.layout),
-        None => ([json, ""], 0),
+    if rest == 0 || !json.is_char_boundary(rest) {
+        return (0, 0);
     }
+    (rest, lead.layout)
+}
+
+/// The text an alert stores: what [`strip`] keeps, with each plain key the scanner found
+/// (`Document::keys`) written as its code in `keys` (the stream's table, which learns new
+/// names while it has room; [`KeyTable::expand_into`] writes them out again). Returns the
+/// bytes (their length + 1 reserved, for a terminating NUL), the run's layout, and whether
+/// any key was coded. The bytes are UTF-8 and hold no NUL (JSON text and ASCII codes).
+pub fn stored(doc: &Document<'_>, keys: &mut KeyTable) -> (Vec<u8>, u8, bool) {
+    let json: &str = &doc.json;
+    let (rest, layout) = strip_at(doc);
+    let mut codes = [(0usize, 0usize, [0u8; 2], 0usize); KeySpans::MAX];
+    let mut n = 0;
+    let mut len = json.len() - rest + usize::from(rest > 0);
+    for (start, end) in doc.keys.iter() {
+        if start < rest || end > json.len() {
+            continue;
+        }
+        let Some(span) = json.get(start..end) else {
+            continue;
+        };
+        if let Some((code, code_len)) = keys.code(span) {
+            codes[n] = (start, end, code, code_len);
+            n += 1;
+            len -= end - start - code_len;
+        }
+    }
+    let mut out = Vec::with_capacity(len + 1);
+    if rest > 0 {
+        out.push(b'{');
+    }
+    let b = json.as_bytes();
+    let mut at = rest;
+    for &(start, end, code, code_len) in &codes[..n] {
+        out.extend_from_slice(&b[at..start]);
+        out.extend_from_slice(&code[..code_len]);
+        at = end;
+    }
+    out.extend_from_slice(&b[at..]);
+    (out, layout, n > 0)
 }
 
 /// Writes a stored document back as text, without its closing brace: `{`, the members
@@ -255,6 +325,7 @@ pub fn strip<'d>(doc: &'d Document<'_>) -> ([&'d str; 2], u8) {
 pub fn write_open(
     out: &mut String,
     stored: &str,
+    keys: &KeyTable,
     layout: u8,
     severity: Severity,
     source: &str,
@@ -263,19 +334,23 @@ pub fn write_open(
     out.push('{');
     let mut any = false;
     for field in Lead::fields(layout) {
-        let (name, value) = match field {
-            0 => ("severity", severity.as_str()),
-            1 => ("source", source),
-            _ => ("type", kind),
-        };
         if any {
             out.push(',');
         }
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":\"");
-        out.push_str(value);
-        out.push('"');
+        // Whole members from constants where they can be: fewer pieces to append.
+        match field {
+            0 => out.push_str(severity.member()),
+            1 => {
+                out.push_str("\"source\":\"");
+                out.push_str(source);
+                out.push('"');
+            }
+            _ => {
+                out.push_str("\"type\":\"");
+                out.push_str(kind);
+                out.push('"');
+            }
+        }
         any = true;
     }
     let body = stored.strip_suffix('}').unwrap_or(stored).trim_end();
@@ -284,7 +359,7 @@ pub fn write_open(
         if any {
             out.push(',');
         }
-        out.push_str(body);
+        keys.expand_into(body, out);
         any = true;
     }
     any
@@ -497,15 +572,35 @@ mod tests {
         assert_eq!(minify("{\"s\":\"tab\\tnl\\n\"}"), "{\"s\":\"tab\\tnl\\n\"}");
     }
 
-    /// What `strip` keeps, written back by `write_open`, for a document.
-    fn round_trip(text: &str) -> (String, u8, String) {
+    #[test]
+    fn severity_members_name_their_severity() {
+        for v in 0..5 {
+            let sev = Severity::from_u8(v);
+            assert_eq!(sev.member(), format!("\"severity\":\"{}\"", sev.as_str()));
+        }
+    }
+
+    /// What `strip` keeps, and the document written back by `write_open` from what `stored`
+    /// keeps (`strip`'s text with its keys coded by `keys`), for a document.
+    fn round_trip(text: &str, keys: &mut KeyTable) -> (String, u8, String) {
         let d = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let (pieces, mask) = strip(&d);
-        let stored = pieces.concat();
+        let plain = pieces.concat();
+        let (coded, layout, any) = stored(&d, keys);
+        assert_eq!(layout, mask, "{text}");
+        assert_eq!(
+            coded.capacity(),
+            coded.len() + 1,
+            "{text}: room for the NUL, no more"
+        );
+        assert!(!coded.contains(&0), "{text}");
+        let coded = String::from_utf8(coded).unwrap();
+        assert_eq!(any, coded != plain, "{text}");
+        assert_eq!(keys.expand(&coded), plain, "{text}");
         let mut out = String::new();
-        write_open(&mut out, &stored, mask, d.severity, &d.source, &d.kind);
+        write_open(&mut out, &coded, keys, mask, d.severity, &d.source, &d.kind);
         out.push('}');
-        (stored, mask, out)
+        (plain, mask, out)
     }
 
     #[test]
@@ -574,7 +669,7 @@ mod tests {
             ),
         ];
         for (text, want_mask, want_stored) in cases {
-            let (stored, mask, back) = round_trip(text);
+            let (stored, mask, back) = round_trip(text, &mut KeyTable::default());
             assert_eq!(
                 (stored.as_str(), mask),
                 (*want_stored, *want_mask),
@@ -586,7 +681,11 @@ mod tests {
             assert_eq!(a, b, "{text} came back as {back}");
             // What comes back strips the same way, to the same text; a document without
             // whitespace comes back as it was sent.
-            assert_eq!(round_trip(&back).2, back, "{text}");
+            assert_eq!(
+                round_trip(&back, &mut KeyTable::default()).2,
+                back,
+                "{text}"
+            );
             if !text.contains([' ', '\n']) {
                 assert_eq!(&back, text);
             }
@@ -602,12 +701,14 @@ mod tests {
         ];
         let alphabet = b"{}[]:,\"\\ -.0123456789aeilnorstwy\t\n";
         let mut checked = 0;
+        // One table for all: it fills up, and later documents keep some keys written out.
+        let mut keys = KeyTable::default();
         for bytes in super::super::scan::mutations(&seeds, alphabet, 20_000, 0x2545_f491_4f6c_dd1d)
         {
             let Ok(d) = parse_document(&bytes, 0) else {
                 continue;
             };
-            let (stored, mask, back) = round_trip(&d.json);
+            let (stored, mask, back) = round_trip(&d.json, &mut keys);
             let again = parse(&back).unwrap_or_else(|e| panic!("{:?} -> {back:?}: {e}", d.json));
             assert_eq!(
                 (again.severity, &again.source, &again.kind, &again.labels),
@@ -627,6 +728,11 @@ mod tests {
         assert!(
             checked > 1000,
             "only {checked} mutated documents were valid"
+        );
+        assert_eq!(
+            keys.len(),
+            KeyTable::MAX,
+            "the mutations fill the key table"
         );
     }
 

@@ -8,6 +8,7 @@ pub mod doc;
 pub mod filter;
 pub mod id;
 pub mod index;
+pub mod keys;
 pub mod revs;
 pub mod scan;
 pub mod stream;

@@ -30,6 +30,54 @@ pub struct Fields<'a> {
     /// They can be left out of the stored text and written again, in the same order, from
     /// what the alert keeps beside it (`doc::strip`).
     pub lead: Lead,
+    /// Where the first keys written plainly are (`KeySpans`), for the stream's key table.
+    pub keys: KeySpans,
+}
+
+/// The first [`KeySpans::MAX`] members' keys written plainly, in document order, at any depth:
+/// each the span of `"name":` (the quotes and the colon right after, no escape, no space
+/// before the colon), a name of 1 to [`KeySpans::MAX_NAME`] bytes. The stream stores each such
+/// span as a one- or two-byte code of its key table (`keys::KeyTable`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpans {
+    /// (start, length) of each span, in bytes.
+    spans: [(u32, u32); KeySpans::MAX],
+    len: u8,
+}
+
+impl KeySpans {
+    pub const MAX: usize = 16;
+    pub const MAX_NAME: usize = 32;
+
+    #[inline]
+    fn push(&mut self, start: usize, len: usize) {
+        let n = usize::from(self.len);
+        if n < Self::MAX {
+            if let (Ok(start), Ok(len)) = (u32::try_from(start), u32::try_from(len)) {
+                self.spans[n] = (start, len);
+                self.len += 1;
+            }
+        }
+    }
+
+    /// The spans as (start, end) byte offsets, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.spans[..usize::from(self.len)]
+            .iter()
+            .map(|&(s, l)| (s as usize, s as usize + l as usize))
+    }
+
+    /// The spans moved `by` bytes to the left (the text they index lost that many leading
+    /// bytes); a span that would start before 0 is dropped.
+    pub fn shifted(&self, by: usize) -> KeySpans {
+        let mut out = KeySpans::default();
+        for (s, e) in self.iter() {
+            if s >= by {
+                out.push(s - by, e - s);
+            }
+        }
+        out
+    }
 }
 
 /// See [`Fields::lead`].
@@ -93,17 +141,22 @@ struct Parser<'a> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// A mask with the high bit set in each byte of `w` that is `"`, `\` or below 0x20 — exact for
-/// the lowest such byte (a borrow can only mark bytes above a true one), which is the one
-/// used.
+/// A mask with the high bit set in each byte of `w` below 0x20 — exact for the lowest such
+/// byte (a borrow can only mark bytes above a true one), which is the one used. (Also how the
+/// key table finds its codes in a stored text.)
+#[inline]
+pub(crate) fn controls(w: u64) -> u64 {
+    w.wrapping_sub(ONES * 0x20) & !w & HIGHS
+}
+
+/// As [`controls`], for the bytes that are `"`, `\` or below 0x20.
 #[inline]
 fn special(w: u64) -> u64 {
     let quote = w ^ (ONES * b'"' as u64);
     let slash = w ^ (ONES * b'\\' as u64);
     let zero_q = quote.wrapping_sub(ONES) & !quote;
     let zero_s = slash.wrapping_sub(ONES) & !slash;
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
-    (zero_q | zero_s | control) & HIGHS
+    ((zero_q | zero_s) & HIGHS) | controls(w)
 }
 
 impl<'a> Parser<'a> {
@@ -254,7 +307,7 @@ impl<'a> Parser<'a> {
 
     /// Any value, checked and skipped; containers iteratively, up to MAX_DEPTH deep (the
     /// document's own object counts as the first level).
-    fn skip_value(&mut self, depth: usize) -> Result<(), ScanError> {
+    fn skip_value(&mut self, depth: usize, keys: &mut KeySpans) -> Result<(), ScanError> {
         // The open containers: true for an object.
         let mut stack: Vec<bool> = Vec::new();
         loop {
@@ -278,7 +331,7 @@ impl<'a> Parser<'a> {
                     } else {
                         stack.push(object);
                         if object {
-                            self.key_colon()?;
+                            self.key_colon(keys)?;
                         }
                         continue;
                     }
@@ -299,7 +352,7 @@ impl<'a> Parser<'a> {
                     Some(b',') => {
                         self.i += 1;
                         if object {
-                            self.key_colon()?;
+                            self.key_colon(keys)?;
                         }
                         break;
                     }
@@ -323,10 +376,21 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Notes a key just read (its contents `start..end`, the parser just past its closing
+    /// quote) when it is written plainly and its colon follows at once.
+    #[inline]
+    fn note_key(&self, keys: &mut KeySpans, start: usize, end: usize, escaped: bool) {
+        let n = end - start;
+        if !escaped && (1..=KeySpans::MAX_NAME).contains(&n) && self.peek() == Some(b':') {
+            keys.push(start - 1, n + 3);
+        }
+    }
+
     /// A member's key and its colon (the key only checked).
-    fn key_colon(&mut self) -> Result<(), ScanError> {
+    fn key_colon(&mut self, keys: &mut KeySpans) -> Result<(), ScanError> {
         self.expect(b'"', "expected a key")?;
-        self.string_raw()?;
+        let (start, end, escaped) = self.string_raw()?;
+        self.note_key(keys, start, end, escaped);
         self.expect(b':', "expected ':'")
     }
 
@@ -335,10 +399,11 @@ impl<'a> Parser<'a> {
     fn text_field(
         &mut self,
         name: &'static str,
+        keys: &mut KeySpans,
     ) -> Result<Result<Cow<'a, str>, ScanError>, ScanError> {
         self.ws();
         if self.peek() != Some(b'"') {
-            self.skip_value(1)?;
+            self.skip_value(1, keys)?;
             return Ok(Err(ScanError::WrongType(name, "a string")));
         }
         self.i += 1;
@@ -350,10 +415,11 @@ impl<'a> Parser<'a> {
     #[allow(clippy::type_complexity)]
     fn labels(
         &mut self,
+        keys: &mut KeySpans,
     ) -> Result<Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, ScanError>, ScanError> {
         self.ws();
         if self.peek() != Some(b'{') {
-            self.skip_value(1)?;
+            self.skip_value(1, keys)?;
             return Ok(Err(ScanError::WrongType("labels", LABELS_MUST)));
         }
         self.i += 1;
@@ -366,7 +432,16 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.expect(b'"', "expected a key")?;
-            let name = self.string()?;
+            let (start, end, escaped) = self.string_raw()?;
+            self.note_key(keys, start, end, escaped);
+            let raw = &self.text[start..end];
+            let name = if escaped {
+                Cow::Owned(unescape(raw).ok_or_else(|| {
+                    ScanError::Syntax(format!("invalid unicode escape at byte {start}"))
+                })?)
+            } else {
+                Cow::Borrowed(raw)
+            };
             self.expect(b':', "expected ':'")?;
             self.ws();
             if self.peek() == Some(b'"') {
@@ -374,7 +449,7 @@ impl<'a> Parser<'a> {
                 let value = self.string()?;
                 pairs.push((name, value));
             } else {
-                self.skip_value(2)?;
+                self.skip_value(2, keys)?;
                 wrong = true;
             }
             self.ws();
@@ -510,6 +585,7 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
             } else {
                 Cow::Borrowed(&text[start..end])
             };
+            p.note_key(&mut f.keys, start, end, escaped);
             p.expect(b':', "expected ':'")?;
             macro_rules! once {
                 ($slot:expr, $name:literal, $value:expr) => {{
@@ -535,18 +611,26 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
             };
             let key = key_of(&name);
             match key {
-                Key::Severity => once!(f.severity, "severity", p.text_field("severity")?),
-                Key::Source => once!(f.source, "source", p.text_field("source")?),
-                Key::Type => once!(f.kind, "type", p.text_field("type")?),
+                Key::Severity => once!(
+                    f.severity,
+                    "severity",
+                    p.text_field("severity", &mut f.keys)?
+                ),
+                Key::Source => once!(f.source, "source", p.text_field("source", &mut f.keys)?),
+                Key::Type => once!(f.kind, "type", p.text_field("type", &mut f.keys)?),
                 Key::Fingerprint => {
-                    once!(f.fingerprint, "fingerprint", p.text_field("fingerprint")?)
+                    once!(
+                        f.fingerprint,
+                        "fingerprint",
+                        p.text_field("fingerprint", &mut f.keys)?
+                    )
                 }
-                Key::Labels => once!(f.labels, "labels", p.labels()?),
+                Key::Labels => once!(f.labels, "labels", p.labels(&mut f.keys)?),
                 Key::Reserved(r) => {
-                    p.skip_value(1)?;
+                    p.skip_value(1, &mut f.keys)?;
                     refused.get_or_insert(ScanError::Reserved(r));
                 }
-                Key::Other => p.skip_value(1)?,
+                Key::Other => p.skip_value(1, &mut f.keys)?,
             }
             if leading {
                 let field = match key {
@@ -556,8 +640,9 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
                     _ => None,
                 };
                 match field {
-                    Some(k) => f.lead.push(k, p.i),
-                    None => leading = false,
+                    // At most three: a field given twice is refused, but only after the scan.
+                    Some(k) if f.lead.len() < 3 => f.lead.push(k, p.i),
+                    _ => leading = false,
                 }
             }
             p.ws();
@@ -681,6 +766,16 @@ mod tests {
             scan(r#"{"severity":"low","sev\u0065rity":"high"}"#),
             Err(ScanError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn a_repeated_known_field_ends_the_leading_run() {
+        // Found by the `document` fuzz target: four plain known members in a row overflowed
+        // the run's layout (a shift past u8 in debug builds) before the repeat was refused.
+        let doc = r#"{"severity":"low","type":"a","type":"b","type":"c","x":1}"#;
+        assert!(matches!(scan(doc), Err(ScanError::Duplicate(_))));
+        let doc = r#"{"severity":"low","type":"a","source":"s","x":1}"#;
+        assert_eq!(scan(doc).unwrap().lead.len(), 3);
     }
 
     #[test]

@@ -7,11 +7,13 @@ use super::doc::{self, Document, Fingerprint, Severity};
 use super::filter::{self, Filter};
 pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use super::index::{self, FilterIndex, List, Token};
+use super::keys::KeyTable;
 use super::revs::RevIndex;
 use crate::chunked::ChunkedMap;
 use crate::memsize::{self, alloc_size};
 use crate::thin::ThinText;
 use hashbrown::HashMap;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::mem::size_of;
@@ -60,10 +62,12 @@ const FLAG_DEDUP: u8 = 1; // has a fingerprint (is in the dedup index unless res
 const FLAG_EXPLICIT_FP: u8 = 2; // fingerprint text must be compared on a hash match
 const FLAG_ALIASES: u8 = 4; // some folded ADD IDs point at this alert
 const FLAG_BIG_COUNT: u8 = 8; // the count passed u32: Stream::big_counts holds it
+const FLAG_CODED: u8 = 16; // `doc` holds key codes of Stream::keys
 
 #[derive(Debug, Clone)]
 pub struct Alert {
-    /// The document less the members written back from the fields below (`doc::strip`).
+    /// The document less the members written back from the fields below (`doc::strip`), its
+    /// plain keys coded by the stream's key table (`doc::stored`).
     doc: ThinText,
     /// The stream revision of the alert's last change.
     pub rev: u64,
@@ -236,6 +240,8 @@ pub struct Stream {
     /// The counts that passed u32::MAX (an alert's own field holds the others: 4 bytes, not 8).
     big_counts: HashMap<AlertId, u64>,
     doc_bytes: usize,
+    /// The member names the stored documents hold as codes.
+    keys: KeyTable,
     /// The change counter: every change to an alert the stream holds takes the next value.
     revision: u64,
     /// Each alert under the revision of its last change, for ALERT.READ.
@@ -353,6 +359,7 @@ impl Stream {
             held: HashMap::new(),
             big_counts: HashMap::new(),
             doc_bytes: 0,
+            keys: KeyTable::default(),
             revision: 0,
             by_rev: RevIndex::new(),
             stale: BTreeSet::new(),
@@ -648,7 +655,7 @@ impl Stream {
             Fingerprint::Explicit { key, text } => {
                 explicit
                     && a.fp_key == *key
-                    && doc::explicit_fingerprint(a.stored()).as_deref() == Some(text.as_str())
+                    && doc::explicit_fingerprint(&self.stored(a)).as_deref() == Some(text.as_str())
             }
         }
     }
@@ -735,12 +742,13 @@ impl Stream {
             Fingerprint::Hash(h) => (*h, FLAG_DEDUP),
             Fingerprint::Explicit { key, .. } => (*key, FLAG_DEDUP | FLAG_EXPLICIT_FP),
         };
-        let (stored, lead) = doc::strip(&doc);
+        let (stored, lead, coded) = doc::stored(&doc, &mut self.keys);
         let small = u32::try_from(count).ok();
         let alert = Alert {
-            // SAFETY: the pieces are parts of `doc.json()`, which only `parse_document` makes,
-            // from a document its scanner validated as JSON: no raw NUL byte.
-            doc: unsafe { ThinText::concat_json(&stored) },
+            // SAFETY: `stored` is parts of `doc.json()`, which only `parse_document` makes,
+            // from a document its scanner validated as JSON (UTF-8, no raw NUL byte), and
+            // ASCII key codes.
+            doc: unsafe { ThinText::from_json(stored) },
             rev,
             last_seen,
             count: small.unwrap_or(u32::MAX),
@@ -749,7 +757,9 @@ impl Stream {
             kind,
             status,
             severity: doc.severity,
-            flags: flags | if small.is_none() { FLAG_BIG_COUNT } else { 0 },
+            flags: flags
+                | if small.is_none() { FLAG_BIG_COUNT } else { 0 }
+                | if coded { FLAG_CODED } else { 0 },
             lead,
         };
         self.doc_bytes += alloc_size(alert.doc.alloc_len());
@@ -794,6 +804,10 @@ impl Stream {
         }
         self.kinds.release(alert.kind);
         self.doc_bytes -= alloc_size(alert.doc.alloc_len());
+        if self.alerts.is_empty() {
+            // No alert left, so no code: start the table again.
+            self.keys.clear();
+        }
         if alert.flags & FLAG_DEDUP != 0 && alert.status != Status::Resolved {
             self.dedup.remove(alert.fp_key, id, alert.last_seen);
         }
@@ -1067,9 +1081,9 @@ impl Stream {
         }
         // The quick text test first: most documents fail a rare LABEL without being parsed.
         q.labels.is_empty() || {
-            let text = a.stored();
-            filter::labels_may_match(&q.labels, text)
-                && filter::labels_match_parsed(&q.labels, &doc::fields(text))
+            let text = self.stored(a);
+            filter::labels_may_match(&q.labels, &text)
+                && filter::labels_match_parsed(&q.labels, &doc::fields(&text))
         }
     }
 
@@ -1141,7 +1155,7 @@ impl Stream {
         let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
         f.matches_fields(a.severity, a.status, self.source_name(a))
             && f.kind.as_deref().is_none_or(|k| k == kind)
-            && (f.labels.is_empty() || f.matches_doc(&a.doc))
+            && (f.labels.is_empty() || f.matches_doc(&self.stored(a)))
     }
 
     /// Whether an active silence covers `a`.
@@ -1292,7 +1306,7 @@ impl Stream {
                 GroupBy::Status => Some(a.status.as_str().to_string()),
                 GroupBy::Source => Some(self.source_name(a).to_string()),
                 GroupBy::Type => Some(self.kinds.entry(a.kind).map_or("", |e| &e.name).to_string()),
-                GroupBy::Label(name) => doc::fields(&a.doc).labels.and_then(|l| {
+                GroupBy::Label(name) => doc::fields(&self.stored(a)).labels.and_then(|l| {
                     l.into_iter()
                         .find(|(n, _)| n == name.as_str())
                         .map(|(_, v)| v.into_owned())
@@ -1316,6 +1330,7 @@ impl Stream {
         size_of::<Stream>()
             + self.alerts.heap_bytes()
             + self.doc_bytes
+            + self.keys.heap_bytes()
             + self.dedup.heap_bytes()
             + self.sources.heap_bytes()
             + self.kinds.heap_bytes()
@@ -1405,16 +1420,18 @@ fn set_count(big: &mut HashMap<AlertId, u64>, id: AlertId, a: &mut Alert, count:
     }
 }
 
-impl Alert {
-    /// The stored text: the document less the members kept beside it (severity, source and
-    /// type when written plainly); its labels and every other field are there as sent.
-    /// [`Stream::document`] gives the whole document.
-    pub fn stored(&self) -> &str {
-        &self.doc
-    }
-}
-
 impl Stream {
+    /// The stored text of `a`: the document less the members kept beside it (severity,
+    /// source and type when written plainly); its labels and every other field are there as
+    /// sent (keys written out again; borrowed when `a` holds no code). [`Stream::document`]
+    /// gives the whole document.
+    pub fn stored<'s>(&'s self, a: &'s Alert) -> Cow<'s, str> {
+        if a.flags & FLAG_CODED == 0 {
+            return Cow::Borrowed(&a.doc);
+        }
+        self.keys.expand(&a.doc)
+    }
+
     /// The occurrences folded into `a` (held under `id`).
     pub fn count_of(&self, id: &AlertId, a: &Alert) -> u64 {
         count_in(&self.big_counts, id, a)
@@ -1423,7 +1440,15 @@ impl Stream {
     /// Writes `a`'s document without its closing brace; whether it has any member.
     fn write_open(&self, out: &mut String, a: &Alert) -> bool {
         let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
-        doc::write_open(out, &a.doc, a.lead, a.severity, self.source_name(a), kind)
+        doc::write_open(
+            out,
+            &a.doc,
+            &self.keys,
+            a.lead,
+            a.severity,
+            self.source_name(a),
+            kind,
+        )
     }
 
     /// The document of `a` as sent (key order and whitespace may differ), without the server
@@ -1451,24 +1476,31 @@ impl Stream {
 
     /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
     pub fn render_into(&self, out: &mut String, id: &AlertId, a: &Alert) {
-        use crate::decimal::push_u64;
+        use crate::decimal::{digits, push_u64};
         if self.write_open(out, a) {
             out.push(',');
         }
         // `"id":"<ts>-<seq>","ts":<ts>,"status":"<st>","count":<n>,"last_seen":<ms>}`, without
         // `write!` (a quarter of rendering an alert for RANGE).
+        // The ts is written twice, and last_seen is most often the same: its digits once.
+        let mut buf = [0u8; 20];
+        let ts = std::str::from_utf8(digits(id.ts, &mut buf)).unwrap_or("0");
         out.push_str("\"id\":\"");
-        push_u64(out, id.ts);
+        out.push_str(ts);
         out.push('-');
         push_u64(out, id.seq);
         out.push_str("\",\"ts\":");
-        push_u64(out, id.ts);
+        out.push_str(ts);
         out.push_str(",\"status\":\"");
         out.push_str(a.status.as_str());
         out.push_str("\",\"count\":");
         push_u64(out, self.count_of(id, a));
         out.push_str(",\"last_seen\":");
-        push_u64(out, a.last_seen);
+        if a.last_seen == id.ts {
+            out.push_str(ts);
+        } else {
+            push_u64(out, a.last_seen);
+        }
         out.push('}');
     }
 }

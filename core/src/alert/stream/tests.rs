@@ -385,7 +385,7 @@ fn dedup_matches_a_brute_force_model() {
                     .filter(|(_, a)| {
                         a.status != Status::Resolved
                             && ts.abs_diff(a.last_seen) <= 50
-                            && doc::explicit_fingerprint(&a.doc).as_deref()
+                            && doc::explicit_fingerprint(&s.stored(a)).as_deref()
                                 == Some(&*format!("fp-{fp}"))
                     })
                     .map(|(id, a)| (a.last_seen, *id))
@@ -760,7 +760,7 @@ fn indexed_filters_answer_as_a_walk_of_the_range() {
                     && q.kind
                         .as_ref()
                         .is_none_or(|k| kind_of(a).as_ref() == Some(k))
-                    && filter::labels_match_parsed(&q.labels, &doc::fields(&a.doc))
+                    && filter::labels_match_parsed(&q.labels, &doc::fields(&s.stored(a)))
             })
             .map(|(id, _)| *id)
             .collect();
