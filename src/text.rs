@@ -1,6 +1,8 @@
 //! Numbers and IDs rendered on the stack, for replies and replication on hot paths.
 
-use std::fmt::{self, Write};
+use vigil_core::amount::{Amount, TEXT_MAX};
+
+const _: () = assert!(TEXT_MAX <= 48, "an amount's text fits a Text");
 
 pub struct Text {
     buf: [u8; 48],
@@ -43,23 +45,14 @@ impl Text {
         &self.buf[..self.len]
     }
 
-    /// Anything `Display` that fits in 48 bytes (amounts take at most 27), without allocating.
-    pub fn display(v: &impl fmt::Display) -> Text {
+    /// An amount's text, without `core::fmt` (`Amount::text`).
+    pub fn amount(a: Amount) -> Text {
         let mut t = Text::empty();
-        let _ = write!(t, "{v}");
+        let mut buf = [0u8; TEXT_MAX];
+        let s = a.text(&mut buf);
+        t.buf[..s.len()].copy_from_slice(s);
+        t.len = s.len();
         t
-    }
-}
-
-impl Write for Text {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -75,6 +68,24 @@ mod tests {
         ] {
             let t = super::Text::id(ts, seq);
             assert_eq!(t.as_bytes(), format!("{ts}-{seq}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn amounts_render_like_display() {
+        use vigil_core::amount::{Amount, MAX_UNITS};
+        for units in [
+            0,
+            1,
+            -1,
+            1_500_000,
+            -2_250_000,
+            MAX_UNITS,
+            -MAX_UNITS,
+            i128::MIN,
+        ] {
+            let a = Amount::from_units(units);
+            assert_eq!(super::Text::amount(a).as_bytes(), a.to_string().as_bytes());
         }
     }
 }

@@ -656,12 +656,12 @@ impl Waiting {
 /// `stream` renders the items (None when there are none).
 fn reply_read(ctx: &Context, stream: Option<&Stream>, next: u64, items: &[(u64, AlertId, &Alert)]) {
     ffi::reply_array(ctx, 2);
-    ffi::reply_bulk(ctx, Text::display(&next).as_bytes());
+    ffi::reply_bulk(ctx, Text::num(next).as_bytes());
     ffi::reply_array(ctx, items.len());
     let mut buf = String::with_capacity(1024);
     for (rev, id, a) in items {
         ffi::reply_array(ctx, 2);
-        ffi::reply_bulk(ctx, Text::display(rev).as_bytes());
+        ffi::reply_bulk(ctx, Text::num(*rev).as_bytes());
         buf.clear();
         if let Some(stream) = stream {
             stream.render_into(&mut buf, id, a);

@@ -166,8 +166,8 @@ pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 fn evict_reply(ctx: &Context, evicted: &[Evicted], total: Amount) -> CmdResult {
     ffi::reply_array(ctx, 4);
     ffi::reply_int(ctx, evicted.len() as i64);
-    ffi::reply_bulk(ctx, Text::display(&eviction::freed(evicted)).as_bytes());
-    ffi::reply_bulk(ctx, Text::display(&total).as_bytes());
+    ffi::reply_bulk(ctx, Text::amount(eviction::freed(evicted)).as_bytes());
+    ffi::reply_bulk(ctx, Text::amount(total).as_bytes());
     ffi::reply_array(ctx, evicted.len());
     for (k, _) in evicted {
         ffi::reply_bulk(ctx, k);

@@ -95,7 +95,7 @@ fn raised_of(args: &mut Args) -> Result<(u32, State), Error> {
 /// `[allowed, usage, limit, remaining, reset_ms]`, and the evicted keys when EVICT was given.
 pub fn reply(ctx: &Context, r: &Report, evicted: Option<&[&[u8]]>) -> CmdResult {
     let bulk = |a: Option<Amount>| match a {
-        Some(a) => ffi::reply_bulk(ctx, Text::display(&a).as_bytes()),
+        Some(a) => ffi::reply_bulk(ctx, Text::amount(a).as_bytes()),
         None => ffi::reply_bulk(ctx, b"-1"),
     };
     ffi::reply_array(ctx, if evicted.is_some() { 6 } else { 5 });
@@ -449,7 +449,7 @@ pub fn release(ctx: &Context, name: &RedisString, freed: Amount) {
     if q.incr(release, false, now).is_ok() {
         // forced_incr_argv(release, None, None), without building it: this runs for every
         // LRU.EVICT ... QUOTA.
-        let amount = Text::display(&release);
+        let amount = Text::amount(release);
         ffi::replicate_key_args(ctx, c"QUOTA.INCR", name, &[amount.as_bytes(), b"FORCE"]);
     }
     settle_and_replicate(ctx, name, q, now);
