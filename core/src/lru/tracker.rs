@@ -342,7 +342,12 @@ impl Tracker {
         spare: impl Fn(&[u8]) -> bool,
         enough: impl Fn(Amount) -> bool,
     ) -> Plan {
-        let mut plan = Plan::default();
+        // Room for a usual eviction at once (growing from nothing took three allocations
+        // for ten keys).
+        let mut plan = Plan {
+            picked: Vec::with_capacity(max.min(self.len()).min(16)),
+            freed: Amount::ZERO,
+        };
         for (age, i) in self.by_age.iter() {
             if plan.picked.len() >= max || enough(plan.freed) {
                 break;
