@@ -123,29 +123,51 @@ pub fn reply_null(ctx: &Context) {
 /// Replicates `command args...` (the key is the first argument), each argument a byte
 /// string.
 pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
-    let (Some(create), Some(free), Some(rep)) = (
-        unsafe { raw::RedisModule_CreateString },
-        unsafe { raw::RedisModule_FreeString },
-        unsafe { raw::RedisModule_Replicate },
-    ) else {
+    let args: Vec<Arg> = args.iter().map(|a| Arg::Bytes(a)).collect();
+    replicate_args(ctx, command, &args);
+}
+
+/// An argument to replicate: one of the client's own strings (Redis takes a reference: no
+/// copy) or bytes, made into a string for the call.
+pub enum Arg<'a> {
+    Sent(&'a RedisString),
+    Bytes(&'a [u8]),
+}
+
+/// Replicates `command args...` (the key is the first argument) as one array ("v"), making
+/// strings only of the `Bytes` arguments.
+pub fn replicate_args(ctx: &Context, command: &CStr, args: &[Arg]) {
+    let (Some(free), Some(rep)) = (unsafe { raw::RedisModule_FreeString }, unsafe {
+        raw::RedisModule_Replicate
+    }) else {
         return;
     };
-    // SAFETY: each string is created from a live byte slice and freed after Replicate, which
-    // retains what it keeps ("v": an array of RedisModuleString and its length).
+    let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Arg::Sent(s) => argv.push(s.inner),
+            Arg::Bytes(b) => match make_string(b) {
+                Some(s) => argv.push(s),
+                None => break,
+            },
+        }
+    }
+    // SAFETY: "v": an array of live strings and its length; Redis retains what it keeps.
+    // The strings made here are freed after the call (those of the client are not ours).
     unsafe {
-        let mut argv: Vec<*mut raw::RedisModuleString> = args
-            .iter()
-            .map(|a| create(std::ptr::null_mut(), a.as_ptr().cast::<c_char>(), a.len()))
-            .collect();
-        rep(
-            ctx.get_raw(),
-            command.as_ptr(),
-            c"v".as_ptr(),
-            argv.as_mut_ptr(),
-            argv.len(),
-        );
-        for s in argv {
-            free(std::ptr::null_mut(), s);
+        if argv.len() == args.len() {
+            rep(
+                ctx.get_raw(),
+                command.as_ptr(),
+                c"v".as_ptr(),
+                argv.as_mut_ptr(),
+                argv.len(),
+            );
+        }
+        for (a, s) in args.iter().zip(argv) {
+            if let Arg::Bytes(_) = a {
+                free(std::ptr::null_mut(), s);
+            }
         }
     }
 }

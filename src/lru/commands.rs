@@ -1,7 +1,6 @@
 //! LRU.* commands. Every key a command names must lie in the tracker's namespace; that check
 //! comes before any other, so a tenant's tracker can never reach another tenant's keys.
 
-use super::rdb::touchat_argv;
 use super::{evict as eviction, index, transit};
 use crate::args::{self, Args, Keyword};
 use crate::clock::{decide_now, from_primary};
@@ -102,11 +101,15 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
     };
     // All the keys at once: a key named twice counts once, by its last size.
     let added = tracker.touch_all(&changes, now)?;
-    // The client's own key and size strings; only the time is made here.
-    let pairs = record
-        .iter()
-        .map(|(k, _, size)| (k.as_slice(), size.as_slice()));
-    touchat_argv(now, pairs).replicate(ctx, name.as_slice());
+    // LRU.TOUCHAT tracker now key size ...: the client's own strings but the time (an
+    // argument vector built of copies was half of LRU.TOUCH's cost).
+    let now_text = Text::num(now);
+    let mut rep = Vec::with_capacity(2 + 2 * record.len());
+    rep.extend([ffi::Arg::Sent(&name), ffi::Arg::Bytes(now_text.as_bytes())]);
+    for (k, _, size) in &record {
+        rep.extend([ffi::Arg::Sent(k), ffi::Arg::Sent(size)]);
+    }
+    ffi::replicate_args(ctx, c"LRU.TOUCHAT", &rep);
     ffi::notify(ctx, c"lru.touch", &name);
     Ok(RedisValue::Integer(added as i64))
 }
