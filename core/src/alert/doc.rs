@@ -353,8 +353,9 @@ pub fn write_open(
         }
         any = true;
     }
-    let body = stored.strip_suffix('}').unwrap_or(stored).trim_end();
-    let body = body.strip_prefix('{').unwrap_or(body).trim_start();
+    // JSON's whitespace is ASCII (and no key code is ASCII whitespace): the byte-wise trims.
+    let body = stored.strip_suffix('}').unwrap_or(stored).trim_ascii_end();
+    let body = body.strip_prefix('{').unwrap_or(body).trim_ascii_start();
     if !body.is_empty() {
         if any {
             out.push(',');

@@ -1476,7 +1476,7 @@ impl Stream {
 
     /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
     pub fn render_into(&self, out: &mut String, id: &AlertId, a: &Alert) {
-        use crate::decimal::{digits, push_u64};
+        use crate::decimal::{push_u64, text};
         if self.write_open(out, a) {
             out.push(',');
         }
@@ -1484,7 +1484,7 @@ impl Stream {
         // `write!` (a quarter of rendering an alert for RANGE).
         // The ts is written twice, and last_seen is most often the same: its digits once.
         let mut buf = [0u8; 20];
-        let ts = std::str::from_utf8(digits(id.ts, &mut buf)).unwrap_or("0");
+        let ts = text(id.ts, &mut buf);
         out.push_str("\"id\":\"");
         out.push_str(ts);
         out.push('-');
