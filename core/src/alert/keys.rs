@@ -19,7 +19,7 @@
 //! saved: RDB, DUMP and the AOF carry documents written out in full, and a load builds the
 //! table again (a replica's may number the names differently; nothing outside shows it).
 
-use super::scan::controls;
+use super::scan::first_control;
 use std::borrow::Cow;
 
 const FIRST: [u8; 25] = [
@@ -202,25 +202,10 @@ impl KeyTable {
     }
 }
 
-/// The first byte below 0x20 at or after `from`: eight bytes at a time (the scanner's test
-/// for control bytes, `scan::controls`).
+/// The first byte below 0x20 at or after `from` (`scan::first_control`).
 #[inline]
 fn next_control(b: &[u8], from: usize) -> Option<usize> {
-    let mut chunks = b.get(from..)?.chunks_exact(8);
-    let mut base = from;
-    for chunk in &mut chunks {
-        // Eight bytes, one load (the chunk is exactly 8 long).
-        let mask = controls(u64::from_le_bytes(chunk.try_into().unwrap_or([0xff; 8])));
-        if mask != 0 {
-            return Some(base + (mask.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&c| c < 0x20)
-        .map(|p| base + p)
+    first_control(b, from)
 }
 
 #[cfg(test)]

@@ -142,10 +142,9 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// A mask with the high bit set in each byte of `w` below 0x20 — exact for the lowest such
-/// byte (a borrow can only mark bytes above a true one), which is the one used. (Also how the
-/// key table finds its codes in a stored text.)
+/// byte (a borrow can only mark bytes above a true one), which is the one used.
 #[inline]
-pub(crate) fn controls(w: u64) -> u64 {
+fn controls(w: u64) -> u64 {
     w.wrapping_sub(ONES * 0x20) & !w & HIGHS
 }
 
@@ -157,6 +156,74 @@ fn special(w: u64) -> u64 {
     let zero_q = quote.wrapping_sub(ONES) & !quote;
     let zero_s = slash.wrapping_sub(ONES) & !slash;
     ((zero_q | zero_s) & HIGHS) | controls(w)
+}
+
+/// The first byte of `b` at or after `from` that is below 0x20, or with `QUOTES` also `"` or
+/// a backslash: sixteen bytes a step with SSE2 on x86-64 (twice the SWAR's eight, in fewer
+/// instructions), eight elsewhere.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn first<const QUOTES: bool>(b: &[u8], from: usize) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut i = from;
+    while i + 16 <= b.len() {
+        // SAFETY: SSE2 is part of every x86-64 processor; the unaligned load reads b[i..i + 16],
+        // which is within `b`.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+            // Unsigned v <= 0x1F: min(v, 0x1F) == v.
+            let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let hit = if QUOTES {
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                _mm_or_si128(low, _mm_or_si128(quote, slash))
+            } else {
+                low
+            };
+            _mm_movemask_epi8(hit) as u32
+        };
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    first_swar::<QUOTES>(b, i)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn first<const QUOTES: bool>(b: &[u8], from: usize) -> Option<usize> {
+    first_swar::<QUOTES>(b, from)
+}
+
+/// [`first`], eight bytes a step ([`special`], [`controls`]), then byte by byte.
+#[inline]
+fn first_swar<const QUOTES: bool>(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let mask = if QUOTES { special(w) } else { controls(w) };
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c < 0x20 || (QUOTES && (c == b'"' || c == b'\\')))
+        .map(|p| i + p)
+}
+
+/// The first byte of `b` at or after `from` below 0x20 (how the key table finds its codes in
+/// a stored text).
+#[inline]
+pub(crate) fn first_control(b: &[u8], from: usize) -> Option<usize> {
+    first::<false>(b, from)
 }
 
 impl<'a> Parser<'a> {
@@ -202,17 +269,8 @@ impl<'a> Parser<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time, straight to the first that needs a look.
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let mask = special(u64::from_le_bytes(w));
-                if mask != 0 {
-                    self.i += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
+            // Straight to the first byte that needs a look.
+            self.i = first::<true>(self.b, self.i).unwrap_or(self.b.len());
             let Some(c) = self.peek() else {
                 return self.err("unterminated string");
             };
@@ -739,6 +797,67 @@ mod tests {
             special(u64::from_le_bytes(*b"ab\\cd\"ef")).trailing_zeros() / 8,
             2
         );
+    }
+
+    #[test]
+    fn the_byte_searches_find_the_first_byte_they_look_for() {
+        let naive = |b: &[u8], from: usize, quotes: bool| {
+            b[from..]
+                .iter()
+                .position(|&c| c < 0x20 || (quotes && (c == b'"' || c == b'\\')))
+                .map(|p| from + p)
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let len = (next() % 70) as usize;
+            // Mostly text, with UTF-8 and high bytes, and now and then a byte looked for.
+            let b: Vec<u8> = (0..len)
+                .map(|_| match next() % 40 {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => (next() % 0x20) as u8,
+                    3..=8 => 0x80 | (next() % 0x80) as u8,
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            for from in 0..=len {
+                assert_eq!(
+                    first::<true>(&b, from),
+                    naive(&b, from, true),
+                    "{b:?} {from}"
+                );
+                assert_eq!(first_swar::<true>(&b, from), naive(&b, from, true));
+                assert_eq!(
+                    first::<false>(&b, from),
+                    naive(&b, from, false),
+                    "{b:?} {from}"
+                );
+                assert_eq!(first_swar::<false>(&b, from), naive(&b, from, false));
+            }
+        }
+        for c in 0u8..=255 {
+            let mut b = [b'a'; 40];
+            for at in 0..40 {
+                b[at] = c;
+                assert_eq!(
+                    first::<true>(&b, 0),
+                    naive(&b, 0, true),
+                    "byte {c:#x} at {at}"
+                );
+                assert_eq!(
+                    first::<false>(&b, 0),
+                    naive(&b, 0, false),
+                    "byte {c:#x} at {at}"
+                );
+                b[at] = b'a';
+            }
+        }
     }
 
     #[test]
