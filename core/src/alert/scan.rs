@@ -227,6 +227,9 @@ pub(crate) fn first_control(b: &[u8], from: usize) -> Option<usize> {
 }
 
 impl<'a> Parser<'a> {
+    // Out of the hot paths: only a refused document comes here.
+    #[cold]
+    #[inline(never)]
     fn err<T>(&self, what: &str) -> Result<T, ScanError> {
         if self.i >= self.b.len() {
             return Err(ScanError::Syntax(format!(
@@ -253,6 +256,7 @@ impl<'a> Parser<'a> {
         self.b.get(self.i).copied()
     }
 
+    #[inline]
     fn expect(&mut self, c: u8, what: &str) -> Result<(), ScanError> {
         self.ws();
         if self.peek() == Some(c) {
