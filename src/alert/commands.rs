@@ -198,7 +198,8 @@ pub fn alter(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
-fn reply_outcome(ctx: &Context, outcome: &Outcome) -> CmdResult {
+/// The reply to ALERT.ADD; `new_id`, the text of an added alert's ID when it is at hand.
+fn reply_outcome(ctx: &Context, outcome: &Outcome, new_id: Option<&Text>) -> CmdResult {
     let (word, id, n): (&[u8], _, u64) = match outcome {
         Outcome::Added(id) => (b"added", Some(*id), 1),
         Outcome::Duplicate(id, count) => (b"duplicate", Some(*id), *count),
@@ -208,9 +209,10 @@ fn reply_outcome(ctx: &Context, outcome: &Outcome) -> CmdResult {
     };
     ffi::reply_array(ctx, 3);
     ffi::reply_bulk(ctx, word);
-    match id {
-        Some(id) => ffi::reply_bulk(ctx, Text::id(id.ts, id.seq).as_bytes()),
-        None => ffi::reply_null(ctx),
+    match (id, new_id) {
+        (Some(_), Some(text)) => ffi::reply_bulk(ctx, text.as_bytes()),
+        (Some(id), None) => ffi::reply_bulk(ctx, Text::id(id.ts, id.seq).as_bytes()),
+        (None, _) => ffi::reply_null(ctx),
     }
     ffi::reply_int(ctx, n.min(i64::MAX as u64) as i64);
     Ok(RedisValue::NoReply)
@@ -238,8 +240,8 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         }
     }
     let now = decide_now(ctx, now)?;
-    let outcome = add_with(ctx, &name, doc_arg.as_slice(), Some(&doc_arg), ts, id, now)?;
-    reply_outcome(ctx, &outcome)
+    let (outcome, new_id) = add_with(ctx, &name, doc_arg.as_slice(), Some(&doc_arg), ts, id, now)?;
+    reply_outcome(ctx, &outcome, new_id.as_ref())
 }
 
 /// The steps of ALERT.ADD on `name` (creating the stream with the default settings if
@@ -253,11 +255,12 @@ pub fn add_alert(
     id: Option<AlertId>,
     now: u64,
 ) -> Result<Outcome, Error> {
-    add_with(ctx, name, document, None, ts, id, now)
+    add_with(ctx, name, document, None, ts, id, now).map(|(outcome, _)| outcome)
 }
 
 /// `add_alert`, given the client's own argument object of the document when there is one
-/// (replicated as is when the document is stored as sent).
+/// (replicated as is when the document is stored as sent); with the outcome, the text of the
+/// ID of an added alert (made for the replication, used again by the reply).
 fn add_with(
     ctx: &Context,
     name: &RedisString,
@@ -266,7 +269,7 @@ fn add_with(
     ts: Option<u64>,
     id: Option<AlertId>,
     now: u64,
-) -> Result<Outcome, Error> {
+) -> Result<(Outcome, Option<Text>), Error> {
     let max = if from_primary(ctx) {
         0
     } else {
@@ -292,9 +295,10 @@ fn add_with(
     } = stream.add(doc, ts, id, now)?;
     after_write(ctx, name, stream, revision_before);
 
+    let mut added = None;
     match &outcome {
         Outcome::Added(new_id) => {
-            let new_id = Text::id(new_id.ts, new_id.seq);
+            let new_id = added.insert(Text::id(new_id.ts, new_id.seq));
             ffi::replicate_add(ctx, name, doc_arg, None, Some(new_id.as_bytes()), now);
             stats::add(&ALERTS_ADDED, 1);
             stats::adjust(&ALERTS_HELD, 1);
@@ -313,7 +317,7 @@ fn add_with(
         Outcome::Exists(..) => {}
     }
     trimmed(ctx, name, removed);
-    Ok(outcome)
+    Ok((outcome, added))
 }
 
 fn alert_json(stream: &Stream, id: &AlertId, a: &Alert) -> RedisValue {
