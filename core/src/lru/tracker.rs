@@ -223,8 +223,13 @@ impl Tracker {
     }
 
     fn remove_index(&mut self, i: u32) -> Option<Tracked> {
+        self.remove_hashed(i, None)
+    }
+
+    /// `remove_index`, given the hash of the key's name when the caller has it.
+    fn remove_hashed(&mut self, i: u32, hash: Option<u64>) -> Option<Tracked> {
         let t = self.slab.get_mut(i as usize)?.take()?;
-        let h = self.hasher.hash_one(&t.name[..]);
+        let h = hash.unwrap_or_else(|| self.hasher.hash_one(&t.name[..]));
         if let Ok(e) = self.by_name.find_entry(h, |j| *j == i) {
             e.remove();
         }
@@ -384,17 +389,22 @@ impl Tracker {
         // enough for the processor to have several in flight, overlaps those misses; the
         // removals then find the lines cached (about half the time of an eviction of 10 keys
         // of 2M tracked).
-        for (i, _) in &plan.picked {
+        // The hashes of the first 16 names are kept for the removals.
+        let mut hashes = [None; 16];
+        for (n, (i, _)) in plan.picked.iter().enumerate() {
             if let Some(t) = self.slab.get(*i as usize).and_then(Option::as_ref) {
                 let h = self.hasher.hash_one(&t.name[..]);
+                if let Some(slot) = hashes.get_mut(n) {
+                    *slot = Some(h);
+                }
                 std::hint::black_box(self.by_name.find(h, |j| j == i));
             }
         }
         let mut taken = Vec::with_capacity(plan.picked.len());
-        for (i, age) in plan.picked {
+        for (n, (i, age)) in plan.picked.into_iter().enumerate() {
             let current = self.slab.get(i as usize).and_then(Option::as_ref);
             if current.is_some_and(|t| (t.last_used, t.seq) == age) {
-                if let Some(t) = self.remove_index(i) {
+                if let Some(t) = self.remove_hashed(i, hashes.get(n).copied().flatten()) {
                     taken.push((t.name, t.size));
                 }
             }
