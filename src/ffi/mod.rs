@@ -123,39 +123,48 @@ pub fn reply_null(ctx: &Context) {
 /// Replicates `command args...` (the key is the first argument), each argument a byte
 /// string.
 pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
-    let args: Vec<Arg> = args.iter().map(|a| Arg::Bytes(a)).collect();
-    replicate_args(ctx, command, &args);
+    replicate_args(ctx, command, args.iter().map(|a| Arg::Bytes(a)));
 }
 
 /// An argument to replicate: one of the client's own strings (Redis takes a reference: no
 /// copy) or bytes, made into a string for the call.
+#[derive(Clone, Copy)]
 pub enum Arg<'a> {
     Sent(&'a RedisString),
     Bytes(&'a [u8]),
 }
 
 /// Replicates `command args...` (the key is the first argument) as one array ("v"), making
-/// strings only of the `Bytes` arguments.
-pub fn replicate_args(ctx: &Context, command: &CStr, args: &[Arg]) {
-    let (Some(free), Some(rep)) = (unsafe { raw::RedisModule_FreeString }, unsafe {
-        raw::RedisModule_Replicate
-    }) else {
+/// strings only of the `Bytes` arguments. The arguments are walked again (to count them, to
+/// free what was made) rather than collected: no list of them is built.
+pub fn replicate_args<'a, I>(ctx: &Context, command: &CStr, args: I)
+where
+    I: IntoIterator<Item = Arg<'a>>,
+    I::IntoIter: Clone,
+{
+    let (Some(create), Some(free), Some(rep)) = (
+        unsafe { raw::RedisModule_CreateString },
+        unsafe { raw::RedisModule_FreeString },
+        unsafe { raw::RedisModule_Replicate },
+    ) else {
         return;
     };
-    let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.len());
-    for a in args {
-        match a {
-            Arg::Sent(s) => argv.push(s.inner),
-            Arg::Bytes(b) => match make_string(b) {
-                Some(s) => argv.push(s),
-                None => break,
-            },
-        }
-    }
-    // SAFETY: "v": an array of live strings and its length; Redis retains what it keeps.
-    // The strings made here are freed after the call (those of the client are not ours).
+    let args = args.into_iter();
+    // Counted by a walk: a flattened iterator's size hint is only a lower bound.
+    let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.clone().count());
+    // SAFETY: strings are made from live byte slices (copied); "v": an array of live strings
+    // and its length, of which Redis retains what it keeps. The strings made here are freed
+    // after the call (those of the client are not ours).
     unsafe {
-        if argv.len() == args.len() {
+        for a in args.clone() {
+            argv.push(match a {
+                Arg::Sent(s) => s.inner,
+                Arg::Bytes(b) => create(std::ptr::null_mut(), b.as_ptr().cast::<c_char>(), b.len()),
+            });
+        }
+        // Redis makes strings or stops the server (out of memory): a null is not expected,
+        // and never replicated.
+        if !argv.contains(&std::ptr::null_mut()) {
             rep(
                 ctx.get_raw(),
                 command.as_ptr(),
@@ -164,8 +173,8 @@ pub fn replicate_args(ctx: &Context, command: &CStr, args: &[Arg]) {
                 argv.len(),
             );
         }
-        for (a, s) in args.iter().zip(argv) {
-            if let Arg::Bytes(_) = a {
+        for (a, s) in args.zip(argv) {
+            if let (Arg::Bytes(_), false) = (a, s.is_null()) {
                 free(std::ptr::null_mut(), s);
             }
         }

@@ -104,12 +104,11 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
     // LRU.TOUCHAT tracker now key size ...: the client's own strings but the time (an
     // argument vector built of copies was half of LRU.TOUCH's cost).
     let now_text = Text::num(now);
-    let mut rep = Vec::with_capacity(2 + 2 * record.len());
-    rep.extend([ffi::Arg::Sent(&name), ffi::Arg::Bytes(now_text.as_bytes())]);
-    for (k, _, size) in &record {
-        rep.extend([ffi::Arg::Sent(k), ffi::Arg::Sent(size)]);
-    }
-    ffi::replicate_args(ctx, c"LRU.TOUCHAT", &rep);
+    let pairs = record
+        .iter()
+        .flat_map(|(k, _, size)| [ffi::Arg::Sent(k), ffi::Arg::Sent(size)]);
+    let head = [ffi::Arg::Sent(&name), ffi::Arg::Bytes(now_text.as_bytes())];
+    ffi::replicate_args(ctx, c"LRU.TOUCHAT", head.into_iter().chain(pairs));
     ffi::notify(ctx, c"lru.touch", &name);
     Ok(RedisValue::Integer(added as i64))
 }

@@ -241,7 +241,8 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
     })
 }
 
-/// The document as kept in memory, before its keys are coded ([`stored`] does both): `json`
+/// The document as kept in memory, before its keys are coded ([`stored`] does both, and is
+/// what the stream calls; this is the tests' and the fuzz target's reference for it): `json`
 /// less its leading run of plain `severity`, `source` and `type` members ([`Lead`]), which
 /// the alert keeps beside it anyway and [`write_open`] writes back first, in the same order. Saves ~55 bytes of a typical 300-byte
 /// alert whose producer writes these fields first; any other document is kept whole. Returns

@@ -152,7 +152,7 @@ impl KeyTable {
         let b = stored.as_bytes();
         let mut copied = 0;
         let mut i = 0;
-        while let Some(at) = next_control(b, i) {
+        while let Some(at) = first_control(b, i) {
             let (index, len) = match byte(b[at]) {
                 Byte::Text => {
                     i = at + 1;
@@ -178,7 +178,7 @@ impl KeyTable {
 
     /// `stored` written out: borrowed when it holds no code.
     pub fn expand<'s>(&self, stored: &'s str) -> Cow<'s, str> {
-        if next_control(stored.as_bytes(), 0).is_none() {
+        if first_control(stored.as_bytes(), 0).is_none() {
             return Cow::Borrowed(stored);
         }
         let mut out = String::with_capacity(stored.len() + 64);
@@ -200,12 +200,6 @@ impl KeyTable {
                 .map(|n| alloc_size(n.len()))
                 .sum::<usize>()
     }
-}
-
-/// The first byte below 0x20 at or after `from` (`scan::first_control`).
-#[inline]
-fn next_control(b: &[u8], from: usize) -> Option<usize> {
-    first_control(b, from)
 }
 
 #[cfg(test)]
@@ -259,9 +253,9 @@ mod tests {
     #[test]
     fn next_control_finds_the_first() {
         let text = "abcdefghijklmnop\u{2}qrst\u{1}";
-        assert_eq!(next_control(text.as_bytes(), 0), Some(16));
-        assert_eq!(next_control(text.as_bytes(), 17), Some(21));
-        assert_eq!(next_control(b"abc", 0), None);
-        assert_eq!(next_control("é€😀abcdefgh".as_bytes(), 0), None);
+        assert_eq!(first_control(text.as_bytes(), 0), Some(16));
+        assert_eq!(first_control(text.as_bytes(), 17), Some(21));
+        assert_eq!(first_control(b"abc", 0), None);
+        assert_eq!(first_control("é€😀abcdefgh".as_bytes(), 0), None);
     }
 }
