@@ -5,10 +5,11 @@ use crate::error::{err, Error};
 use redis_module::{RedisError, RedisString};
 use vigil_core::alert::{parse_ms, AlertId};
 
-pub struct Args {
-    items: std::vec::IntoIter<RedisString>,
+/// The command's arguments, borrowed from the call's argv (no reference taken per argument).
+pub struct Args<'a> {
+    items: std::slice::Iter<'a, RedisString>,
     /// The command name as sent, for messages.
-    command: Option<RedisString>,
+    command: Option<&'a RedisString>,
 }
 
 /// An option name upper-cased on the stack, for `match` without allocating. Longer or
@@ -38,14 +39,14 @@ impl Keyword {
     }
 }
 
-impl Args {
+impl<'a> Args<'a> {
     /// Takes the command's argv; fails with the standard arity error below `min` arguments
     /// (the command name included).
-    pub fn new(args: Vec<RedisString>, min: usize) -> Result<Args, Error> {
+    pub fn new(args: &'a [RedisString], min: usize) -> Result<Args<'a>, Error> {
         if args.len() < min {
             return Err(RedisError::WrongArity.into());
         }
-        let mut items = args.into_iter();
+        let mut items = args.iter();
         let command = items.next();
         Ok(Args { items, command })
     }
@@ -67,11 +68,11 @@ impl Args {
     }
 
     /// The next argument, left in place (for lists that end at the next option).
-    pub fn peek(&self) -> Option<&RedisString> {
+    pub fn peek(&self) -> Option<&'a RedisString> {
         self.items.as_slice().first()
     }
 
-    pub fn next_string(&mut self) -> Result<RedisString, Error> {
+    pub fn next_string(&mut self) -> Result<&'a RedisString, Error> {
         self.items
             .next()
             .ok_or(Error::Redis(RedisError::WrongArity))
@@ -118,9 +119,9 @@ impl Args {
     }
 }
 
-impl Iterator for Args {
-    type Item = RedisString;
-    fn next(&mut self) -> Option<RedisString> {
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a RedisString;
+    fn next(&mut self) -> Option<&'a RedisString> {
         self.items.next()
     }
 }

@@ -14,7 +14,7 @@ use crate::ffi;
 use crate::lru::commands as lru;
 use crate::quota::commands as quota;
 use crate::syntax::{self, Kinds};
-use redis_module::{decode_args, raw, Context, Status};
+use redis_module::{raw, Context, Status};
 use std::os::raw::c_int;
 use std::sync::atomic::AtomicU64;
 
@@ -153,7 +153,7 @@ pub static TABLE: [Command; 26] = [
 
 /// LRU.EVICT, whose QUOTA option lowers a quota through the quota glue: the table joins the
 /// two, as quota/ imports the eviction from lru/ and lru/ may not import quota/ back.
-fn lru_evict(ctx: &Context, args: Vec<redis_module::RedisString>) -> crate::error::CmdResult {
+fn lru_evict(ctx: &Context, args: &[redis_module::RedisString]) -> crate::error::CmdResult {
     lru::evict(ctx, args, quota::release)
 }
 
@@ -164,8 +164,12 @@ extern "C" fn call<const I: usize>(
     argc: c_int,
 ) -> c_int {
     let context = Context::new(ctx);
-    let args = decode_args(ctx, argv, argc);
-    dispatch::run(&TABLE[I], &context, args)
+    // SAFETY: `argv` and `argc` are this callback's own, as Redis passed them.
+    unsafe {
+        ffi::with_argv(ctx, argv, argc, |args| {
+            dispatch::run(&TABLE[I], &context, args)
+        })
+    }
 }
 
 macro_rules! callbacks {

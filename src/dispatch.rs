@@ -8,7 +8,7 @@ use redis_module::{raw, Context, RedisError, RedisResult, RedisString};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-pub type Handler = fn(&Context, Vec<RedisString>) -> CmdResult;
+pub type Handler = fn(&Context, &[RedisString]) -> CmdResult;
 
 /// Where a key spec begins its search.
 #[derive(Debug, Clone, Copy)]
@@ -103,12 +103,12 @@ pub fn key_position(spec: &KeySpec, args: &[RedisString]) -> Option<usize> {
 }
 
 /// Runs one call of `cmd`: what Redis's callback for the command does.
-pub fn run(cmd: &Command, ctx: &Context, args: Vec<RedisString>) -> c_int {
+pub fn run(cmd: &Command, ctx: &Context, args: &[RedisString]) -> c_int {
     if ctx.is_keys_position_request() {
         // A `getkeys-api` command asked where its keys are (Redis 7.0 routes cluster commands
         // this way): the key specs say, so the handlers never see these requests.
         for spec in cmd.keys {
-            if let Some(pos) = key_position(spec, &args) {
+            if let Some(pos) = key_position(spec, args) {
                 ctx.key_at_pos(pos as i32);
             }
         }

@@ -129,7 +129,7 @@ fn parse_settings(
     let mut now = None;
     let mut counters = Counters::default();
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "AUTORESOLVE" => s.autoresolve_ms = args.ms_of("AUTORESOLVE")?,
             "IDMEMORY" => s.id_memory_ms = args.ms_of("IDMEMORY")?,
             "REVISION" if !allow_now => counters.revision = Some(args.ms_of("REVISION")?),
@@ -142,7 +142,7 @@ fn parse_settings(
                 s.ratelimit_window_ms = args.ms_of("RATELIMIT window")?;
             }
             "NOW" if allow_now => now = Some(args.ms_of("NOW")?),
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
     s.check()?;
@@ -157,11 +157,11 @@ struct Counters {
 }
 
 /// ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms]
-pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let (settings, _, counters) = parse_settings(&mut args, config::default_settings(), false)?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     if !key.is_empty() {
         return Err(err("ERR key already exists"));
     }
@@ -176,25 +176,25 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             counters.silence_id.unwrap_or(1),
         )
     });
-    create_stream(ctx, &name, &key, settings, given)?;
+    create_stream(ctx, name, &key, settings, given)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
 /// ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [NOW ms]
-pub fn alter(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn alter(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let stream = keys::write::<Stream>(&key)?.ok_or_else(no_such_key)?;
     let (settings, now, _) = parse_settings(&mut args, stream.settings, true)?;
     let now = decide_now(ctx, now)?;
     let removed = stream.set_settings(settings, now)?;
-    trimmed(ctx, &name, removed);
+    trimmed(ctx, name, removed);
     let mut rep = Argv::new(c"ALERT.ALTER");
     settings_args(&mut rep, &settings);
     rep.opt("NOW", now).replicate(ctx, name.as_slice());
     let rev = stream.revision();
-    after_write(ctx, &name, stream, rev);
+    after_write(ctx, name, stream, rev);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -219,17 +219,17 @@ fn reply_outcome(ctx: &Context, outcome: &Outcome, new_id: Option<&Text>) -> Cmd
 }
 
 /// ALERT.ADD key document [TS ms] [ID id] [NOW ms]
-pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn add(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let doc_arg = args.next_string()?;
     let (mut ts, mut id, mut now) = (None, None, None);
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "TS" => ts = Some(args.ms_of("TS")?),
             "ID" => id = Some(args.id_of("ID")?),
             "NOW" => now = Some(args.ms_of("NOW")?),
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
     if let (Some(ts), Some(id)) = (ts, id) {
@@ -240,7 +240,7 @@ pub fn add(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         }
     }
     let now = decide_now(ctx, now)?;
-    let (outcome, new_id) = add_with(ctx, &name, doc_arg.as_slice(), Some(&doc_arg), ts, id, now)?;
+    let (outcome, new_id) = add_with(ctx, name, doc_arg.as_slice(), Some(doc_arg), ts, id, now)?;
     reply_outcome(ctx, &outcome, new_id.as_ref())
 }
 
@@ -325,13 +325,13 @@ fn alert_json(stream: &Stream, id: &AlertId, a: &Alert) -> RedisValue {
 }
 
 /// ALERT.GET key id [id ...]
-pub fn get(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn get(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ids = args
         .map(|a| parse_id(&a.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let stream = keys::read::<Stream>(&key)?;
     Ok(RedisValue::Array(
         ids.iter()
@@ -363,7 +363,7 @@ fn parse_bound(v: &str, is_end: bool) -> Result<AlertId, Error> {
 
 /// ALERT.RANGE key start end [REV] [COUNT n] [MINSEVERITY sev] [SOURCE src] [TYPE t]
 /// [STATUS st] [LABEL name=value ...]
-pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn range(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let mut q = RangeQuery::all();
@@ -371,7 +371,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     q.end = parse_bound(&args.next_str()?, true)?;
     let mut filter = Filter::default();
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "REV" => q.rev = true,
             "COUNT" => {
                 let n = args.ms_of("COUNT")?;
@@ -379,7 +379,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
             other => {
                 if !filter_option(&mut args, other, &mut filter, true)? {
-                    return Err(args.unknown(&opt));
+                    return Err(args.unknown(opt));
                 }
             }
         }
@@ -389,7 +389,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     q.kind = filter.kind;
     q.status = filter.status;
     q.labels = filter.labels;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let Some(stream) = keys::read::<Stream>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
@@ -408,7 +408,7 @@ pub fn range(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 /// ACK / RESOLVE / DEL: apply `op` to each ID; reply with how many changed.
 fn per_id(
     ctx: &Context,
-    args: Vec<RedisString>,
+    args: &[RedisString],
     event: &CStr,
     op: fn(&mut Stream, &AlertId) -> bool,
 ) -> CmdResult {
@@ -417,7 +417,7 @@ fn per_id(
     let ids = args
         .map(|a| parse_id(&a.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
@@ -425,21 +425,21 @@ fn per_id(
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
     if changed > 0 {
         ctx.replicate_verbatim();
-        ffi::notify(ctx, event, &name);
-        after_write(ctx, &name, stream, revision_before);
+        ffi::notify(ctx, event, name);
+        after_write(ctx, name, stream, revision_before);
     }
     Ok(RedisValue::Integer(changed))
 }
 
-pub fn ack(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn ack(ctx: &Context, args: &[RedisString]) -> CmdResult {
     per_id(ctx, args, c"alert.ack", Stream::ack)
 }
 
-pub fn resolve(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn resolve(ctx: &Context, args: &[RedisString]) -> CmdResult {
     per_id(ctx, args, c"alert.resolve", Stream::resolve)
 }
 
-pub fn del(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn del(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let result = per_id(ctx, args, c"alert.del", Stream::remove)?;
     if let RedisValue::Integer(n) = result {
         stats::adjust(&ALERTS_HELD, -n);
@@ -448,7 +448,7 @@ pub fn del(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 }
 
 /// ALERT.TRIM key MAXLEN n | MINTS ms
-pub fn trim(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn trim(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let mode = args.next_str()?;
@@ -468,7 +468,7 @@ pub fn trim(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
     }
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
@@ -478,18 +478,18 @@ pub fn trim(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     };
     if removed > 0 {
         ctx.replicate_verbatim();
-        trimmed(ctx, &name, removed);
+        trimmed(ctx, name, removed);
         let rev = stream.revision();
-        after_write(ctx, &name, stream, rev);
+        after_write(ctx, name, stream, rev);
     }
     Ok(RedisValue::Integer(removed as i64))
 }
 
 /// ALERT.INFO key
-pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn info(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let stream = keys::read::<Stream>(&key)?.ok_or_else(no_such_key)?;
     let int = |v: u64| RedisValue::Integer(v.min(i64::MAX as u64) as i64);
     let opt = |v: Option<u64>| v.map_or(RedisValue::Null, int);
@@ -525,7 +525,7 @@ pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 }
 
 /// ALERT.IMPORT key id document [STATUS st] [COUNT n] [LASTSEEN ms] [ALIAS id ...]
-pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let id = parse_id(&args.next_str()?)?;
@@ -533,7 +533,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let (mut status, mut count, mut last_seen, mut aliases) = (Status::Active, 1, id.ts, vec![]);
     let mut rev = None;
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "STATUS" => {
                 let v = args.value_of("STATUS")?;
                 status = Status::parse(&v).ok_or_else(|| {
@@ -557,7 +557,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                 }
                 rev = Some(r);
             }
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
     if aliases.contains(&id) {
@@ -570,7 +570,7 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     };
     let doc = parse_document(&raw_doc, max)?;
     let replay_doc = doc.json().to_string();
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let existing = keys::write::<Stream>(&key)?;
     if let Some(stream) = &existing {
         if stream.get(&id).is_some() {
@@ -579,16 +579,16 @@ pub fn import(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     }
     let stream = match existing {
         Some(s) => s,
-        None => create_stream(ctx, &name, &key, config::default_settings(), None)?,
+        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
     };
     let revision_before = stream.revision();
     stream.import(id, doc, status, count, last_seen, &aliases, rev)?;
     let rev = stream.get(&id).map(|a| a.rev);
     import_argv(&id, &replay_doc, status, count, last_seen, &aliases, rev)
         .replicate(ctx, name.as_slice());
-    after_write(ctx, &name, stream, revision_before);
+    after_write(ctx, name, stream, revision_before);
     stats::adjust(&ALERTS_HELD, 1);
-    ffi::notify(ctx, c"alert.add", &name);
+    ffi::notify(ctx, c"alert.add", name);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -695,7 +695,7 @@ fn read_again(ctx: &Context, w: &Waiting) -> Option<RedisResult> {
 
 /// ALERT.READ key AFTER cursor [COUNT n] [BLOCK ms] [MINSEVERITY sev] [SOURCE src] [TYPE t]
 /// [STATUS st] [LABEL name=value ...] [WITHSILENCED]
-pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn read(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let after_kw = args.next_string()?;
@@ -705,11 +705,11 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             after_kw.to_string_lossy()
         )));
     }
-    let cursor = parse_cursor(&args.next_string()?)?;
+    let cursor = parse_cursor(args.next_string()?)?;
     let (mut count, mut block_ms, mut with_silenced) = (100usize, None, false);
     let mut filter = Filter::default();
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "COUNT" => {
                 let n = args.ms_of("COUNT")?;
                 if n == 0 {
@@ -721,12 +721,12 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             "WITHSILENCED" => with_silenced = true,
             other => {
                 if !filter_option(&mut args, other, &mut filter, true)? {
-                    return Err(args.unknown(&opt));
+                    return Err(args.unknown(opt));
                 }
             }
         }
     }
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let stream = keys::read::<Stream>(&key)?;
     let revision = stream.map_or(0, Stream::revision);
     let after = cursor.unwrap_or(revision);
@@ -760,7 +760,7 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                 filter: q.filter,
                 with_silenced,
             };
-            if block::block_on_key(ctx, &name, ms, waiting, read_again) {
+            if block::block_on_key(ctx, name, ms, waiting, read_again) {
                 Ok(RedisValue::NoReply)
             } else {
                 Ok(RedisValue::Null)
@@ -776,13 +776,13 @@ pub fn read(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 
 /// ALERT.SILENCE key UNTIL ms [MINSEVERITY sev] [SOURCE src] [TYPE t] [LABEL name=value ...]
 /// [COMMENT text] [ID id]
-pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn silence(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let (mut until, mut comment, mut id) = (None, None, None);
     let mut matchers = Filter::default();
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "UNTIL" => until = Some(args.ms_of("UNTIL")?),
             "COMMENT" => comment = Some(args.value_of("COMMENT")?),
             "ID" => {
@@ -794,7 +794,7 @@ pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
             other => {
                 if !filter_option(&mut args, other, &mut matchers, false)? {
-                    return Err(args.unknown(&opt));
+                    return Err(args.unknown(opt));
                 }
             }
         }
@@ -811,10 +811,10 @@ pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             now_ms()
         )));
     }
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let stream = match keys::write::<Stream>(&key)? {
         Some(s) => s,
-        None => create_stream(ctx, &name, &key, config::default_settings(), None)?,
+        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
     };
     let revision_before = stream.revision();
     // An ID a silence of this stream had (ended ones included) is not given out again by a
@@ -831,19 +831,19 @@ pub fn silence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     if let Some(s) = stream.silences().find(|s| s.id == sid) {
         silence_argv(s).replicate(ctx, name.as_slice());
     }
-    after_write(ctx, &name, stream, revision_before);
+    after_write(ctx, name, stream, revision_before);
     Ok(RedisValue::Integer(sid.min(i64::MAX as u64) as i64))
 }
 
 /// ALERT.UNSILENCE key id
-pub fn unsilence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn unsilence(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let id = args.ms_of("id")?;
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
     }
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
@@ -852,7 +852,7 @@ pub fn unsilence(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         return Ok(RedisValue::Integer(0));
     }
     ffi::replicate_verbatim(ctx);
-    after_write(ctx, &name, stream, revision_before);
+    after_write(ctx, name, stream, revision_before);
     Ok(RedisValue::Integer(1))
 }
 
@@ -866,13 +866,13 @@ fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {
 }
 
 /// ALERT.SILENCES key
-pub fn silences(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn silences(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
     }
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let Some(stream) = keys::read::<Stream>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
@@ -941,7 +941,7 @@ fn parse_group_by(v: &str) -> Result<GroupBy, Error> {
 
 /// ALERT.GROUPS key start end BY field [MINSEVERITY sev] [SOURCE src] [TYPE t] [STATUS st]
 /// [LABEL name=value ...]
-pub fn groups(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn groups(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 6)?;
     let name = args.next_string()?;
     let mut q = RangeQuery::all();
@@ -950,14 +950,14 @@ pub fn groups(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     let mut by = None;
     let mut filter = Filter::default();
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "BY" => {
                 let field = parse_group_by(&args.value_of("BY")?)?;
                 crate::args::once(&mut by, "BY", field)?;
             }
             other => {
                 if !filter_option(&mut args, other, &mut filter, true)? {
-                    return Err(args.unknown(&opt));
+                    return Err(args.unknown(opt));
                 }
             }
         }
@@ -968,7 +968,7 @@ pub fn groups(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     q.kind = filter.kind;
     q.status = filter.status;
     q.labels = filter.labels;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let Some(stream) = keys::read::<Stream>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };

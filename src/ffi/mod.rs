@@ -61,6 +61,60 @@ pub fn key_exists(ctx: &Context, key: &RedisString) -> bool {
     }
 }
 
+/// Arguments kept on the stack by `with_argv`; a longer call puts them in a `Vec`.
+const ARGV_ON_STACK: usize = 32;
+
+/// Runs `f` over a command's arguments as strings borrowed from its argv: no reference taken
+/// or released per argument and, up to 32 arguments, nothing allocated (the crate's
+/// `decode_args` retains each string and builds a `Vec`: ~0.4k instructions per call). The
+/// slice lives only as long as `f`, within the callback that received `argv`; a handler that
+/// keeps an argument beyond the call clones it (a new string).
+///
+/// # Safety
+/// `argv` and `argc` are those Redis passed to the command callback now running: `argc`
+/// live strings (or `argv` null).
+pub unsafe fn with_argv<R>(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+    f: impl FnOnce(&[RedisString]) -> R,
+) -> R {
+    let n = if argv.is_null() {
+        0
+    } else {
+        usize::try_from(argc).unwrap_or(0)
+    };
+    let ptrs: &[*mut raw::RedisModuleString] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller's promise: `argc` live strings in `argv`, valid for the whole
+        // callback.
+        unsafe { std::slice::from_raw_parts(argv, n) }
+    };
+    // `from_redis_module_string` wraps a string without retaining it: the wrappers must
+    // never be dropped (that would release Redis's reference), so they are held in
+    // `MaybeUninit` / `ManuallyDrop`, which never drop their contents.
+    let wrap = |p: *mut raw::RedisModuleString| RedisString::from_redis_module_string(ctx, p);
+    if n <= ARGV_ON_STACK {
+        let mut buf = [const { std::mem::MaybeUninit::<RedisString>::uninit() }; ARGV_ON_STACK];
+        for (slot, &p) in buf.iter_mut().zip(ptrs) {
+            slot.write(wrap(p));
+        }
+        // SAFETY: the first `n` slots are initialised just above; MaybeUninit<T> has T's
+        // layout. Shared references to them cannot drop them.
+        let strings = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<RedisString>(), n) };
+        f(strings)
+    } else {
+        let held: Vec<std::mem::ManuallyDrop<RedisString>> = ptrs
+            .iter()
+            .map(|&p| std::mem::ManuallyDrop::new(wrap(p)))
+            .collect();
+        // SAFETY: all `n` are initialised; ManuallyDrop<T> has T's layout.
+        let strings = unsafe { std::slice::from_raw_parts(held.as_ptr().cast::<RedisString>(), n) };
+        f(strings)
+    }
+}
+
 /// Raises a keyspace event of the module class.
 pub fn notify(ctx: &Context, event: &CStr, key: &RedisString) {
     if let Some(f) = unsafe { raw::RedisModule_NotifyKeyspaceEvent } {

@@ -35,35 +35,35 @@ fn parse_size(v: &RedisString) -> Result<Amount, Error> {
 }
 
 /// LRU.TOUCH tracker key size [key size ...]
-pub fn touch(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn touch(ctx: &Context, args: &[RedisString]) -> CmdResult {
     touch_impl(ctx, args, false)
 }
 
 /// LRU.TOUCHAT tracker ms key size [key size ...]: TOUCH at an explicit time (replication,
 /// AOF rewrite); from a client the time may not be later than the server clock.
-pub fn touch_at(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn touch_at(ctx: &Context, args: &[RedisString]) -> CmdResult {
     touch_impl(ctx, args, true)
 }
 
-fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> CmdResult {
+fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdResult {
     let min = if explicit_time { 5 } else { 4 };
     let mut args = Args::new(args, min)?;
     if args.remaining() % 2 == usize::from(explicit_time) {
         return Err(RedisError::WrongArity.into());
     }
     let name = args.next_string()?;
-    let ns = tracker_namespace(&name)?;
+    let ns = tracker_namespace(name)?;
     let at = if explicit_time {
         Some(args.ms_of("ms")?)
     } else {
         None
     };
     // (key, size, the size as sent): replication passes the client's own strings on.
-    let mut pairs: Vec<(RedisString, Amount, RedisString)> = Vec::new();
+    let mut pairs: Vec<(&RedisString, Amount, &RedisString)> = Vec::new();
     while let Some(key) = args.next() {
         check_in(ns, key.as_slice())?;
         let size_arg = args.next_string()?;
-        let size = parse_size(&size_arg)?;
+        let size = parse_size(size_arg)?;
         pairs.push((key, size, size_arg));
     }
     let now = decide_now(ctx, at)?;
@@ -77,7 +77,7 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
         .partition(|(k, _, _)| trusted || ffi::key_exists(ctx, k));
     // In a cluster, a key that is not here may be moving between nodes (TRYAGAIN then).
     transit::check_absent(ctx, absent.iter().map(|(k, _, _)| k.as_slice()))?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let existing = keys::write::<Tracker>(&key)?;
     if record.is_empty() {
         return Ok(RedisValue::Integer(0));
@@ -107,22 +107,22 @@ fn touch_impl(ctx: &Context, args: Vec<RedisString>, explicit_time: bool) -> Cmd
     let pairs = record
         .iter()
         .flat_map(|(k, _, size)| [ffi::Arg::Sent(k), ffi::Arg::Sent(size)]);
-    let head = [ffi::Arg::Sent(&name), ffi::Arg::Bytes(now_text.as_bytes())];
+    let head = [ffi::Arg::Sent(name), ffi::Arg::Bytes(now_text.as_bytes())];
     ffi::replicate_args(ctx, c"LRU.TOUCHAT", head.into_iter().chain(pairs));
-    ffi::notify(ctx, c"lru.touch", &name);
+    ffi::notify(ctx, c"lru.touch", name);
     Ok(RedisValue::Integer(added as i64))
 }
 
 /// LRU.FORGET tracker key [key ...]
-pub fn forget(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn forget(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let ns = tracker_namespace(&name)?;
-    let keys: Vec<RedisString> = args.collect();
+    let ns = tracker_namespace(name)?;
+    let keys: Vec<&RedisString> = args.collect();
     for k in &keys {
         check_in(ns, k.as_slice())?;
     }
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
@@ -137,14 +137,14 @@ pub fn forget(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 }
 
 /// LRU.CANDIDATES tracker count
-pub fn candidates(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn candidates(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let count = args::count("count", &args.next_string()?)?;
+    let count = args::count("count", args.next_string()?)?;
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
     }
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let Some(tracker) = keys::read::<Tracker>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
@@ -184,13 +184,13 @@ fn evict_reply(ctx: &Context, evicted: &[Evicted], total: Amount) -> CmdResult {
 pub type ReleaseQuota = fn(&Context, &RedisString, Amount);
 
 /// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
-pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> CmdResult {
+pub fn evict(ctx: &Context, args: &[RedisString], release: ReleaseQuota) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let target_arg = args.next_string()?;
     let (mut quota, mut max) = (None, 1000usize);
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "QUOTA" => {
                 let q = args
                     .next_string()
@@ -201,16 +201,16 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
                 let v = args
                     .next_string()
                     .map_err(|_| err("ERR MAX needs a value"))?;
-                max = args::count("MAX", &v)?;
+                max = args::count("MAX", v)?;
             }
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
-    let ns = tracker_namespace(&name)?;
+    let ns = tracker_namespace(name)?;
     if let Some(q) = &quota {
         check_in(ns, q.as_slice())?;
     }
-    let target = parse_size(&target_arg).map_err(|_| {
+    let target = parse_size(target_arg).map_err(|_| {
         err(format!(
             "ERR invalid target '{}': expected an amount >= 0",
             target_arg.to_string_lossy()
@@ -231,8 +231,8 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
         None => eviction::spared(None),
     };
     // In a cluster, the keys to delete must be here, not moving between nodes.
-    transit::check_evict(ctx, &name, |t| t.plan_to(target, max, &spared))?;
-    let key = ctx.open_key_writable(&name);
+    transit::check_evict(ctx, name, |t| t.plan_to(target, max, &spared))?;
+    let key = ctx.open_key_writable(name);
     let Some(tracker) = keys::write::<Tracker>(&key)? else {
         return evict_reply(ctx, &[], Amount::ZERO);
     };
@@ -241,7 +241,7 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
     if evicted.is_empty() {
         return evict_reply(ctx, &evicted, total);
     }
-    eviction::delete(ctx, &name, &evicted);
+    eviction::delete(ctx, name, &evicted);
     if let Some(q) = &quota {
         release(ctx, q, eviction::freed(&evicted));
     }
@@ -249,10 +249,10 @@ pub fn evict(ctx: &Context, args: Vec<RedisString>, release: ReleaseQuota) -> Cm
 }
 
 /// LRU.INFO tracker
-pub fn info(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn info(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     let t = keys::read::<Tracker>(&key)?.ok_or_else(no_such_key)?;
     let fields: [(&str, RedisValue); 6] = [
         ("keys", RedisValue::Integer(t.len() as i64)),

@@ -45,7 +45,7 @@ fn limit_of(args: &mut Args) -> Result<Option<Amount>, Error> {
     let v = args
         .next_string()
         .map_err(|_| err("ERR LIMIT needs a value"))?;
-    parse_limit(&v)
+    parse_limit(v)
 }
 
 fn pct_of(v: &RedisString) -> Result<u32, Error> {
@@ -63,7 +63,7 @@ fn pct_list(args: &mut Args) -> Result<Vec<u32>, Error> {
     let first = args
         .next_string()
         .map_err(|_| err("ERR AT needs pct [pct ...]"))?;
-    let mut pcts = vec![pct_of(&first)?];
+    let mut pcts = vec![pct_of(first)?];
     while let Some(next) = args.peek() {
         let numeric = next
             .as_slice()
@@ -73,7 +73,7 @@ fn pct_list(args: &mut Args) -> Result<Vec<u32>, Error> {
             break;
         }
         let v = args.next_string()?;
-        pcts.push(pct_of(&v)?);
+        pcts.push(pct_of(v)?);
     }
     Ok(pcts)
 }
@@ -83,7 +83,7 @@ fn raised_of(args: &mut Args) -> Result<(u32, State), Error> {
     let pct = args
         .next_string()
         .map_err(|_| err("ERR RAISED needs pct and an alert ID or -"))?;
-    let pct = pct_of(&pct)?;
+    let pct = pct_of(pct)?;
     let alert = args.value_of("RAISED")?;
     let alert = match alert.as_str() {
         "-" => None,
@@ -122,13 +122,13 @@ fn settle_and_replicate(ctx: &Context, name: &RedisString, q: &mut Quota, now: u
 
 /// QUOTA.SET key LIMIT amount [WINDOW ms] [ALERTS stream AT pct [pct ...]] [RAISED pct id ...]
 /// [NOW ms]
-pub fn set(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn set(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 4)?;
     let name = args.next_string()?;
     let (mut limit, mut window, mut now) = (None, None, None);
     let (mut stream, mut pcts, mut raised) = (None, None, Vec::new());
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "LIMIT" => limit = Some(limit_of(&mut args)?),
             "WINDOW" => {
                 let ms = args.ms_of("WINDOW")?;
@@ -149,7 +149,7 @@ pub fn set(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             }
             "RAISED" => raised.push(raised_of(&mut args)?),
             "NOW" => now = Some(args.ms_of("NOW")?),
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
     let limit = limit.ok_or_else(|| err("ERR QUOTA.SET needs LIMIT amount"))?;
@@ -175,7 +175,7 @@ pub fn set(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
         keys::read::<Stream>(&ctx.open_key(stream))?;
     }
     let now = decide_now(ctx, now)?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let q = match keys::write::<Quota>(&key)? {
         Some(q) => q,
         None => keys::create(&key, Quota::new(limit, window))?,
@@ -192,21 +192,21 @@ pub fn set(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     q.thresholds = thresholds;
     if let Some(stream) = stream.filter(|_| !dropped.is_empty()) {
         // The stream's type was checked above.
-        resolve_ids(ctx, &stream, &dropped)?;
+        resolve_ids(ctx, stream, &dropped)?;
     }
-    settle(ctx, &name, q, now);
+    settle(ctx, name, q, now);
     set_argv(q, Some(now)).replicate(ctx, name.as_slice());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
 /// What QUOTA.INCR asks, parsed.
-struct Incr {
+struct Incr<'a> {
     amount: Amount,
     /// LIMIT: None when not given; Some(None) is "-1", no limit.
     limit: Option<Option<Amount>>,
     force: bool,
     /// EVICT tracker, and MAX.
-    evict: Option<(RedisString, usize)>,
+    evict: Option<(&'a RedisString, usize)>,
 }
 
 /// What an INCR decides: the keys to evict (the tracker's plan, empty unless the amount then
@@ -218,7 +218,7 @@ struct Decision {
     report: Report,
 }
 
-impl Incr {
+impl Incr<'_> {
     /// Checks that can fail, before anything is created or changed.
     fn check(&self, q: Option<&Quota>, now: u64) -> Result<(), Error> {
         let Some(q) = q else { return Ok(()) };
@@ -291,14 +291,14 @@ impl Incr {
 }
 
 /// QUOTA.INCR key amount [LIMIT amount] [FORCE] [EVICT tracker [MAX n]] [DRYRUN] [NOW ms]
-pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let amount = args::amount("amount", &args.next_string()?)?;
+    let amount = args::amount("amount", args.next_string()?)?;
     let (mut limit, mut force, mut dry_run, mut now) = (None, false, false, None);
     let (mut tracker, mut max) = (None, None);
     while let Some(opt) = args.next() {
-        match Keyword::of(&opt).as_str() {
+        match Keyword::of(opt).as_str() {
             "LIMIT" => limit = Some(limit_of(&mut args)?),
             "FORCE" => force = true,
             "EVICT" => {
@@ -311,11 +311,11 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
                 let v = args
                     .next_string()
                     .map_err(|_| err("ERR MAX needs a value"))?;
-                args::once(&mut max, "MAX", args::count("MAX", &v)?)?;
+                args::once(&mut max, "MAX", args::count("MAX", v)?)?;
             }
             "DRYRUN" => dry_run = true,
             "NOW" => now = Some(args.ms_of("NOW")?),
-            _ => return Err(args.unknown(&opt)),
+            _ => return Err(args.unknown(opt)),
         }
     }
     let evict = match (tracker, max) {
@@ -337,17 +337,17 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
     };
     let now = decide_now(ctx, now)?;
     if dry_run {
-        return dry_run_incr(ctx, &name, &incr, now);
+        return dry_run_incr(ctx, name, &incr, now);
     }
     if let Some((tracker, _)) = &incr.evict {
         // In a cluster, the keys to delete must be here, not moving between nodes; that check
         // may forget keys that are gone, so the checks that can fail come first.
-        incr.check(keys::read::<Quota>(&ctx.open_key(&name))?, now)?;
+        incr.check(keys::read::<Quota>(&ctx.open_key(name))?, now)?;
         keys::read::<Tracker>(&ctx.open_key(tracker))?;
-        transit::check_evict(ctx, tracker, |t| incr.plan(ctx, &name, t, now))?;
+        transit::check_evict(ctx, tracker, |t| incr.plan(ctx, name, t, now))?;
     }
 
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let existing = keys::write::<Quota>(&key)?;
     incr.check(existing.as_deref(), now)?;
     let tracker_key = incr.evict.as_ref().map(|(t, _)| ctx.open_key_writable(t));
@@ -385,10 +385,10 @@ pub fn incr(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
             ffi::replicate_verbatim(ctx);
         }
     }
-    settle_and_replicate(ctx, &name, q, now);
+    settle_and_replicate(ctx, name, q, now);
     if d.applied {
         stats::add(&QUOTA_INCRS, 1);
-        ffi::notify(ctx, c"quota.incr", &name);
+        ffi::notify(ctx, c"quota.incr", name);
     } else {
         stats::add(&QUOTA_REFUSALS, 1);
     }
@@ -414,10 +414,10 @@ fn dry_run_incr(ctx: &Context, name: &RedisString, incr: &Incr, now: u64) -> Cmd
 }
 
 /// QUOTA.GET key
-pub fn get(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn get(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let key = ctx.open_key(&name);
+    let key = ctx.open_key(name);
     match keys::read::<Quota>(&key)? {
         Some(q) => reply(ctx, &q.report(true, now_ms()), None),
         None => Ok(RedisValue::Null),
@@ -425,14 +425,14 @@ pub fn get(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
 }
 
 /// QUOTA.RESET key
-pub fn reset(ctx: &Context, args: Vec<RedisString>) -> CmdResult {
+pub fn reset(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let key = ctx.open_key_writable(&name);
+    let key = ctx.open_key_writable(name);
     let q = keys::write::<Quota>(&key)?.ok_or_else(no_such_key)?;
     q.reset();
     ffi::replicate_verbatim(ctx);
-    settle_and_replicate(ctx, &name, q, now_ms());
+    settle_and_replicate(ctx, name, q, now_ms());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
