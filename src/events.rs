@@ -25,7 +25,7 @@ use crate::lru::index;
 use crate::lru::transit::{self, reconcile, Fate};
 use redis_module::key::KeyFlags;
 use redis_module::server_events::{FlushSubevent, LoadingSubevent};
-use redis_module::{raw, Context, NotifyEvent, RedisString};
+use redis_module::{raw, Context, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
 use vigil_core::alert::Stream;
 use vigil_core::lru::{namespace, Tracker};
@@ -34,19 +34,20 @@ fn key_string(ctx: &Context, key: &[u8]) -> RedisString {
     keys::name(ctx, key)
 }
 
-/// Keyspace events of the generic, expired and evicted classes.
-pub fn on_key_event(ctx: &Context, _class: NotifyEvent, event: &str, key: &[u8]) {
+/// Keyspace events of the generic, expired and evicted classes (subscribed at load, see
+/// `lib.rs`).
+pub fn on_key_event(ctx: &Context, event: &[u8], key: &[u8]) {
     catch("keyspace event", (), || handle(ctx, event, key));
 }
 
-fn handle(ctx: &Context, event: &str, key: &[u8]) {
+fn handle(ctx: &Context, event: &[u8], key: &[u8]) {
     let db = selected_db(ctx);
     match event {
-        "del" | "expired" | "evicted" | "rename_from" | "move_from" => {
+        b"del" | b"expired" | b"evicted" | b"rename_from" | b"move_from" => {
             registry::remove(db, key);
             // Every DEL and expiry in the server comes through here: without trackers, stop;
             // nor for an eviction's own deletes when no other tracker can hold the key.
-            if index::is_empty() || (event == "del" && index::evicting_alone(db, key)) {
+            if index::is_empty() || (event == b"del" && index::evicting_alone(db, key)) {
                 return;
             }
             if index::is_tracker(db, key) {
@@ -58,7 +59,7 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
             }
             // MIGRATE deletes each key the target acknowledged: in a cluster the key is on its
             // way to the node that imports its slot, and its tracker follows it there.
-            let migrating = event == "del" && running() == Running::Migrate && in_cluster(ctx);
+            let migrating = event == b"del" && running() == Running::Migrate && in_cluster(ctx);
             // Without the tracker that evicts the key itself: it dropped the key already.
             for tracker in trackers {
                 if migrating && key_slot(&tracker) == key_slot(key) {
@@ -68,7 +69,7 @@ fn handle(ctx: &Context, event: &str, key: &[u8]) {
                 }
             }
         }
-        "rename_to" | "move_to" | "copy_to" | "restore" => arrived(ctx, db, event, key),
+        b"rename_to" | b"move_to" | b"copy_to" | b"restore" => arrived(ctx, db, event, key),
         _ => {}
     }
 }
@@ -88,7 +89,7 @@ fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
 /// A key arrived under `key` (RENAME, MOVE, COPY, RESTORE): a stream joins the sweep's
 /// registry; a tracker is indexed under its namespace and reconciled with what is here.
 /// Opened read-only without touching its LRU/LFU: most arriving keys are not the module's.
-fn arrived(ctx: &Context, db: i32, event: &str, key: &[u8]) {
+fn arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8]) {
     let name = key_string(ctx, key);
     let (stream, tracker) = {
         let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
@@ -114,16 +115,17 @@ fn arrived(ctx: &Context, db: i32, event: &str, key: &[u8]) {
 ///   RESTORE, so the end of the load forgets the keys that are not there (`rebuild`);
 /// - by RESTORE, MOVE or COPY otherwise, only the keys that exist here: a name it kept could
 ///   later belong to an unrelated key, which LRU.EVICT would then delete.
-fn tracker_arrived(ctx: &Context, db: i32, event: &str, key: &[u8], name: &RedisString) {
+fn tracker_arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8], name: &RedisString) {
     let Some(ns) = namespace(key) else {
         reconcile(ctx, name, |_| Fate::Drop);
         return;
     };
-    let by_migration = event == "restore" && running() == Running::RestoreAsking && in_cluster(ctx);
+    let by_migration =
+        event == b"restore" && running() == Running::RestoreAsking && in_cluster(ctx);
     let loading = context_flags(ctx) & raw::REDISMODULE_CTX_FLAGS_LOADING != 0;
     let check_here = match event {
-        "rename_to" => false,
-        "restore" => !loading,
+        b"rename_to" => false,
+        b"restore" => !loading,
         _ => true,
     };
     let slot = key_slot(key);

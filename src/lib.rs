@@ -44,6 +44,10 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     if commands::register(ctx) == Status::Err {
         return Status::Err;
     }
+    if !ffi::subscribe_key_events(ctx, events::on_key_event) {
+        ctx.log_warning("vigil: could not subscribe to keyspace events");
+        return Status::Err;
+    }
     ffi::subscribe_swapdb(ctx, events::swapped);
     ffi::cluster::watch_commands(ctx);
     alert::sweep::start(ctx);
@@ -59,9 +63,6 @@ redis_module! {
     init: init,
     info: section,
     commands: [],
-    event_handlers: [
-        [@GENERIC @EXPIRED @EVICTED: events::on_key_event],
-    ],
     configurations: [
         i64: [
             ["alert-retention-ms", &config::ALERT_RETENTION_MS, config::DEFAULT_RETENTION_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],

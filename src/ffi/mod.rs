@@ -204,17 +204,26 @@ where
         return;
     };
     let args = args.into_iter();
-    // Counted by a walk: a flattened iterator's size hint is only a lower bound.
-    let mut argv: Vec<*mut raw::RedisModuleString> = Vec::with_capacity(args.clone().count());
+    // Counted by a walk: a flattened iterator's size hint is only a lower bound. Up to 16
+    // arguments the array is on the stack.
+    let n = args.clone().count();
+    let mut on_stack = [std::ptr::null_mut::<raw::RedisModuleString>(); 16];
+    let mut on_heap: Vec<*mut raw::RedisModuleString> = Vec::new();
+    let argv: &mut [*mut raw::RedisModuleString] = if n <= on_stack.len() {
+        &mut on_stack[..n]
+    } else {
+        on_heap.resize(n, std::ptr::null_mut());
+        &mut on_heap
+    };
     // SAFETY: strings are made from live byte slices (copied); "v": an array of live strings
     // and its length, of which Redis retains what it keeps. The strings made here are freed
     // after the call (those of the client are not ours).
     unsafe {
-        for a in args.clone() {
-            argv.push(match a {
+        for (slot, a) in argv.iter_mut().zip(args.clone()) {
+            *slot = match a {
                 Arg::Sent(s) => s.inner,
                 Arg::Bytes(b) => create(std::ptr::null_mut(), b.as_ptr().cast::<c_char>(), b.len()),
-            });
+            };
         }
         // Redis makes strings or stops the server (out of memory): a null is not expected,
         // and never replicated.
@@ -227,7 +236,7 @@ where
                 argv.len(),
             );
         }
-        for (a, s) in args.zip(argv) {
+        for (a, &s) in args.zip(argv.iter()) {
             if let (Arg::Bytes(_), false) = (a, s.is_null()) {
                 free(std::ptr::null_mut(), s);
             }
@@ -471,6 +480,58 @@ pub fn replicate_add(
             }
         }
     });
+}
+
+/// What keyspace events call: `(ctx, event name, key)`.
+pub type KeyEventHandler = fn(&Context, &[u8], &[u8]);
+
+static KEY_EVENT_HANDLER: OnceLock<KeyEventHandler> = OnceLock::new();
+
+/// Calls `handler(ctx, event, key)` for every keyspace event of the generic, expired and
+/// evicted classes, the event name and the key as bytes. The crate's own subscription would
+/// check the name as UTF-8 and measure it first: about 0.1k instructions per event, and every
+/// key an LRU.EVICT deletes raises one. Fails when Redis refuses the subscription.
+pub fn subscribe_key_events(ctx: &Context, handler: KeyEventHandler) -> bool {
+    let _ = KEY_EVENT_HANDLER.set(handler);
+    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToKeyspaceEvents }) else {
+        return false;
+    };
+    let types = raw::REDISMODULE_NOTIFY_GENERIC
+        | raw::REDISMODULE_NOTIFY_EXPIRED
+        | raw::REDISMODULE_NOTIFY_EVICTED;
+    // SAFETY: called at load with the module's context; the callback is a plain function.
+    let status = unsafe { subscribe(ctx.get_raw(), types as c_int, Some(on_key_event)) };
+    status == raw::REDISMODULE_OK as c_int
+}
+
+unsafe extern "C" fn on_key_event(
+    ctx: *mut raw::RedisModuleCtx,
+    _type: c_int,
+    event: *const c_char,
+    key: *mut raw::RedisModuleString,
+) -> c_int {
+    let (Some(handler), Some(ptr_len)) = (KEY_EVENT_HANDLER.get(), unsafe {
+        raw::RedisModule_StringPtrLen
+    }) else {
+        return raw::REDISMODULE_OK as c_int;
+    };
+    if ctx.is_null() || event.is_null() || key.is_null() {
+        return raw::REDISMODULE_OK as c_int;
+    }
+    // SAFETY: Redis passes a NUL-terminated event name and a live key string, both valid for
+    // the duration of the callback; StringPtrLen returns the string's own buffer and length.
+    let (event, key) = unsafe {
+        let mut len = 0;
+        let bytes = ptr_len(key, &mut len);
+        let key: &[u8] = if bytes.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(bytes.cast::<u8>(), len)
+        };
+        (CStr::from_ptr(event).to_bytes(), key)
+    };
+    handler(&Context::new(ctx), event, key);
+    raw::REDISMODULE_OK as c_int
 }
 
 static SWAPDB_HANDLER: OnceLock<fn(i32, i32)> = OnceLock::new();
