@@ -12,7 +12,7 @@ use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, RedisError, RedisString, RedisValue};
 use std::collections::BTreeMap;
 use vigil_core::amount::Amount;
-use vigil_core::lru::{check_in, namespace, Evicted, Tracker, TrackerError};
+use vigil_core::lru::{check_in, namespace, Change, Evicted, Tracker, TrackerError};
 use vigil_core::quota::Quota;
 
 /// The tracker's namespace, or the error that it has none.
@@ -32,6 +32,22 @@ fn parse_size(v: &RedisString) -> Result<Amount, Error> {
         return Err(bad());
     }
     Ok(a)
+}
+
+/// A key LRU.TOUCH names, its size, and the size as sent.
+struct Pair<'a> {
+    key: &'a RedisString,
+    size: Amount,
+    size_arg: &'a RedisString,
+}
+
+impl Change for Pair<'_> {
+    fn name(&self) -> &[u8] {
+        self.key.as_slice()
+    }
+    fn size(&self) -> Amount {
+        self.size
+    }
 }
 
 /// LRU.TOUCH tracker key size [key size ...]
@@ -58,57 +74,64 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     } else {
         None
     };
-    // (key, size, the size as sent): replication passes the client's own strings on.
-    let mut pairs: Vec<(&RedisString, Amount, &RedisString)> = Vec::new();
+    // Replication passes the client's own key and size strings on.
+    let mut pairs: Vec<Pair> = Vec::with_capacity(args.remaining() / 2);
     while let Some(key) = args.next() {
         check_in(ns, key.as_slice())?;
         let size_arg = args.next_string()?;
         let size = parse_size(size_arg)?;
-        pairs.push((key, size, size_arg));
+        pairs.push(Pair {
+            key,
+            size,
+            size_arg,
+        });
     }
     let now = decide_now(ctx, at)?;
     // Keys that do not exist are skipped (commands from the primary or the AOF were decided
     // there); the tracker never tracks itself. Existence checks may expire keys and raise
     // events, so they run before the tracker is opened.
     let trusted = from_primary(ctx);
-    let (record, absent): (Vec<_>, Vec<_>) = pairs
-        .into_iter()
-        .filter(|(k, _, _)| k.as_slice() != name.as_slice())
-        .partition(|(k, _, _)| trusted || ffi::key_exists(ctx, k));
+    let mut absent: Vec<&[u8]> = Vec::new();
+    pairs.retain(|p| {
+        if p.key.as_slice() == name.as_slice() {
+            return false;
+        }
+        let here = trusted || ffi::key_exists(ctx, p.key);
+        if !here {
+            absent.push(p.key.as_slice());
+        }
+        here
+    });
     // In a cluster, a key that is not here may be moving between nodes (TRYAGAIN then).
-    transit::check_absent(ctx, absent.iter().map(|(k, _, _)| k.as_slice()))?;
+    transit::check_absent(ctx, absent.iter().copied())?;
     let key = ctx.open_key_writable(name);
     let existing = keys::write::<Tracker>(&key)?;
-    if record.is_empty() {
+    if pairs.is_empty() {
         return Ok(RedisValue::Integer(0));
-    }
-    // Sizes that would take the total past the amount range are refused, nothing recorded.
-    let changes: Vec<(&[u8], Amount)> = record.iter().map(|(k, s, _)| (k.as_slice(), *s)).collect();
-    let fits = match &existing {
-        Some(t) => t.total_after(&changes).is_some(),
-        None => Tracker::new().total_after(&changes).is_some(),
-    };
-    if !fits {
-        return Err(TrackerError::TotalOutOfRange.into());
     }
     let tracker = match existing {
         Some(t) => t,
         None => {
+            // Sizes that would take the total past the amount range are refused before the
+            // tracker is made (an existing one refuses them itself, nothing recorded).
+            if Tracker::new().total_after(&pairs).is_none() {
+                return Err(TrackerError::TotalOutOfRange.into());
+            }
             let t = keys::create(&key, Tracker::new())?;
             index::add_tracker(selected_db(ctx), name.as_slice());
             t
         }
     };
     // All the keys at once: a key named twice counts once, by its last size.
-    let added = tracker.touch_all(&changes, now)?;
+    let added = tracker.touch_all(&pairs, now)?;
     // LRU.TOUCHAT tracker now key size ...: the client's own strings but the time (an
     // argument vector built of copies was half of LRU.TOUCH's cost).
     let now_text = Text::num(now);
-    let pairs = record
+    let sent = pairs
         .iter()
-        .flat_map(|(k, _, size)| [ffi::Arg::Sent(k), ffi::Arg::Sent(size)]);
+        .flat_map(|p| [ffi::Arg::Sent(p.key), ffi::Arg::Sent(p.size_arg)]);
     let head = [ffi::Arg::Sent(name), ffi::Arg::Bytes(now_text.as_bytes())];
-    ffi::replicate_args(ctx, c"LRU.TOUCHAT", head.into_iter().chain(pairs));
+    ffi::replicate_args(ctx, c"LRU.TOUCHAT", head.into_iter().chain(sent));
     ffi::notify(ctx, c"lru.touch", name);
     Ok(RedisValue::Integer(added as i64))
 }

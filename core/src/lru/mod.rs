@@ -4,4 +4,4 @@ pub mod namespace;
 pub mod tracker;
 
 pub use namespace::{check_in, namespace, tracker_namespace, NamespaceError};
-pub use tracker::{Evicted, Plan, Tracker, TrackerError};
+pub use tracker::{Change, Evicted, Plan, Tracker, TrackerError};

@@ -12,6 +12,27 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
+/// One key's new size, as LRU.TOUCH names it: what [`Tracker::total_after`] and
+/// [`Tracker::touch_all`] read of each change, so that a caller passes its own records
+/// rather than copying them into pairs.
+pub trait Change {
+    fn name(&self) -> &[u8];
+    fn size(&self) -> Amount;
+}
+
+impl Change for (&[u8], Amount) {
+    fn name(&self) -> &[u8] {
+        self.0
+    }
+    fn size(&self) -> Amount {
+        self.1
+    }
+}
+
+/// Up to this many changes, a key named twice is found by comparing names, with no table
+/// built (one TOUCH names one key most often).
+const FEW_CHANGES: usize = 16;
+
 #[derive(Debug, Clone)]
 struct Tracked {
     name: Box<[u8]>,
@@ -128,16 +149,27 @@ impl Tracker {
     /// The total if `changes` (key, new size) were applied, the last size of a key named
     /// twice winning; None when it would pass the amount range (10^18). Summed exactly, so
     /// the order of the changes does not matter.
-    pub fn total_after(&self, changes: &[(&[u8], Amount)]) -> Option<Amount> {
-        let mut last: HashMap<&[u8], Amount> = HashMap::new();
-        for (name, size) in changes {
-            last.insert(name, *size);
-        }
+    pub fn total_after<C: Change>(&self, changes: &[C]) -> Option<Amount> {
         // At most 2^32 keys of at most 10^24 units each: far inside i128.
         let mut units = self.total.units();
-        for (name, size) in last {
+        let mut apply = |name: &[u8], size: Amount| {
             units -= self.size_of(name).map_or(0, Amount::units);
             units += size.units();
+        };
+        if changes.len() <= FEW_CHANGES {
+            for (i, c) in changes.iter().enumerate() {
+                if !changes[i + 1..].iter().any(|l| l.name() == c.name()) {
+                    apply(c.name(), c.size());
+                }
+            }
+        } else {
+            let mut last: HashMap<&[u8], Amount> = HashMap::with_capacity(changes.len());
+            for c in changes {
+                last.insert(c.name(), c.size());
+            }
+            for (name, size) in last {
+                apply(name, size);
+            }
         }
         (0..=MAX_UNITS)
             .contains(&units)
@@ -156,19 +188,27 @@ impl Tracker {
     /// total is never saturated, which would leave it below what the keys hold. Judged on
     /// the final total, so a call that shrinks one key and grows another fits whatever their
     /// order.
-    pub fn touch_all(
-        &mut self,
-        changes: &[(&[u8], Amount)],
-        now: u64,
-    ) -> Result<usize, TrackerError> {
+    pub fn touch_all<C: Change>(&mut self, changes: &[C], now: u64) -> Result<usize, TrackerError> {
         let total = self
             .total_after(changes)
             .ok_or(TrackerError::TotalOutOfRange)?;
         let mut added = 0;
-        for (i, (name, size)) in changes.iter().enumerate() {
-            let later = changes[i + 1..].iter().any(|(n, _)| n == name);
-            if !later && self.place(name, *size, now) {
-                added += 1;
+        if changes.len() <= FEW_CHANGES {
+            for (i, c) in changes.iter().enumerate() {
+                let later = changes[i + 1..].iter().any(|l| l.name() == c.name());
+                if !later && self.place(c.name(), c.size(), now) {
+                    added += 1;
+                }
+            }
+        } else {
+            let mut last_at: HashMap<&[u8], usize> = HashMap::with_capacity(changes.len());
+            for (i, c) in changes.iter().enumerate() {
+                last_at.insert(c.name(), i);
+            }
+            for (i, c) in changes.iter().enumerate() {
+                if last_at.get(c.name()) == Some(&i) && self.place(c.name(), c.size(), now) {
+                    added += 1;
+                }
             }
         }
         self.total = total;
@@ -543,7 +583,7 @@ mod tests {
         // judged on where they end, whatever their order.
         let big = a("999999999999999999");
         assert_eq!(
-            t.touch_all(&[(b"k2", a("1")), (b"k1", big), (b"k2", a("1"))], 7),
+            t.touch_all(&[(&b"k2"[..], a("1")), (b"k1", big), (b"k2", a("1"))], 7),
             Ok(0)
         );
         assert_eq!(t.total(), a("1000000000000000000"));
@@ -552,6 +592,40 @@ mod tests {
         let out = t.evict(a("0"), 10, |_| false);
         assert_eq!(out.len(), 2);
         assert_eq!(t.total(), Amount::ZERO);
+    }
+
+    /// Past FEW_CHANGES a table finds the keys named twice: both ways agree on the total,
+    /// the count of new keys and the order, a key counting once at its last place.
+    #[test]
+    fn many_changes_count_a_key_once_as_few_do() {
+        let names: Vec<Vec<u8>> = (0..40)
+            .map(|i| format!("k{}", i % 25).into_bytes())
+            .collect();
+        let changes: Vec<(&[u8], Amount)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_slice(), Amount::from_units(i as i128 + 1)))
+            .collect();
+        let mut many = Tracker::new();
+        assert_eq!(many.touch_all(&changes, 1), Ok(25));
+        let mut few = Tracker::new();
+        let mut added = 0;
+        for chunk in changes.chunks(1) {
+            // One at a time: the last size and place of each key win.
+            added += few.touch_all(chunk, 1).unwrap_or(0);
+        }
+        assert_eq!(added, 25);
+        assert_eq!(many.total(), few.total());
+        assert_eq!(many.total_after(&changes), few.total_after(&changes));
+        let order = |t: &Tracker| {
+            t.entries()
+                .map(|e| (e.name.to_vec(), e.size))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&many), order(&few));
+        // k0..k14 were named twice: their last sizes are 26..40.
+        assert_eq!(many.size_of(b"k0"), Some(Amount::from_units(26)));
+        assert_eq!(many.size_of(b"k24"), Some(Amount::from_units(25)));
     }
 
     /// Hostile-probe row 11: a tracker emptied by FORGET of 100k keys kept 7.6 MB.
