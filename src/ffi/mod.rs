@@ -186,6 +186,8 @@ pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
 pub enum Arg<'a> {
     Sent(&'a RedisString),
     Bytes(&'a [u8]),
+    /// A time in ms, as a string kept for its millisecond (`now_string`).
+    Now(u64),
 }
 
 /// Replicates `command args...` (the key is the first argument) as one array ("v"), making
@@ -223,6 +225,7 @@ where
             *slot = match a {
                 Arg::Sent(s) => s.inner,
                 Arg::Bytes(b) => create(std::ptr::null_mut(), b.as_ptr().cast::<c_char>(), b.len()),
+                Arg::Now(ms) => now_string(ms),
             };
         }
         // Redis makes strings or stops the server (out of memory): a null is not expected,
@@ -332,17 +335,44 @@ pub enum DocArg<'a> {
 }
 
 /// Strings made once and kept (refcounted by Redis when replicated): the fixed words of a
-/// replicated ALERT.ADD, and its NOW, made again only when the clock moves.
+/// replicated ALERT.ADD.
 struct AddWords {
     id: *mut raw::RedisModuleString,
     ts: *mut raw::RedisModuleString,
     now_word: *mut raw::RedisModuleString,
-    now: std::cell::Cell<(u64, *mut raw::RedisModuleString)>,
 }
 
 thread_local! {
     // Replication runs on the main thread only.
     static ADD_WORDS: std::cell::OnceCell<Option<AddWords>> = const { std::cell::OnceCell::new() };
+    /// The last time replicated and its text as a string, made again only when the clock
+    /// moves (many commands replicate the same millisecond).
+    static NOW_STRING: std::cell::Cell<(u64, *mut raw::RedisModuleString)> =
+        const { std::cell::Cell::new((u64::MAX, std::ptr::null_mut())) };
+}
+
+/// `now` as a string, kept until the next time differs: made once per millisecond however
+/// many commands replicate it. Never freed by the caller. Null only if Redis could make no
+/// string.
+fn now_string(now: u64) -> *mut raw::RedisModuleString {
+    NOW_STRING.with(|cell| {
+        let (last, s) = cell.get();
+        if last == now && !s.is_null() {
+            return s;
+        }
+        let Some(fresh) = make_string(crate::text::Text::num(now).as_bytes()) else {
+            return std::ptr::null_mut();
+        };
+        if !s.is_null() {
+            if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+                // SAFETY: made by make_string and held only here; Redis holds its own
+                // references to what it replicated.
+                unsafe { free(std::ptr::null_mut(), s) };
+            }
+        }
+        cell.set((now, fresh));
+        fresh
+    })
 }
 
 fn make_string(bytes: &[u8]) -> Option<*mut raw::RedisModuleString> {
@@ -364,30 +394,7 @@ fn add_words() -> Option<AddWords> {
         id: make_string(b"ID")?,
         ts: make_string(b"TS")?,
         now_word: make_string(b"NOW")?,
-        now: std::cell::Cell::new((u64::MAX, std::ptr::null_mut())),
     })
-}
-
-impl AddWords {
-    /// NOW's value as a string, made again only when `now` differs from the last one.
-    fn now(&self, now: u64) -> *mut raw::RedisModuleString {
-        let (last, s) = self.now.get();
-        if last == now && !s.is_null() {
-            return s;
-        }
-        let Some(fresh) = make_string(crate::text::Text::num(now).as_bytes()) else {
-            return s;
-        };
-        if !s.is_null() {
-            if let Some(free) = unsafe { raw::RedisModule_FreeString } {
-                // SAFETY: made by make_string and held only here; Redis holds its own
-                // references to what it replicated.
-                unsafe { free(std::ptr::null_mut(), s) };
-            }
-        }
-        self.now.set((now, fresh));
-        fresh
-    }
 }
 
 /// Replicates `ALERT.ADD key doc [TS ts] [ID id] NOW now`: the key and (when stored as sent)
@@ -418,7 +425,10 @@ pub fn replicate_add(
         };
         let id_s = id.and_then(make_string);
         let ts_s = ts.and_then(|t| make_string(crate::text::Text::num(t).as_bytes()));
-        let now_s = w.now(now);
+        let now_s = now_string(now);
+        if now_s.is_null() {
+            return;
+        }
         let (c, cmd) = (ctx.get_raw(), c"ALERT.ADD".as_ptr());
         // SAFETY: the format string describes the arguments exactly ("s": a live
         // RedisModuleString, whose reference Redis takes); the strings made here are freed

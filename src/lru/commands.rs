@@ -124,13 +124,13 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     };
     // All the keys at once: a key named twice counts once, by its last size.
     let added = tracker.touch_all(&pairs, now)?;
-    // LRU.TOUCHAT tracker now key size ...: the client's own strings but the time (an
-    // argument vector built of copies was half of LRU.TOUCH's cost).
-    let now_text = Text::num(now);
+    // LRU.TOUCHAT tracker now key size ...: the client's own strings, and the time as a
+    // string kept for its millisecond (an argument vector built of copies was half of
+    // LRU.TOUCH's cost).
     let sent = pairs
         .iter()
         .flat_map(|p| [ffi::Arg::Sent(p.key), ffi::Arg::Sent(p.size_arg)]);
-    let head = [ffi::Arg::Sent(name), ffi::Arg::Bytes(now_text.as_bytes())];
+    let head = [ffi::Arg::Sent(name), ffi::Arg::Now(now)];
     ffi::replicate_args(ctx, c"LRU.TOUCHAT", head.into_iter().chain(sent));
     ffi::notify(ctx, c"lru.touch", name);
     Ok(RedisValue::Integer(added as i64))
