@@ -30,22 +30,32 @@ impl Amount {
             Some((b'-', rest)) => (true, rest),
             _ => (false, s),
         };
-        let (int, frac) = match body.iter().position(|b| *b == b'.') {
-            Some(i) => (&body[..i], Some(&body[i + 1..])),
-            None => (body, None),
-        };
-        if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
-            return Err(AmountError::Syntax);
-        }
-        // The whole part in a u64 (at most 10^18, checked at each digit: 10^19 + 9 still
-        // fits), then scaled once: i128 arithmetic per digit cost ~40 instructions a digit.
+        // One pass over the whole part, summed in a u64 (at most 10^18 is kept: 10^19 + 9
+        // still fits) and scaled once: three passes and i128 arithmetic per digit cost ~20
+        // instructions a digit. A whole part out of range is reported only once it is known
+        // to be digits (`12x` is a syntax error however long).
         const MAX_WHOLE: u64 = (MAX_UNITS / SCALE) as u64;
         let mut whole: u64 = 0;
-        for d in int.iter().skip_while(|d| **d == b'0') {
-            whole = whole * 10 + u64::from(d - b'0');
-            if whole > MAX_WHOLE {
-                return Err(AmountError::Range);
+        let mut too_big = false;
+        let mut i = 0;
+        while let Some(&c) = body.get(i) {
+            if !c.is_ascii_digit() {
+                break;
             }
+            if !too_big {
+                whole = whole * 10 + u64::from(c - b'0');
+                too_big = whole > MAX_WHOLE;
+            }
+            i += 1;
+        }
+        let frac = match body.get(i) {
+            _ if i == 0 => return Err(AmountError::Syntax),
+            None => None,
+            Some(b'.') => Some(&body[i + 1..]),
+            Some(_) => return Err(AmountError::Syntax),
+        };
+        if too_big {
+            return Err(AmountError::Range);
         }
         let mut units = i128::from(whole) * SCALE;
         if let Some(frac) = frac {
