@@ -393,6 +393,32 @@ fn lru_workload(c: &mut redis::Connection) {
         touch(c, T, &[(key, &format!("{}.{}", i, i % 10))]);
     }
     touch(c, T, &[(&keys[3], "100"), (&keys[7], "0.000001")]);
+    // One call naming 30 new keys, the first twice: its argument list (62) and the one it
+    // replicates are longer than what is kept on the stack, and its changes more than are
+    // compared pairwise; the key named twice counts once, by its last size.
+    let many: Vec<String> = (0..29).map(|i| k(&format!("x{i}"))).collect();
+    for key in &many {
+        set(c, &[key]);
+    }
+    let mut pairs: Vec<(&str, String)> = many
+        .iter()
+        .enumerate()
+        .map(|(i, key)| (key.as_str(), format!("{}", i + 1)))
+        .collect();
+    pairs.push((&many[0], "77".to_string()));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    assert_eq!(touch(c, T, &pairs), 29);
+    // At its last place, the youngest.
+    let tracked = candidates(c, T);
+    let young: Vec<&(String, String)> = tracked.iter().rev().take(2).collect();
+    assert_eq!(
+        young,
+        [
+            &(many[0].clone(), "77".to_string()),
+            &(many[28].clone(), "29".to_string())
+        ],
+        "{tracked:?}"
+    );
     call(c, &["LRU.FORGET", T, &keys[10]]).unwrap();
     call(c, &["QUOTA.INCR", "t:{a}:q", "1000"]).unwrap();
     call(c, &["LRU.EVICT", T, "500", "QUOTA", "t:{a}:q", "MAX", "5"]).unwrap();
