@@ -76,9 +76,7 @@ pub fn watch_commands(ctx: &Context) {
 }
 
 unsafe extern "C" fn on_command(fctx: *mut raw::RedisModuleCommandFilterCtx) {
-    let (Some(arg), Some(ptr_len)) = (unsafe { raw::RedisModule_CommandFilterArgGet }, unsafe {
-        raw::RedisModule_StringPtrLen
-    }) else {
+    let Some(arg) = (unsafe { raw::RedisModule_CommandFilterArgGet }) else {
         return;
     };
     // SAFETY: `fctx` is live for the duration of the callback; position 0 is the command name
@@ -87,14 +85,9 @@ unsafe extern "C" fn on_command(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     let running = if name.is_null() {
         Running::Other
     } else {
-        let mut len = 0;
         // SAFETY: `name` is a live string of the client's argv (an sds, as Redis itself reads
         // it to look the command up); the slice is used before the callback returns.
-        let bytes = unsafe {
-            let p = ptr_len(name, &mut len);
-            std::slice::from_raw_parts(p.cast::<u8>(), len)
-        };
-        classify(bytes)
+        classify(unsafe { super::bytes_of(name) })
     };
     RUNNING.store(running as u8, Ordering::Relaxed);
 }

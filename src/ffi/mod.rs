@@ -61,6 +61,29 @@ pub fn key_exists(ctx: &Context, key: &RedisString) -> bool {
     }
 }
 
+/// The bytes of a string Redis passed to a callback (empty for a null string).
+///
+/// # Safety
+/// `s` is null or a live string, and stays so while the slice is used.
+pub unsafe fn bytes_of<'a>(s: *const raw::RedisModuleString) -> &'a [u8] {
+    let Some(ptr_len) = (unsafe { raw::RedisModule_StringPtrLen }) else {
+        return &[];
+    };
+    if s.is_null() {
+        return &[];
+    }
+    let mut len = 0;
+    // SAFETY: the caller's promise; StringPtrLen returns the string's own buffer and length.
+    unsafe {
+        let p = ptr_len(s, &mut len);
+        if p.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(p.cast::<u8>(), len)
+        }
+    }
+}
+
 /// Arguments kept on the stack by `with_argv`; a longer call puts them in a `Vec`.
 const ARGV_ON_STACK: usize = 32;
 
@@ -198,11 +221,9 @@ where
     I: IntoIterator<Item = Arg<'a>>,
     I::IntoIter: Clone,
 {
-    let (Some(create), Some(free), Some(rep)) = (
-        unsafe { raw::RedisModule_CreateString },
-        unsafe { raw::RedisModule_FreeString },
-        unsafe { raw::RedisModule_Replicate },
-    ) else {
+    let (Some(free), Some(rep)) = (unsafe { raw::RedisModule_FreeString }, unsafe {
+        raw::RedisModule_Replicate
+    }) else {
         return;
     };
     let args = args.into_iter();
@@ -217,14 +238,14 @@ where
         on_heap.resize(n, std::ptr::null_mut());
         &mut on_heap
     };
-    // SAFETY: strings are made from live byte slices (copied); "v": an array of live strings
-    // and its length, of which Redis retains what it keeps. The strings made here are freed
-    // after the call (those of the client are not ours).
+    // SAFETY: "v": an array of live strings and its length, of which Redis retains what it
+    // keeps. The strings made here are freed after the call (the client's are not ours, and
+    // the time's is kept for its millisecond).
     unsafe {
         for (slot, a) in argv.iter_mut().zip(args.clone()) {
             *slot = match a {
                 Arg::Sent(s) => s.inner,
-                Arg::Bytes(b) => create(std::ptr::null_mut(), b.as_ptr().cast::<c_char>(), b.len()),
+                Arg::Bytes(b) => make_string(b).unwrap_or(std::ptr::null_mut()),
                 Arg::Now(ms) => now_string(ms),
             };
         }
@@ -520,26 +541,15 @@ unsafe extern "C" fn on_key_event(
     event: *const c_char,
     key: *mut raw::RedisModuleString,
 ) -> c_int {
-    let (Some(handler), Some(ptr_len)) = (KEY_EVENT_HANDLER.get(), unsafe {
-        raw::RedisModule_StringPtrLen
-    }) else {
+    let Some(handler) = KEY_EVENT_HANDLER.get() else {
         return raw::REDISMODULE_OK as c_int;
     };
     if ctx.is_null() || event.is_null() || key.is_null() {
         return raw::REDISMODULE_OK as c_int;
     }
     // SAFETY: Redis passes a NUL-terminated event name and a live key string, both valid for
-    // the duration of the callback; StringPtrLen returns the string's own buffer and length.
-    let (event, key) = unsafe {
-        let mut len = 0;
-        let bytes = ptr_len(key, &mut len);
-        let key: &[u8] = if bytes.is_null() {
-            &[]
-        } else {
-            std::slice::from_raw_parts(bytes.cast::<u8>(), len)
-        };
-        (CStr::from_ptr(event).to_bytes(), key)
-    };
+    // the duration of the callback.
+    let (event, key) = unsafe { (CStr::from_ptr(event).to_bytes(), bytes_of(key)) };
     handler(&Context::new(ctx), event, key);
     raw::REDISMODULE_OK as c_int
 }

@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn next_control_finds_the_first() {
+    fn first_control_finds_the_first() {
         let text = "abcdefghijklmnop\u{2}qrst\u{1}";
         assert_eq!(first_control(text.as_bytes(), 0), Some(16));
         assert_eq!(first_control(text.as_bytes(), 17), Some(21));

@@ -33,6 +33,27 @@ impl Change for (&[u8], Amount) {
 /// built (one TOUCH names one key most often).
 const FEW_CHANGES: usize = 16;
 
+/// The changes that name their key for the last time, in order: a key named twice counts
+/// once, by its last size, at its last place.
+fn last_mentions<C: Change>(changes: &[C]) -> impl Iterator<Item = &C> {
+    // Past FEW_CHANGES, each name's last index, from a table (a later entry overwrites).
+    let last_at: Option<HashMap<&[u8], usize>> = (changes.len() > FEW_CHANGES).then(|| {
+        changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name(), i))
+            .collect()
+    });
+    changes
+        .iter()
+        .enumerate()
+        .filter(move |(i, c)| match &last_at {
+            Some(last_at) => last_at.get(c.name()) == Some(i),
+            None => !changes[i + 1..].iter().any(|l| l.name() == c.name()),
+        })
+        .map(|(_, c)| c)
+}
+
 #[derive(Debug, Clone)]
 struct Tracked {
     name: Box<[u8]>,
@@ -152,24 +173,9 @@ impl Tracker {
     pub fn total_after<C: Change>(&self, changes: &[C]) -> Option<Amount> {
         // At most 2^32 keys of at most 10^24 units each: far inside i128.
         let mut units = self.total.units();
-        let mut apply = |name: &[u8], size: Amount| {
-            units -= self.size_of(name).map_or(0, Amount::units);
-            units += size.units();
-        };
-        if changes.len() <= FEW_CHANGES {
-            for (i, c) in changes.iter().enumerate() {
-                if !changes[i + 1..].iter().any(|l| l.name() == c.name()) {
-                    apply(c.name(), c.size());
-                }
-            }
-        } else {
-            let mut last: HashMap<&[u8], Amount> = HashMap::with_capacity(changes.len());
-            for c in changes {
-                last.insert(c.name(), c.size());
-            }
-            for (name, size) in last {
-                apply(name, size);
-            }
+        for c in last_mentions(changes) {
+            units -= self.size_of(c.name()).map_or(0, Amount::units);
+            units += c.size().units();
         }
         (0..=MAX_UNITS)
             .contains(&units)
@@ -193,22 +199,9 @@ impl Tracker {
             .total_after(changes)
             .ok_or(TrackerError::TotalOutOfRange)?;
         let mut added = 0;
-        if changes.len() <= FEW_CHANGES {
-            for (i, c) in changes.iter().enumerate() {
-                let later = changes[i + 1..].iter().any(|l| l.name() == c.name());
-                if !later && self.place(c.name(), c.size(), now) {
-                    added += 1;
-                }
-            }
-        } else {
-            let mut last_at: HashMap<&[u8], usize> = HashMap::with_capacity(changes.len());
-            for (i, c) in changes.iter().enumerate() {
-                last_at.insert(c.name(), i);
-            }
-            for (i, c) in changes.iter().enumerate() {
-                if last_at.get(c.name()) == Some(&i) && self.place(c.name(), c.size(), now) {
-                    added += 1;
-                }
+        for c in last_mentions(changes) {
+            if self.place(c.name(), c.size(), now) {
+                added += 1;
             }
         }
         self.total = total;
