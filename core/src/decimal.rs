@@ -37,6 +37,41 @@ pub fn push_u64(out: &mut String, v: u64) {
     out.push_str(text(v, &mut buf));
 }
 
+/// A number's decimal digits held at the start of a fixed buffer, to be appended to a byte
+/// buffer as one copy of the whole buffer cut back to the digits: a copy of a fixed size is a
+/// few moves where one of the digits' own length was a call (rendering an alert appends three
+/// or four numbers).
+#[derive(Clone, Copy)]
+pub struct Digits {
+    buf: [u8; 24],
+    len: u8,
+}
+
+impl Digits {
+    pub fn new(v: u64) -> Digits {
+        let mut tail = [0u8; 20];
+        let d = digits(v, &mut tail);
+        let mut buf = [0u8; 24];
+        buf[..d.len()].copy_from_slice(d);
+        Digits {
+            buf,
+            len: d.len() as u8,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    /// Appends the digits to `out`.
+    #[inline]
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.buf);
+        out.truncate(start + usize::from(self.len));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +91,10 @@ mod tests {
             push_u64(&mut s, v);
             assert_eq!(s, format!("x{v}"));
             assert_eq!(text(v, &mut [0; 20]), v.to_string());
+            let mut out = b"x".to_vec();
+            Digits::new(v).push_to(&mut out);
+            assert_eq!(out, format!("x{v}").into_bytes());
+            assert_eq!(Digits::new(v).as_bytes(), v.to_string().as_bytes());
         }
     }
 }

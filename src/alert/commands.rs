@@ -396,11 +396,11 @@ pub fn range(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let found = stream.range(&q);
     // Straight to the reply, through one reused buffer: rendering was half of RANGE's cost.
     ffi::reply_array(ctx, found.len());
-    let mut buf = String::with_capacity(1024);
+    let mut buf = Vec::with_capacity(1024);
     for (id, a) in &found {
         buf.clear();
         stream.render_into(&mut buf, id, a);
-        ffi::reply_bulk(ctx, buf.as_bytes());
+        ffi::reply_bulk(ctx, &buf);
     }
     Ok(RedisValue::NoReply)
 }
@@ -662,7 +662,7 @@ fn reply_read(ctx: &Context, stream: Option<&Stream>, next: u64, items: &[(u64, 
     ffi::reply_array(ctx, 2);
     ffi::reply_bulk(ctx, Text::num(next).as_bytes());
     ffi::reply_array(ctx, items.len());
-    let mut buf = String::with_capacity(1024);
+    let mut buf = Vec::with_capacity(1024);
     for (rev, id, a) in items {
         ffi::reply_array(ctx, 2);
         ffi::reply_bulk(ctx, Text::num(*rev).as_bytes());
@@ -670,7 +670,7 @@ fn reply_read(ctx: &Context, stream: Option<&Stream>, next: u64, items: &[(u64, 
         if let Some(stream) = stream {
             stream.render_into(&mut buf, id, a);
         }
-        ffi::reply_bulk(ctx, buf.as_bytes());
+        ffi::reply_bulk(ctx, &buf);
     }
 }
 

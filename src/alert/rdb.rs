@@ -43,7 +43,7 @@ impl Persisted for Stream {
         for (alias, holder) in self.aliases() {
             aliases.entry(*holder).or_default().push(*alias);
         }
-        let mut doc = String::with_capacity(1024);
+        let mut doc = Vec::with_capacity(1024);
         for (id, a) in self.iter() {
             let folded = aliases.get(id).map_or(&[][..], Vec::as_slice);
             self.document_into(&mut doc, a);
@@ -100,7 +100,7 @@ pub fn create_argv(s: &Settings) -> Argv {
 /// exactly.
 pub fn import_argv(
     id: &AlertId,
-    doc: &str,
+    doc: impl AsRef<[u8]>,
     status: Status,
     count: u64,
     last_seen: u64,
@@ -109,7 +109,7 @@ pub fn import_argv(
 ) -> Argv {
     let mut argv = Argv::new(c"ALERT.IMPORT");
     argv.num(id)
-        .arg(doc)
+        .arg(doc.as_ref())
         .arg("STATUS")
         .arg(status.as_str())
         .opt("COUNT", count)

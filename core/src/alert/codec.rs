@@ -65,7 +65,7 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
     out.put_u64(s.revision());
     out.put_u64(s.next_silence_id());
     out.put_u64(s.len() as u64);
-    let mut doc = String::with_capacity(1024);
+    let mut doc = Vec::with_capacity(1024);
     for (id, a) in s.iter() {
         for v in [
             id.ts,
@@ -78,7 +78,7 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
             out.put_u64(v);
         }
         s.document_into(&mut doc, a);
-        out.put_bytes(doc.as_bytes());
+        out.put_bytes(&doc);
     }
     out.put_u64(s.remembered_ids() as u64);
     for (alias, holder) in s.aliases() {

@@ -324,42 +324,42 @@ pub fn stored(doc: &Document<'_>, keys: &mut KeyTable) -> (Vec<u8>, u8, bool) {
 /// [`strip`] left out (`layout`), then the stored members. Returns whether any member was
 /// written (whether a field added after needs a comma).
 pub fn write_open(
-    out: &mut String,
-    stored: &str,
+    out: &mut Vec<u8>,
+    stored: &[u8],
     keys: &KeyTable,
     layout: u8,
     severity: Severity,
     source: &str,
     kind: &str,
 ) -> bool {
-    out.push('{');
+    out.push(b'{');
     let mut any = false;
     for field in Lead::fields(layout) {
         if any {
-            out.push(',');
+            out.push(b',');
         }
         // Whole members from constants where they can be: fewer pieces to append.
         match field {
-            0 => out.push_str(severity.member()),
+            0 => out.extend_from_slice(severity.member().as_bytes()),
             1 => {
-                out.push_str("\"source\":\"");
-                out.push_str(source);
-                out.push('"');
+                out.extend_from_slice(b"\"source\":\"");
+                out.extend_from_slice(source.as_bytes());
+                out.push(b'"');
             }
             _ => {
-                out.push_str("\"type\":\"");
-                out.push_str(kind);
-                out.push('"');
+                out.extend_from_slice(b"\"type\":\"");
+                out.extend_from_slice(kind.as_bytes());
+                out.push(b'"');
             }
         }
         any = true;
     }
     // JSON's whitespace is ASCII (and no key code is ASCII whitespace): the byte-wise trims.
-    let body = stored.strip_suffix('}').unwrap_or(stored).trim_ascii_end();
-    let body = body.strip_prefix('{').unwrap_or(body).trim_ascii_start();
+    let body = stored.strip_suffix(b"}").unwrap_or(stored).trim_ascii_end();
+    let body = body.strip_prefix(b"{").unwrap_or(body).trim_ascii_start();
     if !body.is_empty() {
         if any {
-            out.push(',');
+            out.push(b',');
         }
         keys.expand_into(body, out);
         any = true;
@@ -652,10 +652,18 @@ mod tests {
         let coded = String::from_utf8(coded).unwrap();
         assert_eq!(any, coded != plain, "{text}");
         assert_eq!(keys.expand(&coded), plain, "{text}");
-        let mut out = String::new();
-        write_open(&mut out, &coded, keys, mask, d.severity, &d.source, &d.kind);
-        out.push('}');
-        (plain, mask, out)
+        let mut out = Vec::new();
+        write_open(
+            &mut out,
+            coded.as_bytes(),
+            keys,
+            mask,
+            d.severity,
+            &d.source,
+            &d.kind,
+        );
+        out.push(b'}');
+        (plain, mask, String::from_utf8(out).unwrap())
     }
 
     #[test]

@@ -32,10 +32,63 @@ const SECOND: u8 = 0x20;
 /// Hash slots: a power of two, more than twice `MAX`.
 const SLOTS: usize = 256;
 
+/// Bytes a name takes in the table: `"`, at most [`KeySpans::MAX_NAME`] bytes, `":`, rounded
+/// up to eight. Each is kept padded to this size, so that writing one out is a copy of a
+/// fixed size (a few moves) cut back to its length, where a copy of its own length was a call
+/// to `memcpy` and the spilling of registers around it.
+///
+/// [`KeySpans::MAX_NAME`]: super::scan::KeySpans::MAX_NAME
+const PADDED: usize = 40;
+
+/// Pieces of text between two codes up to this long are copied the same way (most are: `{`,
+/// a label's value, `},`), when the stored text has this many bytes from the piece on.
+const PIECE: usize = 32;
+
+/// A name as the table holds it: `"name":` then zeros, and its length.
+#[derive(Debug, Clone)]
+struct Name {
+    padded: [u8; PADDED],
+    len: u8,
+}
+
+impl Name {
+    fn new(span: &str) -> Option<Name> {
+        let mut padded = [0u8; PADDED];
+        padded
+            .get_mut(..span.len())?
+            .copy_from_slice(span.as_bytes());
+        Some(Name {
+            padded,
+            len: u8::try_from(span.len()).ok()?,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.padded[..usize::from(self.len).min(PADDED)]
+    }
+}
+
+/// Appends `text[from..to]` to `out`: a short piece as a copy of [`PIECE`] bytes cut back.
+#[inline]
+fn push_piece(out: &mut Vec<u8>, text: &[u8], from: usize, to: usize) {
+    let len = to.saturating_sub(from);
+    if len <= PIECE {
+        if let Some(block) = text.get(from..from + PIECE) {
+            if let Ok(block) = <&[u8; PIECE]>::try_from(block) {
+                let start = out.len();
+                out.extend_from_slice(block);
+                out.truncate(start + len);
+                return;
+            }
+        }
+    }
+    out.extend_from_slice(text.get(from..to).unwrap_or_default());
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
-    /// Each name as stored: `"name":`.
-    names: Vec<Box<str>>,
+    /// Each name as stored: `"name":`, padded.
+    names: Vec<Name>,
     /// Open addressing over `names`: index + 1, 0 for an empty slot. Empty until the first
     /// name.
     slots: Vec<u8>,
@@ -104,6 +157,7 @@ impl KeyTable {
                 if i >= Self::MAX {
                     return None;
                 }
+                let name = Name::new(span)?;
                 let slot = match slot {
                     Some(s) => s,
                     None => {
@@ -111,7 +165,7 @@ impl KeyTable {
                         self.probe(span).err().flatten()?
                     }
                 };
-                self.names.push(span.into());
+                self.names.push(name);
                 self.slots[slot] = u8::try_from(i + 1).ok()?;
                 i
             }
@@ -138,7 +192,11 @@ impl KeyTable {
                 0 => return Err(Some(at)),
                 n => {
                     let i = usize::from(n) - 1;
-                    if self.names.get(i).is_some_and(|name| **name == *span) {
+                    if self
+                        .names
+                        .get(i)
+                        .is_some_and(|name| name.bytes() == span.as_bytes())
+                    {
                         return Ok(i);
                     }
                 }
@@ -148,32 +206,36 @@ impl KeyTable {
     }
 
     /// `stored` with each code written out as its `"name":`, appended to `out`.
-    pub fn expand_into(&self, stored: &str, out: &mut String) {
-        let b = stored.as_bytes();
+    pub fn expand_into(&self, stored: &[u8], out: &mut Vec<u8>) {
+        let b = stored;
         let mut copied = 0;
         let mut i = 0;
         while let Some(at) = first_control(b, i) {
-            let (index, len) = match byte(b[at]) {
-                Byte::Text => {
-                    i = at + 1;
-                    continue;
-                }
-                Byte::One(index) => (index, 1),
-                Byte::Long => match b.get(at + 1) {
+            let (index, len) = match b.get(at).map(|&c| byte(c)) {
+                Some(Byte::One(index)) => (index, 1),
+                Some(Byte::Long) => match b.get(at + 1) {
                     Some(&c) if c >= SECOND => (FIRST.len() + usize::from(c - SECOND), 2),
                     _ => {
                         i = at + 1;
                         continue;
                     }
                 },
+                _ => {
+                    i = at + 1;
+                    continue;
+                }
             };
-            out.push_str(&stored[copied..at]);
+            push_piece(out, b, copied, at);
             // A code always names a name held (the table is emptied only with no alert).
-            out.push_str(self.names.get(index).map_or("", |n| n));
+            if let Some(name) = self.names.get(index) {
+                let start = out.len();
+                out.extend_from_slice(&name.padded);
+                out.truncate(start + usize::from(name.len));
+            }
             copied = at + len;
             i = copied;
         }
-        out.push_str(&stored[copied..]);
+        out.extend_from_slice(b.get(copied..).unwrap_or_default());
     }
 
     /// `stored` written out: borrowed when it holds no code.
@@ -181,9 +243,13 @@ impl KeyTable {
         if first_control(stored.as_bytes(), 0).is_none() {
             return Cow::Borrowed(stored);
         }
-        let mut out = String::with_capacity(stored.len() + 64);
-        self.expand_into(stored, &mut out);
-        Cow::Owned(out)
+        let mut out = Vec::with_capacity(stored.len() + 64);
+        self.expand_into(stored.as_bytes(), &mut out);
+        // Names and text between them are whole UTF-8 (split only at ASCII codes).
+        Cow::Owned(
+            String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
     }
 
     /// Bytes the table holds, as MEMORY USAGE counts them.
@@ -193,12 +259,7 @@ impl KeyTable {
             return 0;
         }
         alloc_size(self.slots.capacity())
-            + alloc_size(self.names.capacity() * std::mem::size_of::<Box<str>>())
-            + self
-                .names
-                .iter()
-                .map(|n| alloc_size(n.len()))
-                .sum::<usize>()
+            + alloc_size(self.names.capacity() * std::mem::size_of::<Name>())
     }
 }
 
@@ -228,12 +289,37 @@ mod tests {
         // Text without control bytes is borrowed; whitespace and a stray 0x1F stay text.
         assert!(matches!(t.expand("{\"a\":1,\"b\":2}"), Cow::Borrowed(_)));
         assert_eq!(t.expand("{\"a\":1,\r\t\"b\":2}"), "{\"a\":1,\r\t\"b\":2}");
-        let mut out = String::new();
-        t.expand_into("\u{1f}", &mut out);
-        assert_eq!(out, "\u{1f}");
+        let mut out = Vec::new();
+        t.expand_into(b"\x1f", &mut out);
+        assert_eq!(out, b"\x1f");
         t.clear();
         assert!(t.is_empty());
         assert_eq!(t.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn names_and_pieces_of_every_length_come_back() {
+        // Names up to the longest a document may code (32 bytes: a span of 35), each between
+        // pieces of text of every length around the fixed copies (PIECE), the last piece
+        // at the very end of the text (where no fixed copy fits).
+        let mut t = KeyTable::default();
+        let mut coded = Vec::new();
+        let mut plain = Vec::new();
+        for n in 1..=32usize {
+            let span = format!("\"{}\":", "n".repeat(n - 1) + &(n % 10).to_string());
+            let (code, len) = t.code(&span).unwrap();
+            let piece = "v".repeat((n * 7) % (2 * PIECE + 3));
+            coded.extend_from_slice(&code[..len]);
+            coded.extend_from_slice(piece.as_bytes());
+            plain.extend_from_slice(span.as_bytes());
+            plain.extend_from_slice(piece.as_bytes());
+            let mut out = b"x".to_vec();
+            t.expand_into(&coded, &mut out);
+            assert_eq!(out[1..], plain[..], "{n}");
+        }
+        // A span past the padded size stays written out.
+        assert_eq!(t.code(&format!("\"{}\":", "y".repeat(PADDED))), None);
+        assert_eq!(t.len(), 32);
     }
 
     #[test]

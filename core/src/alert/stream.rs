@@ -1116,8 +1116,10 @@ impl Stream {
         match self.candidates(q) {
             Some(c) => {
                 let ids = c.ids(q.start, q.end, q.rev);
+                // The IDs come in order: each found from where the one before was.
+                let mut alerts = self.alerts.finger();
                 Box::new(ids.filter_map(move |id| {
-                    let a = self.alerts.get(&id)?;
+                    let a = alerts.get(&id)?;
                     pass((&id, a))
                 }))
             }
@@ -1438,11 +1440,11 @@ impl Stream {
     }
 
     /// Writes `a`'s document without its closing brace; whether it has any member.
-    fn write_open(&self, out: &mut String, a: &Alert) -> bool {
+    fn write_open(&self, out: &mut Vec<u8>, a: &Alert) -> bool {
         let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
         doc::write_open(
             out,
-            &a.doc,
+            a.doc.as_bytes(),
             &self.keys,
             a.lead,
             a.severity,
@@ -1454,55 +1456,63 @@ impl Stream {
     /// The document of `a` as sent (key order and whitespace may differ), without the server
     /// fields: what RDB, DUMP and the AOF rewrite keep.
     pub fn document(&self, a: &Alert) -> String {
-        let mut out = String::with_capacity(a.doc.len() + 64);
+        let mut out = Vec::with_capacity(a.doc.len() + 64);
         self.document_into(&mut out, a);
-        out
+        text(out)
     }
 
     /// `document`, into `out` after clearing it (RDB and AOF rewrite reuse one buffer for
-    /// every alert of the stream).
-    pub fn document_into(&self, out: &mut String, a: &Alert) {
+    /// every alert of the stream). UTF-8, as the document was.
+    pub fn document_into(&self, out: &mut Vec<u8>, a: &Alert) {
         out.clear();
         self.write_open(out, a);
-        out.push('}');
+        out.push(b'}');
     }
 
     /// The alert as clients see it: the document plus the five server fields.
     pub fn render(&self, id: &AlertId, a: &Alert) -> String {
-        let mut out = String::with_capacity(a.doc.len() + 160);
+        let mut out = Vec::with_capacity(a.doc.len() + 160);
         self.render_into(&mut out, id, a);
-        out
+        text(out)
     }
 
-    /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns).
-    pub fn render_into(&self, out: &mut String, id: &AlertId, a: &Alert) {
-        use crate::decimal::{push_u64, text};
+    /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns):
+    /// UTF-8 JSON.
+    pub fn render_into(&self, out: &mut Vec<u8>, id: &AlertId, a: &Alert) {
+        use crate::decimal::Digits;
         if self.write_open(out, a) {
-            out.push(',');
+            out.push(b',');
         }
         // `"id":"<ts>-<seq>","ts":<ts>,"status":"<st>","count":<n>,"last_seen":<ms>}`, without
-        // `write!` (a quarter of rendering an alert for RANGE).
-        // The ts is written twice, and last_seen is most often the same: its digits once.
-        let mut buf = [0u8; 20];
-        let ts = text(id.ts, &mut buf);
-        out.push_str("\"id\":\"");
-        out.push_str(ts);
-        out.push('-');
-        push_u64(out, id.seq);
-        out.push_str("\",\"ts\":");
-        out.push_str(ts);
-        out.push_str(",\"status\":\"");
-        out.push_str(a.status.as_str());
-        out.push_str("\",\"count\":");
-        push_u64(out, self.count_of(id, a));
-        out.push_str(",\"last_seen\":");
+        // `write!` (a quarter of rendering an alert for RANGE), each number a copy of a fixed
+        // size. The ts is written twice, and last_seen is most often the same: its digits once.
+        let ts = Digits::new(id.ts);
+        out.extend_from_slice(b"\"id\":\"");
+        ts.push_to(out);
+        out.push(b'-');
+        Digits::new(id.seq).push_to(out);
+        out.extend_from_slice(b"\",\"ts\":");
+        ts.push_to(out);
+        out.extend_from_slice(match a.status {
+            Status::Active => b",\"status\":\"active\",\"count\":",
+            Status::Acked => b",\"status\":\"acked\",\"count\":",
+            Status::Resolved => b",\"status\":\"resolved\",\"count\":",
+        });
+        Digits::new(self.count_of(id, a)).push_to(out);
+        out.extend_from_slice(b",\"last_seen\":");
         if a.last_seen == id.ts {
-            out.push_str(ts);
+            ts.push_to(out);
         } else {
-            push_u64(out, a.last_seen);
+            Digits::new(a.last_seen).push_to(out);
         }
-        out.push('}');
+        out.push(b'}');
     }
+}
+
+/// Rendered bytes as text: they are UTF-8 (the stored document was, and what is added is
+/// ASCII), so the fallback never runs.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
