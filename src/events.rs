@@ -178,6 +178,8 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
             transit::clear();
         }
         LoadingSubevent::Ended | LoadingSubevent::Failed => {
+            // A primary loaded from an RDB may make a replication backlog next.
+            crate::ffi::listeners::forget();
             catch("load event", (), || rebuild(ctx))
         }
     }

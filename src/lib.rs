@@ -49,6 +49,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         return Status::Err;
     }
     ffi::subscribe_swapdb(ctx, events::swapped);
+    ffi::listeners::subscribe(ctx);
     ffi::cluster::watch_commands(ctx);
     alert::sweep::start(ctx);
     Status::Ok

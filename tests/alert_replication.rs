@@ -111,14 +111,68 @@ fn promote_and_compare(
     assert_eq!(probe(r), probe(p));
 }
 
+/// Writes before any replica (no AOF: nothing replicated is heard, and the module replicates
+/// nothing), the full sync, then writes after it, which must reach the replica: the sync's
+/// fork tells the module to look again (`ffi::listeners`).
 #[test]
 fn full_sync_of_an_existing_dataset() {
     let primary = Server::start();
     let mut p = primary.client();
-    let aliases = workload(&mut p, "pre:");
+    let mut aliases = workload(&mut p, "pre:");
     let replica = primary.replica(&[]);
     let mut r = replica.client();
     wait_synced(&mut p);
     assert_eq!(snapshot(&mut r, &vec![]), snapshot(&mut p, &vec![]));
+    aliases.extend(workload(&mut p, "post:"));
+    wait_synced(&mut p);
+    let on_primary = snapshot(&mut p, &vec![]);
+    assert!(
+        on_primary.iter().any(|l| l.contains("post:")),
+        "{on_primary:?}"
+    );
+    assert_eq!(snapshot(&mut r, &vec![]), on_primary);
     promote_and_compare(&mut p, &mut r, &aliases);
+}
+
+/// A primary restarted from its RDB makes a replication backlog after loading, and its
+/// replica resumes from it (a partial sync, no fork): what the primary writes next must reach
+/// the replica although no replica was attached when the module started.
+#[test]
+fn a_restarted_primary_feeds_the_replica_that_resumes() {
+    let mut primary = Server::start();
+    let mut p = primary.client();
+    workload(&mut p, "before:");
+    let replica = primary.replica(&[]);
+    let mut r = replica.client();
+    wait_synced(&mut p);
+    drop(p);
+    primary.shutdown(true);
+    primary.restart(&[]);
+    let mut p = primary.client();
+    call(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    while info_field(&mut r, "replication", "master_link_status").as_deref() != Some("up") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "replica did not reconnect"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let partial = info_field(&mut p, "stats", "sync_partial_ok").unwrap_or_default();
+    workload(&mut p, "after:");
+    wait_synced(&mut p);
+    let on_primary = snapshot(&mut p, &vec![]);
+    assert!(
+        on_primary.iter().any(|l| l.contains("after:")),
+        "{on_primary:?}"
+    );
+    assert_eq!(
+        snapshot(&mut r, &vec![]),
+        on_primary,
+        "partial syncs accepted: {partial}"
+    );
 }

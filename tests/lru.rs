@@ -533,6 +533,27 @@ fn replica_follows_touch_evict_and_deletes() {
     assert!(e.starts_with("READONLY"), "{e}");
 }
 
+/// A tracker written before any replica (nothing replicated is heard then, and the module
+/// replicates nothing), the replica's full sync, then the workload: its LRU.TOUCHAT, DELs and
+/// quota release must reach the replica (the sync's fork tells the module to look again).
+#[test]
+fn replica_attached_after_writes_follows_later_ones() {
+    let primary = Server::start();
+    let mut p = primary.client();
+    set(&mut p, &["cache:early"]);
+    touch(&mut p, "cache:lru", &[("cache:early", "5")]);
+    let replica = primary.replica(&[]);
+    let mut r = replica.client();
+    lru_workload(&mut p);
+    wait_synced(&mut p);
+    let on_primary = lru_snapshot(&mut p);
+    assert!(
+        on_primary.iter().any(|l| l.contains("cache:early")),
+        "{on_primary:?}"
+    );
+    assert_eq!(lru_snapshot(&mut r), on_primary);
+}
+
 #[test]
 fn flags_key_specs_events_and_bad_input() {
     let s = Server::start();

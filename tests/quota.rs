@@ -693,6 +693,31 @@ fn fixture_rdb_of_encoding_version_1_loads() {
     assert_eq!(q(&mut c, &["QUOTA.GET", "fx:win"]), r(1, "0", "3", "3", 0));
 }
 
+/// A quota written before any replica, the replica's full sync, then the workload (window
+/// quotas replicate `FORCE NOW`): everything after the sync reaches the replica.
+#[test]
+fn replica_attached_after_writes_holds_the_same_quotas() {
+    let primary = Server::start();
+    let mut p = primary.client();
+    call(
+        &mut p,
+        &["QUOTA.SET", "early", "LIMIT", "10", "WINDOW", "60000"],
+    )
+    .unwrap();
+    q(&mut p, &["QUOTA.INCR", "early", "3"]);
+    let replica = primary.replica(&[]);
+    let mut rc = replica.client();
+    quota_workload(&mut p);
+    q(&mut p, &["QUOTA.INCR", "early", "4"]);
+    wait_synced(&mut p);
+    let on_primary = quota_snapshot(&mut p);
+    assert!(
+        on_primary.iter().any(|l| l == "early 1 7 10 3 1"),
+        "{on_primary:?}"
+    );
+    assert_eq!(quota_snapshot(&mut rc), on_primary);
+}
+
 #[test]
 fn replica_holds_the_same_quotas() {
     let primary = Server::start();

@@ -8,6 +8,7 @@
 pub mod block;
 pub mod cluster;
 pub mod command;
+pub mod listeners;
 pub mod rdb;
 pub mod scan;
 pub mod types;
@@ -226,6 +227,9 @@ where
     }) else {
         return;
     };
+    if !listeners::replication_heard(ctx) {
+        return;
+    }
     let args = args.into_iter();
     // Counted by a walk: a flattened iterator's size hint is only a lower bound. Up to 16
     // arguments the array is on the stack.
@@ -312,6 +316,9 @@ pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
+    if !listeners::replication_heard(ctx) {
+        return;
+    }
     let (c, cmd, k) = (ctx.get_raw(), command.as_ptr(), key.inner);
     let b = |i: usize| (args[i].as_ptr().cast::<c_char>(), args[i].len());
     // SAFETY: each format letter matches its argument: "s" a live RedisModuleString (Redis
@@ -433,6 +440,9 @@ pub fn replicate_add(
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
+    if !listeners::replication_heard(ctx) {
+        return;
+    }
     let (doc_s, doc_b) = match doc {
         DocArg::Sent(s) => (s.inner, None),
         DocArg::Bytes(b) => (make_string(b).unwrap_or(std::ptr::null_mut()), Some(())),
