@@ -102,16 +102,11 @@ fn backlog_or_replicas(ctx: &Context) -> bool {
 /// Subscribes to the fork and role-change events (the end of a load is told by the loading
 /// handler, which the crate's macro holds: one callback per event).
 pub fn subscribe(ctx: &Context) {
-    let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
-        return;
-    };
     for id in [
         raw::REDISMODULE_EVENT_FORK_CHILD,
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
     ] {
-        let event = raw::RedisModuleEvent { id, dataver: 1 };
-        // SAFETY: called at load with the module's context; the callback is a plain function.
-        unsafe { subscribe(ctx.get_raw(), event, Some(on_event)) };
+        super::subscribe_server_event(ctx, id, on_event);
     }
 }
 

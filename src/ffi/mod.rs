@@ -569,15 +569,22 @@ static SWAPDB_HANDLER: OnceLock<fn(i32, i32)> = OnceLock::new();
 /// Calls `handler(a, b)` after every SWAPDB a b (the crate has no wrapper for this event).
 pub fn subscribe_swapdb(ctx: &Context, handler: fn(i32, i32)) {
     let _ = SWAPDB_HANDLER.set(handler);
+    subscribe_server_event(ctx, raw::REDISMODULE_EVENT_SWAPDB, on_swapdb);
+}
+
+/// A server event's callback, as Redis calls it.
+pub type ServerEventCallback =
+    unsafe extern "C" fn(*mut raw::RedisModuleCtx, raw::RedisModuleEvent, u64, *mut c_void);
+
+/// Subscribes `callback` to the server event `id` (one callback per event and module: not for
+/// the events the crate's macros subscribe to).
+pub fn subscribe_server_event(ctx: &Context, id: u64, callback: ServerEventCallback) {
     let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
         return;
     };
-    let event = raw::RedisModuleEvent {
-        id: raw::REDISMODULE_EVENT_SWAPDB,
-        dataver: 1,
-    };
+    let event = raw::RedisModuleEvent { id, dataver: 1 };
     // SAFETY: called at load with the module's context; the callback is a plain function.
-    unsafe { subscribe(ctx.get_raw(), event, Some(on_swapdb)) };
+    unsafe { subscribe(ctx.get_raw(), event, Some(callback)) };
 }
 
 unsafe extern "C" fn on_swapdb(
