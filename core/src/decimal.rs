@@ -24,23 +24,8 @@ pub fn digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[n..]
 }
 
-/// [`digits`] as text (checking the digits again cost a tenth of rendering an alert).
-pub fn text(v: u64, buf: &mut [u8; 20]) -> &str {
-    let d = digits(v, buf);
-    // SAFETY: `digits` writes ASCII digits only, which are UTF-8.
-    unsafe { std::str::from_utf8_unchecked(d) }
-}
-
-/// Appends `v` in decimal to `out`.
-pub fn push_u64(out: &mut String, v: u64) {
-    let mut buf = [0u8; 20];
-    out.push_str(text(v, &mut buf));
-}
-
-/// A number's decimal digits held at the start of a fixed buffer, to be appended to a byte
-/// buffer as one copy of the whole buffer cut back to the digits: a copy of a fixed size is a
-/// few moves where one of the digits' own length was a call (rendering an alert appends three
-/// or four numbers).
+/// A number's decimal digits held at the start of a fixed buffer, appended to a byte buffer by
+/// [`crate::bytes::push_cut`] (rendering an alert appends three or four numbers).
 #[derive(Clone, Copy)]
 pub struct Digits {
     buf: [u8; 24],
@@ -66,9 +51,7 @@ impl Digits {
     /// Appends the digits to `out`.
     #[inline]
     pub fn push_to(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&self.buf);
-        out.truncate(start + usize::from(self.len));
+        crate::bytes::push_cut(out, &self.buf, usize::from(self.len));
     }
 }
 
@@ -87,10 +70,7 @@ mod tests {
             cases.push(x >> (x % 64));
         }
         for v in cases {
-            let mut s = String::from("x");
-            push_u64(&mut s, v);
-            assert_eq!(s, format!("x{v}"));
-            assert_eq!(text(v, &mut [0; 20]), v.to_string());
+            assert_eq!(digits(v, &mut [0; 20]), v.to_string().as_bytes());
             let mut out = b"x".to_vec();
             Digits::new(v).push_to(&mut out);
             assert_eq!(out, format!("x{v}").into_bytes());

@@ -10,6 +10,7 @@
 
 pub mod alert;
 pub mod amount;
+pub mod bytes;
 pub mod chunked;
 pub mod codec;
 pub mod decimal;

@@ -490,10 +490,7 @@ pub fn minify(text: &str) -> Cow<'_, str> {
         }
     }
     // Only ASCII whitespace was removed from valid UTF-8, so the rest is valid UTF-8.
-    Cow::Owned(
-        String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    )
+    Cow::Owned(crate::bytes::into_text(out))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! table again (a replica's may number the names differently; nothing outside shows it).
 
 use super::scan::first_control;
+use crate::bytes::{into_text, push_cut};
 use std::borrow::Cow;
 
 const FIRST: [u8; 25] = [
@@ -73,13 +74,9 @@ impl Name {
 fn push_piece(out: &mut Vec<u8>, text: &[u8], from: usize, to: usize) {
     let len = to.saturating_sub(from);
     if len <= PIECE {
-        if let Some(block) = text.get(from..from + PIECE) {
-            if let Ok(block) = <&[u8; PIECE]>::try_from(block) {
-                let start = out.len();
-                out.extend_from_slice(block);
-                out.truncate(start + len);
-                return;
-            }
+        if let Some(Ok(block)) = text.get(from..from + PIECE).map(<&[u8; PIECE]>::try_from) {
+            push_cut(out, block, len);
+            return;
         }
     }
     out.extend_from_slice(text.get(from..to).unwrap_or_default());
@@ -228,9 +225,7 @@ impl KeyTable {
             push_piece(out, b, copied, at);
             // A code always names a name held (the table is emptied only with no alert).
             if let Some(name) = self.names.get(index) {
-                let start = out.len();
-                out.extend_from_slice(&name.padded);
-                out.truncate(start + usize::from(name.len));
+                push_cut(out, &name.padded, usize::from(name.len));
             }
             copied = at + len;
             i = copied;
@@ -246,10 +241,7 @@ impl KeyTable {
         let mut out = Vec::with_capacity(stored.len() + 64);
         self.expand_into(stored.as_bytes(), &mut out);
         // Names and text between them are whole UTF-8 (split only at ASCII codes).
-        Cow::Owned(
-            String::from_utf8(out)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        )
+        Cow::Owned(into_text(out))
     }
 
     /// Bytes the table holds, as MEMORY USAGE counts them.

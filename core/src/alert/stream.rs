@@ -9,6 +9,7 @@ pub use super::id::{parse_ms, AlertId, Status, MAX_MS};
 use super::index::{self, FilterIndex, List, Token};
 use super::keys::KeyTable;
 use super::revs::RevIndex;
+use crate::bytes::into_text;
 use crate::chunked::ChunkedMap;
 use crate::memsize::{self, alloc_size};
 use crate::thin::ThinText;
@@ -1458,7 +1459,7 @@ impl Stream {
     pub fn document(&self, a: &Alert) -> String {
         let mut out = Vec::with_capacity(a.doc.len() + 64);
         self.document_into(&mut out, a);
-        text(out)
+        into_text(out)
     }
 
     /// `document`, into `out` after clearing it (RDB and AOF rewrite reuse one buffer for
@@ -1473,7 +1474,7 @@ impl Stream {
     pub fn render(&self, id: &AlertId, a: &Alert) -> String {
         let mut out = Vec::with_capacity(a.doc.len() + 160);
         self.render_into(&mut out, id, a);
-        text(out)
+        into_text(out)
     }
 
     /// `render`, appended to `out` (RANGE reuses one buffer for every alert it returns):
@@ -1507,12 +1508,6 @@ impl Stream {
         }
         out.push(b'}');
     }
-}
-
-/// Rendered bytes as text: they are UTF-8 (the stored document was, and what is added is
-/// ASCII), so the fallback never runs.
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
