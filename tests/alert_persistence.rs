@@ -258,3 +258,121 @@ fn crc64(data: &[u8]) -> u64 {
     }
     crc
 }
+
+fn changes_since_save(c: &mut redis::Connection) -> i64 {
+    info_field(c, "persistence", "rdb_changes_since_last_save")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// With no AOF, no replica and no backlog, the module replicates nothing (nobody would hear
+/// it), but each write still counts as a change, as a core command's does: Redis's save points
+/// count changes, and a write that counted for nothing would never be saved by them.
+#[test]
+fn every_write_counts_toward_the_save_points() {
+    let s = Server::start();
+    let mut c = s.client();
+    let until = (4_000_000_000_000u64).to_string();
+    let writes: Vec<Vec<String>> = [
+        "ALERT.CREATE s MAXLEN 100",
+        r#"ALERT.ADD s {"severity":"high","source":"db","type":"disk"}"#,
+        r#"ALERT.ADD s {"severity":"low","source":"web","type":"cpu"}"#,
+        "ALERT.ALTER s MAXLEN 50",
+        "ALERT.ACK s 1",
+        "ALERT.RESOLVE s 1",
+        "ALERT.DEL s 2",
+        "ALERT.SILENCE s UNTIL UNTIL_MS SOURCE db ID 7",
+        "ALERT.UNSILENCE s 7",
+        "ALERT.TRIM s MAXLEN 0",
+        "QUOTA.SET t:q LIMIT 100",
+        "QUOTA.INCR t:q 5",
+        "QUOTA.RESET t:q",
+        "LRU.TOUCH t:lru t:a 10 t:b 20",
+        "LRU.TOUCHAT t:lru 1000 t:c 5",
+        "LRU.FORGET t:lru t:c",
+        "LRU.EVICT t:lru 0 MAX 1",
+    ]
+    .iter()
+    .map(|w| {
+        w.splitn(3, ' ')
+            .flat_map(|p| {
+                if p.starts_with('{') {
+                    vec![p.to_string()]
+                } else {
+                    p.split(' ')
+                        .map(|a| a.replace("UNTIL_MS", &until))
+                        .collect()
+                }
+            })
+            .collect()
+    })
+    .collect();
+    // The keys the trackers track.
+    for k in ["t:a", "t:b", "t:c"] {
+        call(&mut c, &["SET", k, "v"]).unwrap();
+    }
+    // The IDs the ACK, RESOLVE and DEL name: the alerts just added.
+    let mut ids: Vec<String> = Vec::new();
+    for w in &writes {
+        let mut args: Vec<String> = w.clone();
+        if matches!(
+            args[0].as_str(),
+            "ALERT.ACK" | "ALERT.RESOLVE" | "ALERT.DEL"
+        ) {
+            let n: usize = args[2].parse().unwrap();
+            args[2] = ids[n - 1].clone();
+        }
+        let before = changes_since_save(&mut c);
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let reply = call(&mut c, &a).unwrap_or_else(|e| panic!("{a:?}: {e}"));
+        if args[0] == "ALERT.ADD" {
+            let v: Vec<String> = redis::from_redis_value(&reply).unwrap();
+            ids.push(v[1].clone());
+        }
+        let after = changes_since_save(&mut c);
+        assert!(
+            after > before,
+            "{a:?} left the changes since the last save at {after}"
+        );
+    }
+    // A failed or unchanged write counts nothing.
+    let before = changes_since_save(&mut c);
+    let _ = call(&mut c, &["ALERT.ADD", "s", "{"]);
+    let _ = call(&mut c, &["ALERT.ACK", "s", "1-0"]);
+    assert_eq!(changes_since_save(&mut c), before);
+}
+
+/// The save point a user sets is met by module writes alone, and what it saved comes back
+/// after a restart.
+#[test]
+fn a_save_point_met_by_module_writes_saves_them() {
+    let mut s = Server::start_with(&["--save", "1 1", "--appendonly", "no"]);
+    let mut c = s.client();
+    let saves = |c: &mut redis::Connection| -> i64 {
+        info_field(c, "stats", "total_forks")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    let forks = saves(&mut c);
+    call(
+        &mut c,
+        &["ALERT.ADD", "s", r#"{"severity":"high","source":"db"}"#],
+    )
+    .unwrap();
+    let start = Instant::now();
+    while changes_since_save(&mut c) != 0 || saves(&mut c) == forks {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no save after a module write: {} changes since the last",
+            changes_since_save(&mut c)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A crash: only what the save point saved comes back.
+    s.kill();
+    s.restart(&[]);
+    let mut c = s.client();
+    let back = alerts(call(&mut c, &["ALERT.RANGE", "s", "-", "+"]).unwrap());
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0]["source"], "db");
+}

@@ -36,8 +36,29 @@ const HEARD: u8 = 2;
 
 static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
+/// Whether to replicate a write now: true when the AOF, a replica or the backlog would hear
+/// it. When nothing would, the write is still counted as a change, as RM_Replicate counts it:
+/// Redis's save points (`save 60 1000`) and `rdb_changes_since_last_save` count changes by
+/// what commands replicate, and a module command's own writes count for nothing else. The
+/// count is RM_ReplicateVerbatim's: it adds one and hands Redis the command as sent, which
+/// Redis drops at once, since nothing listens (a few dozen instructions where RM_Replicate
+/// looks its command up and makes its arguments). Test: `tests/alert_persistence.rs`,
+/// every write counts toward the save points.
+pub fn replicate_or_count(ctx: &Context) -> bool {
+    if replication_heard(ctx) {
+        return true;
+    }
+    if let Some(count) = unsafe { raw::RedisModule_ReplicateVerbatim } {
+        // SAFETY: a live context. Its client's arguments are what it was called with (none
+        // in a timer's or an event's context); Redis propagates them to nobody (the reason
+        // this is called) and only adds one to its count of changes.
+        unsafe { count(ctx.get_raw()) };
+    }
+    false
+}
+
 /// Whether a write replicated now would reach the AOF, a replica or the backlog.
-pub fn replication_heard(ctx: &Context) -> bool {
+fn replication_heard(ctx: &Context) -> bool {
     let flags = super::context_flags(ctx);
     if flags & (raw::REDISMODULE_CTX_FLAGS_SLAVE | raw::REDISMODULE_CTX_FLAGS_REPLICATED) != 0 {
         STATE.store(HEARD, Ordering::Relaxed);

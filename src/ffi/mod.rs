@@ -227,7 +227,7 @@ where
     }) else {
         return;
     };
-    if !listeners::replication_heard(ctx) {
+    if !listeners::replicate_or_count(ctx) {
         return;
     }
     let args = args.into_iter();
@@ -316,7 +316,7 @@ pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
-    if !listeners::replication_heard(ctx) {
+    if !listeners::replicate_or_count(ctx) {
         return;
     }
     let (c, cmd, k) = (ctx.get_raw(), command.as_ptr(), key.inner);
@@ -440,7 +440,7 @@ pub fn replicate_add(
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
-    if !listeners::replication_heard(ctx) {
+    if !listeners::replicate_or_count(ctx) {
         return;
     }
     let (doc_s, doc_b) = match doc {
