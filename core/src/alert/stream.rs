@@ -1494,11 +1494,7 @@ impl Stream {
         Digits::new(id.seq).push_to(out);
         out.extend_from_slice(b"\",\"ts\":");
         ts.push_to(out);
-        out.extend_from_slice(match a.status {
-            Status::Active => b",\"status\":\"active\",\"count\":",
-            Status::Acked => b",\"status\":\"acked\",\"count\":",
-            Status::Resolved => b",\"status\":\"resolved\",\"count\":",
-        });
+        out.extend_from_slice(a.status.rendered_before_count());
         Digits::new(self.count_of(id, a)).push_to(out);
         out.extend_from_slice(b",\"last_seen\":");
         if a.last_seen == id.ts {
