@@ -272,68 +272,69 @@ fn changes_since_save(c: &mut redis::Connection) -> i64 {
 fn every_write_counts_toward_the_save_points() {
     let s = Server::start();
     let mut c = s.client();
+    // `$1` and `$2` stand for the IDs of the alerts added first and second.
     let until = (4_000_000_000_000u64).to_string();
-    let writes: Vec<Vec<String>> = [
-        "ALERT.CREATE s MAXLEN 100",
-        r#"ALERT.ADD s {"severity":"high","source":"db","type":"disk"}"#,
-        r#"ALERT.ADD s {"severity":"low","source":"web","type":"cpu"}"#,
-        "ALERT.ALTER s MAXLEN 50",
-        "ALERT.ACK s 1",
-        "ALERT.RESOLVE s 1",
-        "ALERT.DEL s 2",
-        "ALERT.SILENCE s UNTIL UNTIL_MS SOURCE db ID 7",
-        "ALERT.UNSILENCE s 7",
-        "ALERT.TRIM s MAXLEN 0",
-        "QUOTA.SET t:q LIMIT 100",
-        "QUOTA.INCR t:q 5",
-        "QUOTA.RESET t:q",
-        "LRU.TOUCH t:lru t:a 10 t:b 20",
-        "LRU.TOUCHAT t:lru 1000 t:c 5",
-        "LRU.FORGET t:lru t:c",
-        "LRU.EVICT t:lru 0 MAX 1",
-    ]
-    .iter()
-    .map(|w| {
-        w.splitn(3, ' ')
-            .flat_map(|p| {
-                if p.starts_with('{') {
-                    vec![p.to_string()]
-                } else {
-                    p.split(' ')
-                        .map(|a| a.replace("UNTIL_MS", &until))
-                        .collect()
-                }
-            })
-            .collect()
-    })
-    .collect();
+    let writes: [&[&str]; 17] = [
+        &["ALERT.CREATE", "s", "MAXLEN", "100"],
+        &[
+            "ALERT.ADD",
+            "s",
+            r#"{"severity":"high","source":"db","type":"disk"}"#,
+        ],
+        &[
+            "ALERT.ADD",
+            "s",
+            r#"{"severity":"low","source":"web","type":"cpu"}"#,
+        ],
+        &["ALERT.ALTER", "s", "MAXLEN", "50"],
+        &["ALERT.ACK", "s", "$1"],
+        &["ALERT.RESOLVE", "s", "$1"],
+        &["ALERT.DEL", "s", "$2"],
+        &[
+            "ALERT.SILENCE",
+            "s",
+            "UNTIL",
+            &until,
+            "SOURCE",
+            "db",
+            "ID",
+            "7",
+        ],
+        &["ALERT.UNSILENCE", "s", "7"],
+        &["ALERT.TRIM", "s", "MAXLEN", "0"],
+        &["QUOTA.SET", "t:q", "LIMIT", "100"],
+        &["QUOTA.INCR", "t:q", "5"],
+        &["QUOTA.RESET", "t:q"],
+        &["LRU.TOUCH", "t:lru", "t:a", "10", "t:b", "20"],
+        &["LRU.TOUCHAT", "t:lru", "1000", "t:c", "5"],
+        &["LRU.FORGET", "t:lru", "t:c"],
+        &["LRU.EVICT", "t:lru", "0", "MAX", "1"],
+    ];
     // The keys the trackers track.
     for k in ["t:a", "t:b", "t:c"] {
         call(&mut c, &["SET", k, "v"]).unwrap();
     }
-    // The IDs the ACK, RESOLVE and DEL name: the alerts just added.
     let mut ids: Vec<String> = Vec::new();
-    for w in &writes {
-        let mut args: Vec<String> = w.clone();
-        if matches!(
-            args[0].as_str(),
-            "ALERT.ACK" | "ALERT.RESOLVE" | "ALERT.DEL"
-        ) {
-            let n: usize = args[2].parse().unwrap();
-            args[2] = ids[n - 1].clone();
-        }
+    for w in writes {
+        let a: Vec<&str> = w
+            .iter()
+            .map(|&a| match a {
+                "$1" => ids[0].as_str(),
+                "$2" => ids[1].as_str(),
+                a => a,
+            })
+            .collect();
         let before = changes_since_save(&mut c);
-        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         let reply = call(&mut c, &a).unwrap_or_else(|e| panic!("{a:?}: {e}"));
-        if args[0] == "ALERT.ADD" {
-            let v: Vec<String> = redis::from_redis_value(&reply).unwrap();
-            ids.push(v[1].clone());
-        }
         let after = changes_since_save(&mut c);
         assert!(
             after > before,
             "{a:?} left the changes since the last save at {after}"
         );
+        if a[0] == "ALERT.ADD" {
+            let v: Vec<String> = redis::from_redis_value(&reply).unwrap();
+            ids.push(v[1].clone());
+        }
     }
     // A failed or unchanged write counts nothing.
     let before = changes_since_save(&mut c);
