@@ -128,8 +128,6 @@ pub struct Document<'a> {
     pub fingerprint: Fingerprint,
     /// `type` ("" when absent).
     pub kind: Cow<'a, str>,
-    /// Label pairs, sorted by name.
-    pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// The members at the start of `json` that can be left out of the stored text
     /// ([`strip`]).
     pub lead: Lead,
@@ -201,13 +199,12 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
     };
     let source = f.source.unwrap_or_default();
     let kind = f.kind.unwrap_or_default();
-    let labels = f.labels.unwrap_or_default();
     let fingerprint = match f.fingerprint {
         Some(text) => Fingerprint::from_explicit(&text),
         None => Fingerprint::Hash(default_fingerprint(
             &source,
             &kind,
-            labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+            f.labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         )),
     };
     // Only a document with line breaks between its tokens needs compacting.
@@ -235,7 +232,6 @@ pub fn parse_document(bytes: &[u8], max_bytes: usize) -> Result<Document<'_>, Do
         source,
         fingerprint,
         kind,
-        labels,
         lead,
         keys,
     })
@@ -380,9 +376,8 @@ pub fn filterable(json: &str) -> Filterable {
             kind: f.kind.unwrap_or_default().into_owned(),
             labels: f
                 .labels
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         },
         Err(_) => Filterable {
@@ -771,8 +766,13 @@ mod tests {
             let (stored, mask, back) = round_trip(&d.json, &mut keys);
             let again = parse(&back).unwrap_or_else(|e| panic!("{:?} -> {back:?}: {e}", d.json));
             assert_eq!(
-                (again.severity, &again.source, &again.kind, &again.labels),
-                (d.severity, &d.source, &d.kind, &d.labels),
+                (
+                    again.severity,
+                    &again.source,
+                    &again.kind,
+                    fields(&back).labels
+                ),
+                (d.severity, &d.source, &d.kind, fields(&d.json).labels),
                 "{:?} -> {stored:?} ({mask}) -> {back:?}",
                 d.json
             );

@@ -82,7 +82,7 @@ pub fn labels_may_match(labels: &[(String, String)], json: &str) -> bool {
 
 /// Whether every LABEL pair is among the labels of a document already read.
 pub fn labels_match_parsed(labels: &[(String, String)], f: &Fields<'_>) -> bool {
-    let have = f.labels.as_deref().unwrap_or_default();
+    let have = &f.labels[..];
     labels.iter().all(|(name, value)| {
         have.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str()))
             .is_ok_and(|i| have[i].1 == value.as_str())

@@ -23,8 +23,8 @@ pub struct Fields<'a> {
     pub source: Option<Cow<'a, str>>,
     pub kind: Option<Cow<'a, str>>,
     pub fingerprint: Option<Cow<'a, str>>,
-    /// Label name/value pairs, sorted by name.
-    pub labels: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
+    /// Label name/value pairs, sorted by name (none when the document has no `labels`).
+    pub labels: Labels<'a>,
     /// A line break between tokens (a pretty-printed document, which is stored compacted).
     pub newline: bool,
     /// The leading run of plain known members: the first members of the object that are
@@ -35,6 +35,70 @@ pub struct Fields<'a> {
     /// Where the first keys written plainly are (`KeySpans`), for the stream's key table.
     pub keys: KeySpans,
 }
+
+/// A label's name and value.
+pub type Label<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// A document's label pairs. The first [`Labels::INLINE`] are held in place, so that the
+/// labels of a usual alert cost ALERT.ADD no allocation (allocating and freeing a list was
+/// ~250 of its instructions); a longer list moves to the heap whole.
+#[derive(Debug, Default, Clone)]
+pub struct Labels<'a> {
+    inline: [Label<'a>; Labels::INLINE],
+    /// Pairs in `inline` (none once they moved to `spilled`).
+    len: usize,
+    /// Every pair, once there were more than `INLINE`.
+    spilled: Vec<Label<'a>>,
+}
+
+impl<'a> Labels<'a> {
+    pub const INLINE: usize = 6;
+
+    pub fn push(&mut self, pair: Label<'a>) {
+        if self.spilled.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = pair;
+                self.len += 1;
+                return;
+            }
+            self.spilled.reserve(2 * Labels::INLINE);
+            let held = self.len;
+            self.spilled
+                .extend(self.inline[..held].iter_mut().map(std::mem::take));
+            self.len = 0;
+        }
+        self.spilled.push(pair);
+    }
+}
+
+impl<'a> std::ops::Deref for Labels<'a> {
+    type Target = [Label<'a>];
+    fn deref(&self) -> &[Label<'a>] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl std::ops::DerefMut for Labels<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        }
+    }
+}
+
+impl PartialEq for Labels<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Labels<'_> {}
 
 /// The first [`KeySpans::MAX`] members' keys written plainly, in document order, at any depth:
 /// each the span of `"name":` (the quotes and the colon right after, no escape, no space
@@ -503,24 +567,23 @@ impl<'a> Parser<'a> {
     /// `labels`: an object of string values; a repeated name is refused (after the scan, as
     /// for text_field).
     #[allow(clippy::type_complexity)]
+    /// Reads the pairs into `pairs` (empty), in place: the list is too large to move about.
     fn labels(
         &mut self,
         keys: &mut KeySpans,
-    ) -> Result<Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, ScanError>, ScanError> {
+        pairs: &mut Labels<'a>,
+    ) -> Result<Result<(), ScanError>, ScanError> {
         self.ws();
         if self.peek() != Some(b'{') {
             self.skip_value(1, keys)?;
             return Ok(Err(ScanError::WrongType("labels", LABELS_MUST)));
         }
         self.i += 1;
-        // The capacity the first push would give, without the growth path's ~180
-        // instructions on ALERT.ADD's.
-        let mut pairs = Vec::with_capacity(4);
         let mut wrong = false;
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok(Ok(pairs));
+            return Ok(Ok(()));
         }
         loop {
             self.expect(b'"', "expected a key")?;
@@ -563,7 +626,7 @@ impl<'a> Parser<'a> {
             let msg = format!("duplicate label '{}' in field 'labels'", w[0].0);
             return Ok(Err(ScanError::Duplicate(msg)));
         }
-        Ok(Ok(pairs))
+        Ok(Ok(()))
     }
 }
 
@@ -662,6 +725,7 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
     // The first error of meaning (a reserved field, a known field of the wrong type or given
     // twice), reported once the document is known to be JSON.
     let mut refused: Option<ScanError> = None;
+    let mut labels_seen = false;
     let mut leading = true;
     p.ws();
     if p.peek() == Some(b'}') {
@@ -717,7 +781,18 @@ pub fn scan(text: &str) -> Result<Fields<'_>, ScanError> {
                         p.text_field("fingerprint", &mut f.keys)?
                     )
                 }
-                Key::Labels => once!(f.labels, "labels", p.labels(&mut f.keys)?),
+                Key::Labels if labels_seen => {
+                    let mut again = Labels::default();
+                    let _ = p.labels(&mut f.keys, &mut again)?;
+                    let dup = ScanError::Duplicate("duplicate field `labels`".to_string());
+                    refused.get_or_insert(dup);
+                }
+                Key::Labels => {
+                    labels_seen = true;
+                    if let Err(e) = p.labels(&mut f.keys, &mut f.labels)? {
+                        refused.get_or_insert(e);
+                    }
+                }
                 Key::Reserved(r) => {
                     p.skip_value(1, &mut f.keys)?;
                     refused.get_or_insert(ScanError::Reserved(r));
@@ -928,8 +1003,6 @@ mod tests {
         assert_eq!(f.fingerprint.as_deref(), Some("f1"));
         let labels: Vec<(&str, &str)> = f
             .labels
-            .as_ref()
-            .unwrap()
             .iter()
             .map(|(a, b)| (a.as_ref(), b.as_ref()))
             .collect();
@@ -955,6 +1028,52 @@ mod tests {
         assert!(matches!(scan(doc), Err(ScanError::Duplicate(_))));
         let doc = r#"{"severity":"low","type":"a","source":"s","x":1}"#;
         assert_eq!(scan(doc).unwrap().lead.len(), 3);
+    }
+
+    #[test]
+    fn labels_held_in_place_and_past_it_are_sorted_and_checked() {
+        // Up to and past the pairs held in place, named in reverse order, escaped or not.
+        for n in 0..=3 * Labels::INLINE {
+            let pairs: Vec<String> = (0..n)
+                .rev()
+                .map(|i| {
+                    let name = if i % 2 == 0 {
+                        format!("k{i:02}")
+                    } else {
+                        format!("\\u006b{i:02}")
+                    };
+                    format!("\"{name}\":\"v{i}\"")
+                })
+                .collect();
+            let doc = format!("{{\"labels\":{{{}}}}}", pairs.join(","));
+            agrees(&doc);
+            let f = scan(&doc).unwrap();
+            let got: Vec<(String, String)> = f
+                .labels
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            let want: Vec<(String, String)> = (0..n)
+                .map(|i| (format!("k{i:02}"), format!("v{i}")))
+                .collect();
+            assert_eq!(got, want, "{doc}");
+            // A name given twice is refused wherever the second one falls.
+            for at in 0..n {
+                let mut twice = pairs.clone();
+                twice.push(format!("\"k{at:02}\":\"again\""));
+                let doc = format!("{{\"labels\":{{{}}}}}", twice.join(","));
+                assert!(matches!(scan(&doc), Err(ScanError::Duplicate(_))), "{doc}");
+            }
+        }
+        let mut a = Labels::default();
+        let mut b = Labels::default();
+        for i in 0..=Labels::INLINE {
+            a.push((format!("n{i}").into(), "v".into()));
+            assert_ne!(a, b);
+            b.push((format!("n{i}").into(), "v".into()));
+            assert_eq!(a, b);
+            assert_eq!(a.len(), i + 1);
+        }
     }
 
     #[test]
@@ -991,18 +1110,19 @@ mod tests {
                 text("fingerprint"),
                 "{doc}"
             );
-            let labels: Option<Vec<(String, String)>> = v.get("labels").map(|l| {
+            // serde's object is a BTreeMap here: sorted by name, as ours are.
+            let labels: Vec<(String, String)> = v.get("labels").map_or(Vec::new(), |l| {
                 l.as_object()
                     .unwrap()
                     .iter()
                     .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_string()))
                     .collect()
             });
-            let ours_labels: Option<Vec<(String, String)>> = f.labels.as_ref().map(|l| {
-                l.iter()
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .collect()
-            });
+            let ours_labels: Vec<(String, String)> = f
+                .labels
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             assert_eq!(ours_labels, labels, "{doc}");
         }
         match &ours {

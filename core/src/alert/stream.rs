@@ -1309,11 +1309,11 @@ impl Stream {
                 GroupBy::Status => Some(a.status.as_str().to_string()),
                 GroupBy::Source => Some(self.source_name(a).to_string()),
                 GroupBy::Type => Some(self.kinds.entry(a.kind).map_or("", |e| &e.name).to_string()),
-                GroupBy::Label(name) => doc::fields(&self.stored(a)).labels.and_then(|l| {
-                    l.into_iter()
-                        .find(|(n, _)| n == name.as_str())
-                        .map(|(_, v)| v.into_owned())
-                }),
+                GroupBy::Label(name) => doc::fields(&self.stored(a))
+                    .labels
+                    .iter()
+                    .find(|(n, _)| n == name.as_str())
+                    .map(|(_, v)| v.to_string()),
             };
             let g = groups.entry(value.clone()).or_insert(Group {
                 value,
