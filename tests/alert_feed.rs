@@ -509,6 +509,202 @@ fn silence_bad_input_and_the_limit() {
 }
 
 #[test]
+fn unsilence_takes_several_ids() {
+    let s = Server::start();
+    let mut c = s.client();
+    let a = add(&mut c, "s", r#"{"source":"a","fingerprint":""}"#);
+    let b = add(&mut c, "s", r#"{"source":"b","fingerprint":""}"#);
+    let one = p_silence(&mut c, "s", "SOURCE", "a").to_string();
+    let two = p_silence(&mut c, "s", "SOURCE", "b").to_string();
+    let both = p_silence(&mut c, "s", "MINSEVERITY", "info").to_string();
+    let cursor = read(&mut c, &["s", "AFTER", "$"]).unwrap().0;
+    // A bad ID anywhere: an error, and nothing ends.
+    let e = error_of(&mut c, &["ALERT.UNSILENCE", "s", &one, "x"]);
+    assert!(e.contains("invalid id"), "{e}");
+    assert_eq!(int(&info_of(&mut c, "s")["silences"]), 3);
+    // The count of silences ended (IDs held, each once); each alert comes back once, in ID order.
+    assert_eq!(
+        int(&call(&mut c, &["ALERT.UNSILENCE", "s", &one, "99", &one, &both]).unwrap()),
+        2
+    );
+    // `b` is still covered by silence `two`.
+    assert_eq!(
+        ids(&read(&mut c, &["s", "AFTER", &cursor]).unwrap()),
+        [a.as_str()]
+    );
+    assert_eq!(
+        int(&call(&mut c, &["ALERT.UNSILENCE", "s", &two, &one]).unwrap()),
+        1
+    );
+    let feed = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
+    assert_eq!(ids(&feed), [a.as_str(), b.as_str()]);
+    assert_eq!(
+        int(&call(&mut c, &["ALERT.UNSILENCE", "s", &one, &two]).unwrap()),
+        0
+    );
+    assert!(error_of(&mut c, &["ALERT.UNSILENCE", "s"]).contains("wrong number"));
+}
+
+fn info_of(c: &mut redis::Connection, key: &str) -> std::collections::HashMap<String, Value> {
+    map_of(call(c, &["ALERT.INFO", key]).unwrap())
+}
+
+/// Calls of `command` the server counted (INFO commandstats).
+fn calls_of(c: &mut redis::Connection, command: &str) -> i64 {
+    let text: String =
+        redis::from_redis_value(&call(c, &["INFO", "commandstats"]).unwrap()).unwrap();
+    let head = format!("cmdstat_{command}:calls=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(head.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+fn the_sweep_ends_many_silences_a_share_per_tick_in_few_walks() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let mut c = primary.client();
+    let mut r = replica.client();
+    call(
+        &mut c,
+        &[
+            "ALERT.CREATE",
+            "s",
+            "RETENTION",
+            "0",
+            "MAXLEN",
+            "0",
+            "DEDUP",
+            "0",
+        ],
+    )
+    .unwrap();
+    // 20000 alerts in 20 groups (label `g`); a fixed ts, so that none expires.
+    let base = 1_700_000_000_000i64;
+    for chunk in 0..20 {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            let n = chunk * 1000 + i;
+            let doc = format!(r#"{{"source":"s{}","labels":{{"g":"{}"}}}}"#, n % 7, n % 20);
+            pipe.cmd("ALERT.ADD")
+                .arg("s")
+                .arg(doc)
+                .arg("TS")
+                .arg(base + n);
+        }
+        let _: Vec<Value> = pipe.query(&mut c).unwrap();
+    }
+    // 1000 silences that end together: one per group, the others on labels no alert has.
+    let until = (now_ms() + 1500).to_string();
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        let label = if i < 20 {
+            format!("g={i}")
+        } else {
+            format!("none={i}")
+        };
+        pipe.cmd("ALERT.SILENCE")
+            .arg("s")
+            .arg("UNTIL")
+            .arg(&until)
+            .arg("LABEL")
+            .arg(label);
+    }
+    let _: Vec<Value> = pipe.query(&mut c).unwrap();
+    let cursor = read(&mut c, &["s", "AFTER", "$"]).unwrap().0;
+    assert!(read(&mut c, &["s", "AFTER", "0", "COUNT", "10"])
+        .unwrap()
+        .1
+        .is_empty());
+    wait_until("the silences to end", Duration::from_secs(20), || {
+        int(&info_of(&mut c, "s")["silences"]) == 0
+    });
+    // Every alert came back once.
+    let mut back = std::collections::BTreeSet::new();
+    let mut at = cursor;
+    loop {
+        let (next, items) = read(&mut c, &["s", "AFTER", &at, "COUNT", "5000"]).unwrap();
+        if items.is_empty() {
+            break;
+        }
+        for (_, a) in items {
+            assert!(
+                back.insert(a["id"].as_str().unwrap().to_string()),
+                "twice: {a}"
+            );
+        }
+        at = next;
+    }
+    assert_eq!(back.len(), 20_000);
+    // Ended in one walk of the stream per tick, each with as many silences as the tick's
+    // budget allows (1M alert-silence matches: 50 of 1000 on 20000 alerts), replicated as one
+    // ALERT.UNSILENCE each: neither a walk per silence nor all 1000 in one tick.
+    wait_synced(&mut c);
+    let walks = calls_of(&mut r, "alert.unsilence");
+    assert_eq!(walks, 20, "UNSILENCE commands the replica ran");
+    assert_eq!(feed_state(&mut r, "s"), feed_state(&mut c, "s"));
+}
+
+#[test]
+fn silence_ids_end_at_the_largest_integer() {
+    let last = i64::MAX.to_string();
+    let before_last = (i64::MAX - 1).to_string();
+    check_aof_and_reload(
+        |c| {
+            call(c, &["ALERT.CREATE", "s", "SILENCEID", &before_last]).unwrap();
+            assert_eq!(p_silence(c, "s", "SOURCE", "a").to_string(), before_last);
+            assert_eq!(p_silence(c, "s", "SOURCE", "b").to_string(), last);
+            let e = error_of(
+                c,
+                &[
+                    "ALERT.SILENCE",
+                    "s",
+                    "UNTIL",
+                    &(now_ms() + 60_000).to_string(),
+                    "SOURCE",
+                    "c",
+                ],
+            );
+            assert!(e.contains("no silence ID left"), "{e}");
+            assert_eq!(int(&info_of(c, "s")["silences"]), 2);
+        },
+        |c| feed_state(c, "s"),
+        |c| {
+            // Still none left after a rewrite and reload; ending one gives none back.
+            call(c, &["ALERT.UNSILENCE", "s", &last]).unwrap();
+            let e = error_of(
+                c,
+                &[
+                    "ALERT.SILENCE",
+                    "s",
+                    "UNTIL",
+                    &(now_ms() + 60_000).to_string(),
+                    "SOURCE",
+                    "c",
+                ],
+            );
+            assert!(e.contains("no silence ID left"), "{e}");
+        },
+    );
+    // What a rewrite of such a stream sends is accepted; one past it is not.
+    let s = Server::start();
+    let mut c = s.client();
+    let past = (i64::MAX as u64 + 1).to_string();
+    call(&mut c, &["ALERT.CREATE", "t", "SILENCEID", &past]).unwrap();
+    let e = error_of(
+        &mut c,
+        &[
+            "ALERT.CREATE",
+            "u",
+            "SILENCEID",
+            &(i64::MAX as u64 + 2).to_string(),
+        ],
+    );
+    assert!(e.contains("invalid SILENCEID"), "{e}");
+}
+
+#[test]
 fn autoresolve_resolves_stale_alerts_on_the_primary_and_replicates() {
     let primary = Server::start();
     let replica = primary.replica(&[]);

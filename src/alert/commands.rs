@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 use vigil_core::alert::cover;
 use vigil_core::alert::doc::parse_document;
+use vigil_core::alert::id::parse_u64;
+use vigil_core::alert::stream::MAX_SILENCE_ID;
 use vigil_core::alert::{
     parse_ms, AddResult, Alert, AlertId, Filter, GroupBy, Outcome, RangeQuery, ReadQuery, Settings,
     Severity, Status, Stream,
@@ -133,7 +135,17 @@ fn parse_settings(
             "AUTORESOLVE" => s.autoresolve_ms = args.ms_of("AUTORESOLVE")?,
             "IDMEMORY" => s.id_memory_ms = args.ms_of("IDMEMORY")?,
             "REVISION" if !allow_now => counters.revision = Some(args.ms_of("REVISION")?),
-            "SILENCEID" if !allow_now => counters.silence_id = Some(args.ms_of("SILENCEID")?),
+            "SILENCEID" if !allow_now => {
+                // Up to one past the last ID: what a stream that gave out every ID rewrites.
+                let v = args.value_of("SILENCEID")?;
+                let next = parse_u64(&v).filter(|n| *n <= MAX_SILENCE_ID + 1);
+                counters.silence_id = Some(next.ok_or_else(|| {
+                    err(format!(
+                        "ERR invalid SILENCEID '{v}': expected an integer from 0 to {}",
+                        MAX_SILENCE_ID + 1
+                    ))
+                })?);
+            }
             "RETENTION" => s.retention_ms = args.ms_of("RETENTION")?,
             "MAXLEN" => s.maxlen = args.ms_of("MAXLEN")?,
             "DEDUP" => s.dedup_ms = args.ms_of("DEDUP")?,
@@ -843,21 +855,22 @@ pub fn silence(ctx: &Context, args: &[RedisString]) -> CmdResult {
 pub fn unsilence(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    let id = args.ms_of("id")?;
-    if !args.is_empty() {
-        return Err(RedisError::WrongArity.into());
+    let mut ids = Vec::new();
+    while !args.is_empty() {
+        ids.push(args.ms_of("id")?);
     }
     let key = ctx.open_key_writable(name);
     let Some(stream) = keys::write::<Stream>(&key)? else {
         return Ok(RedisValue::Integer(0));
     };
     let revision_before = stream.revision();
-    if stream.unsilence(id).is_none() {
+    let (ended, _) = stream.unsilence_all(&ids);
+    if ended == 0 {
         return Ok(RedisValue::Integer(0));
     }
     ffi::replicate_verbatim(ctx);
     after_write(ctx, name, stream, revision_before);
-    Ok(RedisValue::Integer(1))
+    Ok(RedisValue::Integer(ended as i64))
 }
 
 fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {

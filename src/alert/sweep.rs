@@ -23,6 +23,11 @@ const STREAMS_PER_TICK: usize = 1000;
 const CHANGES_PER_TICK: usize = 10_000;
 /// Alerts auto-resolved per replicated ALERT.RESOLVE.
 const RESOLVES_PER_COMMAND: usize = 500;
+/// Ending silences walks the stream once per tick with as many of its ended silences as this
+/// many alert-silence matches allow (at least one), over all streams: a thousand silences
+/// that end together on a stream of 200000 alerts are ended over some ticks, not in one that
+/// blocks the server for seconds.
+const SILENCE_MATCHES_PER_TICK: usize = 1_000_000;
 
 pub fn start(ctx: &Context) {
     ctx.create_timer(Duration::from_millis(INTERVAL_MS), tick, ());
@@ -44,6 +49,7 @@ fn sweep(ctx: &Context) {
     }
     let now = now_ms();
     let mut budget = CHANGES_PER_TICK;
+    let mut matches = SILENCE_MATCHES_PER_TICK;
     let before = ffi::selected_db(ctx);
     for (db, name) in registry::due(now, STREAMS_PER_TICK) {
         if budget == 0 {
@@ -54,7 +60,7 @@ fn sweep(ctx: &Context) {
             continue;
         }
         let name = keys::name(ctx, &name);
-        match sweep_one(ctx, &name, now, budget) {
+        match sweep_one(ctx, &name, now, budget, &mut matches) {
             Some(done) => budget = budget.saturating_sub(done),
             // No longer a stream (deleted, overwritten, flushed): forget it.
             None => registry::remove(db, name.as_slice()),
@@ -63,8 +69,15 @@ fn sweep(ctx: &Context) {
     ffi::select_db(ctx, before);
 }
 
-/// Does what is due on one stream; None when the key holds no stream.
-fn sweep_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Option<usize> {
+/// Does what is due on one stream; None when the key holds no stream. `matches` is what is
+/// left of the tick's budget for ending silences (`SILENCE_MATCHES_PER_TICK`).
+fn sweep_one(
+    ctx: &Context,
+    name: &RedisString,
+    now: u64,
+    budget: usize,
+    matches: &mut usize,
+) -> Option<usize> {
     let mut done = 0;
     // Looked at read-only first: a stream opened for writing counts as modified (WATCH) and
     // as used (maxmemory LRU/LFU), so only one with work due is.
@@ -101,18 +114,28 @@ fn sweep_one(ctx: &Context, name: &RedisString, now: u64, budget: usize) -> Opti
                 done += removed as usize;
             }
         }
-        // Silences whose UNTIL passed.
+        // Silences whose UNTIL passed, earliest first: in one walk of the stream, as many as
+        // the tick's budget allows (the first of the tick in any case); the rest wait for the
+        // next tick (they are due, so the stream is).
         let revision_before = stream.revision();
-        for id in stream.ended_silences(now) {
-            if done >= budget {
-                break;
+        let ended = stream.ended_silences(now);
+        let walk = stream.len().max(1);
+        let fresh = *matches == SILENCE_MATCHES_PER_TICK;
+        let fit = match done < budget {
+            true => (*matches / walk).max(usize::from(fresh)),
+            false => 0,
+        };
+        let take = ended.len().min(fit);
+        if take > 0 {
+            let ids = &ended[..take];
+            let (_, n) = stream.unsilence_all(ids);
+            let mut argv = Argv::new(c"ALERT.UNSILENCE");
+            for id in ids {
+                argv.num(*id);
             }
-            if let Some(n) = stream.unsilence(id) {
-                Argv::new(c"ALERT.UNSILENCE")
-                    .num(id)
-                    .replicate(ctx, name.as_slice());
-                done += 1 + n as usize;
-            }
+            argv.replicate(ctx, name.as_slice());
+            done += take + n as usize;
+            *matches = matches.saturating_sub(walk.saturating_mul(take));
         }
         after_write(ctx, name, stream, revision_before);
     }

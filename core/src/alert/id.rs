@@ -51,7 +51,8 @@ impl fmt::Display for AlertId {
     }
 }
 
-fn parse_u64(s: &str) -> Option<u64> {
+/// Digits only, any u64.
+pub fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

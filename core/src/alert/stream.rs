@@ -2,6 +2,7 @@
 //! index and retention/MAXLEN trimming. Time is always an argument, never read here, so every
 //! decision is deterministic and the same on a replica.
 
+use super::cover;
 use super::dedup::DedupIndex;
 use super::doc::{self, Document, Fingerprint, Severity};
 use super::filter::{self, Filter};
@@ -111,6 +112,8 @@ pub enum AlertError {
     CursorAhead,
     TooManySilences,
     SilenceExists(u64),
+    /// The next silence ID would pass the largest integer a reply can carry.
+    SilenceIdsExhausted,
     RevisionTaken(u64),
 }
 
@@ -133,6 +136,11 @@ impl fmt::Display for AlertError {
                 "ERR too many silences: a stream holds at most {MAX_SILENCES} active silences"
             ),
             AlertError::SilenceExists(id) => write!(f, "ERR silence {id} already exists"),
+            AlertError::SilenceIdsExhausted => write!(
+                f,
+                "ERR no silence ID left: silence IDs end at {}",
+                MAX_SILENCE_ID
+            ),
             AlertError::RevisionTaken(r) => write!(f, "ERR revision {r} is taken"),
         }
     }
@@ -222,6 +230,9 @@ fn hash_bytes(capacity: usize, entry: usize) -> usize {
 
 /// Active silences a stream may hold.
 pub const MAX_SILENCES: usize = 1000;
+/// The largest silence ID: replies carry IDs as (signed 64-bit) integers, and the commands
+/// that take one read it as such.
+pub const MAX_SILENCE_ID: u64 = i64::MAX as u64;
 
 #[derive(Debug, Clone)]
 pub struct Stream {
@@ -385,7 +396,10 @@ impl Stream {
     pub fn restore_counters(&mut self, revision: u64, next_silence: u64) {
         self.revision = self.revision.max(revision);
         let used = self.silences.keys().next_back().map_or(1, |id| id + 1);
-        self.next_silence = next_silence.max(used).max(self.next_silence);
+        self.next_silence = next_silence
+            .max(used)
+            .max(self.next_silence)
+            .min(MAX_SILENCE_ID + 1);
     }
 
     pub fn len(&self) -> usize {
@@ -1155,15 +1169,20 @@ impl Stream {
 
     /// Whether `a` passes `f`.
     pub fn matches(&self, f: &Filter, a: &Alert) -> bool {
+        self.matches_beside_doc(f, a) && (f.labels.is_empty() || f.matches_doc(&self.stored(a)))
+    }
+
+    /// Whether `a` passes `f`'s filters other than LABEL (those kept beside the document).
+    pub fn matches_beside_doc(&self, f: &Filter, a: &Alert) -> bool {
         let kind = self.kinds.entry(a.kind).map_or("", |e| &e.name);
         f.matches_fields(a.severity, a.status, self.source_name(a))
             && f.kind.as_deref().is_none_or(|k| k == kind)
-            && (f.labels.is_empty() || f.matches_doc(&self.stored(a)))
     }
 
-    /// Whether an active silence covers `a`.
+    /// Whether an active silence covers `a` (its document read at most once).
     pub fn is_silenced(&self, a: &Alert) -> bool {
-        self.silences.values().any(|s| self.matches(&s.matchers, a))
+        !self.silences.is_empty()
+            && cover::any_match(self, a, self.silences.values().map(|s| &s.matchers))
     }
 
     /// ALERT.READ: the alerts whose last change is after `q.after`, in the order of those
@@ -1243,6 +1262,9 @@ impl Stream {
             return Err(AlertError::TooManySilences);
         }
         let id = id.unwrap_or(self.next_silence);
+        if id > MAX_SILENCE_ID {
+            return Err(AlertError::SilenceIdsExhausted);
+        }
         if self.silences.contains_key(&id) {
             return Err(AlertError::SilenceExists(id));
         }
@@ -1259,25 +1281,32 @@ impl Stream {
         Ok(id)
     }
 
-    /// Ends silence `id`: every alert it covered that is not resolved and no other silence
-    /// covers gets a new revision, in ID order, so a notifier sees it now. None when there is
-    /// no such silence; else the alerts re-revisioned.
+    /// Ends silence `id` ([`Stream::unsilence_all`]). None when there is no such silence;
+    /// else the alerts re-revisioned.
     pub fn unsilence(&mut self, id: u64) -> Option<u64> {
-        let ended = self.silences.remove(&id)?;
-        let uncovered: Vec<(AlertId, u64)> = self
-            .alerts
+        match self.unsilence_all(&[id]) {
+            (0, _) => None,
+            (_, n) => Some(n),
+        }
+    }
+
+    /// Ends the silences `ids` (those the stream holds): every alert one of them covered that
+    /// is not resolved and no other silence covers gets a new revision, in ID order, so a
+    /// notifier sees it now. One walk of the alerts however many silences end, each document
+    /// read at most twice. Returns the silences ended and the alerts re-revisioned.
+    pub fn unsilence_all(&mut self, ids: &[u64]) -> (u64, u64) {
+        let ended: Vec<Silence> = ids
             .iter()
-            .filter(|(_, a)| {
-                a.status != Status::Resolved
-                    && self.matches(&ended.matchers, a)
-                    && !self.is_silenced(a)
-            })
-            .map(|(id, a)| (*id, a.rev))
+            .filter_map(|id| self.silences.remove(id))
             .collect();
+        if ended.is_empty() {
+            return (0, 0);
+        }
+        let uncovered = cover::uncovered(self, &ended);
         for (alert, rev) in &uncovered {
             self.bump(alert, *rev);
         }
-        Some(uncovered.len() as u64)
+        (ended.len() as u64, uncovered.len() as u64)
     }
 
     /// Silences whose UNTIL has passed at `now`, earliest first.

@@ -856,3 +856,88 @@ fn counts_past_u32_are_kept_whole() {
         "a removed alert's count goes with it"
     );
 }
+
+#[test]
+fn silences_ended_together_re_revision_what_ending_them_one_by_one_does() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut s = Stream::new(Settings {
+        dedup_ms: 0,
+        ..settings()
+    });
+    for i in 0..600u64 {
+        let r = next();
+        let d = format!(
+            r#"{{"severity":"{}","source":"s{}","labels":{{"g":"{}"}},"fingerprint":""}}"#,
+            ["low", "high", "critical"][(r % 3) as usize],
+            r % 4,
+            r % 5
+        );
+        add(&mut s, &d, i + 1);
+        if r % 9 == 0 {
+            assert!(s.resolve(&AlertId::new(i + 1, 0)));
+        }
+    }
+    let mut ids = Vec::new();
+    for i in 0..30u64 {
+        let r = next();
+        let mut m = Filter::default();
+        match r % 3 {
+            0 => m.source = Some(format!("s{}", i % 4)),
+            1 => m.labels.push(("g".into(), format!("{}", i % 5))),
+            _ => m.min_severity = Some(Severity::from_u8(3 + (i % 2) as u8)),
+        }
+        ids.push(s.silence(1000, m, None, None).unwrap());
+    }
+    let (mut total, mut most) = (0, 0);
+    for round in 0..6 {
+        // Some of the silences, some twice, and one the stream does not hold.
+        let mut ending: Vec<u64> = ids.iter().copied().filter(|_| next() % 3 == 0).collect();
+        ending.extend(ending.first().copied());
+        ending.push(10_000 + round);
+        let (mut one, mut all) = (s.clone(), s.clone());
+        let before = s.revision();
+        let mut bumped_one = 0;
+        for id in &ending {
+            bumped_one += one.unsilence(*id).unwrap_or(0);
+        }
+        let (ended, bumped) = all.unsilence_all(&ending);
+        let held: Vec<u64> = ending
+            .iter()
+            .copied()
+            .filter(|id| s.silences().any(|x| x.id == *id))
+            .collect::<std::collections::BTreeSet<u64>>()
+            .into_iter()
+            .collect();
+        assert_eq!(ended, held.len() as u64);
+        // The same alerts come back (each once, with one new revision), in ID order.
+        let changed = |t: &Stream| -> Vec<AlertId> {
+            let mut v: Vec<(u64, AlertId)> = t
+                .iter()
+                .filter(|(_, a)| a.rev > before)
+                .map(|(id, a)| (a.rev, *id))
+                .collect();
+            v.sort();
+            v.into_iter().map(|(_, id)| id).collect()
+        };
+        let mut by_id = changed(&all);
+        assert!(by_id.windows(2).all(|w| w[0] < w[1]), "in ID order");
+        assert_eq!(all.revision() - before, bumped);
+        by_id.sort();
+        let mut from_one = changed(&one);
+        from_one.sort();
+        assert_eq!(by_id, from_one, "round {round}");
+        assert!(bumped <= bumped_one);
+        total += bumped;
+        most = most.max(ended);
+        s = all;
+        ids.retain(|id| !held.contains(id));
+    }
+    // Not vacuous: alerts came back, and some round ended several silences together.
+    assert!(total > 0 && most >= 2, "{total} {most}");
+}
