@@ -4,7 +4,9 @@
 use super::doc::{self, Severity};
 use super::id::Status;
 use super::scan::Fields;
+use crate::memsize::alloc_size;
 use std::fmt;
+use std::mem::size_of;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -57,6 +59,19 @@ impl Filter {
     /// one document against many filters.
     pub fn matches_parsed(&self, f: &Fields<'_>) -> bool {
         labels_match_parsed(&self.labels, f)
+    }
+
+    /// Bytes its strings and label list take on the heap, as MEMORY USAGE counts them.
+    pub fn heap_bytes(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, |t| alloc_size(t.capacity()));
+        text(&self.source)
+            + text(&self.kind)
+            + alloc_size(self.labels.capacity() * size_of::<(String, String)>())
+            + self
+                .labels
+                .iter()
+                .map(|(n, v)| alloc_size(n.capacity()) + alloc_size(v.capacity()))
+                .sum::<usize>()
     }
 
     /// The same filter less its labels: what can be decided without the document.

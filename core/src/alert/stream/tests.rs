@@ -941,3 +941,42 @@ fn silences_ended_together_re_revision_what_ending_them_one_by_one_does() {
     // Not vacuous: alerts came back, and some round ended several silences together.
     assert!(total > 0 && most >= 2, "{total} {most}");
 }
+
+#[test]
+fn folded_ids_forgotten_in_any_order_leave_their_alert_holding_the_rest() {
+    let mut s = Stream::new(Settings {
+        dedup_ms: 1_000_000,
+        id_memory_ms: 1000,
+        ..settings()
+    });
+    let d = r#"{"source":"a"}"#;
+    let holder = AlertId::new(100, 0);
+    s.add(doc(d), None, Some(holder), 100).unwrap();
+    // Folded newest first, oldest first, then alternately: the id memory forgets them oldest
+    // first, wherever they are in the alert's list.
+    let mut ts: Vec<u64> = (1..=60).rev().collect();
+    ts.extend(61..=120);
+    ts.extend((121..=180).flat_map(|t| [t, 361 - t]).take(60));
+    for t in &ts {
+        let r = s.add(doc(d), None, Some(AlertId::new(100 + t, 1)), 100 + t);
+        assert!(matches!(r.unwrap().outcome, Outcome::Duplicate(..)), "{t}");
+    }
+    let folded = s.remembered_ids();
+    assert_eq!(folded, ts.len());
+    // Forget the 40 oldest (ts up to 140), one at a time: not the first 40 folded.
+    let mut forgotten = 0;
+    while s.remembered_ids() > folded - 40 {
+        forgotten += s.expire_aliases(140 + 1000 + 1, 1);
+        assert!(forgotten <= 40);
+    }
+    assert!(s.aliases().all(|(a, h)| a.ts > 140 && *h == holder));
+    // The alert still holds exactly the others: removing it forgets every one.
+    assert!(s.remove(&holder));
+    assert_eq!(s.remembered_ids(), 0);
+}
+
+#[test]
+fn a_silence_entry_is_counted_as_the_docs_say() {
+    // docs/commands.md, "Memory layout": 256 bytes a silence in its map.
+    assert_eq!(2 * size_of::<(u64, Silence)>(), 256);
+}
