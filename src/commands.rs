@@ -45,7 +45,7 @@ macro_rules! command {
     };
 }
 
-pub static TABLE: [Command; 26] = [
+pub static TABLE: [Command; 27] = [
     command!("alert.create", alert::create, "write deny-oom fast", -2, &[first_key(RW_INSERT)],
         "ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [REVISION n] [SILENCEID n]",
         "Creates an empty alert stream with its settings", "O(1)", "0.1.0"),
@@ -132,6 +132,9 @@ pub static TABLE: [Command; 26] = [
         "LRU.TOUCHAT tracker ms key size [key size ...]",
         "LRU.TOUCH at an explicit time (replication, AOF rewrite)", "O(log N) per key",
         "0.1.0"),
+    command!("lru.evicted", lru::evicted, "write deny-oom fast", 3, &[tracker(RW_UPDATE)],
+        "LRU.EVICTED tracker n",
+        "Adds to a tracker's count of evicted keys (replication, AOF rewrite)", "O(1)", "0.2.0"),
     command!("lru.forget", lru::forget, "write fast", -3, &[tracker(RW_DELETE)],
         "LRU.FORGET tracker key [key ...]",
         "Stops tracking keys (they are not deleted)", "O(log N) per key", "0.1.0"),

@@ -55,6 +55,7 @@ fn commands(now: u64) -> Vec<(Needs, Vec<String>)> {
         (Write, s(&["LRU.TOUCH", "t:{a}:lru", "t:{a}:k", "1"])),
         (Write, s(&["LRU.TOUCHAT", "t:{a}:lru", "1", "t:{a}:k", "1"])),
         (Write, s(&["LRU.FORGET", "t:{a}:lru", "t:{a}:none"])),
+        (Write, s(&["LRU.EVICTED", "t:{a}:lru", "0"])),
         (Read, s(&["LRU.CANDIDATES", "t:{a}:lru", "10"])),
         (ReadWrite, s(&["LRU.EVICT", "t:{a}:lru", "1000"])),
         (Read, s(&["LRU.INFO", "t:{a}:lru"])),

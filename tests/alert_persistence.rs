@@ -274,7 +274,7 @@ fn every_write_counts_toward_the_save_points() {
     let mut c = s.client();
     // `$1` and `$2` stand for the IDs of the alerts added first and second.
     let until = (4_000_000_000_000u64).to_string();
-    let writes: [&[&str]; 17] = [
+    let writes: [&[&str]; 18] = [
         &["ALERT.CREATE", "s", "MAXLEN", "100"],
         &[
             "ALERT.ADD",
@@ -309,6 +309,7 @@ fn every_write_counts_toward_the_save_points() {
         &["LRU.TOUCHAT", "t:lru", "1000", "t:c", "5"],
         &["LRU.FORGET", "t:lru", "t:c"],
         &["LRU.EVICT", "t:lru", "0", "MAX", "1"],
+        &["LRU.EVICTED", "t:lru", "2"],
     ];
     // The keys the trackers track.
     for k in ["t:a", "t:b", "t:c"] {

@@ -425,11 +425,15 @@ fn lru_workload(c: &mut redis::Connection) {
     call(c, &["DEL", &keys[20]]).unwrap();
     set(c, &["cache:one"]);
     touch(c, "cache:lru", &[("cache:one", "1")]);
+    // A tracker all of whose keys were evicted: empty, with its count.
+    set(c, &["gone:a", "gone:b"]);
+    touch(c, "gone:lru", &[("gone:a", "1"), ("gone:b", "2")]);
+    call(c, &["LRU.EVICT", "gone:lru", "0"]).unwrap();
 }
 
 fn lru_snapshot(c: &mut redis::Connection) -> Vec<String> {
     let mut out = Vec::new();
-    for tracker in [T, "cache:lru"] {
+    for tracker in [T, "cache:lru", "gone:lru"] {
         if int(&call(c, &["EXISTS", tracker]).unwrap()) == 0 {
             out.push(format!("{tracker} missing"));
             continue;
@@ -437,7 +441,12 @@ fn lru_snapshot(c: &mut redis::Connection) -> Vec<String> {
         let v: Vec<(String, String, i64)> =
             redis::from_redis_value(&call(c, &["LRU.CANDIDATES", tracker, "1000"]).unwrap())
                 .unwrap();
-        out.push(format!("{tracker} {:?} {:?}", info(c, tracker), v));
+        let m = map_of(call(c, &["LRU.INFO", tracker]).unwrap());
+        let evicted = int(&m["evicted"]);
+        out.push(format!(
+            "{tracker} {:?} evicted {evicted} {v:?}",
+            info(c, tracker)
+        ));
     }
     let q: Value = call(c, &["QUOTA.GET", "t:{a}:q"]).unwrap();
     let mut keys: Vec<String> = redis::from_redis_value(&call(c, &["KEYS", "*"]).unwrap()).unwrap();

@@ -136,6 +136,33 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     Ok(RedisValue::Integer(added as i64))
 }
 
+/// LRU.EVICTED tracker n (module extension: what replication and AOF rewrite send): adds `n`
+/// to the tracker's count of evicted keys, making an empty tracker when there is none. A
+/// replica and the AOF see LRU.EVICT as the DEL of the keys evicted, and this.
+pub fn evicted(ctx: &Context, args: &[RedisString]) -> CmdResult {
+    let mut args = Args::new(args, 3)?;
+    let name = args.next_string()?;
+    tracker_namespace(name)?;
+    let n = args.ms_of("n")?;
+    if !args.is_empty() {
+        return Err(RedisError::WrongArity.into());
+    }
+    let key = ctx.open_key_writable(name);
+    let tracker = match keys::write::<Tracker>(&key)? {
+        Some(t) => t,
+        None => {
+            let t = keys::create(&key, Tracker::new())?;
+            index::add_tracker(selected_db(ctx), name.as_slice());
+            t
+        }
+    };
+    tracker.evicted = tracker.evicted.saturating_add(n);
+    ffi::replicate_verbatim(ctx);
+    Ok(RedisValue::Integer(
+        i64::try_from(tracker.evicted).unwrap_or(i64::MAX),
+    ))
+}
+
 /// LRU.FORGET tracker key [key ...]
 pub fn forget(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;

@@ -5,6 +5,7 @@
 //! deleted here.
 
 use super::index;
+use crate::argv::Argv;
 use crate::ffi::{self, selected_db};
 use crate::stats::{self, LRU_EVICTIONS};
 use redis_module::{Context, RedisString};
@@ -39,6 +40,11 @@ pub fn delete(ctx: &Context, tracker: &RedisString, evicted: &[Evicted]) {
     index::while_evicting(selected_db(ctx), tracker.as_slice(), || {
         ffi::delete_keys(ctx, evicted.iter().map(|(k, _)| &k[..]));
     });
+    // The DEL reaches replicas and the AOF as it is: their tracker drops the keys on its
+    // `del` events, and counts them as evicted by this.
+    let mut count = Argv::new(c"LRU.EVICTED");
+    count.num(evicted.len());
+    count.replicate(ctx, tracker.as_slice());
     stats::add(&LRU_EVICTIONS, evicted.len() as u64);
     ffi::notify(ctx, c"lru.evict", tracker);
 }

@@ -56,6 +56,12 @@ impl Persisted for Tracker {
                 touchat_argv(part[0].last_used, pairs).emit(emit);
             }
         }
+        // The count of evicted keys, and a tracker left empty, which no TOUCHAT makes.
+        if self.evicted > 0 || entries.is_empty() {
+            let mut count = Argv::new(c"LRU.EVICTED");
+            count.num(self.evicted);
+            count.emit(emit);
+        }
     }
 
     fn memory_usage(&self) -> usize {
