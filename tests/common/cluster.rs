@@ -53,6 +53,10 @@ impl Node {
             if node.spawn() {
                 return node;
             }
+            // A dropped Node removes its directory: keep it, with the logs of this try, for
+            // the next (the tries after a first failure had found no directory and failed at
+            // once, leaving an empty log).
+            node.dir = PathBuf::new();
         }
         panic!(
             "a cluster node did not start; log:\n{}\n{}",
