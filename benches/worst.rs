@@ -70,6 +70,83 @@ fn time(
     t
 }
 
+/// The longest sweep tick (LATENCY HISTORY vigil-sweep) while 1000 silences of `key`, all
+/// ending at the same moment, are ended; its silences are replaced by those first. One run;
+/// the client column is the time until the last one ended.
+fn sweep_ends_silences(c: &mut Connection, key: &str) -> Timing {
+    let list = call(c, &["ALERT.SILENCES", key]).unwrap();
+    let ids: Vec<String> = match list {
+        redis::Value::Array(items) => items
+            .into_iter()
+            .filter_map(|m| match m {
+                redis::Value::Array(kv) => kv.chunks(2).find_map(|p| match p {
+                    [k, v] if redis::from_redis_value::<String>(k).ok()? == "id" => {
+                        Some(int(v).to_string())
+                    }
+                    _ => None,
+                }),
+                redis::Value::Map(kv) => kv.iter().find_map(|(k, v)| {
+                    (redis::from_redis_value::<String>(k).ok()? == "id").then(|| int(v).to_string())
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut unsilence = vec!["ALERT.UNSILENCE", key];
+    unsilence.extend(ids.iter().map(String::as_str));
+    if !ids.is_empty() {
+        call(c, &unsilence).unwrap();
+    }
+    let until = (common::alerts::now_ms() + 2000).to_string();
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("ALERT.SILENCE")
+            .arg(key)
+            .arg("UNTIL")
+            .arg(&until)
+            .arg("LABEL")
+            .arg(format!("gone=v{i}"))
+            .ignore();
+    }
+    let _: () = pipe.query(c).unwrap();
+    call(c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]).unwrap();
+    call(c, &["LATENCY", "RESET"]).unwrap();
+    let start = Instant::now();
+    loop {
+        let info = call(c, &["ALERT.INFO", key]).unwrap();
+        let left = match info {
+            redis::Value::Array(kv) => kv.chunks(2).find_map(|p| match p {
+                [k, v] if redis::from_redis_value::<String>(k).ok()? == "silences" => Some(int(v)),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if left == Some(0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let waited = start.elapsed().as_secs_f64() * 1e3;
+    let history = call(c, &["LATENCY", "HISTORY", "vigil-sweep"]).unwrap();
+    let longest = match history {
+        redis::Value::Array(samples) => samples
+            .iter()
+            .filter_map(|s| match s {
+                redis::Value::Array(p) if p.len() == 2 => Some(int(&p[1])),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    };
+    call(c, &["CONFIG", "SET", "latency-monitor-threshold", "0"]).unwrap();
+    Timing {
+        server_ms: vec![longest as f64],
+        client_ms: vec![waited],
+    }
+}
+
 /// Adds `n` alerts to `key` in batches of one EVAL each: ~300-byte documents, 100 sources,
 /// 1000 label values, one alert of TYPE `rare` with LABEL `rare=1`, the newest.
 fn fill_stream(c: &mut Connection, key: &str, n: u64) {
@@ -314,6 +391,23 @@ fn main() {
             alerts / 100
         ),
         t,
+    ));
+    // The most silences a stream holds: 900 more on a label no alert has.
+    for i in 100..1000 {
+        let label = format!("none=v{i}");
+        call(
+            &mut c,
+            &["ALERT.SILENCE", "copy", "UNTIL", &until, "LABEL", &label],
+        )
+        .unwrap();
+    }
+    rows.push((
+        format!("ALERT.SILENCES, 1000 label silences ({a} alerts)"),
+        time(&mut c, repeat, no_setup, &["ALERT.SILENCES", "copy"]),
+    ));
+    rows.push((
+        format!("sweep tick ending 1000 label silences at once ({a} alerts)"),
+        sweep_ends_silences(&mut c, "copy"),
     ));
     // Removing everything at once.
     rows.push((

@@ -13,125 +13,188 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
-/// Calls `hit(i)` for each `filters[i]` that `a` passes, in order, until `hit` answers false.
-/// A LABEL filter is first tried on the text (`Filter::may_match_doc`, which turns most
-/// documents away unread); the document is read at most once.
-pub fn each_match<'f>(
-    stream: &Stream,
-    a: &Alert,
-    filters: impl IntoIterator<Item = &'f Filter>,
-    mut hit: impl FnMut(usize) -> bool,
-) {
-    let text: OnceCell<Cow<'_, str>> = OnceCell::new();
-    let fields: OnceCell<Fields<'_>> = OnceCell::new();
-    for (i, f) in filters.into_iter().enumerate() {
-        if !stream.matches_beside_doc(f, a) {
-            continue;
+/// An alert's document, written out and read at most once, when a filter first needs it.
+/// The caller holds the two cells (the fields borrow the text).
+pub struct Doc<'c, 's> {
+    stream: &'s Stream,
+    a: &'s Alert,
+    text: &'c OnceCell<Cow<'s, str>>,
+    fields: &'c OnceCell<Fields<'c>>,
+}
+
+impl<'c, 's> Doc<'c, 's> {
+    pub fn new(
+        stream: &'s Stream,
+        a: &'s Alert,
+        text: &'c OnceCell<Cow<'s, str>>,
+        fields: &'c OnceCell<Fields<'c>>,
+    ) -> Self {
+        Doc {
+            stream,
+            a,
+            text,
+            fields,
         }
-        if !f.labels.is_empty() {
-            let passes = match fields.get() {
-                Some(read) => f.matches_parsed(read),
-                None => {
-                    let json = text.get_or_init(|| stream.stored(a));
-                    f.may_match_doc(json)
-                        && f.matches_parsed(fields.get_or_init(|| doc::fields(json)))
-                }
-            };
-            if !passes {
-                continue;
-            }
-        }
-        if !hit(i) {
-            return;
-        }
+    }
+
+    fn text(&self) -> &'c str {
+        self.text.get_or_init(|| self.stream.stored(self.a))
+    }
+
+    fn fields(&self) -> &'c Fields<'c> {
+        self.fields.get_or_init(|| doc::fields(self.text()))
+    }
+
+    /// Whether the alert passes `f` (its LABEL filters tried on the text first, which turns
+    /// most documents away unread, unless the document was read already).
+    fn passes(&self, f: &Filter) -> bool {
+        self.stream.matches_beside_doc(f, self.a)
+            && (f.labels.is_empty()
+                || match self.fields.get() {
+                    Some(read) => f.matches_parsed(read),
+                    None => f.may_match_doc(self.text()) && f.matches_parsed(self.fields()),
+                })
+    }
+
+    /// Whether the alert passes `f`, the document read already.
+    fn passes_read(&self, f: &Filter) -> bool {
+        self.stream.matches_beside_doc(f, self.a) && f.matches_parsed(self.fields())
     }
 }
 
-/// Whether `a` passes any of `filters`.
+/// LABEL filters from which [`Matchers`] indexes them: trying one on a document's text costs
+/// about a third of reading the document.
+pub const LABEL_FILTERS_INDEXED: usize = 4;
+
+/// Filters (the matchers of silences) matched against alert after alert. Few LABEL filters
+/// are each tried on the document's text; from [`LABEL_FILTERS_INDEXED`] on, they are indexed
+/// by their first label pair, the document is read, and only the filters whose first pair is
+/// among its labels are tried (ALERT.SILENCES with 1000 label silences over 200000 alerts:
+/// 2.45 s tried one by one, 0.18 s indexed).
+pub struct Matchers<'f> {
+    filters: Vec<&'f Filter>,
+    /// The filters without a label, when indexed.
+    plain: Vec<usize>,
+    by_pair: Option<HashMap<(&'f str, &'f str), Vec<usize>>>,
+}
+
+impl<'f> Matchers<'f> {
+    pub fn new(filters: impl IntoIterator<Item = &'f Filter>) -> Self {
+        let filters: Vec<&'f Filter> = filters.into_iter().collect();
+        let labelled = filters.iter().filter(|f| !f.labels.is_empty()).count();
+        let mut plain = Vec::new();
+        let mut by_pair = None;
+        if labelled >= LABEL_FILTERS_INDEXED {
+            let mut map: HashMap<(&'f str, &'f str), Vec<usize>> = HashMap::new();
+            for (i, f) in filters.iter().enumerate() {
+                match f.labels.first() {
+                    None => plain.push(i),
+                    Some((n, v)) => map.entry((n.as_str(), v.as_str())).or_default().push(i),
+                }
+            }
+            by_pair = Some(map);
+        }
+        Matchers {
+            filters,
+            plain,
+            by_pair,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.filters.len()
+    }
+
+    /// Calls `hit(i)` once for each filter `i` (in the order given to `new`) that the alert
+    /// passes, until `hit` answers false; not in order when indexed.
+    pub fn each_match(&self, doc: &Doc<'_, '_>, mut hit: impl FnMut(usize) -> bool) {
+        let Some(by_pair) = &self.by_pair else {
+            for (i, f) in self.filters.iter().enumerate() {
+                if doc.passes(f) && !hit(i) {
+                    return;
+                }
+            }
+            return;
+        };
+        for &i in &self.plain {
+            if doc.stream.matches_beside_doc(self.filters[i], doc.a) && !hit(i) {
+                return;
+            }
+        }
+        // An alert's label names are distinct: each filter is found at most once.
+        for (name, value) in doc.fields().labels.iter() {
+            let Some(found) = by_pair.get(&(name.as_ref(), value.as_ref())) else {
+                continue;
+            };
+            for &i in found {
+                if doc.passes_read(self.filters[i]) && !hit(i) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether the alert passes any of the filters.
+    pub fn any(&self, doc: &Doc<'_, '_>) -> bool {
+        let mut any = false;
+        self.each_match(doc, |_| {
+            any = true;
+            false
+        });
+        any
+    }
+}
+
+/// Whether `a` passes any of `filters` (for one alert; [`Matchers`] for many).
 pub fn any_match<'f>(
     stream: &Stream,
     a: &Alert,
     filters: impl IntoIterator<Item = &'f Filter>,
 ) -> bool {
-    let mut any = false;
-    each_match(stream, a, filters, |_| {
-        any = true;
-        false
-    });
-    any
+    let (text, fields) = (OnceCell::new(), OnceCell::new());
+    let doc = Doc::new(stream, a, &text, &fields);
+    filters.into_iter().any(|f| doc.passes(f))
 }
 
-/// Label silences from which [`covered_by_each`] reads every document once and looks its
-/// labels up, rather than trying each silence on the text.
-const LABEL_SILENCES_INDEXED: usize = 16;
-
-/// The alerts each silence covers now, in the order of `Stream::silences`.
-///
-/// With many label silences, trying each on each document's text is what costs (1000 of
-/// them over 200000 alerts: 2.7 s). They are then indexed by their first label pair: each
-/// document is read once, and only the silences whose first pair is among its labels are
-/// tried on it.
+/// The alerts each silence covers now, in the order of `Stream::silences`: one walk of the
+/// stream.
 pub fn covered_by_each(stream: &Stream) -> Vec<u64> {
-    let matchers: Vec<&Filter> = stream.silences().map(|s| &s.matchers).collect();
+    let matchers = Matchers::new(stream.silences().map(|s| &s.matchers));
     let mut counts = vec![0; matchers.len()];
-    let labelled = matchers.iter().filter(|f| !f.labels.is_empty()).count();
-    if labelled < LABEL_SILENCES_INDEXED {
-        for (_, a) in stream.iter() {
-            each_match(stream, a, matchers.iter().copied(), |i| {
-                if let Some(c) = counts.get_mut(i) {
-                    *c += 1;
-                }
-                true
-            });
-        }
-        return counts;
-    }
-    let mut plain: Vec<usize> = Vec::new();
-    let mut by_pair: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for (i, f) in matchers.iter().enumerate() {
-        match f.labels.first() {
-            None => plain.push(i),
-            Some((n, v)) => by_pair.entry((n.as_str(), v.as_str())).or_default().push(i),
-        }
-    }
     for (_, a) in stream.iter() {
-        for &i in &plain {
-            if stream.matches_beside_doc(matchers[i], a) {
-                counts[i] += 1;
+        let (text, fields) = (OnceCell::new(), OnceCell::new());
+        matchers.each_match(&Doc::new(stream, a, &text, &fields), |i| {
+            if let Some(c) = counts.get_mut(i) {
+                *c += 1;
             }
-        }
-        let text = stream.stored(a);
-        let fields = doc::fields(&text);
-        // An alert's label names are distinct: each silence is found at most once.
-        for (name, value) in fields.labels.iter() {
-            let Some(found) = by_pair.get(&(name.as_ref(), value.as_ref())) else {
-                continue;
-            };
-            for &i in found {
-                let f = matchers[i];
-                if stream.matches_beside_doc(f, a) && f.matches_parsed(&fields) {
-                    counts[i] += 1;
-                }
-            }
-        }
+            true
+        });
     }
     counts
 }
 
 /// The alerts (with their revisions) that `ended` silences covered and that no silence the
-/// stream still holds covers, leaving out resolved ones, in ID order: one walk of the stream.
+/// stream still holds covers, leaving out resolved ones, in ID order: one walk of the stream,
+/// each document read at most once.
 pub fn uncovered(stream: &Stream, ended: &[Silence]) -> Vec<(AlertId, u64)> {
-    let ended: Vec<&Filter> = ended.iter().map(|s| &s.matchers).collect();
-    let active: Vec<&Filter> = stream.silences().map(|s| &s.matchers).collect();
-    stream
-        .iter()
-        .filter(|(_, a)| {
-            a.status != Status::Resolved
-                && any_match(stream, a, ended.iter().copied())
-                && !any_match(stream, a, active.iter().copied())
-        })
-        .map(|(id, a)| (*id, a.rev))
-        .collect()
+    let ended = Matchers::new(ended.iter().map(|s| &s.matchers));
+    let active = Matchers::new(stream.silences().map(|s| &s.matchers));
+    let mut out = Vec::new();
+    for (id, a) in stream.iter() {
+        if a.status == Status::Resolved {
+            continue;
+        }
+        let (text, fields) = (OnceCell::new(), OnceCell::new());
+        let doc = Doc::new(stream, a, &text, &fields);
+        if ended.any(&doc) && !active.any(&doc) {
+            out.push((*id, a.rev));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -205,7 +268,7 @@ mod tests {
             filters.push(f);
         }
         // Few label silences (each tried on the text) and many (indexed by their first pair).
-        for n in [10, 120] {
+        for n in [3, 120] {
             let mut s = s.clone();
             for f in filters.iter().take(n) {
                 s.silence(1_000_000, f.clone(), None, None).unwrap();
@@ -214,7 +277,7 @@ mod tests {
                 .silences()
                 .filter(|x| !x.matchers.labels.is_empty())
                 .count();
-            assert_eq!(labelled >= LABEL_SILENCES_INDEXED, n == 120, "{labelled}");
+            assert_eq!(labelled >= LABEL_FILTERS_INDEXED, n == 120, "{labelled}");
             // Each silence on its own, every document read (no quick test).
             let want: Vec<u64> = s
                 .silences()
@@ -231,7 +294,10 @@ mod tests {
             assert_eq!(covered_by_each(&s), want);
             let one_by_one: Vec<u64> = s.silences().map(|x| s.covered(x)).collect();
             assert_eq!(one_by_one, want);
-            assert!(want.iter().any(|c| *c > 0) && want.contains(&0), "{want:?}");
+            assert!(
+                want.iter().any(|c| *c > 0) && (n < 120 || want.contains(&0)),
+                "{want:?}"
+            );
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::memsize::{self, alloc_size};
 use crate::thin::ThinText;
 use hashbrown::HashMap;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::mem::size_of;
@@ -1210,6 +1211,9 @@ impl Stream {
         // when the next change is elsewhere.
         let mut walk = self.alerts.iter_from(&AlertId::MIN).peekable();
         let mut stopped = false;
+        // The silences an alert must pass, matched together (`cover::Matchers`).
+        let silences = (!q.with_silenced && !self.silences.is_empty())
+            .then(|| cover::Matchers::new(self.silences.values().map(|s| &s.matchers)));
         for (examined, (rev, id)) in self.by_rev.iter_from(&start).enumerate() {
             if out.items.len() >= q.count || examined >= q.max_examined {
                 stopped = true;
@@ -1230,7 +1234,12 @@ impl Stream {
                     }
                 }
             };
-            if self.matches(&q.filter, a) && (q.with_silenced || !self.is_silenced(a)) {
+            if self.matches(&q.filter, a)
+                && silences.as_ref().is_none_or(|m| {
+                    let (text, fields) = (OnceCell::new(), OnceCell::new());
+                    !m.any(&cover::Doc::new(self, a, &text, &fields))
+                })
+            {
                 out.items.push((rev, id, a));
             }
         }
