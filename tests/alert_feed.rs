@@ -649,41 +649,24 @@ fn the_sweep_ends_silences_that_end_together_in_one_walk() {
 fn silence_ids_end_at_the_largest_integer() {
     let last = i64::MAX.to_string();
     let before_last = (i64::MAX - 1).to_string();
+    let none_left = |c: &mut redis::Connection| {
+        let until = (now_ms() + 60_000).to_string();
+        let e = error_of(c, &["ALERT.SILENCE", "s", "UNTIL", &until, "SOURCE", "c"]);
+        assert!(e.contains("no silence ID left"), "{e}");
+    };
     check_aof_and_reload(
         |c| {
             call(c, &["ALERT.CREATE", "s", "SILENCEID", &before_last]).unwrap();
             assert_eq!(p_silence(c, "s", "SOURCE", "a").to_string(), before_last);
             assert_eq!(p_silence(c, "s", "SOURCE", "b").to_string(), last);
-            let e = error_of(
-                c,
-                &[
-                    "ALERT.SILENCE",
-                    "s",
-                    "UNTIL",
-                    &(now_ms() + 60_000).to_string(),
-                    "SOURCE",
-                    "c",
-                ],
-            );
-            assert!(e.contains("no silence ID left"), "{e}");
+            none_left(c);
             assert_eq!(int(&info_of(c, "s")["silences"]), 2);
         },
         |c| feed_state(c, "s"),
         |c| {
             // Still none left after a rewrite and reload; ending one gives none back.
             call(c, &["ALERT.UNSILENCE", "s", &last]).unwrap();
-            let e = error_of(
-                c,
-                &[
-                    "ALERT.SILENCE",
-                    "s",
-                    "UNTIL",
-                    &(now_ms() + 60_000).to_string(),
-                    "SOURCE",
-                    "c",
-                ],
-            );
-            assert!(e.contains("no silence ID left"), "{e}");
+            none_left(c);
         },
     );
     // What a rewrite of such a stream sends is accepted; one past it is not.
