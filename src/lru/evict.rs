@@ -5,9 +5,9 @@
 //! deleted here.
 
 use super::index;
-use crate::argv::Argv;
 use crate::ffi::{self, selected_db};
 use crate::stats::{self, LRU_EVICTIONS};
+use crate::text::Text;
 use redis_module::{Context, RedisString};
 use vigil_core::amount::Amount;
 use vigil_core::lru::Evicted;
@@ -42,9 +42,13 @@ pub fn delete(ctx: &Context, tracker: &RedisString, evicted: &[Evicted]) {
     });
     // The DEL reaches replicas and the AOF as it is: their tracker drops the keys on its
     // `del` events, and counts them as evicted by this.
-    let mut count = Argv::new(c"LRU.EVICTED");
-    count.num(evicted.len());
-    count.replicate(ctx, tracker.as_slice());
+    // The tracker's own name and digits on the stack: nothing is built when nobody listens.
+    let n = Text::num(evicted.len() as u64);
+    ffi::replicate_args(
+        ctx,
+        c"LRU.EVICTED",
+        [ffi::Arg::Sent(tracker), ffi::Arg::Bytes(n.as_bytes())],
+    );
     stats::add(&LRU_EVICTIONS, evicted.len() as u64);
     ffi::notify(ctx, c"lru.evict", tracker);
 }

@@ -229,6 +229,11 @@ fn hash_bytes(capacity: usize, entry: usize) -> usize {
     alloc_size(buckets * (entry + 1) + 16)
 }
 
+/// Bytes a list of folded IDs takes, as allocated.
+fn list_bytes(list: &VecDeque<AlertId>) -> usize {
+    alloc_size(list.capacity() * size_of::<AlertId>())
+}
+
 /// Active silences a stream may hold.
 pub const MAX_SILENCES: usize = 1000;
 /// The largest silence ID: replies carry IDs as (signed 64-bit) integers, and the commands
@@ -252,6 +257,9 @@ pub struct Stream {
     /// order they were folded: usually oldest first, the order the id memory forgets them in,
     /// so that forgetting one takes it from the front.
     held: HashMap<AlertId, VecDeque<AlertId>>,
+    /// Bytes the lists of `held` take (`list_bytes`), kept as they change so that MEMORY
+    /// USAGE need not visit them.
+    held_bytes: usize,
     /// The counts that passed u32::MAX (an alert's own field holds the others: 4 bytes, not 8).
     big_counts: HashMap<AlertId, u64>,
     doc_bytes: usize,
@@ -372,6 +380,7 @@ impl Stream {
             kinds: Sources::default(),
             aliases: BTreeMap::new(),
             held: HashMap::new(),
+            held_bytes: 0,
             big_counts: HashMap::new(),
             doc_bytes: 0,
             keys: KeyTable::default(),
@@ -464,6 +473,7 @@ impl Stream {
 
     fn unhold(&mut self, holder: &AlertId, alias: &AlertId) {
         if let Some(list) = self.held.get_mut(holder) {
+            let before = list_bytes(list);
             // A whole pass over the list for each ID forgotten made forgetting an alert's
             // n folded IDs O(n^2) (100000 folds into one alert: ~1 ms an ADD).
             if list.front() == Some(alias) {
@@ -474,7 +484,9 @@ impl Stream {
             if memsize::worth_shrinking(list.len(), list.capacity()) {
                 list.shrink_to(list.len() * 2);
             }
+            self.held_bytes = (self.held_bytes + list_bytes(list)).saturating_sub(before);
             if list.is_empty() {
+                self.held_bytes = self.held_bytes.saturating_sub(list_bytes(list));
                 self.held.remove(holder);
                 if let Some(a) = self.alerts.get_mut(holder) {
                     a.flags &= !FLAG_ALIASES;
@@ -485,7 +497,10 @@ impl Stream {
 
     fn remember_alias(&mut self, alias: AlertId, holder: AlertId) {
         self.aliases.insert(alias, holder);
-        self.held.entry(holder).or_default().push_back(alias);
+        let list = self.held.entry(holder).or_default();
+        let before = list_bytes(list);
+        list.push_back(alias);
+        self.held_bytes = (self.held_bytes + list_bytes(list)).saturating_sub(before);
         if let Some(a) = self.alerts.get_mut(&holder) {
             a.flags |= FLAG_ALIASES;
         }
@@ -843,7 +858,9 @@ impl Stream {
             memsize::shrink_map(&mut self.big_counts);
         }
         if alert.flags & FLAG_ALIASES != 0 {
-            for alias in self.held.remove(id).unwrap_or_default() {
+            let list = self.held.remove(id).unwrap_or_default();
+            self.held_bytes = self.held_bytes.saturating_sub(list_bytes(&list));
+            for alias in list {
                 self.aliases.remove(&alias);
             }
         }
@@ -1308,7 +1325,7 @@ impl Stream {
     /// Ends the silences `ids` (those the stream holds): every alert one of them covered that
     /// is not resolved and no other silence covers gets a new revision, in ID order, so a
     /// notifier sees it now. One walk of the alerts however many silences end, each document
-    /// read at most twice. Returns the silences ended and the alerts re-revisioned.
+    /// read at most once. Returns the silences ended and the alerts re-revisioned.
     pub fn unsilence_all(&mut self, ids: &[u64]) -> (u64, u64) {
         let ended: Vec<Silence> = ids
             .iter()
@@ -1385,11 +1402,7 @@ impl Stream {
             // 2 x the pair; plus the per-holder lists, as allocated.
             + self.aliases.len() * size_of::<(AlertId, AlertId)>() * 2
             + hash_bytes(self.held.capacity(), size_of::<(AlertId, VecDeque<AlertId>)>())
-            + self
-                .held
-                .values()
-                .map(|v| alloc_size(v.capacity() * size_of::<AlertId>()))
-                .sum::<usize>()
+            + self.held_bytes
             + hash_bytes(self.big_counts.capacity(), size_of::<(AlertId, u64)>())
             + self.by_rev.heap_bytes()
             + self.filters.heap_bytes()

@@ -970,9 +970,12 @@ fn folded_ids_forgotten_in_any_order_leave_their_alert_holding_the_rest() {
         assert!(forgotten <= 40);
     }
     assert!(s.aliases().all(|(a, h)| a.ts > 140 && *h == holder));
+    let held: usize = s.held.values().map(list_bytes).sum();
+    assert_eq!(s.held_bytes, held, "the lists' bytes, kept as they change");
     // The alert still holds exactly the others: removing it forgets every one.
     assert!(s.remove(&holder));
     assert_eq!(s.remembered_ids(), 0);
+    assert_eq!(s.held_bytes, 0);
 }
 
 #[test]
