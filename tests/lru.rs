@@ -564,6 +564,53 @@ fn replica_attached_after_writes_follows_later_ones() {
 }
 
 #[test]
+fn evicted_counts_are_added_capped_and_survive_a_rewrite() {
+    let mut s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = s.client();
+    let max = i64::MAX.to_string();
+    // Bad input: an error, and no tracker made.
+    for (args, want) in [
+        (vec!["LRU.EVICTED", T, "-1"], "invalid n"),
+        (vec!["LRU.EVICTED", T, "x"], "invalid n"),
+        (vec!["LRU.EVICTED", "lru", "1"], "no namespace"),
+        (vec!["LRU.EVICTED", T, "1", "2"], "wrong number"),
+    ] {
+        let e = error_of(&mut c, &args);
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    assert_eq!(int(&call(&mut c, &["EXISTS", T]).unwrap()), 0);
+    call(&mut c, &["SET", "t:{a}:s", "v"]).unwrap();
+    let e = error_of(&mut c, &["LRU.EVICTED", "t:{a}:s", "1"]);
+    assert!(e.starts_with("WRONGTYPE"), "{e}");
+    // An empty tracker made, counts added, the sum capped at 2^63-1.
+    assert_eq!(int(&call(&mut c, &["LRU.EVICTED", T, "3"]).unwrap()), 3);
+    assert_eq!(info(&mut c, T), (0, "0".to_string()));
+    assert_eq!(
+        int(&call(&mut c, &["LRU.EVICTED", T, &max]).unwrap()),
+        i64::MAX
+    );
+    assert_eq!(
+        int(&call(&mut c, &["LRU.EVICTED", T, &max]).unwrap()),
+        i64::MAX
+    );
+    // A rewrite writes what LRU.EVICTED takes: the server comes back from it.
+    call(&mut c, &["BGREWRITEAOF"]).unwrap();
+    wait_rewrite(&mut c);
+    s.restart(&[]);
+    let mut c = s.client();
+    let m = map_of(call(&mut c, &["LRU.INFO", T]).unwrap());
+    assert_eq!(int(&m["evicted"]), i64::MAX);
+    assert_eq!(int(&m["keys"]), 0);
+}
+
+#[test]
 fn flags_key_specs_events_and_bad_input() {
     let s = Server::start();
     let mut c = s.client();

@@ -136,6 +136,9 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     Ok(RedisValue::Integer(added as i64))
 }
 
+/// The largest count of evicted keys LRU.EVICTED takes and keeps.
+pub const MAX_EVICTED: u64 = i64::MAX as u64;
+
 /// LRU.EVICTED tracker n (module extension: what replication and AOF rewrite send): adds `n`
 /// to the tracker's count of evicted keys, making an empty tracker when there is none. A
 /// replica and the AOF see LRU.EVICT as the DEL of the keys evicted, and this.
@@ -156,7 +159,8 @@ pub fn evicted(ctx: &Context, args: &[RedisString]) -> CmdResult {
             t
         }
     };
-    tracker.evicted = tracker.evicted.saturating_add(n);
+    // Capped at 2^63-1, the largest count this command (and so an AOF rewrite) can send.
+    tracker.evicted = tracker.evicted.saturating_add(n).min(MAX_EVICTED);
     ffi::replicate_verbatim(ctx);
     Ok(RedisValue::Integer(
         i64::try_from(tracker.evicted).unwrap_or(i64::MAX),

@@ -41,8 +41,8 @@ pub fn delete(ctx: &Context, tracker: &RedisString, evicted: &[Evicted]) {
         ffi::delete_keys(ctx, evicted.iter().map(|(k, _)| &k[..]));
     });
     // The DEL reaches replicas and the AOF as it is: their tracker drops the keys on its
-    // `del` events, and counts them as evicted by this.
-    // The tracker's own name and digits on the stack: nothing is built when nobody listens.
+    // `del` events, and counts them as evicted by this (the tracker's own name and digits on
+    // the stack: nothing is built when nobody listens).
     let n = Text::num(evicted.len() as u64);
     ffi::replicate_args(
         ctx,
