@@ -316,7 +316,10 @@ pub fn info(ctx: &Context, args: &[RedisString]) -> CmdResult {
             t.oldest_ms()
                 .map_or(RedisValue::Null, |v| RedisValue::Integer(v as i64)),
         ),
-        ("evicted", RedisValue::Integer(t.evicted as i64)),
+        (
+            "evicted",
+            RedisValue::Integer(i64::try_from(t.evicted).unwrap_or(i64::MAX)),
+        ),
         (
             "namespace",
             namespace(name.as_slice())
