@@ -87,7 +87,7 @@ fn sweep_one(
         let stream = keys::read::<Stream>(&key).ok()??;
         (
             stream.sweep_bound(now, budget).is_some(),
-            !stream.ended_silences(now).is_empty(),
+            stream.next_silence_end().is_some_and(|t| t <= now),
             stream.next_autoresolve().is_some_and(|t| t <= now),
         )
     };

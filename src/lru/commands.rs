@@ -136,9 +136,6 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     Ok(RedisValue::Integer(added as i64))
 }
 
-/// The largest count of evicted keys LRU.EVICTED takes and keeps.
-pub const MAX_EVICTED: u64 = i64::MAX as u64;
-
 /// LRU.EVICTED tracker n (module extension: what replication and AOF rewrite send): adds `n`
 /// to the tracker's count of evicted keys, making an empty tracker when there is none. A
 /// replica and the AOF see LRU.EVICT as the DEL of the keys evicted, and this.
@@ -159,12 +156,9 @@ pub fn evicted(ctx: &Context, args: &[RedisString]) -> CmdResult {
             t
         }
     };
-    // Capped at 2^63-1, the largest count this command (and so an AOF rewrite) can send.
-    tracker.evicted = tracker.evicted.saturating_add(n).min(MAX_EVICTED);
+    tracker.count_evicted(n);
     ffi::replicate_verbatim(ctx);
-    Ok(RedisValue::Integer(
-        i64::try_from(tracker.evicted).unwrap_or(i64::MAX),
-    ))
+    Ok(RedisValue::Integer(tracker.evicted() as i64))
 }
 
 /// LRU.FORGET tracker key [key ...]
@@ -316,10 +310,7 @@ pub fn info(ctx: &Context, args: &[RedisString]) -> CmdResult {
             t.oldest_ms()
                 .map_or(RedisValue::Null, |v| RedisValue::Integer(v as i64)),
         ),
-        (
-            "evicted",
-            RedisValue::Integer(i64::try_from(t.evicted).unwrap_or(i64::MAX)),
-        ),
+        ("evicted", RedisValue::Integer(t.evicted() as i64)),
         (
             "namespace",
             namespace(name.as_slice())

@@ -57,11 +57,9 @@ impl Persisted for Tracker {
             }
         }
         // The count of evicted keys, and a tracker left empty, which no TOUCHAT makes.
-        if self.evicted > 0 || entries.is_empty() {
+        if self.evicted() > 0 || entries.is_empty() {
             let mut count = Argv::new(c"LRU.EVICTED");
-            // A count past what LRU.EVICTED takes (a hostile RESTORE) is written capped: the
-            // rewritten file must load.
-            count.num(self.evicted.min(super::commands::MAX_EVICTED));
+            count.num(self.evicted());
             count.emit(emit);
         }
     }

@@ -149,17 +149,6 @@ impl<'f> Matchers<'f> {
     }
 }
 
-/// Whether `a` passes any of `filters` (for one alert; [`Matchers`] for many).
-pub fn any_match<'f>(
-    stream: &Stream,
-    a: &Alert,
-    filters: impl IntoIterator<Item = &'f Filter>,
-) -> bool {
-    let (text, fields) = (OnceCell::new(), OnceCell::new());
-    let doc = Doc::new(stream, a, &text, &fields);
-    filters.into_iter().any(|f| doc.passes(f))
-}
-
 /// The alerts each silence covers now, in the order of `Stream::silences`: one walk of the
 /// stream.
 pub fn covered_by_each(stream: &Stream) -> Vec<u64> {

@@ -1203,12 +1203,6 @@ impl Stream {
             && f.kind.as_deref().is_none_or(|k| k == kind)
     }
 
-    /// Whether an active silence covers `a` (its document read at most once).
-    pub fn is_silenced(&self, a: &Alert) -> bool {
-        !self.silences.is_empty()
-            && cover::any_match(self, a, self.silences.values().map(|s| &s.matchers))
-    }
-
     /// ALERT.READ: the alerts whose last change is after `q.after`, in the order of those
     /// changes, each once in its current state.
     pub fn read(&self, q: &ReadQuery) -> Result<ReadResult<'_>, AlertError> {

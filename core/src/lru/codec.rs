@@ -13,11 +13,11 @@ pub const ENC_V1: i32 = 1;
 pub const ENC_LATEST: i32 = ENC_V1;
 
 pub fn encode(t: &Tracker, out: &mut impl Sink) {
-    write(t, t.evicted, out)
+    write(t, t.evicted(), out)
 }
 
 /// The encoding with the eviction count as 0: what DEBUG DIGEST compares (the count is a
-/// statistic: a replica's trackers lose evicted keys by their DELs and count none).
+/// statistic; replicas and the AOF receive it as LRU.EVICTED, after the DELs).
 pub fn encode_state(t: &Tracker, out: &mut impl Sink) {
     write(t, 0, out)
 }
@@ -56,6 +56,7 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Tracker, DecodeError
         t.touch(&name, size, used)
             .map_err(|e| DecodeError::invalid(e.to_string()))?;
     }
-    t.evicted = evicted;
+    // A count past what the tracker keeps (a crafted payload) is kept at the most.
+    t.count_evicted(evicted);
     Ok(t)
 }

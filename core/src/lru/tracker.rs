@@ -73,8 +73,8 @@ pub struct Tracker {
     by_age: ChunkedMap<(u64, u64), u32>,
     total: Amount,
     next_seq: u64,
-    /// Keys evicted by LRU.EVICT over the tracker's life (a statistic).
-    pub evicted: u64,
+    /// Keys evicted by LRU.EVICT over the tracker's life, at most `MAX_EVICTED`.
+    evicted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,20 @@ pub struct Entry<'a> {
 }
 
 impl Tracker {
+    /// The largest count of evicted keys a tracker keeps: 2^63-1, the largest that a reply,
+    /// LRU.EVICTED and so an AOF rewrite carry.
+    pub const MAX_EVICTED: u64 = i64::MAX as u64;
+
+    /// Keys evicted by LRU.EVICT over the tracker's life (LRU.INFO `evicted`).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Adds `n` evicted keys to the count, which stops at `MAX_EVICTED`.
+    pub fn count_evicted(&mut self, n: u64) {
+        self.evicted = self.evicted.saturating_add(n).min(Self::MAX_EVICTED);
+    }
+
     pub fn new() -> Tracker {
         Tracker::default()
     }
@@ -442,7 +456,7 @@ impl Tracker {
                 }
             }
         }
-        self.evicted += taken.len() as u64;
+        self.count_evicted(taken.len() as u64);
         // The plan's slab indexes are spent: the room can go.
         self.shrink();
         taken
