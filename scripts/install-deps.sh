@@ -102,6 +102,22 @@ find_clang_headers() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# A C toolchain that links: Rust links every crate (and the build scripts) with `cc`, and the
+# redis-module crate compiles a C file; rustup installs neither. A fresh Debian with Rust from
+# rustup has no gcc (found on a debootstrap'd bookworm: "linker `cc` not found").
+links_c() {
+  have cc || return 1
+  local dir
+  dir=$(mktemp -d)
+  printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$dir/t.c"
+  if cc "$dir/t.c" -o "$dir/t" >/dev/null 2>&1; then
+    rm -rf "$dir"
+    return 0
+  fi
+  rm -rf "$dir"
+  return 1
+}
+
 # PyYAML for python3 on PATH or Debian's own python3 (tests/monitoring.rs tries both).
 have_yaml() {
   local py
@@ -113,6 +129,7 @@ have_yaml() {
 
 # "what is missing <tab> the Debian package that brings it"
 missing() {
+  links_c || printf 'a C compiler and linker (cc) with the C library headers\tgcc libc6-dev\n'
   have redis-server || printf 'redis-server\tredis-server\n'
   have redis-cli || printf 'redis-cli\tredis-tools\n'
   if ! find_libclang >/dev/null; then
