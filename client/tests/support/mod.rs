@@ -135,23 +135,14 @@ impl Redis {
 
     /// SIGSTOP / SIGCONT: a server that accepts connections but does not answer.
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "kill -{sig}");
+        signal_pid(sig, self.pid());
     }
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
         if self.child.is_some() {
-            let _ = Command::new("kill")
-                .arg("-CONT")
-                .arg(self.pid().to_string())
-                .status();
+            let _ = send_signal("CONT", self.pid());
         }
         self.kill();
     }
@@ -408,13 +399,18 @@ impl Drop for Stopped {
 }
 
 fn signal_pid(sig: &str, pid: u32) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
+    assert!(send_signal(sig, pid), "kill -{sig} {pid}");
+}
+
+/// `kill -<sig> <pid>` through the shell's builtin: a minimal Debian has no /bin/kill (procps),
+/// but always a POSIX sh (dash is essential). Whether the signal was sent.
+fn send_signal(sig: &str, pid: u32) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{sig} {pid}"))
         .status()
         .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill -{sig} {pid}");
+        .unwrap_or(false)
 }
 
 /// The process id of the server behind a connection (`INFO server`).
