@@ -915,6 +915,235 @@ fn a_tracker_keeps_its_keys_when_they_move_before_or_after_it() {
     assert_eq!(tenant_state(&mut cc, t, 40), tenant_state(&mut one, t, 40));
 }
 
+/// Starts moving `slot` from `source` to `target` (IMPORTING there, MIGRATING here).
+fn start_move(slot: u16, source: &Node, target: &Node) {
+    let slot = slot.to_string();
+    call(
+        &mut target.client(),
+        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source.id()],
+    )
+    .unwrap();
+    call(
+        &mut source.client(),
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target.id()],
+    )
+    .unwrap();
+}
+
+/// Ends the move of `slot`: every primary gives it to `owner`.
+fn end_move(cluster: &Cluster, slot: u16, owner: &Node) {
+    let (slot, id) = (slot.to_string(), owner.id());
+    for node in cluster.primaries() {
+        call(
+            &mut node.client(),
+            &["CLUSTER", "SETSLOT", &slot, "NODE", &id],
+        )
+        .unwrap();
+    }
+}
+
+/// MIGRATE of `keys` from `source` to `target`.
+fn migrate(source: &Node, target: &Node, keys: &[&str]) {
+    let port = target.port.to_string();
+    let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+    args.extend_from_slice(keys);
+    call(&mut source.client(), &args).unwrap();
+}
+
+/// A command sent after ASKING (what a cluster client sends to the importing node).
+fn asking(node: &Node, args: &[&str]) -> redis::RedisResult<Value> {
+    let mut c = node.client();
+    call(&mut c, &["ASKING"]).unwrap();
+    call(&mut c, args)
+}
+
+fn tryagain(r: redis::RedisResult<Value>) -> bool {
+    matches!(&r, Err(e) if e.code() == Some("TRYAGAIN"))
+}
+
+/// A quota's threshold alerts go to its ALERTS stream, which QUOTA.INCR and QUOTA.RESET do not
+/// declare: while the slot moves, the quota and its stream may be on two nodes. A write that
+/// would raise or resolve an alert answers TRYAGAIN where the stream is not, having changed
+/// nothing; before, it started a second stream on the target (which MIGRATE then refused:
+/// BUSYKEY, and `redis-cli --cluster reshard` stopped), or left the alert there unresolved.
+#[test]
+fn a_quota_writes_its_alerts_only_where_its_stream_is() {
+    let cluster = Cluster::start();
+    let t = tenants_in(0..16384, 1)[0];
+    let p = tenant(t);
+    let slot = key_slot(&p);
+    let (q, alerts) = (format!("{p}quota"), format!("{p}alerts"));
+    let source = cluster.primary_of_slot(slot);
+    let target: &Node = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != source.port)
+        .unwrap();
+    let mut sc = source.client();
+    call(&mut sc, &["ALERT.ADD", &alerts, r#"{"source":"app"}"#]).unwrap();
+    call(
+        &mut sc,
+        &[
+            "QUOTA.SET",
+            &q,
+            "LIMIT",
+            "100",
+            "ALERTS",
+            &alerts,
+            "AT",
+            "50",
+        ],
+    )
+    .unwrap();
+    let count = |node: &Node, ask: bool| -> usize {
+        let range = ["ALERT.RANGE", alerts.as_str(), "-", "+"];
+        let v = if ask {
+            asking(node, &range)
+        } else {
+            call(&mut node.client(), &range)
+        };
+        match v.unwrap() {
+            Value::Array(a) => a.len(),
+            other => panic!("ALERT.RANGE: {other:?}"),
+        }
+    };
+    // QUOTA.GET: [allowed, usage, limit, remaining, reset_ms].
+    let usage = |node: &Node| -> String {
+        match asking(node, &["QUOTA.GET", &q]).unwrap() {
+            Value::Array(a) => redis::from_redis_value(&a[1]).unwrap(),
+            other => panic!("QUOTA.GET: {other:?}"),
+        }
+    };
+
+    // The quota moves first: on the target, a write that reaches 50% cannot add its alert
+    // (nor does any other write to the quota go ahead while its stream is elsewhere).
+    start_move(slot, source, target);
+    migrate(source, target, &[&q]);
+    let e = asking(target, &["QUOTA.INCR", &q, "60"]).unwrap_err();
+    assert_eq!(e.code(), Some("TRYAGAIN"), "{e}");
+    assert!(e.to_string().contains("ALERTS stream"), "{e}");
+    assert!(tryagain(asking(target, &["QUOTA.INCR", &q, "10"])));
+    assert_eq!(usage(target), "0", "TRYAGAIN changed nothing");
+    assert_eq!(
+        int(&asking(target, &["EXISTS", &alerts]).unwrap()),
+        0,
+        "no second stream"
+    );
+    // With the stream there too, the alert is added where it is.
+    migrate(source, target, &[&alerts]);
+    asking(target, &["QUOTA.INCR", &q, "60"]).unwrap();
+    assert_eq!(count(target, true), 2);
+    end_move(&cluster, slot, target);
+    assert_eq!(count(target, false), 2);
+
+    // Back to the source, the stream first: resolving the alert waits for the quota's node
+    // to hold the stream.
+    start_move(slot, target, source);
+    migrate(target, source, &[&alerts]);
+    assert!(tryagain(call(&mut target.client(), &["QUOTA.RESET", &q])));
+    assert!(tryagain(call(
+        &mut target.client(),
+        &["QUOTA.INCR", &q, "-60"]
+    )));
+    migrate(target, source, &[&q]);
+    end_move(&cluster, slot, source);
+    call(&mut sc, &["QUOTA.RESET", &q]).unwrap();
+    let statuses: Vec<String> = match call(&mut sc, &["ALERT.RANGE", &alerts, "-", "+"]).unwrap() {
+        Value::Array(a) => a
+            .iter()
+            .map(|v| {
+                let doc: String = redis::from_redis_value(v).unwrap();
+                let json: serde_json::Value = serde_json::from_str(&doc).unwrap();
+                json["status"].as_str().unwrap().to_string()
+            })
+            .collect(),
+        other => panic!("ALERT.RANGE: {other:?}"),
+    };
+    assert_eq!(
+        statuses,
+        ["active", "resolved"],
+        "the threshold alert was resolved"
+    );
+}
+
+/// During a move a tracker's total counts keys on the other node, and any deleted there
+/// meanwhile: LRU.EVICT (and QUOTA.INCR ... EVICT) of such a tracker answers TRYAGAIN until
+/// the slot has settled and the tracker forgot what did not come; then it evicts what one
+/// server would. Before, it picked keys by a total that counted a deleted key, and deleted
+/// live keys one server keeps. Also: in a settled cluster, an LRU.TOUCH of a key that is gone
+/// asks CLUSTER NODES once, not each time.
+#[test]
+fn an_eviction_waits_for_a_moving_trackers_total() {
+    let cluster = Cluster::start();
+    let t = tenants_in(0..16384, 1)[0];
+    let p = tenant(t);
+    let slot = key_slot(&p);
+    let (lru, q) = (format!("{p}lru"), format!("{p}quota"));
+    let k = |c: char| format!("{p}obj:{c}");
+    let source = cluster.primary_of_slot(slot);
+    let target: &Node = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != source.port)
+        .unwrap();
+    let mut sc = source.client();
+    for (i, (c, size)) in [('a', "5"), ('b', "6"), ('c', "7"), ('d', "8")]
+        .into_iter()
+        .enumerate()
+    {
+        call(&mut sc, &["SET", &k(c), "v"]).unwrap();
+        let at = (1000 * (i + 1)).to_string();
+        call(&mut sc, &["LRU.TOUCHAT", &lru, &at, &k(c), size]).unwrap();
+    }
+    call(&mut sc, &["QUOTA.SET", &q, "LIMIT", "100"]).unwrap();
+    call(&mut sc, &["QUOTA.INCR", &q, "26"]).unwrap();
+
+    // Settled: touching keys that are gone asks Redis whether slots move once.
+    call(&mut sc, &["CONFIG", "RESETSTAT"]).unwrap();
+    for i in 0..20 {
+        let gone = format!("{p}gone{i}");
+        call(&mut sc, &["LRU.TOUCH", &lru, &gone, "1"]).unwrap();
+    }
+    let nodes_calls = info_field(&mut sc, "commandstats", "cmdstat_cluster|nodes")
+        .and_then(|v| {
+            v.split(',')
+                .next()?
+                .strip_prefix("calls=")?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(nodes_calls <= 1, "CLUSTER NODES called {nodes_calls} times");
+
+    // The tracker moves with a, b and c; d stays, and is deleted on the source.
+    start_move(slot, source, target);
+    migrate(source, target, &[&lru, &q, &k('a'), &k('b'), &k('c')]);
+    call(&mut sc, &["DEL", &k('d')]).unwrap();
+    assert!(tryagain(asking(
+        target,
+        &["LRU.EVICT", &lru, "13", "QUOTA", &q]
+    )));
+    assert!(tryagain(asking(
+        target,
+        &["QUOTA.INCR", &q, "80", "EVICT", &lru]
+    )));
+    let left = |node: &Node| int(&map_of(asking(node, &["LRU.INFO", &lru]).unwrap())["keys"]);
+    assert_eq!(left(target), 4, "TRYAGAIN changed nothing");
+    end_move(&cluster, slot, target);
+    eventually(Duration::from_secs(5), "the tracker forgets d", || {
+        left(target) == 3
+    });
+    let evict = strings(&["LRU.EVICT", &lru, "13", "QUOTA", &q]);
+    let mut tc = target.client();
+    let one_server = format!(r#"[1, "5", "13", [{:?}]]"#, k('a'));
+    assert_eq!(show(&run(&mut tc, &evict)), one_server);
+    let usage: String = match call(&mut tc, &["QUOTA.GET", &q]).unwrap() {
+        Value::Array(a) => redis::from_redis_value(&a[1]).unwrap(),
+        other => panic!("QUOTA.GET: {other:?}"),
+    };
+    assert_eq!(usage, "21", "one server's usage");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resharding under load.
 

@@ -5,9 +5,11 @@
 //! - the keys stay tracked: a key that leaves by MIGRATE is not dropped from a tracker of its
 //!   slot, and a tracker that arrives by RESTORE-ASKING keeps the keys of its slot that are not
 //!   here yet (`crate::events`);
-//! - a command that needs such a key — LRU.TOUCH of a key that is not here, LRU.EVICT of one —
-//!   answers TRYAGAIN while this node migrates or imports the slot, having changed nothing, as
-//!   Redis answers a multi-key command then; cluster clients retry it;
+//! - a command that needs such a key — LRU.TOUCH of a key that is not here, any LRU.EVICT (or
+//!   QUOTA.INCR ... EVICT) of such a tracker, whose total counts the keys on the other node and
+//!   any deleted there meanwhile — answers TRYAGAIN while this node migrates or imports the
+//!   slot, having changed nothing, as Redis answers a multi-key command then; cluster clients
+//!   retry it;
 //! - once the slot has settled here (no longer migrating or importing), the tracker forgets
 //!   the keys that still are not here (deleted or expired on the other node meanwhile): the
 //!   primary decides and replicates LRU.FORGET.
@@ -162,17 +164,22 @@ fn forget_absent(ctx: &Context, tracker: &RedisString) -> usize {
     gone.len()
 }
 
-fn try_again(slot: u16) -> Error {
+/// What moves with a tracker's slot, as TRYAGAIN names it.
+pub const TRACKED_KEYS: &str = "the tracker's keys";
+
+fn try_again(slot: u16, what: &str) -> Error {
     err(format!(
-        "TRYAGAIN slot {slot} is moving between nodes and the tracker's keys with it: retry"
+        "TRYAGAIN slot {slot} is moving between nodes and {what} with it: retry"
     ))
 }
 
-/// LRU.TOUCH's keys that are not here: in a cluster, while this node migrates or imports
-/// their slot, they may be on the other node, and the command answers TRYAGAIN.
+/// Keys a command needs that are not here (LRU.TOUCH's, a quota's ALERTS stream): in a
+/// cluster, while this node migrates or imports their slot, they may be on the other node, and
+/// the command answers TRYAGAIN naming `what`.
 pub fn check_absent<'a>(
     ctx: &Context,
     absent: impl IntoIterator<Item = &'a [u8]>,
+    what: &str,
 ) -> Result<(), Error> {
     let mut absent = absent.into_iter().peekable();
     if absent.peek().is_none() || !in_cluster(ctx) {
@@ -184,7 +191,7 @@ pub fn check_absent<'a>(
         .map(key_slot)
         .find(|s| moving.as_ref().is_none_or(|m| m.contains(s)))
     {
-        Some(slot) => Err(try_again(slot)),
+        Some(slot) => Err(try_again(slot, what)),
         None => Ok(()),
     }
 }
@@ -200,6 +207,20 @@ pub fn check_evict(
 ) -> Result<(), Error> {
     if !in_cluster(ctx) || crate::clock::from_primary(ctx) {
         return Ok(());
+    }
+    // A tracker that may hold keys on the other node counts their sizes in its total, and a
+    // key deleted there meanwhile still counts: the plan, which runs until the total is low
+    // enough, would pick other keys than one server would. So while its slot moves, TRYAGAIN;
+    // once the slot has settled, the keys that did not come back are forgotten first.
+    let db = selected_db(ctx);
+    let entry = (db, tracker.as_slice().to_vec());
+    if WAITING.with(|w| w.borrow().contains(&entry)) {
+        let slot = key_slot(tracker.as_slice());
+        if slots_in_transit(ctx).is_none_or(|m| m.contains(&slot)) {
+            return Err(try_again(slot, TRACKED_KEYS));
+        }
+        WAITING.with(|w| w.borrow_mut().remove(&entry));
+        forget_absent(ctx, tracker);
     }
     // Each round forgets at least one key or ends.
     loop {
@@ -217,7 +238,7 @@ pub fn check_evict(
             .map(|k| key_slot(k))
             .find(|s| moving.as_ref().is_none_or(|m| m.contains(s)))
         {
-            return Err(try_again(slot));
+            return Err(try_again(slot, TRACKED_KEYS));
         }
         if forget_absent(ctx, tracker) == 0 {
             return Ok(());

@@ -5,7 +5,7 @@
 //! cumulative quota decides without the clock, so it goes as it came.
 
 use super::rdb::{forced_incr_argv, set_argv};
-use super::thresholds::settle;
+use super::thresholds::{check_stream_here, settle};
 use crate::alert::commands::resolve_ids;
 use crate::args::{self, parse_id, Args, Keyword};
 use crate::clock::{decide_now, from_primary, now_ms};
@@ -342,7 +342,10 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
     if let Some((tracker, _)) = &incr.evict {
         // In a cluster, the keys to delete must be here, not moving between nodes; that check
         // may forget keys that are gone, so the checks that can fail come first.
-        incr.check(keys::read::<Quota>(&ctx.open_key(name))?, now)?;
+        let qkey = ctx.open_key(name);
+        let q = keys::read::<Quota>(&qkey)?;
+        incr.check(q, now)?;
+        check_stream_here(ctx, q)?;
         keys::read::<Tracker>(&ctx.open_key(tracker))?;
         transit::check_evict(ctx, tracker, |t| incr.plan(ctx, name, t, now))?;
     }
@@ -350,6 +353,7 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let key = ctx.open_key_writable(name);
     let existing = keys::write::<Quota>(&key)?;
     incr.check(existing.as_deref(), now)?;
+    check_stream_here(ctx, existing.as_deref())?;
     let tracker_key = incr.evict.as_ref().map(|(t, _)| ctx.open_key_writable(t));
     let tracker = match &tracker_key {
         Some(k) => keys::write::<Tracker>(k)?,
@@ -430,6 +434,7 @@ pub fn reset(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let name = args.next_string()?;
     let key = ctx.open_key_writable(name);
     let q = keys::write::<Quota>(&key)?.ok_or_else(no_such_key)?;
+    check_stream_here(ctx, Some(q))?;
     q.reset();
     ffi::replicate_verbatim(ctx);
     settle_and_replicate(ctx, name, q, now_ms());
