@@ -49,9 +49,11 @@ impl From<std::io::Error> for Error {
 
 /// Error codes that say the server cannot serve writes right now, although the call is fine:
 /// loading its dataset, a busy script, a replica or a cluster that cannot take writes, out of
-/// memory (ALERT.ADD is deny-oom), or credentials being rotated.
-const UNAVAILABLE_CODES: [&str; 10] = [
+/// memory (ALERT.ADD is deny-oom), writes stopped after a failed RDB save (MISCONF, until a
+/// save succeeds), or credentials being rotated.
+const UNAVAILABLE_CODES: [&str; 11] = [
     "LOADING",
+    "MISCONF",
     "BUSY",
     "MASTERDOWN",
     "TRYAGAIN",
@@ -113,6 +115,13 @@ mod tests {
         )
         .is_unavailable());
         assert!(server_error("LOADING", "Redis is loading the dataset in memory").is_unavailable());
+        // A failed BGSAVE stops writes until a save succeeds: journaled, not refused (a replay
+        // that met it once dead-lettered every record).
+        assert!(server_error(
+            "MISCONF",
+            "Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."
+        )
+        .is_unavailable());
         assert!(!server_error("ERR", "unknown option 'X' for 'alert.add'").is_unavailable());
         assert!(!server_error("WRONGTYPE", "Operation against a key").is_unavailable());
     }
