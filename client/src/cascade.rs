@@ -78,7 +78,13 @@ impl Client {
         let level = self.level();
         // Counted before it is appended: a replay running meanwhile may send it and count it
         // done as soon as it is in the journal.
-        *self.state().lanes.entry(lane).or_insert(0) += 1;
+        {
+            let mut st = self.state();
+            *st.lanes.entry(lane).or_insert(0) += 1;
+            if redis_error.is_some() {
+                st.serving.remove(&lane);
+            }
+        }
         let mut store = Store::Memory;
         if level != Store::Memory {
             if let Some(j) = &self.inner.journal {
@@ -146,7 +152,10 @@ impl Client {
 
     /// A read with a fallback: Redis answers while the key's lane is not in fallback; when it
     /// is unavailable (or the lane is in fallback), `local` answers from what the fallback
-    /// stores hold.
+    /// stores hold. In a lane in fallback that the replay found Redis serving again, Redis
+    /// answers for a key the fallback stores hold nothing for: on a single server, the one
+    /// lane holds every key, and a long replay of one key's writes would otherwise answer
+    /// every other key from an empty view.
     pub(crate) async fn read_or_local<T>(
         &self,
         key: &str,
@@ -155,7 +164,11 @@ impl Client {
         local: impl FnOnce(&LocalStreams) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lane = self.lane_of(key);
-        if !self.lane_held(lane) {
+        let ask_redis = !self.lane_held(lane) || {
+            let st = self.state();
+            st.serving.contains(&lane) && !st.local.holds(key)
+        };
+        if ask_redis {
             match self.inner.redis.call(key, &c).await.and_then(parse) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_unavailable() => {

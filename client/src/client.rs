@@ -10,7 +10,7 @@ use crate::local::{KnownSettings, LocalStreams};
 use crate::memory::MemoryStore;
 use crate::metrics::{Counters, Metrics};
 use crate::types::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +50,10 @@ pub(crate) struct State {
     /// has sent all of its writes, so that they reach Redis in the order they were made; one
     /// with none is a lane whose read found Redis unavailable.
     pub lanes: HashMap<u16, u64>,
+    /// Lanes in fallback that the last replay pass found Redis serving, until a call for one
+    /// finds it unavailable again: a read of a key the fallback stores hold nothing for asks
+    /// Redis there (during a long replay, on a single server, every key is in the one lane).
+    pub serving: HashSet<u16>,
 }
 
 pub(crate) struct Inner {
@@ -104,6 +108,7 @@ impl Client {
                 memory: MemoryStore::new(config.memory_capacity),
                 local: LocalStreams::default(),
                 lanes: HashMap::new(),
+                serving: HashSet::new(),
             }),
             writes: Mutex::new(()),
             replay_lock: Mutex::new(()),
@@ -131,7 +136,11 @@ impl Client {
     /// A read found Redis unavailable for this lane: later calls for it use the fallback
     /// stores until the probe sees Redis serve it again.
     pub(crate) fn hold_lane(&self, lane: u16, reason: &str) {
-        self.state().lanes.entry(lane).or_insert(0);
+        {
+            let mut st = self.state();
+            st.lanes.entry(lane).or_insert(0);
+            st.serving.remove(&lane);
+        }
         self.update_mode(reason);
     }
 

@@ -234,6 +234,11 @@ impl LocalStreams {
         }
     }
 
+    /// Whether the fallback stores' writes made a stream for `key`.
+    pub fn holds(&self, key: &str) -> bool {
+        self.streams.contains_key(key)
+    }
+
     /// The writes of these keys were all replayed: Redis answers for them from now on.
     pub fn clear_where(&mut self, replayed: impl Fn(&str) -> bool) {
         self.streams.retain(|key, _| !replayed(key));

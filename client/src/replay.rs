@@ -58,6 +58,7 @@ impl Client {
             return Ok(());
         }
         let up = self.inner.redis.check(&lanes).await;
+        self.state().serving = up.clone();
         let mut pass = Pass {
             up,
             stopped: HashSet::new(),
@@ -87,6 +88,7 @@ impl Client {
                 .collect();
             for lane in &free {
                 st.lanes.remove(lane);
+                st.serving.remove(lane);
             }
             if !free.is_empty() {
                 let free: HashSet<u16> = free.into_iter().collect();
@@ -235,8 +237,10 @@ impl Client {
             let res = match res {
                 Ok(v) => self.inner.redis.follow(r.key(), &cmds[i].1, v).await,
                 Err(e) => {
-                    // The node did not answer at all: nothing more goes to it in this pass.
+                    // The node did not answer at all: nothing more goes to it in this pass,
+                    // and reads of its lane answer from the fallback stores again.
                     pass.up.remove(&lane);
+                    self.state().serving.remove(&lane);
                     Err(e)
                 }
             };

@@ -247,6 +247,42 @@ async fn a_replayed_write_redis_refuses_is_kept_aside_not_retried_forever() {
     assert_eq!(c.range("ok", &RangeQuery::all()).await.unwrap().len(), 1);
 }
 
+/// While the replay waits on one key (its write meets OOM, which is unavailability: the lane
+/// stays in fallback), a key the fallback stores hold nothing for is read from Redis, which
+/// serves it, not from an empty local view; a key with writes waiting still answers from
+/// what the fallback holds.
+#[tokio::test]
+async fn during_a_replay_keys_with_nothing_pending_are_read_from_redis() {
+    support::init();
+    let port = free_port();
+    let dir = support::TempDir::new("cascade-serving");
+    let mut cfg = config(port, Some(&dir.join("journal")));
+    // No background replay: the test runs the passes.
+    cfg.probe_interval = Duration::from_secs(600);
+    let c = Client::open(cfg).await.unwrap();
+    c.add("pending", r#"{"n":1}"#).await.unwrap();
+    let server = Redis::start(port, &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    common::call(&mut conn, &["ALERT.ADD", "other", r#"{"source":"z"}"#]).unwrap();
+    common::call(&mut conn, &["CONFIG", "SET", "maxmemory", "1"]).unwrap();
+    // One pass (a zero limit: no wait for the next).
+    assert!(!c.flush(Duration::ZERO).await.unwrap());
+    assert_eq!(c.mode(), Store::File);
+    assert_eq!(c.range("other", &RangeQuery::all()).await.unwrap().len(), 1);
+    assert_eq!(c.info("other").await.unwrap().length, 1);
+    assert_eq!(
+        c.range("pending", &RangeQuery::all()).await.unwrap().len(),
+        1
+    );
+    common::call(&mut conn, &["CONFIG", "SET", "maxmemory", "0"]).unwrap();
+    assert!(c.flush(Duration::ZERO).await.unwrap());
+    assert_eq!(c.mode(), Store::Redis);
+    assert_eq!(
+        c.range("pending", &RangeQuery::all()).await.unwrap().len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn a_failed_read_switches_to_the_fallback_and_the_probe_switches_back() {
     support::init();
