@@ -161,6 +161,12 @@ fn settings_args(c: &mut Cmd, o: &StreamOptions) {
     if let Some((n, w)) = o.ratelimit {
         c.arg("RATELIMIT").arg(n).arg(w);
     }
+    if let Some(v) = o.autoresolve_ms {
+        c.arg("AUTORESOLVE").arg(v);
+    }
+    if let Some(v) = o.id_memory_ms {
+        c.arg("IDMEMORY").arg(v);
+    }
 }
 
 pub(crate) fn create(key: &str, o: &StreamOptions) -> Cmd {
@@ -244,6 +250,10 @@ pub(crate) fn parse_alert_info(v: Value) -> Result<AlertInfo, Error> {
             "expired" => &mut info.expired,
             "trimmed" => &mut info.trimmed,
             "memory" => &mut info.memory,
+            "autoresolve" => &mut info.autoresolve,
+            "autoresolved" => &mut info.autoresolved,
+            "id_memory" => &mut info.id_memory,
+            "remembered_ids" => &mut info.remembered_ids,
             // Fields a later module version adds.
             _ => continue,
         };

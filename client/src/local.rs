@@ -288,6 +288,10 @@ impl LocalStreams {
             expired: s.stats.expired,
             trimmed: s.stats.trimmed,
             memory: s.memory_usage() as u64,
+            autoresolve: s.settings.autoresolve_ms,
+            autoresolved: s.stats.autoresolved,
+            id_memory: s.settings.id_memory_ms,
+            remembered_ids: s.remembered_ids() as u64,
         })
     }
 }

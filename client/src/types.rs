@@ -309,7 +309,8 @@ pub struct AddReply {
 pub struct AddOptions {
     /// The alert's time (default: the client's clock).
     pub ts: Option<u64>,
-    /// An explicit ID (default: `<ts>-<random 63-bit seq>`); its ts part wins over `ts`.
+    /// An explicit ID (default: `<ts>-<random 63-bit seq>`); with `ts` too, they must agree
+    /// (else `Error::InvalidInput`, as ALERT.ADD refuses them).
     pub id: Option<AlertId>,
 }
 
@@ -321,6 +322,12 @@ pub struct StreamOptions {
     pub dedup_ms: Option<u64>,
     /// `(n, window_ms)`; `(0, 0)` disables the rate limit.
     pub ratelimit: Option<(u64, u64)>,
+    /// `AUTORESOLVE ms`: alerts not seen for `ms` are resolved by the server (0: off).
+    pub autoresolve_ms: Option<u64>,
+    /// `IDMEMORY ms`: how long after its ts a folded explicit ID is remembered (0: as long as
+    /// its alert exists). Keep it above the longest outage the client should replay exactly
+    /// once.
+    pub id_memory_ms: Option<u64>,
 }
 
 /// ALERT.TRIM's two modes.
@@ -514,6 +521,14 @@ pub struct AlertInfo {
     pub expired: u64,
     pub trimmed: u64,
     pub memory: u64,
+    /// Auto-resolve time, ms (0: off).
+    pub autoresolve: u64,
+    /// Alerts the server resolved by auto-resolve.
+    pub autoresolved: u64,
+    /// How long a folded explicit ID is remembered after its ts, ms (0: while its alert is).
+    pub id_memory: u64,
+    /// Explicit IDs folded into alerts that the stream holds.
+    pub remembered_ids: u64,
 }
 
 /// A decimal amount with at most 6 fractional digits, held exactly (in millionths), as the

@@ -47,6 +47,7 @@ impl Both {
                 maxlen: Some(settings.maxlen),
                 dedup_ms: Some(settings.dedup_ms),
                 ratelimit: Some((settings.ratelimit_n, settings.ratelimit_window_ms)),
+                ..StreamOptions::default()
             };
             redis.create(key, &opts).await.unwrap();
         }

@@ -151,12 +151,44 @@ async fn alert_calls_return_typed_replies() {
     .await
     .unwrap();
     assert_eq!(c.info(key).await.unwrap().length, 1);
+    // The second release's settings, set and read back through the typed calls.
+    c.alter(
+        key,
+        &StreamOptions {
+            autoresolve_ms: Some(3_600_000),
+            id_memory_ms: Some(7_200_000),
+            ..StreamOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let info = c.info(key).await.unwrap();
+    assert_eq!(
+        (info.autoresolve, info.id_memory, info.autoresolved),
+        (3_600_000, 7_200_000, 0)
+    );
     assert_eq!(c.trim(key, Trim::MaxLen(0)).await.unwrap(), 1);
     let fresh = c.add(key, r#"{"x":1}"#).await.unwrap();
     assert_eq!(c.del(key, &[fresh.id]).await.unwrap(), 1);
     assert_eq!(c.trim(key, Trim::MinTs(now_ms())).await.unwrap(), 0);
 
     // Errors about the call are errors, not fallbacks.
+    let now = now_ms();
+    let disagree = c
+        .add_with(
+            key,
+            "{}",
+            AddOptions {
+                ts: Some(now),
+                id: Some(AlertId::new(now + 5000, 1)),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&disagree, Error::InvalidInput(why) if why.contains("disagrees")),
+        "{disagree}"
+    );
     let bad = c.add(key, "[1,2]").await.unwrap_err();
     assert!(
         matches!(&bad, Error::Server { detail, .. } if detail.contains("JSON object")),

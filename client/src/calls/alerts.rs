@@ -22,13 +22,22 @@ impl Client {
     /// retry or a replay is idempotent. Redis answers with the final outcome; when it is
     /// unavailable the alert goes to the journal (fsync'ed before this returns) or, failing
     /// that, to the memory store, whose outcome is provisional (see [`AddReply::store`]).
-    /// Errors only for a document the server would refuse, and other input errors.
+    /// Errors only for a document the server would refuse, and other input errors (a `ts`
+    /// that disagrees with the ts of the given `id`, as ALERT.ADD answers).
     pub async fn add_with(
         &self,
         key: &str,
         doc: &str,
         opts: AddOptions,
     ) -> Result<AddReply, Error> {
+        if let (Some(ts), Some(id)) = (opts.ts, opts.id) {
+            if ts != id.ts {
+                return Err(Error::InvalidInput(format!(
+                    "TS {ts} disagrees with the timestamp of ID {}-{}",
+                    id.ts, id.seq
+                )));
+            }
+        }
         let id = opts
             .id
             .unwrap_or_else(|| AlertId::random(opts.ts.unwrap_or_else(now_ms)));
