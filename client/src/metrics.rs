@@ -47,7 +47,7 @@ pub struct Metrics {
     /// The store writes go to now.
     pub mode: Store,
     /// Calls that found Redis or the module unavailable (timeouts, refused or dropped
-    /// connections, `unknown command`, LOADING...), including replay batches.
+    /// connections, `unknown command`, LOADING...), and each replayed write that did.
     pub failures: u64,
     /// Background health checks that found Redis still unavailable.
     pub probe_failures: u64,

@@ -11,7 +11,7 @@
 use crate::ffi::context_flags;
 use redis_module::{raw, Context, RedisValue};
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The command running now, as far as keys moving between nodes are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,25 +35,10 @@ pub fn running() -> Running {
     }
 }
 
-/// Whether this node may be migrating or importing a slot: true at start (nodes.conf may say
-/// so) and after any CLUSTER command; false once `CLUSTER NODES` showed no slot moving. Only
-/// `CLUSTER SETSLOT ... MIGRATING | IMPORTING` starts a move (the cluster bus only ends them),
-/// so in a settled cluster `slots_in_transit` answers without asking Redis again: an LRU.TOUCH
-/// of a key that is gone, or a quota's write whose stream is not here, costs no `CLUSTER
-/// NODES`.
-static MAY_MOVE: AtomicBool = AtomicBool::new(true);
-/// Whether the filter that sees CLUSTER commands is registered: without it nothing would say
-/// that a move started, and `slots_in_transit` asks Redis every time.
-static WATCHING: AtomicBool = AtomicBool::new(false);
-
 fn classify(name: &[u8]) -> Running {
     // The length first: almost every command is decided by one comparison.
     match name.len() {
         7 if name.eq_ignore_ascii_case(b"migrate") => Running::Migrate,
-        7 if name.eq_ignore_ascii_case(b"cluster") => {
-            MAY_MOVE.store(true, Ordering::Relaxed);
-            Running::Other
-        }
         14 if name.eq_ignore_ascii_case(b"restore-asking") => Running::RestoreAsking,
         _ => Running::Other,
     }
@@ -87,8 +72,6 @@ pub fn watch_commands(ctx: &Context) {
         redis_module::logging::log_warning(
             "vigil: no command filter: keys that leave by MIGRATE will leave their trackers",
         );
-    } else {
-        WATCHING.store(true, Ordering::Relaxed);
     }
 }
 
@@ -118,20 +101,12 @@ pub fn slots_in_transit(ctx: &Context) -> Option<Vec<u16>> {
     if !in_cluster(ctx) {
         return Some(Vec::new());
     }
-    let watching = WATCHING.load(Ordering::Relaxed);
-    if watching && !MAY_MOVE.load(Ordering::Relaxed) {
-        return Some(Vec::new());
-    }
     let text = match ctx.call("CLUSTER", &["NODES"][..]) {
         Ok(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(RedisValue::BulkString(s)) | Ok(RedisValue::SimpleString(s)) => s,
         _ => return None,
     };
-    let moving = parse_in_transit(&text);
-    if watching && moving.as_ref().is_some_and(Vec::is_empty) {
-        MAY_MOVE.store(false, Ordering::Relaxed);
-    }
-    moving
+    parse_in_transit(&text)
 }
 
 fn parse_in_transit(nodes: &str) -> Option<Vec<u16>> {
