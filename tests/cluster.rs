@@ -962,9 +962,9 @@ fn tryagain(r: redis::RedisResult<Value>) -> bool {
 }
 
 /// A quota's threshold alerts go to its ALERTS stream, which QUOTA.INCR and QUOTA.RESET do not
-/// declare: while the slot moves, the quota and its stream may be on two nodes. A write that
-/// would raise or resolve an alert answers TRYAGAIN where the stream is not, having changed
-/// nothing; before, it started a second stream on the target (which MIGRATE then refused:
+/// declare: while the slot moves, the quota and its stream may be on two nodes. A write to
+/// the quota (one that would raise or resolve an alert, and any other) answers TRYAGAIN where
+/// the stream is not, having changed nothing; before, it started a second stream on the target (which MIGRATE then refused:
 /// BUSYKEY, and `redis-cli --cluster reshard` stopped), or left the alert there unresolved.
 #[test]
 fn a_quota_writes_its_alerts_only_where_its_stream_is() {

@@ -232,18 +232,30 @@ pub fn parse_nodes(text: &str) -> Vec<NodeLine> {
         .collect()
 }
 
+/// One cluster at a time per test binary: a node that a test killed (a failover) is still
+/// known to its cluster, whose nodes keep calling its address; a node of the next cluster
+/// started on that port (free again) was drawn into the old cluster on Valkey 9, and two tests
+/// found nodes of another cluster in their topology.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A cluster of 3 primaries, each with 1 replica.
 pub struct Cluster {
     pub nodes: Vec<Node>,
+    /// Held while the cluster runs (dropped after the nodes stopped).
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
     pub fn start() -> Cluster {
+        // A test that panicked with the lock held poisons it; the lock itself is still good.
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let nodes: Vec<Node> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..6).map(|_| s.spawn(Node::start)).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        let cluster = Cluster { nodes };
+        let cluster = Cluster { nodes, _turn: turn };
         let mut cmd = Command::new("redis-cli");
         cmd.arg("--cluster").arg("create");
         for n in &cluster.nodes {
