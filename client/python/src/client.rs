@@ -632,7 +632,7 @@ classes! {
             dedup_ms: Option<u64>,
             ratelimit: Option<(u64, u64)>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit };
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, ..StreamOptions::default() };
             async move { client.create(&key, &opts).await }
         }
 
@@ -647,7 +647,7 @@ classes! {
             dedup_ms: Option<u64>,
             ratelimit: Option<(u64, u64)>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit };
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, ..StreamOptions::default() };
             async move { client.alter(&key, &opts).await }
         }
 
