@@ -915,6 +915,19 @@ fn a_tracker_keeps_its_keys_when_they_move_before_or_after_it() {
     assert_eq!(tenant_state(&mut cc, t, 40), tenant_state(&mut one, t, 40));
 }
 
+/// A tenant, its slot, the primary that holds it and another primary to move it to.
+fn moving_tenant(cluster: &Cluster) -> (String, u16, &Node, &Node) {
+    let p = tenant(tenants_in(0..16384, 1)[0]);
+    let slot = key_slot(&p);
+    let source = cluster.primary_of_slot(slot);
+    let target = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != source.port)
+        .unwrap();
+    (p, slot, source, target)
+}
+
 /// Starts moving `slot` from `source` to `target` (IMPORTING there, MIGRATING here).
 fn start_move(slot: u16, source: &Node, target: &Node) {
     let slot = slot.to_string();
@@ -969,16 +982,8 @@ fn tryagain(r: redis::RedisResult<Value>) -> bool {
 #[test]
 fn a_quota_writes_its_alerts_only_where_its_stream_is() {
     let cluster = Cluster::start();
-    let t = tenants_in(0..16384, 1)[0];
-    let p = tenant(t);
-    let slot = key_slot(&p);
+    let (p, slot, source, target) = moving_tenant(&cluster);
     let (q, alerts) = (format!("{p}quota"), format!("{p}alerts"));
-    let source = cluster.primary_of_slot(slot);
-    let target: &Node = cluster
-        .primaries()
-        .into_iter()
-        .find(|n| n.port != source.port)
-        .unwrap();
     let mut sc = source.client();
     call(&mut sc, &["ALERT.ADD", &alerts, r#"{"source":"app"}"#]).unwrap();
     call(
@@ -1074,17 +1079,9 @@ fn a_quota_writes_its_alerts_only_where_its_stream_is() {
 #[test]
 fn an_eviction_waits_for_a_moving_trackers_total() {
     let cluster = Cluster::start();
-    let t = tenants_in(0..16384, 1)[0];
-    let p = tenant(t);
-    let slot = key_slot(&p);
+    let (p, slot, source, target) = moving_tenant(&cluster);
     let (lru, q) = (format!("{p}lru"), format!("{p}quota"));
     let k = |c: char| format!("{p}obj:{c}");
-    let source = cluster.primary_of_slot(slot);
-    let target: &Node = cluster
-        .primaries()
-        .into_iter()
-        .find(|n| n.port != source.port)
-        .unwrap();
     let mut sc = source.client();
     for (i, (c, size)) in [('a', "5"), ('b', "6"), ('c', "7"), ('d', "8")]
         .into_iter()

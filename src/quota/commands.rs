@@ -353,7 +353,10 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let key = ctx.open_key_writable(name);
     let existing = keys::write::<Quota>(&key)?;
     incr.check(existing.as_deref(), now)?;
-    check_stream_here(ctx, existing.as_deref())?;
+    if incr.evict.is_none() {
+        // With EVICT, checked above, before the eviction's own check.
+        check_stream_here(ctx, existing.as_deref())?;
+    }
     let tracker_key = incr.evict.as_ref().map(|(t, _)| ctx.open_key_writable(t));
     let tracker = match &tracker_key {
         Some(k) => keys::write::<Tracker>(k)?,
