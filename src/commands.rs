@@ -189,6 +189,7 @@ const _: () = assert!(
 
 /// Creates every command, with its key specs and argument tree.
 pub fn register(ctx: &Context) -> Status {
+    let vigil = ffi::command::add_category(ctx);
     for (cmd, callback) in TABLE.iter().zip(CALLBACKS) {
         let args = syntax::parse(
             cmd.syntax,
@@ -198,7 +199,8 @@ pub fn register(ctx: &Context) -> Status {
         );
         let result = args.and_then(|args| {
             ffi::command::create(ctx, cmd, callback)?;
-            ffi::command::set_info(ctx, cmd, &args)
+            ffi::command::set_info(ctx, cmd, &args)?;
+            ffi::command::set_categories(ctx, cmd, vigil)
         });
         if let Err(e) = result {
             ctx.log_warning(&format!("vigil: {}: {e}", cmd.name));

@@ -249,3 +249,102 @@ fn lru_evict_takes_one_quota_and_acl_checks_that_one() {
         3
     );
 }
+
+/// The server's `redis_version` as (major, minor): Valkey reports the Redis version it
+/// speaks for (7.2).
+fn redis_version(c: &mut redis::Connection) -> (u32, u32) {
+    let v = info_field(c, "server", "redis_version").unwrap_or_default();
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Where the server lets a module set them (Redis 7.2 and later, Valkey), every command sits
+/// in the ACL categories of what it does, as core commands do: `@read` or `@write`, `@fast`
+/// or `@slow`, `@blocking` for ALERT.READ, and the module's own `@vigil` where the server can
+/// add a category (Redis 7.4 and later, Valkey 9). Redis 7.0 keeps module commands
+/// out of every category but `@all`.
+#[test]
+fn commands_sit_in_the_acl_categories_of_what_they_do() {
+    let s = Server::start();
+    let mut admin = s.client();
+    let now = common::alerts::now_ms() as u64;
+    setup(&mut admin, now);
+    let version = redis_version(&mut admin);
+    let settable = version >= (7, 2);
+    let own = is_valkey() || version >= (7, 4);
+    let cats: Vec<String> =
+        redis::from_redis_value(&call(&mut admin, &["ACL", "CAT"]).unwrap()).unwrap();
+    assert_eq!(cats.iter().any(|c| c == "vigil"), own, "{cats:?}");
+    let text = |v: &redis::Value| -> Vec<String> {
+        match v {
+            redis::Value::Array(items) | redis::Value::Set(items) => items
+                .iter()
+                .filter_map(|i| redis::from_redis_value::<String>(i).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut wrong = Vec::new();
+    for (needs, args) in commands(now) {
+        let info = call(&mut admin, &["COMMAND", "INFO", &args[0]]).unwrap();
+        let redis::Value::Array(mut outer) = info else {
+            panic!("COMMAND INFO {}: {info:?}", args[0]);
+        };
+        let redis::Value::Array(fields) = outer.remove(0) else {
+            panic!("COMMAND INFO {}", args[0]);
+        };
+        let flags = text(&fields[2]);
+        let mut got = text(&fields[6]);
+        got.sort();
+        let mut want: Vec<String> = Vec::new();
+        if settable {
+            want.push(if needs == Read { "@read" } else { "@write" }.into());
+            let fast = flags.iter().any(|f| f == "fast");
+            want.push(if fast { "@fast" } else { "@slow" }.into());
+            if flags.iter().any(|f| f == "blocking") {
+                want.push("@blocking".into());
+            }
+            if own {
+                want.push("@vigil".into());
+            }
+        }
+        want.sort();
+        if got != want {
+            wrong.push(format!("{}: {got:?}, expected {want:?}", args[0]));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // What the categories grant.
+    call(
+        &mut admin,
+        &["ACL", "SETUSER", "reader", "on", ">pw", "~*", "+@read"],
+    )
+    .unwrap();
+    let mut reader = login(&s, "reader");
+    let range = ["ALERT.RANGE", "t:{a}:s", "-", "+"];
+    let add = ["ALERT.ADD", "t:{a}:s", "{}"];
+    assert_eq!(call(&mut reader, &range).is_ok(), settable);
+    assert!(error_of(&mut reader, &add).starts_with("NOPERM"));
+    if own {
+        call(
+            &mut admin,
+            &["ACL", "SETUSER", "ops", "on", ">pw", "~*", "+@vigil"],
+        )
+        .unwrap();
+        let mut ops = login(&s, "ops");
+        call(&mut ops, &add).unwrap();
+        call(&mut ops, &["QUOTA.GET", "t:{a}:q"]).unwrap();
+        assert!(error_of(&mut ops, &["GET", "t:{a}:k"]).starts_with("NOPERM"));
+        call(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "core", "on", ">pw", "~*", "+@all", "-@vigil",
+            ],
+        )
+        .unwrap();
+        let mut core = login(&s, "core");
+        call(&mut core, &["GET", "t:{a}:k"]).unwrap();
+        assert!(error_of(&mut core, &range).starts_with("NOPERM"));
+    }
+}

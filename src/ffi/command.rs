@@ -174,3 +174,58 @@ pub fn set_info(ctx: &Context, cmd: &Command, args: &[ArgNode]) -> Result<(), St
     }
     Ok(())
 }
+
+/// The module's own ACL category, `@vigil`, where the server can add one (Redis 7.4 and
+/// later); whether it was added.
+pub fn add_category(ctx: &Context) -> bool {
+    let Some(add) = (unsafe { raw::RedisModule_AddACLCategory }) else {
+        return false;
+    };
+    // SAFETY: called at load with the module's context; Redis copies the name.
+    unsafe { add(ctx.get_raw(), c"vigil".as_ptr()) == raw::REDISMODULE_OK as c_int }
+}
+
+/// The ACL categories of a command with these flags, as core commands get theirs: `read` or
+/// `write`, `fast` or `slow`, `blocking`, and `vigil` when the module added it.
+pub fn categories(flags: &str, vigil: bool) -> String {
+    let has = |f: &str| flags.split(' ').any(|x| x == f);
+    let mut out = Vec::with_capacity(4);
+    if has("readonly") {
+        out.push("read");
+    }
+    if has("write") {
+        out.push("write");
+    }
+    out.push(if has("fast") { "fast" } else { "slow" });
+    if has("blocking") {
+        out.push("blocking");
+    }
+    if vigil {
+        out.push("vigil");
+    }
+    out.join(" ")
+}
+
+/// Puts the command in its ACL categories ([`categories`]), where the server lets a module
+/// set them (Redis 7.2 and later, Valkey); Redis 7.0 keeps module commands out of every
+/// category but `@all`, and this does nothing there.
+pub fn set_categories(ctx: &Context, cmd: &Command, vigil: bool) -> Result<(), String> {
+    let (Some(get_command), Some(set)) = (unsafe { raw::RedisModule_GetCommand }, unsafe {
+        raw::RedisModule_SetCommandACLCategories
+    }) else {
+        return Ok(());
+    };
+    let (name, list) = (cstring(cmd.name)?, cstring(&categories(cmd.flags, vigil))?);
+    // SAFETY: called at load, after the command was created; Redis reads both strings.
+    let status = unsafe {
+        let command = get_command(ctx.get_raw(), name.as_ptr());
+        if command.is_null() {
+            return Err(format!("no command {}", cmd.name));
+        }
+        set(command, list.as_ptr())
+    };
+    if status != raw::REDISMODULE_OK as c_int {
+        return Err(format!("could not set the ACL categories of {}", cmd.name));
+    }
+    Ok(())
+}
