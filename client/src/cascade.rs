@@ -87,7 +87,7 @@ impl Client {
         }
         let mut store = Store::Memory;
         if level != Store::Memory {
-            if let Some(j) = &self.inner.journal {
+            if let Some(j) = self.inner.journal.get() {
                 // The fsync runs on the blocking pool; reads and Redis calls go on meanwhile.
                 match j.append(record.clone()).await {
                     Ok(()) => store = Store::File,

@@ -12,7 +12,7 @@ use crate::metrics::{Counters, Metrics};
 use crate::types::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::{Arc, Mutex as SyncMutex, MutexGuard};
+use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{Mutex, Notify};
 
@@ -64,8 +64,9 @@ pub(crate) struct Inner {
     /// Where fallback writes go: `File`, or `Memory` from a failed journal write until the
     /// probe has moved the memory store into the journal.
     pub level: AtomicU8,
-    /// None without a `journal_dir`, or when it could not be opened.
-    pub journal: Option<SharedJournal>,
+    /// Empty without a `journal_dir`, or until it could be opened (the probe tries again,
+    /// `Client::retry_journal`); set once.
+    pub journal: OnceLock<SharedJournal>,
     pub state: SyncMutex<State>,
     /// Held for the whole of each fallback write (journal fsync included) and of each switch
     /// back to redis mode: writes reach the fallback stores one at a time, in the order they
@@ -103,7 +104,7 @@ impl Client {
             redis,
             mode: AtomicU8::new(mode_code(Store::Redis)),
             level: AtomicU8::new(mode_code(level)),
-            journal,
+            journal: journal.map(OnceLock::from).unwrap_or_default(),
             state: SyncMutex::new(State {
                 memory: MemoryStore::new(config.memory_capacity),
                 local: LocalStreams::default(),
@@ -183,10 +184,7 @@ impl Client {
     }
 
     fn pending_file(&self) -> u64 {
-        self.inner
-            .journal
-            .as_ref()
-            .map_or(0, SharedJournal::pending)
+        self.inner.journal.get().map_or(0, SharedJournal::pending)
     }
 
     /// Writes waiting in the journal and memory store.

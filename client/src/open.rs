@@ -15,32 +15,63 @@ impl Client {
         let redis = Backend::open(&config)?;
         let journal = match &config.journal_dir {
             None => None,
-            Some(dir) => match SharedJournal::open(dir, config.max_journal_bytes).await {
+            Some(dir) => match open_journal(&config, dir).await {
                 Ok(j) => Some(j),
                 Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
                     return Err(Error::Config(e.to_string()));
                 }
                 Err(e) => {
-                    // Not fatal: writes that Redis cannot take go to the memory store.
-                    tracing::error!(dir = %dir.display(), error = %e, "vigil-client: journal unavailable, falling back to memory only");
+                    // Not fatal: writes that Redis cannot take go to the memory store, and the
+                    // probe tries the directory again.
+                    tracing::error!(dir = %dir.display(), error = %e, "vigil-client: journal unavailable, using the memory store until it can be opened");
                     None
                 }
             },
         };
-        #[cfg(feature = "test-hooks")]
-        if let Some(j) = &journal {
-            j.set_sync_hook(config.journal_sync_hook.clone()).await;
-        }
         let client = Client::new(config, redis, journal);
         client.recover().await?;
         probe::start(&client);
         Ok(client)
     }
 
+    /// Opens the journal that could not be opened before (its directory missing, unwritable,
+    /// or held by another client), once it can be: called by the probe, at most once per
+    /// probe interval, until it succeeds. What an earlier run left in it is recovered as at
+    /// open (those writes were made before any of this client's, and replay first), then the
+    /// memory store moves into it behind them and later fallback writes go to it again.
+    pub(crate) async fn retry_journal(&self) {
+        let Some(dir) = &self.inner.config.journal_dir else {
+            return;
+        };
+        if self.inner.journal.get().is_some() {
+            return;
+        }
+        {
+            // No fallback write between the journal's arrival and its recovery.
+            let _turn = self.inner.writes.lock().await;
+            match open_journal(&self.inner.config, dir).await {
+                Ok(j) => {
+                    let _ = self.inner.journal.set(j);
+                    tracing::info!(dir = %dir.display(), "vigil-client: journal opened");
+                }
+                Err(e) => {
+                    tracing::debug!(dir = %dir.display(), error = %e, "vigil-client: journal still unavailable");
+                    return;
+                }
+            }
+            if let Err(e) = self.recover().await {
+                tracing::error!(dir = %dir.display(), error = %e, "vigil-client: could not read what the journal holds");
+            }
+        }
+        // The memory store's writes go behind the journal's, and fallback writes to the
+        // journal again.
+        self.migrate_memory().await;
+    }
+
     /// Rebuilds the local view from what the journal holds, and starts in file mode if it
     /// holds anything (so that new writes queue behind it, in order).
     async fn recover(&self) -> Result<(), Error> {
-        let records = match &self.inner.journal {
+        let records = match self.inner.journal.get() {
             Some(j) => j.pending_records().await?,
             None => Vec::new(),
         };
@@ -62,4 +93,12 @@ impl Client {
         self.update_mode("journal holds unreplayed writes");
         Ok(())
     }
+}
+
+/// Opens the journal in `dir` with the client's settings (and, in tests, its fsync hook).
+async fn open_journal(config: &Config, dir: &std::path::Path) -> std::io::Result<SharedJournal> {
+    let j = SharedJournal::open(dir, config.max_journal_bytes).await?;
+    #[cfg(feature = "test-hooks")]
+    j.set_sync_hook(config.journal_sync_hook.clone()).await;
+    Ok(j)
 }

@@ -18,6 +18,7 @@ async fn probe(inner: Weak<Inner>) {
             return;
         };
         let client = Client { inner: strong };
+        client.retry_journal().await;
         let waiting =
             client.mode() != Store::Redis || client.pending() > 0 || client.inner.redis.any_down();
         if waiting && client.replay().await.is_err() {

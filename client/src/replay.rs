@@ -70,7 +70,7 @@ impl Client {
         // Lanes with nothing left leave fallback; the order of a lane's writes is kept by the
         // writes lock (none lands in the journal after the lane was found empty).
         let _turn = self.inner.writes.lock().await;
-        let journal_empty = self.inner.journal.as_ref().is_none_or(|j| j.pending() == 0);
+        let journal_empty = self.inner.journal.get().is_none_or(|j| j.pending() == 0);
         let left = {
             let mut st = self.state();
             if journal_empty && st.memory.is_empty() {
@@ -97,7 +97,7 @@ impl Client {
             }
             st.lanes.len()
         };
-        if let Some(j) = &self.inner.journal {
+        if let Some(j) = self.inner.journal.get() {
             if j.pending() == 0 {
                 j.reset().await;
             }
@@ -124,7 +124,7 @@ impl Client {
     }
 
     async fn replay_journal(&self, pass: &mut Pass) -> Result<(), Error> {
-        let Some(j) = &self.inner.journal else {
+        let Some(j) = self.inner.journal.get() else {
             return Ok(());
         };
         let batch_size = self.inner.config.replay_batch.max(1);
@@ -264,7 +264,7 @@ impl Client {
                 Err(e) => {
                     Counters::inc(&c.rejected);
                     tracing::error!(record = ?r, error = %e, "vigil-client: redis refused a replayed write");
-                    if let Some(j) = &self.inner.journal {
+                    if let Some(j) = self.inner.journal.get() {
                         j.dead_letter((*r).clone(), e.to_string()).await;
                     }
                     done[i] = true;
@@ -316,7 +316,7 @@ impl Client {
     /// Moves the memory store into the journal once the journal takes writes again, so that
     /// they survive a crash (memory level only, while Redis is still down).
     pub(crate) async fn migrate_memory(&self) {
-        let Some(j) = &self.inner.journal else {
+        let Some(j) = self.inner.journal.get() else {
             return;
         };
         let _turn = self.inner.writes.lock().await;

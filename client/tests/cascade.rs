@@ -325,3 +325,54 @@ async fn one_journal_directory_serves_one_client_at_a_time() {
         .await
         .is_ok());
 }
+
+/// A journal directory that cannot be used when the client opens (here: below a regular
+/// file) is tried again by the probe. Once it can be opened, the memory store moves into it,
+/// later outages write to it, and what it holds survives the client: a client killed then
+/// loses nothing. Before, the client stayed memory-only for its whole life.
+#[tokio::test]
+async fn a_journal_that_could_not_be_opened_is_tried_again() {
+    support::init();
+    let port = free_port();
+    let dir = support::TempDir::new("cascade-reopen");
+    let blocker = dir.join("mnt");
+    std::fs::write(&blocker, b"not mounted yet").unwrap();
+    let journal = blocker.join("journal");
+    let c = Client::open(config(port, Some(&journal))).await.unwrap();
+
+    // Redis down, the journal unusable: memory.
+    let first = c.add("r", r#"{"fingerprint":"a"}"#).await.unwrap();
+    assert_eq!(first.store, Store::Memory);
+    assert_eq!(c.mode(), Store::Memory);
+
+    // The directory becomes usable: the probe opens the journal and moves the memory store
+    // into it, still during the outage.
+    std::fs::remove_file(&blocker).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.mode() != Store::File && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.mode(), Store::File);
+    let m = c.metrics();
+    assert_eq!((m.pending_file, m.pending_memory), (1, 0), "{m:?}");
+    let second = c.add("r", r#"{"fingerprint":"b"}"#).await.unwrap();
+    assert_eq!(second.store, Store::File);
+
+    // The client dies before Redis comes back; the next one replays both.
+    drop(c);
+    let c = Client::open(config(port, Some(&journal))).await.unwrap();
+    assert_eq!(c.mode(), Store::File);
+    let server = Redis::start(port, &dir.join("srv"), Kind::Module);
+    assert!(c.flush(Duration::from_secs(10)).await.unwrap());
+    let mut want = vec![first.id, second.id];
+    want.sort();
+    assert_eq!(
+        all_ids(&c.range("r", &RangeQuery::all()).await.unwrap()),
+        want
+    );
+
+    // The next outage writes to the journal at once.
+    drop(server);
+    let third = c.add("r", r#"{"fingerprint":"c"}"#).await.unwrap();
+    assert_eq!(third.store, Store::File);
+}
