@@ -277,7 +277,8 @@ impl Client {
     /// Redis's answer to a replayed record. A silence answers `Ok(None)` (done, not
     /// counted as replayed) when its UNTIL passed during the outage (it would have ended
     /// already), and counts as replayed when Redis holds it already under its ID (an earlier
-    /// send whose answer was lost); an ID taken by another silence meanwhile is an error.
+    /// send whose answer was lost) or has ended it by the UNSILENCE still pending behind it;
+    /// an ID taken by another silence meanwhile is an error.
     async fn settle(&self, r: &Record, v: Value) -> Result<Option<Answer>, Error> {
         let Record::Silence { key, id, .. } = r else {
             return r.answer(v).map(Some);
@@ -303,6 +304,12 @@ impl Client {
             if held.iter().any(|s| s.id == *id) {
                 return Ok(Some(Answer::Silence(*id)));
             }
+            // Made and ended already: an earlier replay sent it and the UNSILENCE that the
+            // fallback stores still hold after it (their answers were lost).
+            if self.unsilence_pending(key, *id).await {
+                tracing::info!(key = %key, id, "vigil-client: a silence replayed before was ended already by its replayed UNSILENCE");
+                return Ok(Some(Answer::Silence(*id)));
+            }
             return Err(Error::Server {
                 code: "ERR".into(),
                 detail: format!(
@@ -311,6 +318,22 @@ impl Client {
             });
         }
         Err(e)
+    }
+
+    /// Whether the fallback stores hold an UNSILENCE of silence `id` of `key` (looked for only
+    /// when a replayed silence finds its ID used and the silence gone).
+    async fn unsilence_pending(&self, key: &str, id: u64) -> bool {
+        let is_it =
+            |r: &Record| matches!(r, Record::Unsilence { key: k, id: i } if k == key && *i == id);
+        if let Some(j) = self.inner.journal.get() {
+            if let Ok(records) = j.pending_records().await {
+                if records.iter().any(is_it) {
+                    return true;
+                }
+            }
+        }
+        let memory = self.state().memory.oldest(usize::MAX);
+        memory.iter().any(|(_, r)| is_it(r))
     }
 
     /// Moves the memory store into the journal once the journal takes writes again, so that

@@ -513,3 +513,51 @@ async fn a_feed_crosses_an_outage_missing_nothing() {
     );
     drop(server);
 }
+
+/// A silence made and ended while Redis was away (SILENCE then UNSILENCE in the journal),
+/// replayed a second time because the first replay's answers were lost: Redis has used its ID
+/// and holds it no longer. That is the client's own silence, ended by its own UNSILENCE, which
+/// still waits behind it: both count as replayed, nothing is refused.
+#[tokio::test]
+async fn a_silence_made_and_ended_in_an_outage_replays_twice_without_refusal() {
+    support::init();
+    let port = free_port();
+    let dir = TempDir::new("feed-silence-twice");
+    let c = Client::open(config(port, &dir.join("journal")))
+        .await
+        .unwrap();
+    let key = "feed:twice";
+    let until = now_ms() + 3_600_000;
+    let id = c
+        .silence(key, until, &Matchers::new().source("db-1"), None)
+        .await
+        .unwrap();
+    assert!(c.unsilence(key, id).await.unwrap());
+    assert_eq!(c.pending(), 2);
+
+    // The first replay reached Redis; its answers did not reach the client.
+    let server = Redis::start(port, &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    let (u, i) = (until.to_string(), id.to_string());
+    common::call(
+        &mut conn,
+        &[
+            "ALERT.SILENCE",
+            key,
+            "UNTIL",
+            &u,
+            "SOURCE",
+            "db-1",
+            "ID",
+            &i,
+        ],
+    )
+    .unwrap();
+    common::call(&mut conn, &["ALERT.UNSILENCE", key, &i]).unwrap();
+
+    assert!(c.flush(Duration::from_secs(10)).await.unwrap());
+    assert!(c.silences(key).await.unwrap().is_empty());
+    let m = c.metrics();
+    assert_eq!((m.replayed, m.rejected), (2, 0), "{m:?}");
+    assert!(!dir.join("journal").join("rejected.jsonl").exists());
+}
