@@ -57,6 +57,32 @@ impl Bridge {
     }
 }
 
+impl Bridge {
+    /// Sends `signal` (through the shell's `kill`, which needs no procps) and waits up to
+    /// `limit` for the bridge to exit; its status, None if it did not.
+    fn signal_and_wait(
+        &mut self,
+        signal: &str,
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let pid = child.id().to_string();
+        Command::new("sh")
+            .args(["-c", &format!("kill -{signal} {pid}")])
+            .status()
+            .expect("sh kill");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for Bridge {
     fn drop(&mut self) {
         self.kill();
@@ -432,4 +458,128 @@ fn redis_outage_keeps_alerts_firing_and_the_feed_goes_on() {
         "{}",
         bridge.log()
     );
+}
+
+/// A 4xx that is not about the alerts (here 404, a wrong path prefix; an auth proxy's 401 or
+/// 403 alike) is a failed POST: the alert is not skipped, the cursor does not move, and
+/// `--once` exits 1. Before, every 4xx but 408 and 429 counted as "Alertmanager refuses this
+/// alert": it was skipped, the cursor moved past it and `--once` exited 0.
+#[test]
+fn a_wrong_alertmanager_path_is_a_failure_not_a_refused_alert() {
+    support::init();
+    let dir = TempDir::new("notify-404");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    common::call(
+        &mut conn,
+        &["ALERT.CREATE", "alerts:path", "RETENTION", "0"],
+    )
+    .expect("CREATE");
+    let (_, id) = add(
+        &mut conn,
+        "alerts:path",
+        r#"{"severity":"critical","source":"db-7","type":"disk_full"}"#,
+        1_700_000_000_000,
+    );
+    let am_port = free_port();
+    let am = Alertmanager::start_on(am_port);
+    let state = dir.join("state");
+    let out = Command::new(BINARY)
+        .args(bridge_args(
+            &server.url(),
+            &format!("http://127.0.0.1:{am_port}/wrongprefix"),
+            &state,
+            "alerts:path",
+            &["--once"],
+        ))
+        .output()
+        .expect("run vigil-notify --once");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+    assert!(!stderr.contains("it is skipped"), "{stderr}");
+    assert!(cursor_file(&state, "alerts:path").is_none(), "{stderr}");
+    assert!(am.with_id(&id).is_empty());
+}
+
+/// SIGTERM and SIGINT stop the bridge at once with status 0 (as `docker stop` and Ctrl-C
+/// expect): it handles both. Without handlers, a bridge that is PID 1 in its container ignored
+/// them, and every stop waited for the grace period and a SIGKILL.
+#[test]
+fn sigterm_and_sigint_stop_the_bridge_cleanly() {
+    support::init();
+    let dir = TempDir::new("notify-signals");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let am = Alertmanager::start();
+    for signal in ["TERM", "INT"] {
+        let state = dir.join(format!("state-{signal}"));
+        let mut bridge = Bridge::start(
+            &bridge_args(&server.url(), &am.url(), &state, "alerts:sig", &[]),
+            &dir.join(format!("bridge-{signal}.log")),
+        );
+        wait_for(
+            Duration::from_secs(10),
+            "the bridge to follow its key",
+            || bridge.log().contains("alerts:sig").then_some(()),
+        );
+        let status = bridge.signal_and_wait(signal, Duration::from_secs(5));
+        let log = bridge.log();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIG{signal}: {status:?}\n{log}"
+        );
+        assert!(
+            log.contains(&format!("stopping signal=SIG{signal}")),
+            "{log}"
+        );
+    }
+}
+
+/// An alert Alertmanager refuses (a `ts` past the year 9999) is skipped and logged once: the
+/// re-post rounds that post it again (it is firing) do not log it again at `error`. Before,
+/// each round logged it anew, for as long as the stream held it.
+#[test]
+fn a_refused_alert_is_logged_once_not_every_round() {
+    support::init();
+    let dir = TempDir::new("notify-refused");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    common::call(
+        &mut conn,
+        &["ALERT.CREATE", "alerts:y10k", "RETENTION", "0"],
+    )
+    .expect("CREATE");
+    let (_, fine) = add(
+        &mut conn,
+        "alerts:y10k",
+        r#"{"severity":"high","source":"ok","type":"fine"}"#,
+        1_700_000_000_000,
+    );
+    add(
+        &mut conn,
+        "alerts:y10k",
+        r#"{"severity":"high","source":"future","type":"y10k"}"#,
+        253_402_300_800_000,
+    );
+    let am = Alertmanager::start();
+    let bridge = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am.url(),
+            &dir.join("state"),
+            "alerts:y10k",
+            &["--repost-secs", "1", "--block-ms", "200"],
+        ),
+        &dir.join("bridge.log"),
+    );
+    wait_for(Duration::from_secs(10), "the valid alert", || {
+        am.with_id(&fine).pop()
+    });
+    // Three re-post rounds at least.
+    std::thread::sleep(Duration::from_millis(3500));
+    let log = bridge.log();
+    let lines = log
+        .matches("Alertmanager refused an alert; it is skipped")
+        .count();
+    assert_eq!(lines, 1, "{log}");
 }

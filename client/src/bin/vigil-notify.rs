@@ -32,11 +32,40 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(notify::run(options)) {
+    let run = async {
+        tokio::select! {
+            done = notify::run(options) => done,
+            signal = stop_signal() => {
+                // Cursor files are replaced atomically: stopping between two writes loses
+                // nothing (the next run posts again what had no cursor yet).
+                tracing::info!(signal = %signal, "vigil-notify: stopping");
+                Ok(())
+            }
+        }
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "vigil-notify: stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// SIGTERM (`docker stop`, systemd) or SIGINT (Ctrl-C). The bridge sets handlers for both:
+/// as PID 1 in a container, a process without handlers ignores them, and every stop waited
+/// for the grace period, then a SIGKILL.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // No handler could be set: wait for nothing, as before.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }

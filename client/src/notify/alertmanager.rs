@@ -144,7 +144,8 @@ pub fn generator_url(base: &str, key: &str, alert: &Alert) -> String {
 ///   their JSON text), `summary` (made up when the document has none), `vigil_status`,
 ///   `vigil_count` and `vigil_last_seen`;
 /// - `startsAt` the alert's `ts`, `endsAt` from `span` (never before `startsAt`, which
-///   Alertmanager refuses).
+///   Alertmanager refuses); an ended alert whose `ts` is later than its end (a sender's clock
+///   ahead of the bridge's) starts when it ends, so that it ends now, not at its `ts`.
 pub fn alert_json(key: &str, alert: &Alert, span: Span, generator_base: &str) -> Value {
     let mut labels = BTreeMap::new();
     for (name, value) in &alert.labels {
@@ -186,15 +187,15 @@ pub fn alert_json(key: &str, alert: &Alert, span: Span, generator_base: &str) ->
     annotations.insert("vigil_count".into(), alert.count.to_string());
     annotations.insert("vigil_last_seen".into(), rfc3339(alert.last_seen));
 
-    let ends = match span {
-        Span::Firing { until_ms } => until_ms,
-        Span::Ended { at_ms } => at_ms,
+    let (starts, ends) = match span {
+        Span::Firing { until_ms } => (alert.ts, until_ms.max(alert.ts)),
+        Span::Ended { at_ms } => (alert.ts.min(at_ms), at_ms),
     };
     json!({
         "labels": labels,
         "annotations": annotations,
-        "startsAt": rfc3339(alert.ts),
-        "endsAt": rfc3339(ends.max(alert.ts)),
+        "startsAt": rfc3339(starts),
+        "endsAt": rfc3339(ends),
         "generatorURL": generator_url(generator_base, key, alert),
     })
 }
@@ -231,10 +232,11 @@ fn other_fields(alert: &Alert) -> Vec<(String, String)> {
 /// Why a POST did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostError {
-    /// Alertmanager refused the alerts themselves (400, 422...): sending them again would
+    /// Alertmanager refused the alerts themselves (400 or 422): sending them again would
     /// fail again.
     Refused { status: u16, body: String },
-    /// Anything that may pass later: no connection, a timeout, a 5xx, 408, 429.
+    /// Anything that may pass later: no connection, a timeout, a 5xx, any other 4xx (401,
+    /// 403, 404, 408, 429...).
     Failed(String),
 }
 
@@ -282,13 +284,10 @@ impl Alertmanager {
             .map_err(|e| PostError::Failed(format!("POST {}: {e}", self.alerts_url())))?;
         match reply.status {
             200 => Ok(()),
-            408 | 429 => Err(PostError::Failed(format!(
-                "POST {}: {} {}",
-                self.alerts_url(),
-                reply.status,
-                reply.body.trim()
-            ))),
-            400..=499 => Err(PostError::Refused {
+            // What Alertmanager answers about the alerts themselves. Any other 4xx (401 or
+            // 403 from an auth proxy, 404 from a wrong path prefix, 405...) is about where or
+            // how they were sent: a failure, retried, never a reason to skip them.
+            400 | 422 => Err(PostError::Refused {
                 status: reply.status,
                 body: reply.body,
             }),
@@ -361,6 +360,8 @@ mod tests {
 
     #[test]
     fn defaults_for_a_bare_alert_and_an_end_never_before_the_start() {
+        // Ended at 5 ms, its ts far later (a sender's clock ahead): it starts when it ends,
+        // and ends then, not at its ts (Alertmanager would keep it active until then).
         let a = alert(
             r#"{"summary":"kept","id":"1700000000000-0","ts":1700000000000,"status":"resolved","count":1,"last_seen":1700000000000}"#,
         );
@@ -372,7 +373,12 @@ mod tests {
         );
         assert_eq!(v["annotations"]["summary"], "kept");
         assert_eq!(v["endsAt"], v["startsAt"]);
+        assert_eq!(v["endsAt"], "1970-01-01T00:00:00.005Z");
         assert_eq!(v["generatorURL"], "vigil://alerts/k/1700000000000-0");
+        // Firing with a ts ahead of `until`: never an end before the start.
+        let v = alert_json("k", &a, Span::Firing { until_ms: 5 }, "vigil://alerts/");
+        assert_eq!(v["endsAt"], v["startsAt"]);
+        assert_eq!(v["startsAt"], "2023-11-14T22:13:20.000Z");
     }
 
     #[test]

@@ -209,11 +209,15 @@ pub fn parse(
         Some(l) => super::log::parse_level(&l)
             .ok_or_else(|| format!("invalid --log '{l}', expected error|warn|info|debug"))?,
     };
+    let alertmanager = one("--alertmanager").unwrap_or_else(|| "http://127.0.0.1:9093".into());
+    // A URL the bridge cannot use (https, credentials, another scheme) is a usage error.
+    super::http::Endpoint::parse(&alertmanager)
+        .map_err(|why| format!("invalid --alertmanager '{alertmanager}': {why}"))?;
     Ok(Parsed::Run(Box::new(Options {
         cluster: set("--cluster") || redis.len() > 1,
         redis,
         keys,
-        alertmanager: one("--alertmanager").unwrap_or_else(|| "http://127.0.0.1:9093".into()),
+        alertmanager,
         state_dir,
         block: Duration::from_millis(block_ms),
         count,
@@ -323,6 +327,10 @@ mod tests {
         assert!(err("--keys k --state-dir /s --count").contains("needs a value"));
         assert!(err("--keys k,k --state-dir /s").contains("twice"));
         assert!(err("--keys k --state-dir /s --once=yes").contains("takes no value"));
+        for url in ["https://am:9093", "http://u:p@am:9093", "ftp://am"] {
+            let e = err(&format!("--keys k --state-dir /s --alertmanager {url}"));
+            assert!(e.contains("invalid --alertmanager"), "{e}");
+        }
         assert_eq!(err("--help"), "help");
     }
 }

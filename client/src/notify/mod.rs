@@ -34,7 +34,7 @@ use crate::types::{Alert, AlertId, Status, Store};
 use alertmanager::{Acked, Alertmanager, PostError, Span};
 use serde_json::Value;
 use state::StateDir;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -186,6 +186,10 @@ impl Backoff {
     }
 }
 
+/// Refused alerts remembered per key, so that a re-post round does not log them again (past
+/// it, the set starts over: at worst a line per refused alert again).
+const REFUSED_REMEMBERED: usize = 10_000;
+
 /// One stream key followed.
 struct Bridge {
     shared: Arc<Shared>,
@@ -198,6 +202,9 @@ struct Bridge {
     firing: BTreeMap<AlertId, Alert>,
     /// The last read was answered by the client's fallback store (logged once).
     redis_down: bool,
+    /// Alerts Alertmanager refused, in the state refused (ID, status, count): each re-post
+    /// round posts a firing one again, and only its first refusal is an `error` line.
+    refused: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Bridge {
@@ -209,6 +216,7 @@ impl Bridge {
             stored: None,
             firing: BTreeMap::new(),
             redis_down: false,
+            refused: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -304,7 +312,25 @@ impl Bridge {
     }
 
     fn refused(&self, alert: &Value, status: u16, body: &str) {
-        tracing::error!(key = %self.key, id = %alert["labels"]["vigil_id"], status, reply = body.trim(), alert = %alert, "vigil-notify: Alertmanager refused an alert; it is skipped");
+        let id = &alert["labels"]["vigil_id"];
+        let state = format!(
+            "{id} {} {}",
+            alert["annotations"]["vigil_status"], alert["annotations"]["vigil_count"]
+        );
+        let first = match self.refused.lock() {
+            Ok(mut seen) => {
+                if seen.len() >= REFUSED_REMEMBERED {
+                    seen.clear();
+                }
+                seen.insert(state)
+            }
+            Err(_) => true,
+        };
+        if first {
+            tracing::error!(key = %self.key, id = %id, status, reply = body.trim(), alert = %alert, "vigil-notify: Alertmanager refused an alert; it is skipped");
+        } else {
+            tracing::debug!(key = %self.key, id = %id, status, "vigil-notify: Alertmanager refused an alert again; it is skipped");
+        }
     }
 
     /// Posts a batch of changes until Alertmanager takes it (or, with `retry` false, once),
