@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     /// Empty without a `journal_dir`, or until it could be opened (the probe tries again,
     /// `Client::retry_journal`); set once.
     pub journal: OnceLock<SharedJournal>,
+    /// When the probe may try to open the journal again (ms since the epoch): at most once a
+    /// second, however often fallback writes wake the probe.
+    pub journal_retry_at: AtomicU64,
     pub state: SyncMutex<State>,
     /// Held for the whole of each fallback write (journal fsync included) and of each switch
     /// back to redis mode: writes reach the fallback stores one at a time, in the order they
@@ -105,6 +108,7 @@ impl Client {
             mode: AtomicU8::new(mode_code(Store::Redis)),
             level: AtomicU8::new(mode_code(level)),
             journal: journal.map(OnceLock::from).unwrap_or_default(),
+            journal_retry_at: AtomicU64::new(0),
             state: SyncMutex::new(State {
                 memory: MemoryStore::new(config.memory_capacity),
                 local: LocalStreams::default(),

@@ -7,6 +7,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::journal::SharedJournal;
 use crate::probe;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 impl Client {
     /// Opens the journal (replaying on start whatever an earlier process left in it) and
@@ -35,8 +37,8 @@ impl Client {
     }
 
     /// Opens the journal that could not be opened before (its directory missing, unwritable,
-    /// or held by another client), once it can be: called by the probe, at most once per
-    /// probe interval, until it succeeds. What an earlier run left in it is recovered as at
+    /// or held by another client), once it can be: called by the probe, tried at most once a
+    /// second (or once per probe interval, if longer), until it succeeds. What an earlier run left in it is recovered as at
     /// open (those writes were made before any of this client's, and replay first), then the
     /// memory store moves into it behind them and later fallback writes go to it again.
     pub(crate) async fn retry_journal(&self) {
@@ -46,6 +48,14 @@ impl Client {
         if self.inner.journal.get().is_some() {
             return;
         }
+        let now = crate::client::now_ms();
+        if now < self.inner.journal_retry_at.load(Relaxed) {
+            return;
+        }
+        let pause = self.inner.config.probe_interval.max(Duration::from_secs(1));
+        self.inner
+            .journal_retry_at
+            .store(now.saturating_add(pause.as_millis() as u64), Relaxed);
         {
             // No fallback write between the journal's arrival and its recovery.
             let _turn = self.inner.writes.lock().await;
