@@ -377,6 +377,23 @@ async fn in_fallback_the_feed_answers_from_the_journal_with_cursors_of_its_own()
     drop(server);
 }
 
+/// The silence `id` of `key` for alerts of `source`, made in Redis directly: what an earlier
+/// replay whose answer was lost left there.
+fn silence_in_redis(conn: &mut redis::Connection, key: &str, until: u64, source: &str, id: u64) {
+    let (until, id) = (until.to_string(), id.to_string());
+    let args = [
+        "ALERT.SILENCE",
+        key,
+        "UNTIL",
+        &until,
+        "SOURCE",
+        source,
+        "ID",
+        &id,
+    ];
+    common::call(conn, &args).unwrap();
+}
+
 #[tokio::test]
 async fn a_journaled_silence_replays_exactly_once() {
     support::init();
@@ -401,21 +418,8 @@ async fn a_journaled_silence_replays_exactly_once() {
     // lost), and another client took an ID above the second.
     let server = Redis::start(port, &dir.join("srv"), Kind::Module);
     let mut conn = server.conn();
-    let (u, k) = (until.to_string(), kept.to_string());
-    common::call(
-        &mut conn,
-        &[
-            "ALERT.SILENCE",
-            key,
-            "UNTIL",
-            &u,
-            "SOURCE",
-            "db-1",
-            "ID",
-            &k,
-        ],
-    )
-    .unwrap();
+    let u = until.to_string();
+    silence_in_redis(&mut conn, key, until, "db-1", kept);
     let other = (taken + 1000).to_string();
     common::call(
         &mut conn,
@@ -538,22 +542,8 @@ async fn a_silence_made_and_ended_in_an_outage_replays_twice_without_refusal() {
     // The first replay reached Redis; its answers did not reach the client.
     let server = Redis::start(port, &dir.join("srv"), Kind::Module);
     let mut conn = server.conn();
-    let (u, i) = (until.to_string(), id.to_string());
-    common::call(
-        &mut conn,
-        &[
-            "ALERT.SILENCE",
-            key,
-            "UNTIL",
-            &u,
-            "SOURCE",
-            "db-1",
-            "ID",
-            &i,
-        ],
-    )
-    .unwrap();
-    common::call(&mut conn, &["ALERT.UNSILENCE", key, &i]).unwrap();
+    silence_in_redis(&mut conn, key, until, "db-1", id);
+    common::call(&mut conn, &["ALERT.UNSILENCE", key, &id.to_string()]).unwrap();
 
     assert!(c.flush(Duration::from_secs(10)).await.unwrap());
     assert!(c.silences(key).await.unwrap().is_empty());

@@ -132,6 +132,41 @@ fn add(conn: &mut redis::Connection, key: &str, doc: &str, ts: u64) -> (String, 
     (text(&items[0]), text(&items[1]))
 }
 
+/// A server with the module in a new directory, and the stream `key` (RETENTION 0, so that
+/// alerts of 2023 stay) holding one alert of `doc` at 1_700_000_000_000: the start of several
+/// tests below. Returns the directory, the server, a connection and the alert's ID.
+fn server_with_alert(
+    tag: &str,
+    key: &str,
+    doc: &str,
+) -> (TempDir, Redis, redis::Connection, String) {
+    let dir = TempDir::new(tag);
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    common::call(&mut conn, &["ALERT.CREATE", key, "RETENTION", "0"]).expect("CREATE");
+    let (_, id) = add(&mut conn, key, doc, 1_700_000_000_000);
+    (dir, server, conn, id)
+}
+
+/// A bridge on `key` re-posting every second (its state and log in `dir`), once Alertmanager
+/// lists the alert `id`.
+fn bridge_posting(server: &Redis, am: &Alertmanager, dir: &Path, key: &str, id: &str) -> Bridge {
+    let bridge = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am.url(),
+            &dir.join("state"),
+            key,
+            &["--block-ms", "200", "--repost-secs", "1"],
+        ),
+        &dir.join("bridge.log"),
+    );
+    wait_for(Duration::from_secs(10), "the alert in Alertmanager", || {
+        am.with_id(id).pop()
+    });
+    bridge
+}
+
 fn cursor_file(state: &Path, key: &str) -> Option<Value> {
     let name = format!("{}.cursor", key.replace(':', "%3A"));
     let text = std::fs::read_to_string(state.join(name)).ok()?;
@@ -305,19 +340,10 @@ fn bridge_posts_updates_resolves_and_resumes_from_its_cursor() {
 #[test]
 fn cursor_waits_for_alertmanager_and_once_reports_failure() {
     support::init();
-    let dir = TempDir::new("notify-wait");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let mut conn = server.conn();
-    common::call(
-        &mut conn,
-        &["ALERT.CREATE", "alerts:wait", "RETENTION", "0"],
-    )
-    .expect("CREATE");
-    let (_, first) = add(
-        &mut conn,
+    let (dir, server, mut conn, first) = server_with_alert(
+        "notify-wait",
         "alerts:wait",
         r#"{"severity":"medium","source":"queue","type":"backlog"}"#,
-        1_700_000_000_000,
     );
     let am_port = free_port();
     let am_url = format!("http://127.0.0.1:{am_port}");
@@ -413,19 +439,7 @@ fn redis_outage_keeps_alerts_firing_and_the_feed_goes_on() {
         1_700_000_000_000,
     );
     let am = Alertmanager::start();
-    let bridge = Bridge::start(
-        &bridge_args(
-            &server.url(),
-            &am.url(),
-            &dir.join("state"),
-            "alerts:out",
-            &["--block-ms", "200", "--repost-secs", "1"],
-        ),
-        &dir.join("bridge.log"),
-    );
-    wait_for(Duration::from_secs(10), "the alert in Alertmanager", || {
-        am.with_id(&before).pop()
-    });
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:out", &before);
 
     // Redis dies for longer than the alert is posted valid for (4 s): the bridge re-posts the
     // alerts it knew, so the alert stays firing.
@@ -467,19 +481,10 @@ fn redis_outage_keeps_alerts_firing_and_the_feed_goes_on() {
 #[test]
 fn a_wrong_alertmanager_path_is_a_failure_not_a_refused_alert() {
     support::init();
-    let dir = TempDir::new("notify-404");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let mut conn = server.conn();
-    common::call(
-        &mut conn,
-        &["ALERT.CREATE", "alerts:path", "RETENTION", "0"],
-    )
-    .expect("CREATE");
-    let (_, id) = add(
-        &mut conn,
+    let (dir, server, _conn, id) = server_with_alert(
+        "notify-404",
         "alerts:path",
         r#"{"severity":"critical","source":"db-7","type":"disk_full"}"#,
-        1_700_000_000_000,
     );
     let am_port = free_port();
     let am = Alertmanager::start_on(am_port);
@@ -541,19 +546,10 @@ fn sigterm_and_sigint_stop_the_bridge_cleanly() {
 #[test]
 fn a_refused_alert_is_logged_once_not_every_round() {
     support::init();
-    let dir = TempDir::new("notify-refused");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let mut conn = server.conn();
-    common::call(
-        &mut conn,
-        &["ALERT.CREATE", "alerts:y10k", "RETENTION", "0"],
-    )
-    .expect("CREATE");
-    let (_, fine) = add(
-        &mut conn,
+    let (dir, server, mut conn, fine) = server_with_alert(
+        "notify-refused",
         "alerts:y10k",
         r#"{"severity":"high","source":"ok","type":"fine"}"#,
-        1_700_000_000_000,
     );
     add(
         &mut conn,
@@ -562,19 +558,7 @@ fn a_refused_alert_is_logged_once_not_every_round() {
         253_402_300_800_000,
     );
     let am = Alertmanager::start();
-    let bridge = Bridge::start(
-        &bridge_args(
-            &server.url(),
-            &am.url(),
-            &dir.join("state"),
-            "alerts:y10k",
-            &["--repost-secs", "1", "--block-ms", "200"],
-        ),
-        &dir.join("bridge.log"),
-    );
-    wait_for(Duration::from_secs(10), "the valid alert", || {
-        am.with_id(&fine).pop()
-    });
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:y10k", &fine);
     // Three re-post rounds at least.
     std::thread::sleep(Duration::from_millis(3500));
     let log = bridge.log();
