@@ -199,12 +199,16 @@ pub fn register(ctx: &Context) -> Status {
         );
         let result = args.and_then(|args| {
             ffi::command::create(ctx, cmd, callback)?;
-            ffi::command::set_info(ctx, cmd, &args)?;
-            ffi::command::set_categories(ctx, cmd, vigil)
+            ffi::command::set_info(ctx, cmd, &args)
         });
         if let Err(e) = result {
             ctx.log_warning(&format!("vigil: {}: {e}", cmd.name));
             return Status::Err;
+        }
+        // ACL categories are a convenience for ACL rules: a server that refuses them still
+        // loads the module, its commands then in no category but @all (as on Redis 7.0).
+        if let Err(e) = ffi::command::set_categories(ctx, cmd, vigil) {
+            ctx.log_warning(&format!("vigil: {}: {e}", cmd.name));
         }
     }
     Status::Ok

@@ -187,7 +187,7 @@ pub fn add_category(ctx: &Context) -> bool {
 
 /// The ACL categories of a command with these flags, as core commands get theirs: `read` or
 /// `write`, `fast` or `slow`, `blocking`, and `vigil` when the module added it.
-pub fn categories(flags: &str, vigil: bool) -> String {
+fn categories(flags: &str, vigil: bool) -> String {
     let has = |f: &str| flags.split(' ').any(|x| x == f);
     let mut out = Vec::with_capacity(4);
     if has("readonly") {
