@@ -13,7 +13,7 @@ use common::*;
 use harness::{key_slot, Cluster, Node};
 use redis::{ConnectionLike, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -1126,8 +1126,15 @@ fn an_eviction_waits_for_a_moving_trackers_total() {
 // ---------------------------------------------------------------------------------------------
 // Resharding under load.
 
-/// Writes per tenant at most; the load stops earlier once the reshard is over.
+/// Writes per tenant at most in the failover test; its load stops earlier at the kill.
 const MAX_WRITES: usize = 2500;
+
+/// Writes per tenant at most in the reshard test, only a bound in case the move hangs: its
+/// writers keep writing until the move is over, so that writes meet it however fast they are.
+const RESHARD_MAX_WRITES: usize = 100_000;
+
+/// Writes each tenant's writer has made before the reshard starts.
+const WRITES_BEFORE_MOVE: usize = 200;
 
 #[test]
 fn resharding_while_clients_write_loses_nothing() {
@@ -1155,27 +1162,42 @@ fn resharding_while_clients_write_loses_nothing() {
     }
     let stats_before = cluster.error_stats();
     let stop = Arc::new(AtomicBool::new(false));
+    // Writers that have made WRITES_BEFORE_MOVE writes. The move starts once all have: with a
+    // fixed head start instead, fast writers had sometimes made all their writes before it.
+    let warm = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = moved
         .iter()
         .map(|&t| {
             let mut log = logs.remove(&t).unwrap();
-            let stop = stop.clone();
+            let (stop, warm) = (stop.clone(), warm.clone());
             let mut con = cluster.client();
             std::thread::spawn(move || {
                 let mut keys = 40;
-                for i in 0..MAX_WRITES {
+                for i in 0..RESHARD_MAX_WRITES {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
                     for args in next_write(t, i, &mut keys, base) {
                         log.run(&mut con, args);
                     }
+                    if i + 1 == WRITES_BEFORE_MOVE {
+                        warm.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 (t, log, keys)
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    eventually(Duration::from_secs(60), "every writer is writing", || {
+        warm.load(Ordering::Relaxed) == moved.len() || writers.iter().any(|w| w.is_finished())
+    });
+    if writers.iter().any(|w| w.is_finished()) {
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().unwrap();
+        }
+        panic!("a writer stopped before the move");
+    }
     let move_start = Instant::now();
     let out = cluster.reshard(source, cluster.node(target_port), SLOTS as usize);
     let move_end = Instant::now();
