@@ -60,8 +60,9 @@ bench: build
 	$(CARGO) bench --bench load
 
 # Fuzzing (nightly, cargo-fuzz): each target in fuzz/ (document scanner, amounts, IDs and
-# timestamps, the three RDB decoders, the decode-encode round trip) for FUZZ_SECONDS (default
-# 60) from the seeds in fuzz/corpus/. Not part of `make test`.
+# timestamps, the three RDB decoders, the decode-encode round trip, vigil-notify's HTTP
+# parsing) for FUZZ_SECONDS (default 60) from the seeds in fuzz/corpus/. Not part of
+# `make test`.
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh

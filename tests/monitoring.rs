@@ -209,6 +209,23 @@ fn start_prometheus(config: &Value) -> Daemon {
     })
 }
 
+/// The repository's prometheus.yml with its rules, faster (1 s), without Alertmanager, and
+/// only its scrape job `job`, pointed at `127.0.0.1:port`.
+fn test_config(job: &str, port: u16) -> Value {
+    let mut config = yaml(&deploy("prometheus/prometheus.yml"));
+    config["global"]["scrape_interval"] = json!("1s");
+    config["global"]["evaluation_interval"] = json!("1s");
+    config["rule_files"] = json!([deploy("prometheus/vigil-rules.yml")]);
+    config["alerting"] = json!({"alertmanagers": []});
+    let jobs = config["scrape_configs"]
+        .as_array_mut()
+        .expect("scrape_configs");
+    jobs.retain(|j| j["job_name"] == job);
+    assert_eq!(jobs.len(), 1, "prometheus.yml has one {job} job");
+    jobs[0]["static_configs"] = json!([{"targets": [format!("127.0.0.1:{port}")]}]);
+    config
+}
+
 /// A PromQL instant query; Err(the API's error) when Prometheus refuses it.
 fn query(prometheus: &Daemon, promql: &str) -> Result<Vec<Value>, String> {
     let r = http(
@@ -395,6 +412,19 @@ fn client_metric_names() -> BTreeSet<String> {
          vigil_client_{{name}} prefix): {names:?}"
     );
     names
+}
+
+/// The metric names vigil-notify serves on `--metrics` (the bridge's own renderer).
+fn notify_metric_names() -> BTreeSet<String> {
+    let stats =
+        vigil_client::notify::metrics::Stats::new(&["k".into()], Duration::from_secs(60), 0);
+    stats
+        .render()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(String::from)
+        .collect()
 }
 
 const PROMQL_WORDS: &[&str] = &[
@@ -724,21 +754,7 @@ fn prometheus_relabels_the_script_and_answers_the_rules_and_every_dashboard_quer
     error_of(&mut c, &["ALERT.ADD", "alerts", "[]"]);
     call(&mut c, &["QUOTA.INCR", "tenant:{a}:q", "5", "LIMIT", "10"]).unwrap();
 
-    // The repository's config, pointed at this exporter, faster, without Alertmanager.
-    let mut config = yaml(&deploy("prometheus/prometheus.yml"));
-    config["global"]["scrape_interval"] = json!("1s");
-    config["global"]["evaluation_interval"] = json!("1s");
-    config["rule_files"] = json!([deploy("prometheus/vigil-rules.yml")]);
-    config["alerting"] = json!({"alertmanagers": []});
-    let jobs = config["scrape_configs"]
-        .as_array_mut()
-        .expect("scrape_configs");
-    let job = jobs
-        .iter_mut()
-        .find(|j| j["job_name"] == "vigil-redis")
-        .expect("a vigil-redis job");
-    job["static_configs"] = json!([{"targets": [format!("127.0.0.1:{}", exporter.port)]}]);
-    let prometheus = start_prometheus(&config);
+    let prometheus = start_prometheus(&test_config("vigil-redis", exporter.port));
 
     // Two scrapes at least, so that rate() has samples.
     let scraped = wait_until(Duration::from_secs(20), || {
@@ -867,12 +883,17 @@ fn prometheus_relabels_the_script_and_answers_the_rules_and_every_dashboard_quer
     // The rules: every name they select exists; Prometheus evaluates each without error;
     // with the module loaded, VigilModuleMissing is not even pending.
     let rules = yaml(&deploy("prometheus/vigil-rules.yml"));
+    let notify = notify_metric_names();
+    assert!(
+        notify.contains("vigil_notify_last_round_timestamp_seconds"),
+        "{notify:?}"
+    );
     for (alert, expr) in rule_exprs(&rules) {
         for name in metric_names(&expr) {
             assert!(
-                names.contains(&name) || client.contains(&name),
+                names.contains(&name) || client.contains(&name) || notify.contains(&name),
                 "rule {alert}: {name} is neither scraped from the exporter nor a vigil-client \
-                 metric"
+                 or vigil-notify metric"
             );
         }
     }
@@ -1108,6 +1129,9 @@ fn listen_port(name: &str, service: &Value) -> Option<u16> {
     if let Some(p) = service["environment"]["GF_SERVER_HTTP_PORT"].as_str() {
         return Some(p.parse().unwrap());
     }
+    if let Some(a) = service["environment"]["VIGIL_NOTIFY_METRICS"].as_str() {
+        return Some(a.rsplit(':').next()?.parse().unwrap());
+    }
     assert!(
         service["ports"].is_null(),
         "{name} publishes ports but says nowhere which it listens on"
@@ -1342,4 +1366,152 @@ fn compose_file_mounts_existing_files_and_its_ports_agree() {
         .map(|(src, _)| src.to_string())
         .expect("the state dir is mounted");
     assert!(volumes.contains_key(&state_volume), "a named volume");
+}
+
+// ---------------------------------------------------------------------------------------------
+// vigil-notify watched by Prometheus: the repository's scrape job and rules on the bridge's
+// --metrics endpoint (the bridge's own behaviour is tested in client/tests/notify.rs).
+
+/// The vigil-notify binary of this build (`cargo test --workspace` builds it next to the test
+/// binaries; built here when only this package's tests were built).
+fn notify_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join("vigil-notify");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "vigil-client", "--bin", "vigil-notify"]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().expect("cargo build").success(),
+            "building vigil-notify failed"
+        );
+    }
+    bin
+}
+
+/// The names of the alerts Prometheus has pending or firing now.
+fn alerts_active(prometheus: &Daemon) -> BTreeMap<String, String> {
+    prometheus.get_json("/api/v1/alerts")["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let name = a["labels"]["alertname"].as_str().unwrap_or("").to_string();
+            (name, a["state"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_scrapes_vigil_notify_and_its_rules_see_it_stall_and_stop() {
+    let s = Server::start();
+    let mut c = s.client();
+    call(
+        &mut c,
+        &[
+            "ALERT.ADD",
+            "alerts",
+            r#"{"severity":"high","source":"db-1"}"#,
+        ],
+    )
+    .unwrap();
+    let mut am = Alertmanager::start();
+
+    // The bridge re-posts every second, so its rules' thresholds (3 rounds) are seconds. Its
+    // port is the one of its --metrics endpoint.
+    let binary = notify_binary();
+    let (redis_url, am_url) = (s.url(), am.url());
+    let mut bridge = Daemon::start(
+        "vigil-notify",
+        binary.to_str().unwrap(),
+        "/metrics",
+        |port, dir| {
+            let state = dir.join("state").display().to_string();
+            let metrics = format!("127.0.0.1:{port}");
+            [
+                "--redis",
+                &redis_url,
+                "--keys",
+                "alerts",
+                "--alertmanager",
+                &am_url,
+                "--state-dir",
+                &state,
+                "--block-ms",
+                "200",
+                "--repost-secs",
+                "1",
+                "--metrics",
+                &metrics,
+            ]
+            .map(String::from)
+            .to_vec()
+        },
+    );
+    let metrics_port = bridge.port;
+
+    let prometheus = start_prometheus(&test_config("vigil-notify", metrics_port));
+
+    // Scraped: up, the alert posted and firing, a round done, Redis answering.
+    let healthy = wait_until(Duration::from_secs(30), || {
+        query_one(&prometheus, r#"up{job="vigil-notify"}"#) == Some(1.0)
+            && query_one(&prometheus, r#"vigil_notify_firing_alerts{key="alerts"}"#) == Some(1.0)
+            && query_one(&prometheus, r#"vigil_notify_redis_up{key="alerts"}"#) == Some(1.0)
+            && query_one(&prometheus, "vigil_notify_alerts_posted_total").is_some_and(|v| v >= 1.0)
+            && query_one(
+                &prometheus,
+                "time() - vigil_notify_last_round_timestamp_seconds",
+            )
+            .is_some_and(|age| age < 3.0)
+    });
+    assert!(
+        healthy,
+        "the bridge's figures in Prometheus: {:?}\nbridge log:\n{}\nprometheus log:\n{}",
+        query(&prometheus, r#"{job="vigil-notify"}"#),
+        bridge.log(),
+        prometheus.log()
+    );
+    assert_eq!(
+        query_one(&prometheus, "vigil_notify_repost_seconds"),
+        Some(1.0)
+    );
+    let active = alerts_active(&prometheus);
+    assert!(
+        !active.keys().any(|n| n.starts_with("VigilNotify")),
+        "a healthy bridge raises nothing: {active:?}"
+    );
+
+    // Alertmanager gone: the rounds fail, POSTs fail, and VigilNotifyStalled goes pending
+    // once 3 rounds are missed.
+    am.daemon.kill();
+    let stalled = wait_until(Duration::from_secs(30), || {
+        alerts_active(&prometheus).contains_key("VigilNotifyStalled")
+    });
+    assert!(
+        stalled,
+        "no VigilNotifyStalled: {:?}\n{:?}\nbridge log:\n{}",
+        alerts_active(&prometheus),
+        query(&prometheus, r#"{job="vigil-notify"}"#),
+        bridge.log()
+    );
+    assert!(
+        query_one(&prometheus, "vigil_notify_post_failures_total").is_some_and(|v| v >= 1.0),
+        "{:?}",
+        query(&prometheus, "vigil_notify_post_failures_total")
+    );
+
+    // The bridge gone: VigilNotifyDown.
+    bridge.kill();
+    let down = wait_until(Duration::from_secs(30), || {
+        alerts_active(&prometheus).contains_key("VigilNotifyDown")
+    });
+    assert!(down, "no VigilNotifyDown: {:?}", alerts_active(&prometheus));
 }

@@ -148,17 +148,20 @@ fn server_with_alert(
     (dir, server, conn, id)
 }
 
-/// A bridge on `key` re-posting every second (its state and log in `dir`), once Alertmanager
-/// lists the alert `id`.
-fn bridge_posting(server: &Redis, am: &Alertmanager, dir: &Path, key: &str, id: &str) -> Bridge {
+/// A bridge on `key` re-posting every second (its state and log in `dir`; `extra` flags),
+/// once Alertmanager lists the alert `id`.
+fn bridge_posting(
+    server: &Redis,
+    am: &Alertmanager,
+    dir: &Path,
+    key: &str,
+    id: &str,
+    extra: &[&str],
+) -> Bridge {
+    let mut flags = vec!["--block-ms", "200", "--repost-secs", "1"];
+    flags.extend_from_slice(extra);
     let bridge = Bridge::start(
-        &bridge_args(
-            &server.url(),
-            &am.url(),
-            &dir.join("state"),
-            key,
-            &["--block-ms", "200", "--repost-secs", "1"],
-        ),
+        &bridge_args(&server.url(), &am.url(), &dir.join("state"), key, &flags),
         &dir.join("bridge.log"),
     );
     wait_for(Duration::from_secs(10), "the alert in Alertmanager", || {
@@ -439,7 +442,7 @@ fn redis_outage_keeps_alerts_firing_and_the_feed_goes_on() {
         1_700_000_000_000,
     );
     let am = Alertmanager::start();
-    let bridge = bridge_posting(&server, &am, &dir, "alerts:out", &before);
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:out", &before, &[]);
 
     // Redis dies for longer than the alert is posted valid for (4 s): the bridge re-posts the
     // alerts it knew, so the alert stays firing.
@@ -558,7 +561,7 @@ fn a_refused_alert_is_logged_once_not_every_round() {
         253_402_300_800_000,
     );
     let am = Alertmanager::start();
-    let bridge = bridge_posting(&server, &am, &dir, "alerts:y10k", &fine);
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:y10k", &fine, &[]);
     // Three re-post rounds at least.
     std::thread::sleep(Duration::from_millis(3500));
     let log = bridge.log();
@@ -566,4 +569,107 @@ fn a_refused_alert_is_logged_once_not_every_round() {
         .matches("Alertmanager refused an alert; it is skipped")
         .count();
     assert_eq!(lines, 1, "{log}");
+}
+
+/// Sends `request` as is to the bridge's metrics port and reads the reply to its end.
+fn raw_http(port: u16, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The bridge may answer and close before all of a large request is written.
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The samples of `GET /metrics`: `name{labels}` -> value.
+fn scrape(port: u16) -> std::collections::BTreeMap<String, f64> {
+    let reply = raw_http(port, b"GET /metrics HTTP/1.1\r\nHost: bridge\r\n\r\n");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a reply");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').expect("name value");
+            (name.to_string(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+/// `--metrics`: the bridge's figures move with what it does (posts, rounds, Redis lost), and
+/// requests that are not a scrape (another path or method, junk, an endless head, a client
+/// that sends nothing) get an error or are dropped, without stopping the bridge or its scrapes.
+#[test]
+fn the_bridge_serves_its_figures_and_shrugs_off_bad_requests() {
+    support::init();
+    let (dir, mut server, _conn, id) = server_with_alert(
+        "notify-metrics",
+        "alerts:m",
+        r#"{"severity":"critical","source":"db-1","type":"disk_full"}"#,
+    );
+    let am = Alertmanager::start();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:m", &id, &["--metrics", &addr]);
+    let key = |name: &str| format!("vigil_notify_{name}{{key=\"alerts:m\"}}");
+    let figures = wait_for(Duration::from_secs(10), "a round in the figures", || {
+        let m = scrape(port);
+        (m[&key("changes_total")] >= 1.0
+            && m[&key("last_round_timestamp_seconds")] > m["vigil_notify_start_time_seconds"])
+            .then_some(m)
+    });
+    assert_eq!(figures[&key("redis_up")], 1.0, "{figures:?}");
+    assert_eq!(figures[&key("firing_alerts")], 1.0, "{figures:?}");
+    assert!(figures[&key("alerts_posted_total")] >= 1.0, "{figures:?}");
+    assert_eq!(figures[&key("post_failures_total")], 0.0, "{figures:?}");
+    assert_eq!(figures["vigil_notify_repost_seconds"], 1.0, "{figures:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - figures[&key("last_read_timestamp_seconds")]).abs() < 5.0,
+        "{figures:?}"
+    );
+
+    // A client that connects and sends nothing holds one connection, not the listener.
+    let idle = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    for (request, status) in [
+        (&b"GET / HTTP/1.1\r\n\r\n"[..], "404"),
+        (
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "405",
+        ),
+        (b"\xff\xfe junk \x00\r\n\r\n", "400"),
+        (b"GET /metrics HTTP/9\r\n\r\n", "400"),
+    ] {
+        let reply = raw_http(port, request);
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{request:?}: {reply}"
+        );
+    }
+    let endless = vec![b'a'; 64 * 1024];
+    let reply = raw_http(port, &endless);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 431 "),
+        "{reply}"
+    );
+    assert!(scrape(port)[&key("redis_up")] == 1.0);
+    drop(idle);
+
+    // Redis gone: the key's redis_up falls to 0, and the endpoint still answers.
+    server.kill();
+    wait_for(Duration::from_secs(15), "redis_up 0", || {
+        (scrape(port)[&key("redis_up")] == 0.0).then_some(())
+    });
+    assert!(
+        bridge.log().contains("redis unavailable"),
+        "{}",
+        bridge.log()
+    );
 }

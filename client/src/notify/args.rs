@@ -35,6 +35,8 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
   --once                 post what the feeds hold now and the firing alerts, then exit
                          (exit status 1 if anything failed; nothing is retried)
   --log LEVEL            error, warn, info, debug [VIGIL_NOTIFY_LOG; info]
+  --metrics IP:PORT      serve the bridge's own metrics for Prometheus at
+                         http://IP:PORT/metrics (not with --once) [VIGIL_NOTIFY_METRICS]
   --help
 ";
 
@@ -46,7 +48,7 @@ pub enum Parsed {
 }
 
 /// Flag, environment variable, takes a value, may be repeated.
-const FLAGS: [(&str, &str, bool, bool); 19] = [
+const FLAGS: [(&str, &str, bool, bool); 20] = [
     ("--redis", "VIGIL_REDIS_URL", true, true),
     ("--cluster", "VIGIL_CLUSTER", false, false),
     ("--keys", "VIGIL_KEYS", true, true),
@@ -70,6 +72,7 @@ const FLAGS: [(&str, &str, bool, bool); 19] = [
     ("--generator-url", "VIGIL_NOTIFY_GENERATOR_URL", true, false),
     ("--once", "VIGIL_NOTIFY_ONCE", false, false),
     ("--log", "VIGIL_NOTIFY_LOG", true, false),
+    ("--metrics", "VIGIL_NOTIFY_METRICS", true, false),
     ("--help", "", false, false),
 ];
 
@@ -209,6 +212,12 @@ pub fn parse(
         Some(l) => super::log::parse_level(&l)
             .ok_or_else(|| format!("invalid --log '{l}', expected error|warn|info|debug"))?,
     };
+    let metrics = match one("--metrics") {
+        None => None,
+        Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
+            format!("invalid --metrics '{a}', expected IP:PORT (0.0.0.0:9466, [::1]:9466)")
+        })?),
+    };
     let alertmanager = one("--alertmanager").unwrap_or_else(|| "http://127.0.0.1:9093".into());
     // A URL the bridge cannot use (https, credentials, another scheme) is a usage error.
     super::http::Endpoint::parse(&alertmanager)
@@ -229,6 +238,7 @@ pub fn parse(
         generator_url: one("--generator-url").unwrap_or_else(|| "vigil://alerts".into()),
         once: set("--once"),
         log,
+        metrics,
     })))
 }
 
@@ -288,6 +298,9 @@ mod tests {
         );
         assert!(o.with_silenced && o.once);
         assert_eq!((o.acked, o.from), (Acked::Resolved, Cursor::now()));
+        assert_eq!(o.metrics, None);
+        let o = run("--keys k --state-dir /s --metrics [::1]:9466", &[]).unwrap();
+        assert_eq!(o.metrics, Some("[::1]:9466".parse().unwrap()));
     }
 
     #[test]
@@ -300,12 +313,14 @@ mod tests {
             ("VIGIL_NOTIFY_LABELS", "env=prod,team=db"),
             ("VIGIL_NOTIFY_WITH_SILENCED", "0"),
             ("VIGIL_NOTIFY_REPOST_SECS", "30"),
+            ("VIGIL_NOTIFY_METRICS", "0.0.0.0:9466"),
         ];
         let o = run("", &env).unwrap();
         assert_eq!(o.keys, ["alerts:prod", "alerts:dev"]);
         assert_eq!(o.alertmanager, "http://alertmanager:9093");
         assert_eq!(o.repost, Duration::from_secs(30));
         assert!(!o.with_silenced);
+        assert_eq!(o.metrics, Some("0.0.0.0:9466".parse().unwrap()));
         assert_eq!(o.filters.labels.len(), 2);
         let o = run("--keys x --repost-secs 5", &env).unwrap();
         assert_eq!(
@@ -327,6 +342,16 @@ mod tests {
         assert!(err("--keys k --state-dir /s --count").contains("needs a value"));
         assert!(err("--keys k,k --state-dir /s").contains("twice"));
         assert!(err("--keys k --state-dir /s --once=yes").contains("takes no value"));
+        for addr in [
+            "9466",
+            "localhost:9466",
+            "0.0.0.0",
+            "1.2.3.4:99999",
+            ":9466",
+        ] {
+            let e = err(&format!("--keys k --state-dir /s --metrics {addr}"));
+            assert!(e.contains("invalid --metrics"), "{e}");
+        }
         for url in ["https://am:9093", "http://u:p@am:9093", "ftp://am"] {
             let e = err(&format!("--keys k --state-dir /s --alertmanager {url}"));
             assert!(e.contains("invalid --alertmanager"), "{e}");

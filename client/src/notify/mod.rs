@@ -19,12 +19,15 @@
 //! over the alerts it posted before. While Redis cannot be read, the round re-posts the alerts
 //! it knew. A bridge that stops leaves its alerts to end within 4 × `repost`.
 //!
-//! The HTTP client is [`http`] (plain HTTP/1.1: TLS needs a proxy).
+//! The HTTP client is [`http`] (plain HTTP/1.1: TLS needs a proxy). With `--metrics`, the
+//! bridge's own figures (per key: Redis answering, the last complete re-post round, posts,
+//! refusals, failures) are served for Prometheus by [`metrics`].
 
 pub mod alertmanager;
 pub mod args;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod state;
 
 use crate::client::Client;
@@ -32,9 +35,11 @@ use crate::config::Config;
 use crate::feed::{Change, Cursor, Filters, ReadOptions};
 use crate::types::{Alert, AlertId, Status, Store};
 use alertmanager::{Acked, Alertmanager, PostError, Span};
+use metrics::{KeyStats, Stats};
 use serde_json::Value;
 use state::StateDir;
 use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,6 +82,8 @@ pub struct Options {
     /// Post what the feeds hold now and the firing alerts, then return.
     pub once: bool,
     pub log: tracing::Level,
+    /// Where the bridge's own metrics are served (`GET /metrics`); not with `once`.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Why the bridge stopped.
@@ -110,6 +117,15 @@ pub async fn run(options: Options) -> Result<(), NotifyError> {
     } else {
         Config::new(options.redis[0].clone())
     };
+    let stats = Arc::new(Stats::new(&options.keys, options.repost, now_ms()));
+    let listener = match options.metrics.filter(|_| !options.once) {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| fail(&format!("--metrics {addr}"), &e))?,
+        ),
+        None => None,
+    };
     // No journal: the bridge only reads.
     let client = Client::open(config).await.map_err(|e| fail("redis", &e))?;
     tracing::info!(
@@ -117,8 +133,12 @@ pub async fn run(options: Options) -> Result<(), NotifyError> {
         alertmanager = %alertmanager.alerts_url(),
         state_dir = %state.dir().display(),
         repost_secs = options.repost.as_secs(),
+        metrics = ?listener.as_ref().and_then(|l| l.local_addr().ok()),
         "vigil-notify: starting"
     );
+    if let Some(listener) = listener {
+        tokio::spawn(metrics::serve(listener, stats.clone()));
+    }
     let shared = Arc::new(Shared {
         client,
         alertmanager,
@@ -127,7 +147,10 @@ pub async fn run(options: Options) -> Result<(), NotifyError> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     for key in shared.options.keys.clone() {
-        let mut bridge = Bridge::new(shared.clone(), key);
+        let Some(key_stats) = stats.key(&key) else {
+            continue;
+        };
+        let mut bridge = Bridge::new(shared.clone(), key, key_stats);
         tasks.spawn(async move {
             let key = bridge.key.clone();
             bridge.start();
@@ -205,10 +228,12 @@ struct Bridge {
     /// Alerts Alertmanager refused, in the state refused (ID, status, count): each re-post
     /// round posts a firing one again, and only its first refusal is an `error` line.
     refused: std::sync::Mutex<HashSet<String>>,
+    /// What `--metrics` shows of this key.
+    stats: Arc<KeyStats>,
 }
 
 impl Bridge {
-    fn new(shared: Arc<Shared>, key: String) -> Bridge {
+    fn new(shared: Arc<Shared>, key: String, stats: Arc<KeyStats>) -> Bridge {
         Bridge {
             cursor: shared.options.from.clone(),
             shared,
@@ -217,6 +242,7 @@ impl Bridge {
             firing: BTreeMap::new(),
             redis_down: false,
             refused: std::sync::Mutex::new(HashSet::new()),
+            stats,
         }
     }
 
@@ -281,7 +307,7 @@ impl Bridge {
         let am = &self.shared.alertmanager;
         for chunk in alerts.chunks(POST_CHUNK) {
             match am.post(chunk).await {
-                Ok(()) => {}
+                Ok(()) => self.stats.posted(chunk.len()),
                 Err(PostError::Refused { .. }) if chunk.len() > 1 => {
                     for one in chunk {
                         self.post_alone(one).await?;
@@ -290,7 +316,10 @@ impl Bridge {
                 Err(PostError::Refused { status, body }) => {
                     self.refused(&chunk[0], status, &body);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.stats.post_failed();
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -303,15 +332,23 @@ impl Bridge {
             .post(std::slice::from_ref(alert))
             .await
         {
+            Ok(()) => {
+                self.stats.posted(1);
+                Ok(())
+            }
             Err(PostError::Refused { status, body }) => {
                 self.refused(alert, status, &body);
                 Ok(())
             }
-            other => other,
+            Err(e) => {
+                self.stats.post_failed();
+                Err(e)
+            }
         }
     }
 
     fn refused(&self, alert: &Value, status: u16, body: &str) {
+        self.stats.refused();
         let id = &alert["labels"]["vigil_id"];
         let state = format!(
             "{id} {} {}",
@@ -361,6 +398,8 @@ impl Bridge {
                 self.firing.remove(&c.alert.id);
             }
         }
+        self.stats.delivered(changes.len());
+        self.stats.firing(self.firing.len());
         Ok(())
     }
 
@@ -395,6 +434,7 @@ impl Bridge {
         {
             Ok(reply) => reply,
             Err(e) if e.is_cursor_ahead() => {
+                self.stats.read(true, now_ms());
                 self.redis_answers();
                 // The stream went back (an older copy restored, the key deleted): every alert
                 // it holds, in its current state, from 0.
@@ -402,8 +442,12 @@ impl Bridge {
                 self.advance(Cursor::start());
                 return Ok(true);
             }
-            Err(e) => return Err(format!("ALERT.READ: {e}")),
+            Err(e) => {
+                self.stats.read(false, now_ms());
+                return Err(format!("ALERT.READ: {e}"));
+            }
         };
+        self.stats.read(reply.store == Store::Redis, now_ms());
         if reply.store != Store::Redis {
             // The client answers from its fallback store, which holds nothing the bridge
             // wrote (it writes nothing): no change, and no position worth storing. The read
@@ -494,11 +538,15 @@ impl Bridge {
         let posted = self.post(&alerts).await;
         if let Some(current) = current {
             match posted {
-                Ok(()) => self.firing = current,
+                Ok(()) => {
+                    self.firing = current;
+                    self.stats.round_done(now_ms());
+                }
                 // Keep the ones to end, for the next round to end.
                 Err(_) => self.firing.extend(current),
             }
         }
+        self.stats.firing(self.firing.len());
         tracing::debug!(key = %self.key, alerts = alerts.len(), "vigil-notify: re-post round");
         posted.map_err(|e| e.to_string())
     }
