@@ -845,8 +845,13 @@ fn prometheus_relabels_the_script_and_answers_the_rules_and_every_dashboard_quer
     assert_eq!(query_one(&prometheus, "vigil_alerts_held"), Some(1.0));
 
     // The dashboard: each query runs; each server panel has data; every name it selects is one
-    // Prometheus stored from the exporter, or one vigil-client exports.
+    // Prometheus stored from the exporter, or one vigil-client or vigil-notify exports.
     let client = client_metric_names();
+    let notify = notify_metric_names();
+    assert!(
+        notify.contains("vigil_notify_last_round_timestamp_seconds"),
+        "{notify:?}"
+    );
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(deploy("grafana/vigil.json")).unwrap())
             .expect("vigil.json parses");
@@ -859,12 +864,15 @@ fn prometheus_relabels_the_script_and_answers_the_rules_and_every_dashboard_quer
         assert!(!selected.is_empty(), "panel {title:?}: no metric in {expr}");
         for name in &selected {
             assert!(
-                names.contains(name) || client.contains(name),
+                names.contains(name) || client.contains(name) || notify.contains(name),
                 "panel {title:?}: {name} is neither scraped from the exporter nor a \
-                 vigil-client metric"
+                 vigil-client or vigil-notify metric"
             );
         }
-        if !selected.iter().any(|n| client.contains(n)) {
+        if !selected
+            .iter()
+            .any(|n| client.contains(n) || notify.contains(n))
+        {
             assert!(!result.is_empty(), "panel {title:?}: no data for {expr}");
         }
     }
@@ -883,11 +891,6 @@ fn prometheus_relabels_the_script_and_answers_the_rules_and_every_dashboard_quer
     // The rules: every name they select exists; Prometheus evaluates each without error;
     // with the module loaded, VigilModuleMissing is not even pending.
     let rules = yaml(&deploy("prometheus/vigil-rules.yml"));
-    let notify = notify_metric_names();
-    assert!(
-        notify.contains("vigil_notify_last_round_timestamp_seconds"),
-        "{notify:?}"
-    );
     for (alert, expr) in rule_exprs(&rules) {
         for name in metric_names(&expr) {
             assert!(
@@ -995,12 +998,17 @@ fn dashboard_is_provisionable_and_covers_the_vigil_metrics() {
         "vigil_command_errors_total",
         "vigil_lru_evictions_total",
         "vigil_client_mode",
+        "vigil_notify_last_round_timestamp_seconds",
     ] {
         assert!(selected.contains(name), "no panel shows {name}");
     }
     let client = client_metric_names();
     for name in selected.iter().filter(|n| n.starts_with("vigil_client_")) {
         assert!(client.contains(name), "{name} is not a vigil-client metric");
+    }
+    let notify = notify_metric_names();
+    for name in selected.iter().filter(|n| n.starts_with("vigil_notify_")) {
+        assert!(notify.contains(name), "{name} is not a vigil-notify metric");
     }
 }
 
@@ -1483,6 +1491,25 @@ fn prometheus_scrapes_vigil_notify_and_its_rules_see_it_stall_and_stop() {
         query_one(&prometheus, "vigil_notify_repost_seconds"),
         Some(1.0)
     );
+    // The dashboard's vigil-notify panels have data.
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy("grafana/vigil.json")).unwrap())
+            .expect("vigil.json parses");
+    let notify = notify_metric_names();
+    let panels: Vec<(String, String)> = dashboard_queries(&dashboard)
+        .into_iter()
+        .filter(|(_, expr)| metric_names(expr).iter().any(|n| notify.contains(n)))
+        .collect();
+    assert!(panels.len() >= 2, "{panels:?}");
+    for (title, expr) in panels {
+        // rate() needs two scrapes.
+        let has_data = wait_until(Duration::from_secs(10), || {
+            !query(&prometheus, &expr)
+                .unwrap_or_else(|e| panic!("{title}: {e}"))
+                .is_empty()
+        });
+        assert!(has_data, "panel {title:?}: no data for {expr}");
+    }
     let active = alerts_active(&prometheus);
     assert!(
         !active.keys().any(|n| n.starts_with("VigilNotify")),
