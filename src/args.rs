@@ -3,7 +3,7 @@
 
 use crate::error::{err, Error};
 use redis_module::{RedisError, RedisString};
-use vigil_core::alert::{parse_ms, AlertId};
+use vigil_core::alert::{parse_ms, AlertId, MAX_COUNTER};
 
 /// The command's arguments, borrowed from the call's argv (no reference taken per argument).
 pub struct Args<'a> {
@@ -103,6 +103,23 @@ impl<'a> Args<'a> {
                 "ERR invalid {name} '{v}': expected a non-negative integer"
             ))
         })
+    }
+
+    /// A counter (an alert's COUNT, a stream's REVISION, an alert's REV): a non-negative
+    /// integer, from a client at most [`MAX_COUNTER`], so that counting on from it never
+    /// leaves what an integer reply and the replicated option carry. From the primary or the
+    /// AOF (`trusted`), any value the stream may have counted to since.
+    pub fn counter_of(&mut self, name: &str, trusted: bool) -> Result<u64, Error> {
+        let v = self.value_of(name)?;
+        match parse_ms(&v) {
+            Some(n) if n <= MAX_COUNTER || trusted => Ok(n),
+            Some(_) => Err(err(format!(
+                "ERR invalid {name} '{v}': at most {MAX_COUNTER}"
+            ))),
+            None => Err(err(format!(
+                "ERR invalid {name} '{v}': expected a non-negative integer"
+            ))),
+        }
     }
 
     pub fn id_of(&mut self, name: &str) -> Result<AlertId, Error> {

@@ -176,3 +176,119 @@ fn a_restarted_primary_feeds_the_replica_that_resumes() {
         "partial syncs accepted: {partial}"
     );
 }
+
+/// A client may set a stream's revision (ALERT.CREATE ... REVISION), an alert's revision and
+/// count (ALERT.IMPORT ... REV, COUNT): up to 2^62, so that counting on never leaves what an
+/// integer reply and the replicated REV carry. Before, REVISION 2^63-1 was taken, the next
+/// change replicated `REV 2^63+1`, which the replica refused (the two diverged), and a count of
+/// 2^63-1 folded once more replied 2^63-1 while the alert said 2^63.
+#[test]
+fn counters_a_client_sets_stay_where_replies_and_replicas_can_follow() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let mut p = primary.client();
+    let mut r = replica.client();
+    let max = (1u64 << 62).to_string();
+    let over = ((1u64 << 62) + 1).to_string();
+    for (args, what) in [
+        (vec!["ALERT.CREATE", "s", "REVISION", &over], "REVISION"),
+        (
+            vec!["ALERT.IMPORT", "s", "1700000000000-0", "{}", "REV", &over],
+            "REV",
+        ),
+        (
+            vec!["ALERT.IMPORT", "s", "1700000000000-0", "{}", "COUNT", &over],
+            "COUNT",
+        ),
+        (
+            vec![
+                "ALERT.IMPORT",
+                "s",
+                "1700000000000-0",
+                "{}",
+                "COUNT",
+                "9223372036854775807",
+            ],
+            "COUNT",
+        ),
+    ] {
+        let e = error_of(&mut p, &args);
+        assert!(
+            e.contains(&format!("invalid {what}")) && e.contains(&max),
+            "{args:?}: {e}"
+        );
+    }
+    assert_eq!(int(&call(&mut p, &["EXISTS", "s"]).unwrap()), 0);
+
+    // At the bound, the stream and its alerts count on, alike on the replica.
+    call(
+        &mut p,
+        &["ALERT.CREATE", "s", "RETENTION", "0", "REVISION", &max],
+    )
+    .unwrap();
+    call(
+        &mut p,
+        &[
+            "ALERT.ADD",
+            "s",
+            r#"{"fingerprint":"a"}"#,
+            "TS",
+            "1700000000000",
+        ],
+    )
+    .unwrap();
+    call(
+        &mut p,
+        &[
+            "ALERT.IMPORT",
+            "s",
+            "1700000000001-0",
+            r#"{"fingerprint":"b"}"#,
+            "COUNT",
+            &max,
+        ],
+    )
+    .unwrap();
+    let dup = call(
+        &mut p,
+        &[
+            "ALERT.ADD",
+            "s",
+            r#"{"fingerprint":"b"}"#,
+            "TS",
+            "1700000000002",
+        ],
+    )
+    .unwrap();
+    let redis::Value::Array(dup) = dup else {
+        panic!("{dup:?}")
+    };
+    assert_eq!(int(&dup[2]), (1i64 << 62) + 1, "the count folded on");
+    wait_synced(&mut p);
+    let state = |c: &mut redis::Connection| {
+        (
+            call(c, &["ALERT.RANGE", "s", "-", "+"]).unwrap(),
+            call(c, &["ALERT.READ", "s", "AFTER", "0"]).unwrap(),
+        )
+    };
+    let (range, read) = state(&mut p);
+    assert_eq!(state(&mut r), (range, read.clone()));
+    let redis::Value::Array(read) = read else {
+        panic!("{read:?}")
+    };
+    let next: String = redis::from_redis_value(&read[0]).unwrap();
+    assert_eq!(
+        next,
+        ((1u64 << 62) + 3).to_string(),
+        "three changes after the bound"
+    );
+    assert!(
+        !replica.log().contains("sending an error to its master"),
+        "{}",
+        replica.log()
+    );
+    // Past the bound by what it counted since, the stream still saves and loads.
+    let (range, read) = state(&mut p);
+    call(&mut p, &["DEBUG", "RELOAD"]).unwrap();
+    assert_eq!(state(&mut p), (range, read));
+}

@@ -122,11 +122,13 @@ fn filter_option(args: &mut Args, opt: &str, f: &mut Filter, status: bool) -> Re
     Ok(true)
 }
 
-/// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW.
+/// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW; `trusted`: the
+/// command comes from the primary or the AOF.
 fn parse_settings(
     args: &mut Args,
     mut s: Settings,
     allow_now: bool,
+    trusted: bool,
 ) -> Result<(Settings, Option<u64>, Counters), Error> {
     let mut now = None;
     let mut counters = Counters::default();
@@ -134,7 +136,9 @@ fn parse_settings(
         match Keyword::of(opt).as_str() {
             "AUTORESOLVE" => s.autoresolve_ms = args.ms_of("AUTORESOLVE")?,
             "IDMEMORY" => s.id_memory_ms = args.ms_of("IDMEMORY")?,
-            "REVISION" if !allow_now => counters.revision = Some(args.ms_of("REVISION")?),
+            "REVISION" if !allow_now => {
+                counters.revision = Some(args.counter_of("REVISION", trusted)?)
+            }
             "SILENCEID" if !allow_now => {
                 // Up to one past the last ID: what a stream that gave out every ID rewrites.
                 let v = args.value_of("SILENCEID")?;
@@ -172,7 +176,12 @@ struct Counters {
 pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
-    let (settings, _, counters) = parse_settings(&mut args, config::default_settings(), false)?;
+    let (settings, _, counters) = parse_settings(
+        &mut args,
+        config::default_settings(),
+        false,
+        from_primary(ctx),
+    )?;
     let key = ctx.open_key_writable(name);
     if !key.is_empty() {
         return Err(err("ERR key already exists"));
@@ -198,7 +207,7 @@ pub fn alter(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let name = args.next_string()?;
     let key = ctx.open_key_writable(name);
     let stream = keys::write::<Stream>(&key)?.ok_or_else(no_such_key)?;
-    let (settings, now, _) = parse_settings(&mut args, stream.settings, true)?;
+    let (settings, now, _) = parse_settings(&mut args, stream.settings, true, from_primary(ctx))?;
     let now = decide_now(ctx, now)?;
     let removed = stream.set_settings(settings, now)?;
     trimmed(ctx, name, removed);
@@ -548,6 +557,7 @@ pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let raw_doc = args.next_bytes()?;
     let (mut status, mut count, mut last_seen, mut aliases) = (Status::Active, 1, id.ts, vec![]);
     let mut rev = None;
+    let trusted = from_primary(ctx);
     while let Some(opt) = args.next() {
         match Keyword::of(opt).as_str() {
             "STATUS" => {
@@ -559,7 +569,7 @@ pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
                 })?;
             }
             "COUNT" => {
-                count = args.ms_of("COUNT")?;
+                count = args.counter_of("COUNT", trusted)?;
                 if count == 0 {
                     return Err(err("ERR invalid COUNT '0': expected at least 1"));
                 }
@@ -567,7 +577,7 @@ pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
             "LASTSEEN" => last_seen = args.ms_of("LASTSEEN")?,
             "ALIAS" => aliases.push(args.id_of("ALIAS")?),
             "REV" => {
-                let r = args.ms_of("REV")?;
+                let r = args.counter_of("REV", trusted)?;
                 if r == 0 {
                     return Err(err("ERR invalid REV '0': revisions start at 1"));
                 }

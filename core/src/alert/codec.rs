@@ -16,7 +16,7 @@
 
 use super::doc::{parse_document, Severity};
 use super::filter::Filter;
-use super::id::{AlertId, Status, MAX_MS};
+use super::id::{AlertId, Status, MAX_COUNTED, MAX_MS};
 use super::stream::{Settings, Stats, Stream, MAX_SILENCES};
 use crate::codec::{check_version, DecodeError, Sink, Source};
 
@@ -163,6 +163,11 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Stream, DecodeError>
     if v2 {
         stats.autoresolved = src.u64()?;
         revision = src.u64()?;
+        if revision > MAX_COUNTED {
+            return Err(DecodeError::invalid(format!(
+                "revision {revision} above {MAX_COUNTED}"
+            )));
+        }
         next_silence = src.u64()?;
         if next_silence == 0 {
             return Err(DecodeError::invalid("next silence ID 0"));
@@ -181,8 +186,10 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Stream, DecodeError>
         previous = Some(id);
         let last_seen = ms(src, "last_seen")?;
         let count = src.u64()?;
-        if count == 0 {
-            return Err(DecodeError::invalid(format!("alert {id} has count 0")));
+        if count == 0 || count > MAX_COUNTED {
+            return Err(DecodeError::invalid(format!(
+                "alert {id} has count {count}, outside 1..{MAX_COUNTED}"
+            )));
         }
         let status = Status::from_u64(src.u64()?)
             .ok_or_else(|| DecodeError::invalid(format!("alert {id} has an unknown status")))?;

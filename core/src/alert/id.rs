@@ -6,6 +6,16 @@ use std::fmt;
 /// Largest timestamp or duration accepted: keeps `ts + window` arithmetic inside u64.
 pub const MAX_MS: u64 = i64::MAX as u64;
 
+/// The largest alert count and revision a client sets (a command's COUNT, REVISION or REV):
+/// 2^62. Counting on from it by one a change stays below 2^63, what RESP integers and the
+/// options' parser hold, for longer than any server runs.
+pub const MAX_COUNTER: u64 = 1 << 62;
+
+/// The largest count and revision an RDB payload (a RESTORE) may hold: [`MAX_COUNTER`] and
+/// 2^61 changes counted on from it, which no stream reaches; what lies above could count
+/// past 2^63.
+pub const MAX_COUNTED: u64 = MAX_COUNTER + (MAX_COUNTER >> 1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AlertId {
     pub ts: u64,

@@ -15,7 +15,7 @@ pub mod stream;
 
 pub use doc::{Document, Fingerprint, Severity};
 pub use filter::Filter;
-pub use id::{parse_ms, AlertId, Status, MAX_MS};
+pub use id::{parse_ms, AlertId, Status, MAX_COUNTED, MAX_COUNTER, MAX_MS};
 pub use stream::{
     AddResult, Alert, AlertError, Group, GroupBy, Outcome, RangeQuery, ReadQuery, ReadResult,
     Settings, Silence, Stats, Stream, MAX_SILENCES,
