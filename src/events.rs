@@ -42,6 +42,11 @@ pub fn on_key_event(ctx: &Context, event: &[u8], key: &[u8]) {
 
 fn handle(ctx: &Context, event: &[u8], key: &[u8]) {
     let db = selected_db(ctx);
+    // An AOF with an RDB preamble: its trackers were decoded without their names, and the
+    // commands after the preamble (a DEL of a tracked key) must find them in the index.
+    if index::scan_due() {
+        scan_keyspace(ctx, false);
+    }
     match event {
         b"del" | b"expired" | b"evicted" | b"rename_from" | b"move_from" => {
             registry::remove(db, key);
@@ -112,7 +117,7 @@ fn arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8]) {
 ///   not: they are on their way (see `lru/transit.rs`), and the tracker forgets the ones still
 ///   missing once the slot has settled;
 /// - by RESTORE during an AOF replay, every such key: the AOF does not tell RESTORE-ASKING from
-///   RESTORE, so the end of the load forgets the keys that are not there (`rebuild`);
+///   RESTORE, so the end of the load forgets the keys that are not there (`scan_keyspace`);
 /// - by RESTORE, MOVE or COPY otherwise, only the keys that exist here: a name it kept could
 ///   later belong to an unrelated key, which LRU.EVICT would then delete.
 fn tracker_arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8], name: &RedisString) {
@@ -175,17 +180,21 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
         | LoadingSubevent::ReplStarted
         | LoadingSubevent::AofStarted => {
             index::clear();
+            index::begin_load();
             transit::clear();
         }
         LoadingSubevent::Ended | LoadingSubevent::Failed => {
             // A primary loaded from an RDB may make a replication backlog next.
             crate::ffi::listeners::forget();
-            catch("load event", (), || rebuild(ctx))
+            index::end_load();
+            catch("load event", (), || scan_keyspace(ctx, true))
         }
     }
 }
 
-fn rebuild(ctx: &Context) {
+/// Indexes every tracker and registers every stream of the keyspace; with `reconcile`, drops
+/// the tracked keys that are not there (at the end of a load).
+fn scan_keyspace(ctx: &Context, reconcile_all: bool) {
     let before = selected_db(ctx);
     let mut db = 0;
     while select_db(ctx, db) {
@@ -202,8 +211,10 @@ fn rebuild(ctx: &Context) {
         }) {}
         for name in names {
             let name = key_string(ctx, &name);
-            // Tracked keys that did not come back (expired meanwhile, or never arrived).
-            reconcile(ctx, &name, |_| Fate::KeepIfHere);
+            if reconcile_all {
+                // Tracked keys that did not come back (expired meanwhile, or never arrived).
+                reconcile(ctx, &name, |_| Fate::KeepIfHere);
+            }
             let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
             if matches!(keys::read::<Tracker>(&k), Ok(Some(_))) {
                 index::add_tracker(db, name.as_slice());

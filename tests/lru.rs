@@ -786,3 +786,49 @@ fn memory_usage_is_realistic() {
         "MEMORY USAGE {reported} vs held {real} ({ratio:.2})"
     );
 }
+
+/// An AOF with an RDB preamble: its trackers come from the preamble, which names no key, and
+/// the commands after it must still reach them. Before, a tracked key deleted and made again
+/// after a rewrite was tracked again after a restart (its old size and time), so LRU.EVICT
+/// could delete the new, live key; a key renamed away stayed tracked under the old name.
+#[test]
+fn commands_after_an_aof_preamble_reach_the_trackers_it_loaded() {
+    let mut s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "yes",
+    ]);
+    let mut c = s.client();
+    for k in ["t:{a}:o1", "t:{a}:o2", "t:{a}:o3"] {
+        call(&mut c, &["SET", k, "v"]).unwrap();
+    }
+    call(
+        &mut c,
+        &[
+            "LRU.TOUCH",
+            T,
+            "t:{a}:o1",
+            "5",
+            "t:{a}:o2",
+            "7",
+            "t:{a}:o3",
+            "9",
+        ],
+    )
+    .unwrap();
+    call(&mut c, &["BGREWRITEAOF"]).unwrap();
+    wait_rewrite(&mut c);
+    // After the preamble: o1 deleted and made again, o2 renamed away, o3 kept.
+    call(&mut c, &["DEL", "t:{a}:o1"]).unwrap();
+    call(&mut c, &["SET", "t:{a}:o1", "new"]).unwrap();
+    call(&mut c, &["RENAME", "t:{a}:o2", "t:{a}:o4"]).unwrap();
+    let before = call(&mut c, &["LRU.CANDIDATES", T, "10"]).unwrap();
+    assert_eq!(info(&mut c, T), (1, "9".to_string()));
+    s.restart(&[]);
+    let mut c = s.client();
+    assert_eq!(call(&mut c, &["LRU.CANDIDATES", T, "10"]).unwrap(), before);
+    assert_eq!(info(&mut c, T), (1, "9".to_string()));
+}

@@ -139,6 +139,41 @@ pub fn clear() {
     INDEX.with(|i| *i.borrow_mut() = Index::default());
 }
 
+thread_local! {
+    // During a load: trackers decoded from an RDB payload (the preamble of an AOF) name no
+    // key, so they are not in the index until a keyspace scan finds them; the commands after
+    // the preamble (a DEL of a tracked key) need them there. (scan pending, tracker decoded)
+    static PREAMBLE: std::cell::Cell<(bool, bool)> = const { std::cell::Cell::new((false, false)) };
+}
+
+/// A load starts: the first keyspace event after a tracker was decoded scans the keyspace.
+pub fn begin_load() {
+    PREAMBLE.with(|p| p.set((true, false)));
+}
+
+/// A load ended (its own scan follows).
+pub fn end_load() {
+    PREAMBLE.with(|p| p.set((false, false)));
+}
+
+/// A tracker was decoded from an RDB payload (a load, or a RESTORE).
+pub fn loaded_unindexed() {
+    PREAMBLE.with(|p| p.set((p.get().0, true)));
+}
+
+/// Whether the keyspace must be scanned for trackers now: once per load, at the first
+/// keyspace event after a tracker was decoded (a RESTORE'd tracker indexes itself; this scan
+/// is for the preamble's).
+pub fn scan_due() -> bool {
+    PREAMBLE.with(|p| {
+        let due = p.get() == (true, true);
+        if due {
+            p.set((false, false));
+        }
+        due
+    })
+}
+
 /// SWAPDB a b: the trackers of a are now in b and the other way round.
 pub fn swap(a: i32, b: i32) {
     INDEX.with(|i| {

@@ -38,7 +38,9 @@ impl Persisted for Tracker {
     }
 
     fn load(io: &mut RdbIo, encver: i32) -> Result<Self, DecodeError> {
-        codec::decode(io, encver)
+        let tracker = codec::decode(io, encver)?;
+        super::index::loaded_unindexed();
+        Ok(tracker)
     }
 
     fn digest(&self, out: &mut RdbIo) {
