@@ -832,3 +832,33 @@ fn commands_after_an_aof_preamble_reach_the_trackers_it_loaded() {
     assert_eq!(call(&mut c, &["LRU.CANDIDATES", T, "10"]).unwrap(), before);
     assert_eq!(info(&mut c, T), (1, "9".to_string()));
 }
+
+/// A tracker renamed to a name without a namespace holds no key, but is still a key: an AOF
+/// rewrite (without the preamble) writes it as `LRU.EVICTED name n`, which the load takes.
+/// Before, the load refused that command and the key was gone after a restart.
+#[test]
+fn a_tracker_renamed_out_of_every_namespace_survives_a_rewrite() {
+    let mut s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = s.client();
+    call(&mut c, &["SET", "t:{a}:o1", "v"]).unwrap();
+    call(&mut c, &["LRU.TOUCH", T, "t:{a}:o1", "5"]).unwrap();
+    call(&mut c, &["RENAME", T, "nons"]).unwrap();
+    assert_eq!(info(&mut c, "nons"), (0, "0".to_string()));
+    // A client still may not make one.
+    let e = error_of(&mut c, &["LRU.EVICTED", "other", "1"]);
+    assert!(e.contains("no namespace"), "{e}");
+    call(&mut c, &["BGREWRITEAOF"]).unwrap();
+    wait_rewrite(&mut c);
+    s.restart(&[]);
+    let mut c = s.client();
+    let t: String = redis::from_redis_value(&call(&mut c, &["TYPE", "nons"]).unwrap()).unwrap();
+    assert_eq!(t, "vigil-lru");
+    assert_eq!(info(&mut c, "nons"), (0, "0".to_string()));
+}

@@ -142,7 +142,11 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
 pub fn evicted(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
-    tracker_namespace(name)?;
+    // A tracker renamed to a name without a namespace (it then holds no key) is rewritten
+    // with this too: the AOF may name it.
+    if !from_primary(ctx) {
+        tracker_namespace(name)?;
+    }
     let n = args.ms_of("n")?;
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
