@@ -798,3 +798,33 @@ fn memory_usage_is_realistic() {
         "MEMORY USAGE {reported} vs held {real} ({ratio:.2})"
     );
 }
+
+/// A refused amount on a WINDOW quota drops the buckets that no longer count, and the replica
+/// drops them too. Before, only the primary did (nothing was replicated for a refusal): the
+/// two quotas' DEBUG DIGEST-VALUE differed from then on, and a later write given an earlier
+/// NOW read a usage of 0 on the primary and 0.9307 on the replica.
+#[test]
+fn a_refused_window_increment_prunes_the_replica_alike() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let mut p = primary.client();
+    let mut r = replica.client();
+    call(&mut p, &["QUOTA.INCR", "q", "0.9307"]).unwrap();
+    call(&mut p, &["QUOTA.SET", "q", "LIMIT", "5", "WINDOW", "1"]).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let refused = call(&mut p, &["QUOTA.INCR", "q", "9"]).unwrap();
+    let Value::Array(refused) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(int(&refused[0]), 0, "refused");
+    let now: i64 = redis::from_redis_value(&call(&mut p, &["TIME"]).unwrap())
+        .map(|t: Vec<String>| t[0].parse::<i64>().unwrap() * 1000)
+        .unwrap();
+    let earlier = (now - 4000).to_string();
+    call(&mut p, &["QUOTA.SET", "q", "LIMIT", "13", "NOW", &earlier]).unwrap();
+    wait_synced(&mut p);
+    let digest = |c: &mut redis::Connection| call(c, &["DEBUG", "DIGEST-VALUE", "q"]).unwrap();
+    assert_eq!(digest(&mut r), digest(&mut p));
+    let get = |c: &mut redis::Connection| call(c, &["QUOTA.GET", "q"]).unwrap();
+    assert_eq!(get(&mut r), get(&mut p));
+}

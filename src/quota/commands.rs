@@ -214,6 +214,8 @@ struct Incr<'a> {
 /// copy.
 struct Decision {
     applied: bool,
+    /// Window buckets that no longer count were dropped.
+    pruned: bool,
     evict: Plan,
     report: Report,
 }
@@ -261,7 +263,7 @@ impl Incr<'_> {
         if let Some(l) = self.limit {
             q.limit = l;
         }
-        q.prune(now);
+        let pruned = q.prune(now);
         let evict = match (tracker, &self.evict) {
             (Some(t), Some((_, max))) => match q.room_for(self.amount, now) {
                 Room::Needs(needed) => {
@@ -284,6 +286,7 @@ impl Incr<'_> {
         let applied = q.incr(self.amount, self.force, now)?.applied;
         Ok(Decision {
             applied,
+            pruned,
             report: q.report(applied, now),
             evict,
         })
@@ -378,7 +381,10 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
         }
         _ => Vec::new(),
     };
-    if d.applied || incr.limit.is_some() || created || !evicted.is_empty() {
+    // A refused amount on a WINDOW quota still dropped the buckets that no longer count: the
+    // replica drops them too (`QUOTA.INCR key 0 FORCE NOW t`), or its buckets, and a later
+    // write given an earlier NOW, would differ.
+    if d.applied || d.pruned || incr.limit.is_some() || created || !evicted.is_empty() {
         if q.window_ms().is_some() {
             let applied = if d.applied { amount } else { Amount::ZERO };
             forced_incr_argv(applied, incr.limit, Some(now)).replicate(ctx, name.as_slice());

@@ -60,13 +60,15 @@ impl Window {
             })
     }
 
-    fn prune(&mut self, now: u64) {
+    fn prune(&mut self, now: u64) -> bool {
+        let before = self.buckets.len();
         while let Some((start, _)) = self.buckets.front() {
             if self.live(*start, now) {
                 break;
             }
             self.buckets.pop_front();
         }
+        self.buckets.len() != before
     }
 
     /// Adds at `now` (amount >= 0).
@@ -239,10 +241,12 @@ impl Quota {
         }
     }
 
-    /// Drops buckets that no longer count (a write, so it runs only on write paths).
-    pub fn prune(&mut self, now: u64) {
-        if let Kind::Window(w) = &mut self.kind {
-            w.prune(now);
+    /// Drops buckets that no longer count (a write, so it runs only on write paths); whether
+    /// it dropped any (a change a replica must make too).
+    pub fn prune(&mut self, now: u64) -> bool {
+        match &mut self.kind {
+            Kind::Window(w) => w.prune(now),
+            _ => false,
         }
     }
 
