@@ -565,14 +565,7 @@ fn replica_attached_after_writes_follows_later_ones() {
 
 #[test]
 fn evicted_counts_are_added_capped_and_survive_a_rewrite() {
-    let mut s = Server::start_with(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "no",
-    ]);
+    let mut s = Server::with_aof(false);
     let mut c = s.client();
     let max = i64::MAX.to_string();
     // Bad input: an error, and no tracker made.
@@ -793,14 +786,7 @@ fn memory_usage_is_realistic() {
 /// could delete the new, live key; a key renamed away stayed tracked under the old name.
 #[test]
 fn commands_after_an_aof_preamble_reach_the_trackers_it_loaded() {
-    let mut s = Server::start_with(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "yes",
-    ]);
+    let mut s = Server::with_aof(true);
     let mut c = s.client();
     for k in ["t:{a}:o1", "t:{a}:o2", "t:{a}:o3"] {
         call(&mut c, &["SET", k, "v"]).unwrap();
@@ -838,14 +824,7 @@ fn commands_after_an_aof_preamble_reach_the_trackers_it_loaded() {
 /// Before, the load refused that command and the key was gone after a restart.
 #[test]
 fn a_tracker_renamed_out_of_every_namespace_survives_a_rewrite() {
-    let mut s = Server::start_with(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "no",
-    ]);
+    let mut s = Server::with_aof(false);
     let mut c = s.client();
     call(&mut c, &["SET", "t:{a}:o1", "v"]).unwrap();
     call(&mut c, &["LRU.TOUCH", T, "t:{a}:o1", "5"]).unwrap();

@@ -386,14 +386,7 @@ fn replicas_and_the_aof_get_the_effects() {
     check_aof_and_reload(workload, full_snapshot, |_| {});
     // What the AOF holds: DELs, the count of evicted keys and forced increments, never an
     // EVICT or a DRYRUN.
-    let s = Server::start_with(&[
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "no",
-    ]);
+    let s = Server::with_aof(false);
     let mut c = s.client();
     workload(&mut c);
     let aof = aof_text(&s);

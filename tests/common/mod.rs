@@ -76,6 +76,19 @@ impl Server {
         Server::start_in(temp_dir("srv"), extra, true)
     }
 
+    /// A server with the module, no RDB snapshots and AOF on, with (`preamble` true) or
+    /// without an RDB preamble in its rewrites.
+    pub fn with_aof(preamble: bool) -> Server {
+        Server::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            if preamble { "yes" } else { "no" },
+        ])
+    }
+
     /// Starts a server in `dir` (a restart reuses the directory and its files).
     pub fn start_in(dir: PathBuf, extra: &[&str], load_module: bool) -> Server {
         let mut args: Vec<String> = vec![
@@ -348,28 +361,33 @@ pub fn check_aof_and_reload(
     snapshot: impl Fn(&mut redis::Connection) -> Vec<String>,
     after: impl Fn(&mut redis::Connection),
 ) {
-    for preamble in ["yes", "no"] {
-        let mut s = Server::start_with(&[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-use-rdb-preamble",
-            preamble,
-        ]);
+    for preamble in [true, false] {
+        let mut s = Server::with_aof(preamble);
         let mut c = s.client();
         workload(&mut c);
         let before = snapshot(&mut c);
         s.restart(&[]);
         let mut c = s.client();
-        assert_eq!(snapshot(&mut c), before, "AOF replay ({preamble})");
+        assert_eq!(
+            snapshot(&mut c),
+            before,
+            "AOF replay (RDB preamble: {preamble})"
+        );
         call(&mut c, &["BGREWRITEAOF"]).unwrap();
         wait_rewrite(&mut c);
         s.restart(&[]);
         let mut c = s.client();
-        assert_eq!(snapshot(&mut c), before, "rewritten AOF ({preamble})");
+        assert_eq!(
+            snapshot(&mut c),
+            before,
+            "rewritten AOF (RDB preamble: {preamble})"
+        );
         call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
-        assert_eq!(snapshot(&mut c), before, "DEBUG RELOAD ({preamble})");
+        assert_eq!(
+            snapshot(&mut c),
+            before,
+            "DEBUG RELOAD (RDB preamble: {preamble})"
+        );
         after(&mut c);
     }
 }
