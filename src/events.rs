@@ -192,7 +192,7 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
     }
 }
 
-/// Indexes every tracker and registers every stream of the keyspace; with `reconcile`, drops
+/// Indexes every tracker and registers every stream of the keyspace; with `reconcile_all`, drops
 /// the tracked keys that are not there (at the end of a load).
 fn scan_keyspace(ctx: &Context, reconcile_all: bool) {
     let before = selected_db(ctx);
