@@ -2,7 +2,8 @@
 //! leaves by any road — DEL, UNLINK, expiry, maxmemory eviction, RENAME or MOVE away, FLUSHDB —
 //! leaves its trackers at once), and keep the two indexes of where things are — trackers by
 //! namespace, alert streams for the sweep — following keys that are renamed, moved, copied,
-//! restored, swapped, flushed or loaded.
+//! restored, swapped, flushed or loaded; and a quota that arrives under a name keeps its ALERTS
+//! stream only if the stream lies in its namespace.
 //!
 //! Keys that move between cluster nodes are the exception: a key that leaves by MIGRATE stays
 //! in the trackers of its slot, and a tracker that arrives by RESTORE-ASKING keeps the keys of
@@ -10,8 +11,8 @@
 //! any other road forgets the keys that are not there.
 //!
 //! Handlers run inside the event, so they never create or delete keys: they only edit the
-//! trackers' own in-memory values, and open keys without touching their LRU/LFU (an arriving
-//! key keeps the idle time RESTORE ... IDLETIME gave it). The same events fire on replicas and
+//! trackers' own in-memory values (and an arriving quota's thresholds), and open keys without
+//! touching their LRU/LFU (an arriving key keeps the idle time RESTORE ... IDLETIME gave it). The same events fire on replicas and
 //! during AOF replay (the primary's DELs reach them), so nothing here replicates.
 
 use crate::alert::registry;
@@ -29,6 +30,7 @@ use redis_module::{raw, Context, RedisString};
 use redis_module_macros::{flush_event_handler, loading_event_handler};
 use vigil_core::alert::Stream;
 use vigil_core::lru::{namespace, Tracker};
+use vigil_core::quota::Quota;
 
 fn key_string(ctx: &Context, key: &[u8]) -> RedisString {
     keys::name(ctx, key)
@@ -92,21 +94,56 @@ fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
 }
 
 /// A key arrived under `key` (RENAME, MOVE, COPY, RESTORE): a stream joins the sweep's
-/// registry; a tracker is indexed under its namespace and reconciled with what is here.
+/// registry; a tracker is indexed under its namespace and reconciled with what is here; a
+/// quota keeps its ALERTS stream only if the stream is one of its namespace.
 /// Opened read-only without touching its LRU/LFU: most arriving keys are not the module's.
 fn arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8]) {
     let name = key_string(ctx, key);
-    let (stream, tracker) = {
+    let (stream, tracker, foreign_alerts) = {
         let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
         (
             matches!(keys::read::<Stream>(&k), Ok(Some(_))),
             matches!(keys::read::<Tracker>(&k), Ok(Some(_))),
+            match keys::read::<Quota>(&k) {
+                Ok(Some(q)) => q
+                    .thresholds
+                    .as_ref()
+                    .is_some_and(|t| !alerts_may_stay(ctx, key, t.stream())),
+                _ => false,
+            },
         )
     };
     if stream {
         registry::add(db, key);
     } else if tracker {
         tracker_arrived(ctx, db, event, key, &name);
+    } else if foreign_alerts {
+        drop_thresholds(ctx, key, &name);
+    }
+}
+
+/// Whether a quota that arrives under `key` keeps its ALERTS stream `stream`: only one of the
+/// quota's namespace (as a tracker keeps only its namespace's keys) and, in a cluster, of its
+/// slot. QUOTA.SET declared the stream, so ACL and the cluster's slots checked it; nothing
+/// checked it against the name the quota arrives under, and by RESTORE it is whatever the
+/// payload says. Without this, a user confined to its own keys (`~tenant:{acme}*`) but allowed
+/// RESTORE or COPY could have a quota add and resolve alerts in any stream.
+fn alerts_may_stay(ctx: &Context, key: &[u8], stream: &[u8]) -> bool {
+    stream != key
+        && namespace(key).is_some_and(|ns| stream.starts_with(ns))
+        && (!in_cluster(ctx) || key_slot(stream) == key_slot(key))
+}
+
+/// Drops the thresholds of the quota `key` (their alerts stay as they are in the stream).
+/// Every replica and AOF load decides the same from the same names, so nothing replicates.
+fn drop_thresholds(ctx: &Context, key: &[u8], name: &RedisString) {
+    let k = ctx.open_key_writable_with_flags(name, KeyFlags::NOTOUCH);
+    if let Ok(Some(q)) = keys::write::<Quota>(&k) {
+        q.thresholds = None;
+        redis_module::logging::log_warning(format!(
+            "vigil: quota '{}' arrived with an ALERTS stream outside its namespace: its thresholds were dropped (QUOTA.SET can name them again)",
+            String::from_utf8_lossy(key)
+        ));
     }
 }
 

@@ -597,3 +597,115 @@ fn the_stream_is_a_declared_key() {
     );
     assert!(e.starts_with("NOPERM"), "{e}");
 }
+
+/// A quota that arrives under a name (RESTORE, COPY, RENAME, MOVE) keeps its ALERTS stream only
+/// if the stream lies in the quota's namespace: nothing checked the stream against that name,
+/// and by RESTORE it is whatever the payload says. Before, a user confined to `~t:{a}*` but
+/// allowed RESTORE resolved (and raised) alerts of any stream through a quota of its own.
+#[test]
+fn an_arriving_quota_keeps_only_a_stream_of_its_namespace() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let mut c = primary.client();
+    let added = call(
+        &mut c,
+        &[
+            "ALERT.ADD",
+            "ops:alerts",
+            r#"{"severity":"critical","source":"db"}"#,
+        ],
+    )
+    .unwrap();
+    let id: String = match added {
+        redis::Value::Array(a) => redis::from_redis_value(&a[1]).unwrap(),
+        other => panic!("ALERT.ADD: {other:?}"),
+    };
+    // A payload made anywhere: a quota whose threshold "raised" the ops alert.
+    ok(&mut c, &["QUOTA.INCR", "scratch:q", "6", "LIMIT", "10"]);
+    ok(
+        &mut c,
+        &[
+            "QUOTA.SET",
+            "scratch:q",
+            "LIMIT",
+            "10",
+            "ALERTS",
+            "ops:alerts",
+            "AT",
+            "50",
+            "RAISED",
+            "50",
+            &id,
+        ],
+    );
+    let dump: Vec<u8> =
+        redis::from_redis_value(&call(&mut c, &["DUMP", "scratch:q"]).unwrap()).unwrap();
+    ok(
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "ua",
+            "on",
+            ">pw",
+            "~t:{a}*",
+            "+@all",
+            "-@dangerous",
+            "+restore",
+        ],
+    );
+    let mut u = primary.client();
+    ok(&mut u, &["AUTH", "ua", "pw"]);
+    let e = error_of(&mut u, &["ALERT.RESOLVE", "ops:alerts", &id]);
+    assert!(e.starts_with("NOPERM"), "{e}");
+    let mut restore = redis::cmd("RESTORE");
+    restore.arg(k("q")).arg(0).arg(dump);
+    let _: () = restore.query(&mut u).unwrap();
+    ok(&mut u, &["QUOTA.RESET", &k("q")]);
+    ok(&mut u, &["QUOTA.INCR", &k("q"), "9"]);
+    let ops = all_alerts(&mut c, "ops:alerts");
+    assert_eq!(ops.len(), 1, "no alert added to ops:alerts: {ops:?}");
+    assert_eq!(ops[0]["status"], "active", "the ops alert was not resolved");
+    // Its usage and limit came with it.
+    let got = call(&mut u, &["QUOTA.GET", &k("q")]).unwrap();
+    let got: Vec<String> = redis::from_redis_value(&got).unwrap();
+    assert_eq!(got[1..3], ["9", "10"]);
+
+    // COPY and RENAME to another namespace drop the thresholds too; within it they stay.
+    ok(
+        &mut c,
+        &[
+            "QUOTA.SET",
+            "t:{b}:q",
+            "LIMIT",
+            "10",
+            "ALERTS",
+            "t:{b}:alerts",
+            "AT",
+            "50",
+        ],
+    );
+    ok(&mut c, &["COPY", "t:{b}:q", &k("copy")]);
+    ok(&mut c, &["RENAME", "t:{b}:q", "t:{b}:renamed"]);
+    ok(&mut c, &["RENAME", "t:{b}:renamed", &k("renamed")]);
+    ok(&mut c, &["QUOTA.INCR", &k("copy"), "9"]);
+    ok(&mut c, &["QUOTA.INCR", &k("renamed"), "9"]);
+    assert!(all_alerts(&mut c, "t:{b}:alerts").is_empty());
+    ok(
+        &mut c,
+        &["QUOTA.SET", Q, "LIMIT", "10", "ALERTS", S, "AT", "50"],
+    );
+    ok(&mut c, &["RENAME", Q, &k("kept")]);
+    ok(&mut c, &["QUOTA.INCR", &k("kept"), "9"]);
+    assert_eq!(states(&mut c), ["50 active"]);
+
+    // The replica decided the same from the same names.
+    wait_synced(&mut c);
+    let mut r = replica.client();
+    for key in [k("q"), k("copy"), k("renamed"), k("kept")] {
+        let digest = |c: &mut redis::Connection| -> Vec<String> {
+            redis::from_redis_value(&call(c, &["DEBUG", "DIGEST-VALUE", &key]).unwrap()).unwrap()
+        };
+        assert_eq!(digest(&mut r), digest(&mut c), "{key}");
+    }
+}
