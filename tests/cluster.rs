@@ -1071,6 +1071,69 @@ fn a_quota_writes_its_alerts_only_where_its_stream_is() {
     );
 }
 
+/// How many times `node` ran `CLUSTER NODES` (the module's own calls included).
+fn cluster_nodes_calls(node: &Node) -> u64 {
+    info_field(&mut node.client(), "commandstats", "cmdstat_cluster|nodes")
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|f| f.strip_prefix("calls=").map(|n| n.parse().unwrap()))
+        })
+        .unwrap_or(0)
+}
+
+/// A write that misses a key of its slot (LRU.TOUCH of a key that is gone, a write to a quota
+/// whose ALERTS stream was not made yet) asks Redis's own routing whether the slot moves, not
+/// `CLUSTER NODES` (whose cost grows with the cluster): none of 200 such writes runs it. A move
+/// that starts is seen by the next write (TRYAGAIN, nothing changed), and its end too.
+#[test]
+fn a_write_that_misses_a_key_asks_the_routing_not_cluster_nodes() {
+    let cluster = Cluster::start();
+    let (p, slot, source, target) = moving_tenant(&cluster);
+    let (q, alerts, lru) = (format!("{p}quota"), format!("{p}alerts"), format!("{p}lru"));
+    let (kept, gone) = (format!("{p}kept"), format!("{p}gone"));
+    let mut sc = source.client();
+    let set = [
+        "QUOTA.SET",
+        &q,
+        "LIMIT",
+        "1000",
+        "ALERTS",
+        &alerts,
+        "AT",
+        "90",
+    ];
+    call(&mut sc, &set).unwrap();
+    call(&mut sc, &["SET", &kept, "v"]).unwrap();
+    call(&mut sc, &["LRU.TOUCH", &lru, &kept, "1"]).unwrap();
+    let incr = |c: &mut redis::Connection| call(c, &["QUOTA.INCR", &q, "1"]);
+    let touch = |c: &mut redis::Connection| call(c, &["LRU.TOUCH", &lru, &kept, "2", &gone, "1"]);
+    let before = cluster_nodes_calls(source);
+    for _ in 0..100 {
+        incr(&mut sc).unwrap();
+        touch(&mut sc).unwrap();
+    }
+    let asked = cluster_nodes_calls(source) - before;
+    assert_eq!(asked, 0, "200 writes asked CLUSTER NODES {asked} times");
+
+    let slot = slot.to_string();
+    let migrating = ["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target.id()];
+    call(&mut sc, &migrating).unwrap();
+    assert!(tryagain(incr(&mut sc)), "the quota's write sees the move");
+    assert!(
+        tryagain(touch(&mut sc)),
+        "the tracker's write sees the move"
+    );
+    call(&mut sc, &["CLUSTER", "SETSLOT", &slot, "STABLE"]).unwrap();
+    incr(&mut sc).unwrap();
+    touch(&mut sc).unwrap();
+    let usage = match call(&mut sc, &["QUOTA.GET", &q]).unwrap() {
+        Value::Array(a) => redis::from_redis_value::<String>(&a[1]).unwrap(),
+        other => panic!("QUOTA.GET: {other:?}"),
+    };
+    assert_eq!(usage, "101", "TRYAGAIN changed nothing");
+    assert_eq!(int(&call(&mut sc, &["EXISTS", &alerts]).unwrap()), 0);
+}
+
 /// During a move a tracker's total counts keys on the other node, and any deleted there
 /// meanwhile: LRU.EVICT (and QUOTA.INCR ... EVICT) of such a tracker answers TRYAGAIN until
 /// the slot has settled and the tracker forgot what did not come; then it evicts what one

@@ -127,6 +127,42 @@ fn parse_in_transit(nodes: &str) -> Option<Vec<u16>> {
     )
 }
 
+/// Whether the slot of `key` and `absent` (one slot) is moving between this node and another,
+/// as Redis itself sees it for the command running now: asked with an `EXISTS key absent` run
+/// through `RedisModule_Call`, which in a cluster routes its keys as a client's command (with
+/// the caller's ASKING), and refuses (EPERM) to run where a client would be redirected. With
+/// `absent` missing that is exactly when the slot moves: a migrating slot sends a command that
+/// misses a key elsewhere (ASK, or TRYAGAIN with the other key here), an importing one refuses
+/// a command of two keys not all here (TRYAGAIN), or sends it to the owner without ASKING.
+/// None when the call failed otherwise (the cluster down): the caller cannot tell. One call
+/// costs about what a small command costs; `CLUSTER NODES` costs more the larger the cluster.
+pub fn slot_moving(ctx: &Context, key: &[u8], absent: &[u8]) -> Option<bool> {
+    let (call, free_reply) = unsafe { (raw::RedisModule_Call?, raw::RedisModule_FreeCallReply?) };
+    let arg = |b: &[u8]| (b.as_ptr().cast::<std::os::raw::c_char>(), b.len());
+    let ((k, kl), (a, al)) = (arg(key), arg(absent));
+    // SAFETY: "bb": two pointers and lengths of live byte slices, which Redis copies; no "!":
+    // nothing replicates. The reply, when there is one, is freed at once.
+    let reply = unsafe {
+        call(
+            ctx.get_raw(),
+            c"EXISTS".as_ptr(),
+            c"bb".as_ptr(),
+            k,
+            kl,
+            a,
+            al,
+        )
+    };
+    if reply.is_null() {
+        let refused =
+            std::io::Error::last_os_error().kind() == std::io::ErrorKind::PermissionDenied;
+        return refused.then_some(true);
+    }
+    // SAFETY: a reply RedisModule_Call returned, freed once.
+    unsafe { free_reply(reply) };
+    Some(false)
+}
+
 /// The slot Redis Cluster gives `key`: CRC16 (XMODEM) of its hash tag (the bytes between the
 /// first `{` and the first `}` after it, when not empty) or of the whole key, mod 16384. The
 /// module API has no call for it before Redis 8.

@@ -103,7 +103,12 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
         here
     });
     // In a cluster, a key that is not here may be moving between nodes (TRYAGAIN then).
-    transit::check_absent(ctx, absent.iter().copied(), transit::TRACKED_KEYS)?;
+    transit::check_absent(
+        ctx,
+        name.as_slice(),
+        absent.iter().copied(),
+        transit::TRACKED_KEYS,
+    )?;
     let key = ctx.open_key_writable(name);
     let existing = keys::write::<Tracker>(&key)?;
     if pairs.is_empty() {
@@ -278,7 +283,7 @@ pub fn evict(ctx: &Context, args: &[RedisString], release: ReleaseQuota) -> CmdR
                     "ERR QUOTA must be a cumulative quota: a WINDOW quota cannot be released",
                 ));
             }
-            crate::quota::thresholds::check_stream_here(ctx, qv)?;
+            crate::quota::thresholds::check_stream_here(ctx, q.as_slice(), qv)?;
             eviction::spared(Some((q.as_slice(), qv)))
         }
         None => eviction::spared(None),

@@ -19,7 +19,7 @@
 //! then delete.
 
 use crate::error::{err, Error};
-use crate::ffi::cluster::{in_cluster, key_slot, slots_in_transit};
+use crate::ffi::cluster::{in_cluster, key_slot, slot_moving, slots_in_transit};
 use crate::ffi::{self, context_flags, select_db, selected_db};
 use crate::keys;
 use redis_module::key::KeyFlags;
@@ -173,11 +173,14 @@ fn try_again(slot: u16, what: &str) -> Error {
     ))
 }
 
-/// Keys a command needs that are not here (LRU.TOUCH's, a quota's ALERTS stream): in a
-/// cluster, while this node migrates or imports their slot, they may be on the other node, and
-/// the command answers TRYAGAIN naming `what`.
+/// Keys a command on `key` needs that are not here (LRU.TOUCH's, a quota's ALERTS stream): in
+/// a cluster, while this node migrates or imports their slot, they may be on the other node,
+/// and the command answers TRYAGAIN naming `what`. A key of `key`'s slot (a hash-tag tracker's,
+/// a quota's stream) is asked of Redis's own routing (`slot_moving`); one of another slot (a
+/// tracker without a hash tag) of the slots `CLUSTER NODES` says move.
 pub fn check_absent<'a>(
     ctx: &Context,
+    key: &[u8],
     absent: impl IntoIterator<Item = &'a [u8]>,
     what: &str,
 ) -> Result<(), Error> {
@@ -185,15 +188,24 @@ pub fn check_absent<'a>(
     if absent.peek().is_none() || !in_cluster(ctx) {
         return Ok(());
     }
-    // Cannot tell which slots move: retry, as while they do.
-    let moving = slots_in_transit(ctx);
-    match absent
-        .map(key_slot)
-        .find(|s| moving.as_ref().is_none_or(|m| m.contains(s)))
-    {
-        Some(slot) => Err(try_again(slot, what)),
-        None => Ok(()),
+    let slot = key_slot(key);
+    let mut moving: Option<Option<Vec<u16>>> = None;
+    for a in absent {
+        let a_slot = key_slot(a);
+        // Cannot tell: retry, as while the slot moves.
+        let moves = if a_slot == slot {
+            slot_moving(ctx, key, a).unwrap_or(true)
+        } else {
+            moving
+                .get_or_insert_with(|| slots_in_transit(ctx))
+                .as_ref()
+                .is_none_or(|m| m.contains(&a_slot))
+        };
+        if moves {
+            return Err(try_again(a_slot, what));
+        }
     }
+    Ok(())
 }
 
 /// An eviction (LRU.EVICT, QUOTA.INCR ... EVICT), before it changes anything, in a cluster:

@@ -348,7 +348,7 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
         let qkey = ctx.open_key(name);
         let q = keys::read::<Quota>(&qkey)?;
         incr.check(q, now)?;
-        check_stream_here(ctx, q)?;
+        check_stream_here(ctx, name.as_slice(), q)?;
         keys::read::<Tracker>(&ctx.open_key(tracker))?;
         transit::check_evict(ctx, tracker, |t| incr.plan(ctx, name, t, now))?;
     }
@@ -358,7 +358,7 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
     incr.check(existing.as_deref(), now)?;
     if incr.evict.is_none() {
         // With EVICT, checked above, before the eviction's own check.
-        check_stream_here(ctx, existing.as_deref())?;
+        check_stream_here(ctx, name.as_slice(), existing.as_deref())?;
     }
     let tracker_key = incr.evict.as_ref().map(|(t, _)| ctx.open_key_writable(t));
     let tracker = match &tracker_key {
@@ -443,7 +443,7 @@ pub fn reset(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let name = args.next_string()?;
     let key = ctx.open_key_writable(name);
     let q = keys::write::<Quota>(&key)?.ok_or_else(no_such_key)?;
-    check_stream_here(ctx, Some(q))?;
+    check_stream_here(ctx, name.as_slice(), Some(q))?;
     q.reset();
     ffi::replicate_verbatim(ctx);
     settle_and_replicate(ctx, name, q, now_ms());

@@ -18,14 +18,14 @@ use vigil_core::alert::{AlertId, Outcome};
 use vigil_core::quota::thresholds::{document, State};
 use vigil_core::quota::Quota;
 
-/// Before a write to quota `q` (QUOTA.INCR, QUOTA.RESET, LRU.EVICT ... QUOTA) changes
+/// Before a write to quota `q` under `key` (QUOTA.INCR, QUOTA.RESET, LRU.EVICT ... QUOTA) changes
 /// anything: its threshold alerts go to a stream that only QUOTA.SET declares, so Redis
 /// Cluster does not see it. While that stream's slot moves between nodes and the stream is not
 /// here, it may be on the other node: the write answers TRYAGAIN (cluster clients retry it)
 /// rather than start a second stream here, which the move would then refuse to overwrite, or
 /// leave an alert there unresolved. Any write to such a quota, whether it would move a
 /// threshold or not: the move of a slot is short, and the rule stays simple.
-pub fn check_stream_here(ctx: &Context, q: Option<&Quota>) -> Result<(), Error> {
+pub fn check_stream_here(ctx: &Context, key: &[u8], q: Option<&Quota>) -> Result<(), Error> {
     let Some(t) = q.and_then(|q| q.thresholds.as_ref()) else {
         return Ok(());
     };
@@ -35,7 +35,7 @@ pub fn check_stream_here(ctx: &Context, q: Option<&Quota>) -> Result<(), Error> 
     if ffi::key_exists(ctx, &crate::keys::name(ctx, t.stream())) {
         return Ok(());
     }
-    check_absent(ctx, [t.stream()], "the quota's ALERTS stream")
+    check_absent(ctx, key, [t.stream()], "the quota's ALERTS stream")
 }
 
 /// Acts on the thresholds usage at `now` moved; true if the quota's record of them changed
