@@ -26,6 +26,11 @@ const MAX_REDIRECTS: usize = 5;
 /// The topology is read again at most this often in the background.
 const REFRESH_EVERY: Duration = Duration::from_millis(100);
 
+/// After a topology read that no node answered, a call for a slot of no known owner fails at
+/// once (its write falls back) for this long, rather than pay a read's timeout for each new
+/// slot; the probe reads the topology again on its own.
+const UNREACHABLE_PAUSE: Duration = Duration::from_secs(1);
+
 /// The slot of a key (its hash tag's, if it has one), as the cluster computes it.
 pub(crate) fn slot_of(key: &str) -> u16 {
     redis::cluster_routing::get_slot(key.as_bytes())
@@ -48,6 +53,8 @@ struct Shared {
     /// Counts completed topology reads (a caller that waited for one skips its own).
     generation: AtomicU64,
     last_refresh: SyncMutex<Option<Instant>>,
+    /// When a topology read last got no answer from any node (None once one answers).
+    unanswered: SyncMutex<Option<Instant>>,
     connect_timeout: Duration,
     command_timeout: Duration,
 }
@@ -123,6 +130,7 @@ impl Cluster {
                 refresh: Mutex::new(()),
                 generation: AtomicU64::new(0),
                 last_refresh: SyncMutex::new(None),
+                unanswered: SyncMutex::new(None),
                 connect_timeout,
                 command_timeout,
             }),
@@ -170,6 +178,16 @@ impl Cluster {
     async fn owner_or_refresh(&self, slot: u16) -> Result<Arc<str>, Error> {
         if let Some(a) = self.owner(slot) {
             return Ok(a);
+        }
+        let unanswered = *self
+            .shared
+            .unanswered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if unanswered.is_some_and(|t| t.elapsed() < UNREACHABLE_PAUSE) {
+            return Err(Error::Unavailable(format!(
+                "no cluster node answered; slot {slot} has no known owner"
+            )));
         }
         self.refresh(self.shared.generation.load(Relaxed)).await;
         self.owner(slot).ok_or_else(|| {
@@ -220,6 +238,7 @@ impl Cluster {
         }
         // The others are dropped unanswered.
         drop(asks);
+        *s.unanswered.lock().unwrap_or_else(|e| e.into_inner()) = map.is_none().then(Instant::now);
         if let Some(map) = map {
             let live: HashSet<Arc<str>> = map.iter().flatten().cloned().collect();
             *s.slots.write().unwrap_or_else(|e| e.into_inner()) = map;
@@ -405,12 +424,19 @@ impl Cluster {
     /// topology is read again (a replica may have taken its slots) and the new ones asked.
     pub async fn check(&self, slots: &[u16]) -> HashSet<u16> {
         let mut answered: HashMap<Arc<str>, bool> = HashMap::new();
+        // Slots of no known owner read the topology once between them: with no node answering
+        // (a map never loaded), one read per slot would pay a timeout per slot.
+        let seen = self.shared.generation.load(Relaxed);
         for round in 0..2 {
             let mut owners: HashMap<u16, Arc<str>> = HashMap::new();
             for s in slots {
-                let owner = match round {
-                    0 => self.owner_or_refresh(*s).await.ok(),
-                    _ => self.owner(*s),
+                let owner = match (round, self.owner(*s)) {
+                    (_, Some(a)) => Some(a),
+                    (0, None) => {
+                        self.refresh(seen).await;
+                        self.owner(*s)
+                    }
+                    _ => None,
                 };
                 if let Some(a) = owner {
                     owners.insert(*s, a);

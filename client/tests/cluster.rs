@@ -360,3 +360,73 @@ async fn a_stopped_shard_falls_back_alone_and_is_replayed_exactly_once() {
         each_once(&seqs(&mut conn, k), next[k.as_str()]).unwrap_or_else(|e| panic!("{k}: {e}"));
     }
 }
+
+/// A client that starts while no node answers never loaded its slot map. Writes for new slots
+/// fall back without each paying a topology read's timeout, and the probe's pass over the
+/// waiting slots reads the topology once, not once per slot: once the cluster answers, every
+/// write is replayed, exactly once. Before, 40 writes to 40 slots took a timeout each (12 s),
+/// and so did each pass of the probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_saw_the_cluster_pays_no_timeout_per_slot() {
+    support::init();
+    let cluster = Cluster::start();
+    let stopped = Stopped::stop(
+        cluster
+            .nodes
+            .iter()
+            .map(|n| server_pid(&mut n.client()))
+            .collect(),
+    );
+    let dir = support::TempDir::new("client-cluster-never-seen");
+    let timeout = Duration::from_millis(300);
+    let c = Client::open(config(&cluster, &dir.join("journal")))
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..40).map(|i| format!("tenant:{{n{i}}}:alerts")).collect();
+    let slots: HashSet<u16> = keys.iter().map(|k| key_slot(k)).collect();
+    assert_eq!(slots.len(), keys.len());
+    let start = Instant::now();
+    for k in &keys {
+        let r = c.add(k, r#"{"source":"s"}"#).await.unwrap();
+        assert_eq!(r.store, Store::File, "{k}");
+    }
+    let writes = start.elapsed();
+    // Let the probe make passes over the 40 waiting slots while nothing answers.
+    let before = c.metrics().probe_failures;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let passes = c.metrics().probe_failures - before;
+    println!(
+        "no node answering: 40 writes to 40 slots in {writes:?}; {passes} probe passes in 3 s"
+    );
+    assert!(
+        writes < timeout * 10,
+        "40 writes took {writes:?}: a timeout ({timeout:?}) each"
+    );
+    assert!(
+        passes >= 2,
+        "{passes} probe passes in 3 s: a timeout per slot"
+    );
+    let m = c.metrics();
+    assert_eq!(
+        (m.pending, m.replayed),
+        (40, 0),
+        "nothing reached a stopped cluster"
+    );
+
+    let back = Instant::now();
+    drop(stopped);
+    assert!(c.flush(Duration::from_secs(60)).await.unwrap());
+    println!("replayed in {:?}", back.elapsed());
+    let m = c.metrics();
+    assert_eq!((m.replayed, m.rejected, m.pending), (40, 0, 0));
+    let mut conn = cluster.client();
+    for k in &keys {
+        let v: Vec<String> = redis::cmd("ALERT.RANGE")
+            .arg(k)
+            .arg("-")
+            .arg("+")
+            .query(&mut conn)
+            .unwrap();
+        assert_eq!(v.len(), 1, "{k}");
+    }
+}
