@@ -12,8 +12,9 @@
 //!
 //! Handlers run inside the event, so they never create or delete keys: they only edit the
 //! trackers' own in-memory values (and an arriving quota's thresholds), and open keys without
-//! touching their LRU/LFU (an arriving key keeps the idle time RESTORE ... IDLETIME gave it). The same events fire on replicas and
-//! during AOF replay (the primary's DELs reach them), so nothing here replicates.
+//! touching their LRU/LFU (an arriving key keeps the idle time RESTORE ... IDLETIME gave it).
+//! The same events fire on replicas and during AOF replay (the primary's DELs reach them), so
+//! nothing here replicates.
 
 use crate::alert::registry;
 use crate::ffi::cluster::{in_cluster, key_slot, running, Running};

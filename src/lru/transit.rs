@@ -189,12 +189,15 @@ pub fn check_absent<'a>(
         return Ok(());
     }
     let slot = key_slot(key);
+    // Each asked once a call: whether `key`'s slot moves (any missing key of it tells), and
+    // which slots move by CLUSTER NODES.
+    let mut own: Option<bool> = None;
     let mut moving: Option<Option<Vec<u16>>> = None;
     for a in absent {
         let a_slot = key_slot(a);
         // Cannot tell: retry, as while the slot moves.
         let moves = if a_slot == slot {
-            slot_moving(ctx, key, a).unwrap_or(true)
+            *own.get_or_insert_with(|| slot_moving(ctx, key, a).unwrap_or(true))
         } else {
             moving
                 .get_or_insert_with(|| slots_in_transit(ctx))
