@@ -36,11 +36,21 @@ impl AlertId {
     /// make the same ID with a probability of 2^-63 per pair of alerts of the same millisecond;
     /// a counter could not promise that (the server gives `last seq + 1` to alerts sent without
     /// an ID, which a counter would run into).
+    ///
+    /// The bits come from the operating system for each ID, not from a generator seeded once
+    /// per thread: processes forked from one that had drawn IDs (a pre-fork server's workers,
+    /// `multiprocessing`) inherited its generator and drew the same "random" parts, so their
+    /// alerts of one millisecond took one ID and all but the first were lost as `exists`.
     pub fn random(ts: u64) -> AlertId {
-        AlertId {
-            ts,
-            seq: rand::random::<u64>() >> 1,
-        }
+        use rand::RngCore;
+        let mut bits = [0u8; 8];
+        let seq = match rand::rngs::OsRng.try_fill_bytes(&mut bits) {
+            Ok(()) => u64::from_le_bytes(bits),
+            // No OS randomness (it never fails on Linux once booted): the thread's generator,
+            // told apart per process.
+            Err(_) => rand::random::<u64>() ^ u64::from(std::process::id()).rotate_left(40),
+        };
+        AlertId { ts, seq: seq >> 1 }
     }
 
     pub(crate) fn to_core(self) -> core::AlertId {
