@@ -1,15 +1,16 @@
 //! `vigil.Client` and `vigil.aio.Client`: two faces of one `vigil_client::Client`, running on
 //! one tokio runtime for the whole process. Each call is written once, in `calls!` below: its
 //! Python arguments are read with the GIL held, then its Rust future either runs to the end
-//! with the GIL released (`vigil.Client`) or becomes an asyncio awaitable
-//! (`vigil.aio.Client`, through pyo3-async-runtimes' `future_into_py`).
+//! with the GIL released (`vigil.Client`) or becomes an asyncio future
+//! (`vigil.aio.Client`, through `runtime::start`).
 //!
 //! A new call of the Rust client is one more entry in `calls!` (and a line in each `.pyi`).
 
 use crate::args;
 use crate::errors::{self, invalid_argument, ClosedError};
 use crate::feed::{AsyncFeed, Feed};
-use crate::replies::{Reply, ToPython};
+use crate::replies::ToPython;
+use crate::runtime::{runtime, start};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use std::future::Future;
@@ -20,12 +21,6 @@ use vigil_client::{
     ReadOptions, StreamOptions, Trim,
 };
 
-/// The runtime every client of the process runs on (its probe, its connection, its journal's
-/// blocking pool). Built on first use with the builder `_vigil`'s init set.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
-}
-
 /// Runs a call to its end with the GIL released, then builds its reply.
 fn wait<T: ToPython>(
     py: Python<'_>,
@@ -35,17 +30,6 @@ fn wait<T: ToPython>(
         .detach(|| runtime().block_on(call))
         .map_err(errors::to_py)?;
     Ok(reply.to_python(py)?.unbind())
-}
-
-/// The call as an asyncio awaitable; cancelling it drops the Rust future (a write that
-/// already reached the journal stays there: vigil-client finishes it in a task of its own).
-fn start<'py, T: ToPython>(
-    py: Python<'py>,
-    call: impl Future<Output = Result<T, vigil_client::Error>> + Send + 'static,
-) -> PyResult<Bound<'py, PyAny>> {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        call.await.map(Reply).map_err(errors::to_py)
-    })
 }
 
 /// What both classes hold: the Rust client until `close()`.
@@ -286,7 +270,7 @@ classes! {
 
     asyncio {
         fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-            pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(slf) })
+            crate::runtime::ready(py, slf.into_bound(py).into_any())
         }
 
         #[pyo3(signature = (*_exc))]
@@ -296,7 +280,7 @@ classes! {
             _exc: &Bound<'py, PyTuple>,
         ) -> PyResult<Bound<'py, PyAny>> {
             self.inner.close();
-            pyo3_async_runtimes::tokio::future_into_py(py, async { Ok(false) })
+            crate::runtime::ready(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
         }
 
         fn __repr__(&self) -> String {

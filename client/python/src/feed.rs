@@ -4,9 +4,9 @@
 //! iterator; both have `next(timeout=None)` and the `cursor` to store.
 
 use crate::args;
-use crate::client::runtime;
 use crate::errors;
-use crate::replies::{Reply, ToPython};
+use crate::replies::ToPython;
+use crate::runtime::runtime;
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -166,9 +166,7 @@ impl AsyncFeed {
     fn next<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let limit = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
         let next = self.inner.next_within(limit);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            next.await.map(Reply).map_err(errors::to_py)
-        })
+        crate::runtime::start(py, next)
     }
 
     fn __aiter__(slf: Py<Self>) -> Py<Self> {

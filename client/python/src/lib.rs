@@ -9,19 +9,17 @@ mod client;
 mod errors;
 mod feed;
 mod replies;
+mod runtime;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _vigil(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // One runtime for every client of the process: two workers are plenty for a client (the
-    // calls are I/O; journal fsyncs and reply conversions run on its blocking pool).
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder
-        .worker_threads(2)
-        .thread_name("vigil-client")
-        .enable_all();
-    pyo3_async_runtimes::tokio::init(builder);
+    // Results of asyncio calls stop being handed over before the interpreter finalizes.
+    let at_exit = wrap_pyfunction!(runtime::_at_exit, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (at_exit,))?;
     // Both classes are named `Client` (in `vigil` and in `vigil.aio`): added under names of
     // their own here, re-exported by vigil/__init__.py and vigil/aio.py.
     m.add("Client", m.py().get_type::<client::Client>())?;

@@ -16,19 +16,6 @@ pub trait ToPython: Send + 'static {
     fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>>;
 }
 
-/// Wraps a reply for `future_into_py`, which takes any `IntoPyObject`.
-pub struct Reply<T>(pub T);
-
-impl<'py, T: ToPython> IntoPyObject<'py> for Reply<T> {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.0.to_python(py)
-    }
-}
-
 /// A dataclass of `vigil._types`, made from keyword arguments.
 fn make<'py>(
     py: Python<'py>,

@@ -1,7 +1,7 @@
 """The asyncio flavour: ``vigil.aio.Client`` has the calls of ``vigil.Client``, each returning
-an awaitable. The Rust future runs on the client's tokio runtime and completes an asyncio
-future (pyo3-async-runtimes), so a call never blocks the event loop, and cancelling the
-awaiting task drops the Rust future (a write that reached the journal stays there).
+an ``asyncio.Future`` of the running loop. The call runs on the client's tokio runtime and
+its reply is set on the loop's thread, so a call never blocks the event loop, and cancelling
+the future drops the call (a write that reached the journal stays there).
 
     import asyncio, vigil.aio
 
