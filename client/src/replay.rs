@@ -41,10 +41,11 @@ impl Client {
             if self.mode() == Store::Redis && self.pending() == 0 {
                 return Ok(true);
             }
-            if start.elapsed() >= limit {
+            let Some(left) = limit.checked_sub(start.elapsed()).filter(|l| !l.is_zero()) else {
                 return Ok(false);
-            }
-            tokio::time::sleep(self.inner.config.probe_interval).await;
+            };
+            // Not past the limit: a probe interval longer than what is left would overrun it.
+            tokio::time::sleep(self.inner.config.probe_interval.min(left)).await;
         }
     }
 

@@ -109,3 +109,16 @@ def test_memory_store_without_a_journal(server):
     assert client.flush(10) is True
     assert sorted(a["seq"] for a in server.alerts("alerts")) == [1, 2, 3]
     client.close()
+
+
+def test_flush_returns_by_its_timeout_whatever_the_probe_interval(tmp_path):
+    # flush() waited a whole probe interval between its attempts, past its own timeout.
+    c = vigil.Client("redis://127.0.0.1:1/", probe_interval=5.0, connect_timeout=0.2)
+    try:
+        assert c.add("alerts", {"source": "a"}).store == "memory"
+        start = time.monotonic()
+        assert c.flush(0.5) is False
+        took = time.monotonic() - start
+        assert took < 2.0, f"flush(0.5) took {took:.2f} s"
+    finally:
+        c.close()
