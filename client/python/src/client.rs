@@ -67,6 +67,7 @@ struct Options {
     probe_interval: f64,
     max_journal_bytes: u64,
     replay_batch: usize,
+    max_document_bytes: usize,
 }
 
 impl Shared {
@@ -99,6 +100,7 @@ impl Shared {
             .probe_interval(args::seconds("probe_interval", o.probe_interval)?)
             .max_journal_bytes(o.max_journal_bytes);
         config.replay_batch = o.replay_batch;
+        config.max_document_bytes = o.max_document_bytes;
         if let Some(dir) = o.journal_dir {
             config = config.journal_dir(dir);
         }
@@ -337,6 +339,7 @@ classes! {
             probe_interval = 0.25,
             max_journal_bytes = 0,
             replay_batch = 256,
+            max_document_bytes = 65536,
         ))]
         fn new(
             py: Python<'_>,
@@ -349,6 +352,7 @@ classes! {
             probe_interval: f64,
             max_journal_bytes: u64,
             replay_batch: usize,
+            max_document_bytes: usize,
         ) -> PyResult<Self> {
             let options = Options {
                 cluster,
@@ -359,6 +363,7 @@ classes! {
                 probe_interval,
                 max_journal_bytes,
                 replay_batch,
+                max_document_bytes,
             };
             Ok(Self { inner: Shared::open(py, url, options)? })
         }
@@ -606,7 +611,7 @@ classes! {
         }
 
         /// ALERT.CREATE (Redis only). `ratelimit` is `(n, window_ms)`; `(0, 0)` disables it.
-        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None))]
+        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None, autoresolve_ms = None, id_memory_ms = None))]
         fn create(
             client,
             py,
@@ -615,13 +620,15 @@ classes! {
             maxlen: Option<u64>,
             dedup_ms: Option<u64>,
             ratelimit: Option<(u64, u64)>,
+            autoresolve_ms: Option<u64>,
+            id_memory_ms: Option<u64>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, ..StreamOptions::default() };
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms };
             async move { client.create(&key, &opts).await }
         }
 
         /// ALERT.ALTER (Redis only): only the settings given change.
-        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None))]
+        #[pyo3(signature = (key, *, retention_ms = None, maxlen = None, dedup_ms = None, ratelimit = None, autoresolve_ms = None, id_memory_ms = None))]
         fn alter(
             client,
             py,
@@ -630,8 +637,10 @@ classes! {
             maxlen: Option<u64>,
             dedup_ms: Option<u64>,
             ratelimit: Option<(u64, u64)>,
+            autoresolve_ms: Option<u64>,
+            id_memory_ms: Option<u64>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, ..StreamOptions::default() };
+            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms };
             async move { client.alter(&key, &opts).await }
         }
 

@@ -149,6 +149,10 @@ impl ToPython for AlertInfo {
             "expired" => self.expired,
             "trimmed" => self.trimmed,
             "memory" => self.memory,
+            "autoresolve" => self.autoresolve,
+            "autoresolved" => self.autoresolved,
+            "id_memory" => self.id_memory,
+            "remembered_ids" => self.remembered_ids,
         })
     }
 }

@@ -296,3 +296,13 @@ def test_configuration_errors(server, journal_dir):
 def test_repr_hides_credentials():
     c = vigil.Client("redis://user:secret@127.0.0.1:1/0")
     assert "secret" not in repr(c) and "redis://***@127.0.0.1:1/0" in repr(c)
+
+
+def test_stream_settings_include_autoresolve_and_id_memory(client):
+    client.create("alerts", autoresolve_ms=60_000, id_memory_ms=3_600_000)
+    info = client.info("alerts")
+    assert (info.autoresolve, info.id_memory) == (60_000, 3_600_000)
+    assert (info.autoresolved, info.remembered_ids) == (0, 0)
+    client.alter("alerts", autoresolve_ms=0, id_memory_ms=7_200_000)
+    info = client.info("alerts")
+    assert (info.autoresolve, info.id_memory) == (0, 7_200_000)

@@ -122,3 +122,14 @@ def test_flush_returns_by_its_timeout_whatever_the_probe_interval(tmp_path):
         assert took < 2.0, f"flush(0.5) took {took:.2f} s"
     finally:
         c.close()
+
+
+def test_the_fallback_takes_documents_up_to_max_document_bytes(tmp_path):
+    big = {"source": "a", "blob": "x" * 100_000}
+    with vigil.Client("redis://127.0.0.1:1/", connect_timeout=0.2) as c:
+        with pytest.raises(vigil.InvalidDocument, match="max-document-bytes"):
+            c.add("alerts", big)
+    with vigil.Client(
+        "redis://127.0.0.1:1/", connect_timeout=0.2, max_document_bytes=1_000_000
+    ) as c:
+        assert c.add("alerts", big).store == "memory"

@@ -89,6 +89,7 @@ class Client:
         probe_interval: float = 0.25,
         max_journal_bytes: int = 0,
         replay_batch: int = 256,
+        max_document_bytes: int = 65536,
     ) -> None: ...
     def __enter__(self) -> "Client": ...
     def __exit__(
@@ -143,6 +144,8 @@ class Client:
         maxlen: Optional[int] = None,
         dedup_ms: Optional[int] = None,
         ratelimit: Optional[Tuple[int, int]] = None,
+        autoresolve_ms: Optional[int] = None,
+        id_memory_ms: Optional[int] = None,
     ) -> None: ...
     def alter(
         self,
@@ -152,6 +155,8 @@ class Client:
         maxlen: Optional[int] = None,
         dedup_ms: Optional[int] = None,
         ratelimit: Optional[Tuple[int, int]] = None,
+        autoresolve_ms: Optional[int] = None,
+        id_memory_ms: Optional[int] = None,
     ) -> None: ...
     def trim(self, key: str, *, maxlen: Optional[int] = None, min_ts: Optional[int] = None) -> int: ...
     # The change feed, silences, groups

@@ -84,6 +84,10 @@ class AlertInfo:
     expired: int
     trimmed: int
     memory: int
+    autoresolve: int
+    autoresolved: int
+    id_memory: int
+    remembered_ids: int
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Client:
         probe_interval: float = 0.25,
         max_journal_bytes: int = 0,
         replay_batch: int = 256,
+        max_document_bytes: int = 65536,
     ) -> None: ...
     def __aenter__(self) -> asyncio.Future["Client"]: ...
     def __aexit__(
@@ -108,6 +109,8 @@ class Client:
         maxlen: Optional[int] = None,
         dedup_ms: Optional[int] = None,
         ratelimit: Optional[Tuple[int, int]] = None,
+        autoresolve_ms: Optional[int] = None,
+        id_memory_ms: Optional[int] = None,
     ) -> asyncio.Future[None]: ...
     def alter(
         self,
@@ -117,6 +120,8 @@ class Client:
         maxlen: Optional[int] = None,
         dedup_ms: Optional[int] = None,
         ratelimit: Optional[Tuple[int, int]] = None,
+        autoresolve_ms: Optional[int] = None,
+        id_memory_ms: Optional[int] = None,
     ) -> asyncio.Future[None]: ...
     def trim(self, key: str, *, maxlen: Optional[int] = None, min_ts: Optional[int] = None) -> asyncio.Future[int]: ...
     # The change feed, silences, groups
