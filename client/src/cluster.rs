@@ -28,7 +28,8 @@ const REFRESH_EVERY: Duration = Duration::from_millis(100);
 
 /// After a topology read that no node answered, a call for a slot of no known owner fails at
 /// once (its write falls back) for this long, rather than pay a read's timeout for each new
-/// slot; the probe reads the topology again on its own.
+/// slot; so does the probe's check of the slots waiting in fallback (it reads the topology
+/// again once this has passed).
 const UNREACHABLE_PAUSE: Duration = Duration::from_secs(1);
 
 /// The slot of a key (its hash tag's, if it has one), as the cluster computes it.
@@ -424,19 +425,14 @@ impl Cluster {
     /// topology is read again (a replica may have taken its slots) and the new ones asked.
     pub async fn check(&self, slots: &[u16]) -> HashSet<u16> {
         let mut answered: HashMap<Arc<str>, bool> = HashMap::new();
-        // Slots of no known owner read the topology once between them: with no node answering
-        // (a map never loaded), one read per slot would pay a timeout per slot.
-        let seen = self.shared.generation.load(Relaxed);
         for round in 0..2 {
             let mut owners: HashMap<u16, Arc<str>> = HashMap::new();
             for s in slots {
-                let owner = match (round, self.owner(*s)) {
-                    (_, Some(a)) => Some(a),
-                    (0, None) => {
-                        self.refresh(seen).await;
-                        self.owner(*s)
-                    }
-                    _ => None,
+                // With no node answering (a map never loaded), the first slot of no known owner
+                // reads the topology and the others fail at once (`UNREACHABLE_PAUSE`).
+                let owner = match round {
+                    0 => self.owner_or_refresh(*s).await.ok(),
+                    _ => self.owner(*s),
                 };
                 if let Some(a) = owner {
                     owners.insert(*s, a);
