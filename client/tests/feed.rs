@@ -270,6 +270,30 @@ async fn a_feed_resumes_from_its_stored_cursor_and_restarts_when_ahead() {
     assert_eq!((n, first), (1, again));
 }
 
+/// A feed from `$` whose wait is cut short (a timeout, or Python's Ctrl-C between slices)
+/// keeps the position it took: a change written before the next call is not skipped.
+#[tokio::test]
+async fn a_feed_from_now_cut_short_misses_nothing_written_before_the_next_call() {
+    support::init();
+    let dir = TempDir::new("feed-now");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let c = Client::open(config(server.port, &dir.join("journal")))
+        .await
+        .unwrap();
+    let key = "feed:now";
+    c.add(key, DISK).await.unwrap();
+    let mut feed = c.follow(key, Cursor::now(), ReadOptions::new());
+    for i in 0..3 {
+        let waited = feed.next_within(Duration::from_millis(150)).await.unwrap();
+        assert!(waited.is_none());
+        assert_ne!(feed.cursor(), &Cursor::now(), "the feed took a position");
+        let doc = format!(r#"{{"severity":"low","source":"web-{i}","type":"slow"}}"#);
+        let id = c.add(key, &doc).await.unwrap().id;
+        let change = feed.next_within(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(change.map(|c| c.alert.id), Some(id));
+    }
+}
+
 #[tokio::test]
 async fn in_fallback_the_feed_answers_from_the_journal_with_cursors_of_its_own() {
     support::init();

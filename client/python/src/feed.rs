@@ -10,7 +10,7 @@ use crate::runtime::runtime;
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vigil_client::Change;
 
 /// How long the blocking flavour waits at a time before it looks for a signal (Ctrl-C).
@@ -101,20 +101,25 @@ impl AsyncFeed {
 #[pymethods]
 impl Feed {
     /// The next change; None if `timeout` seconds passed first. Without a timeout it waits
-    /// as long as it takes (Ctrl-C still stops it).
+    /// as long as it takes; Ctrl-C stops it either way.
     #[pyo3(signature = (timeout = None))]
     fn next(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let limit = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
-        let change = match limit {
-            Some(limit) => wait(py, &self.inner, limit)?,
-            // In slices, looking for a signal between them (a slice cut short leaves the feed
-            // where it was: `vigil_client::Feed::next` is cancel-safe).
-            None => loop {
-                if let Some(change) = wait(py, &self.inner, SLICE)? {
-                    break Some(change);
-                }
-                py.check_signals()?;
-            },
+        // In slices, looking for a signal between them (a slice cut short leaves the feed
+        // where it was: `vigil_client::Feed::next` is cancel-safe), until the timeout if any.
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let change = loop {
+            let slice = match deadline {
+                Some(deadline) => SLICE.min(deadline.saturating_duration_since(Instant::now())),
+                None => SLICE,
+            };
+            if let Some(change) = wait(py, &self.inner, slice)? {
+                break Some(change);
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                break None;
+            }
+            py.check_signals()?;
         };
         Ok(change.to_python(py)?.unbind())
     }

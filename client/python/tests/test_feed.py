@@ -4,6 +4,8 @@ several seed URLs (a single-node Redis Cluster)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 
@@ -73,6 +75,21 @@ def test_follow_a_feed_from_a_stored_cursor(client):
     resumed = client.follow("alerts", stored)
     assert resumed.next(timeout=2).alert.source == "b"
     assert resumed.restarts == 0 and "alerts" in repr(resumed)
+
+
+def test_ctrl_c_stops_a_feed_waiting_with_or_without_a_timeout(client):
+    feed = client.follow("alerts", "$")
+    for timeout in (30, None):
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        started = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            feed.next(timeout=timeout)
+        timer.join()
+        assert time.monotonic() - started < 5
+    # The feed goes on where it was.
+    client.add("alerts", alert("after"))
+    assert feed.next(timeout=2).alert.source == "after"
 
 
 def test_async_feed(server):

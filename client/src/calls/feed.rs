@@ -312,6 +312,19 @@ impl Feed {
                 return Ok(change);
             }
             let mut options = self.options.clone();
+            if self.cursor.is_now() {
+                // `$` means "after the read that takes it": pin it to a position with a read
+                // that does not wait, so that a call dropped while it waits (a timeout) leaves
+                // that position, not `$`, which the next call would take later and so skip
+                // what was written in between.
+                options.block = None;
+                self.cursor = self
+                    .client
+                    .read(&self.key, &self.cursor, &options)
+                    .await?
+                    .next;
+                continue;
+            }
             options.block = Some(options.block.unwrap_or(FEED_BLOCK));
             match self.client.read(&self.key, &self.cursor, &options).await {
                 Ok(reply) if reply.changes.is_empty() => self.cursor = reply.next,
