@@ -532,3 +532,34 @@ fn blocking_client_and_prometheus_export() {
         );
     }
 }
+
+/// Calls given an empty list of IDs or keys answer the same whether Redis answers or not: an
+/// empty answer, without a call (Redis has no such command: `ALERT.ACK key` is an arity
+/// error), and nothing journaled to replay.
+#[tokio::test]
+async fn empty_lists_answer_alike_with_redis_up_or_down() {
+    support::init();
+    let server = Server::start();
+    let up = open(&server).await;
+    let down = Client::open(
+        Config::new(format!("redis://127.0.0.1:{}/", support::free_port()))
+            .journal_dir(server.dir.join("journal-down"))
+            .connect_timeout(Duration::from_millis(200))
+            .command_timeout(Duration::from_millis(200)),
+    )
+    .await
+    .expect("open the client");
+    for c in [&up, &down] {
+        assert_eq!(c.get("alerts", &[]).await.unwrap(), vec![]);
+        assert_eq!(c.ack("alerts", &[]).await.unwrap(), 0);
+        assert_eq!(c.resolve("alerts", &[]).await.unwrap(), 0);
+        assert_eq!(c.del("alerts", &[]).await.unwrap(), 0);
+        assert_eq!(c.lru_touch("lru", &[]).await.unwrap(), 0);
+        assert_eq!(c.lru_forget("lru", &[]).await.unwrap(), 0);
+        assert_eq!(c.pending(), 0);
+    }
+    assert_eq!(
+        common::call(&mut server.client(), &["DBSIZE"]).unwrap(),
+        redis::Value::Int(0)
+    );
+}

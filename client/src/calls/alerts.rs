@@ -53,6 +53,10 @@ impl Client {
     }
 
     async fn ids_write(&self, op: IdsOp, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
+        // No IDs: nothing to change, in every mode (no call, nothing journaled).
+        if ids.is_empty() {
+            return Ok(0);
+        }
         match self.write(Record::ids(op, key, ids)).await? {
             (_, Answer::Count(n)) => Ok(n),
             (_, answer) => Err(unexpected(answer)),
@@ -60,7 +64,8 @@ impl Client {
     }
 
     /// ALERT.ACK. In fallback, journaled and replayed in order; the count is then the
-    /// alerts the fallback store holds whose status changed.
+    /// alerts the fallback store holds whose status changed. No IDs: 0, in every mode (no
+    /// call, nothing journaled), as for `resolve` and `del`.
     pub async fn ack(&self, key: &str, ids: &[AlertId]) -> Result<u64, Error> {
         self.ids_write(IdsOp::Ack, key, ids).await
     }
@@ -76,7 +81,11 @@ impl Client {
     }
 
     /// ALERT.GET: from Redis, or in fallback from what the fallback stores hold.
+    /// No IDs: an empty answer, in every mode.
     pub async fn get(&self, key: &str, ids: &[AlertId]) -> Result<Vec<Option<Alert>>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         self.read_or_local(
             key,
             cmd::ids_cmd("ALERT.GET", key, ids),

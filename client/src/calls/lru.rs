@@ -6,14 +6,21 @@ use crate::error::Error;
 use crate::types::*;
 
 impl Client {
-    /// LRU.TOUCH tracker key size [key size ...]: the keys newly tracked.
+    /// LRU.TOUCH tracker key size [key size ...]: the keys newly tracked. No keys: 0, without
+    /// a call (Redis up or not), as for `lru_forget`.
     pub async fn lru_touch(&self, tracker: &str, keys: &[(&str, Amount)]) -> Result<u64, Error> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
         self.redis_only(tracker, cmd::lru_touch(tracker, keys), cmd::parse_count)
             .await
     }
 
     /// LRU.FORGET tracker key [key ...].
     pub async fn lru_forget(&self, tracker: &str, keys: &[&str]) -> Result<u64, Error> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
         self.redis_only(tracker, cmd::lru_forget(tracker, keys), cmd::parse_count)
             .await
     }
