@@ -15,7 +15,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use vigil_client::{
     AddOptions, Alert, Config, DryRunOptions, EvictOptions, IncrOptions, QuotaSettings, RangeQuery,
     ReadOptions, StreamOptions, Trim,
@@ -35,6 +36,8 @@ fn wait<T: ToPython>(
 /// What both classes hold: the Rust client until `close()`.
 struct Shared {
     client: RwLock<Option<vigil_client::Client>>,
+    /// Set by `close()`: the feeds of this client look at it.
+    closed: Arc<AtomicBool>,
     /// The URL without its credentials, for `repr`.
     shown_url: String,
 }
@@ -109,6 +112,7 @@ impl Shared {
             .map_err(errors::to_py)?;
         Ok(Shared {
             client: RwLock::new(Some(client)),
+            closed: Arc::new(AtomicBool::new(false)),
             shown_url,
         })
     }
@@ -128,6 +132,7 @@ impl Shared {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        self.closed.store(true, Ordering::Relaxed);
         drop(client);
     }
 
@@ -266,7 +271,7 @@ classes! {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
             let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
-            Ok(Feed::new(feed))
+            Ok(Feed::new(feed, self.inner.closed.clone()))
         }
     }
 
@@ -320,7 +325,7 @@ classes! {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
             let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
-            Ok(AsyncFeed::new(feed))
+            Ok(AsyncFeed::new(feed, self.inner.closed.clone()))
         }
     }
 
@@ -402,9 +407,10 @@ classes! {
             Ok(())
         }
 
-        /// Lets go of the client: later calls raise ClosedError. What the journal holds stays
-        /// there for the next client opened on the directory; its lock is released once calls
-        /// in flight and the probe's current round let go of the client.
+        /// Lets go of the client: later calls raise ClosedError, its feeds' too. What the
+        /// journal holds stays there for the next client opened on the directory; its lock is
+        /// released once calls in flight (a feed's wait included) and the probe's current
+        /// round let go of the client.
         fn close(&self) {
             self.inner.close();
         }

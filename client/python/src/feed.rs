@@ -4,11 +4,11 @@
 //! iterator; both have `next(timeout=None)` and the `cursor` to store.
 
 use crate::args;
-use crate::errors;
+use crate::errors::{self, ClosedError};
 use crate::replies::ToPython;
 use crate::runtime::runtime;
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_client::Change;
@@ -18,7 +18,10 @@ const SLICE: Duration = Duration::from_millis(200);
 
 /// What both flavours hold.
 struct Shared {
-    feed: Arc<tokio::sync::Mutex<vigil_client::Feed>>,
+    /// The feed, until its client is closed: then the next call drops it (and with it its
+    /// hold on the client, so the journal's lock) and raises ClosedError.
+    feed: Mutex<Option<Arc<tokio::sync::Mutex<vigil_client::Feed>>>>,
+    closed: Arc<AtomicBool>,
     /// The feed's cursor after the last change returned, and its restarts: readable while
     /// a `next` waits.
     cursor: Arc<Mutex<String>>,
@@ -27,24 +30,36 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(feed: vigil_client::Feed) -> Shared {
+    fn new(feed: vigil_client::Feed, closed: Arc<AtomicBool>) -> Shared {
         Shared {
+            closed,
             cursor: Arc::new(Mutex::new(feed.cursor().to_string())),
             restarts: Arc::new(AtomicU64::new(feed.restarts())),
             key: feed.key().to_owned(),
-            feed: Arc::new(tokio::sync::Mutex::new(feed)),
+            feed: Mutex::new(Some(Arc::new(tokio::sync::Mutex::new(feed)))),
         }
+    }
+
+    /// The feed, or ClosedError once its client is closed.
+    fn feed(&self) -> PyResult<Arc<tokio::sync::Mutex<vigil_client::Feed>>> {
+        let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(Relaxed) {
+            *feed = None;
+        }
+        feed.clone()
+            .ok_or_else(|| ClosedError::new_err("the client of this feed is closed"))
     }
 
     /// The next change, or None after `limit`; the cursor copy follows.
     fn next_within(
         &self,
         limit: Option<Duration>,
-    ) -> impl std::future::Future<Output = Result<Option<Change>, vigil_client::Error>> + Send + 'static
-    {
-        let (feed, cursor) = (self.feed.clone(), self.cursor.clone());
+    ) -> PyResult<
+        impl std::future::Future<Output = Result<Option<Change>, vigil_client::Error>> + Send + 'static,
+    > {
+        let (feed, cursor) = (self.feed()?, self.cursor.clone());
         let restarts = self.restarts.clone();
-        async move {
+        Ok(async move {
             let mut feed = feed.lock().await;
             let change = match limit {
                 Some(limit) => feed.next_within(limit).await,
@@ -53,7 +68,7 @@ impl Shared {
             *cursor.lock().unwrap_or_else(|e| e.into_inner()) = feed.cursor().to_string();
             restarts.store(feed.restarts(), Relaxed);
             change
-        }
+        })
     }
 
     fn cursor(&self) -> String {
@@ -83,17 +98,17 @@ pub struct AsyncFeed {
 }
 
 impl Feed {
-    pub fn new(feed: vigil_client::Feed) -> Feed {
+    pub fn new(feed: vigil_client::Feed, closed: Arc<AtomicBool>) -> Feed {
         Feed {
-            inner: Shared::new(feed),
+            inner: Shared::new(feed, closed),
         }
     }
 }
 
 impl AsyncFeed {
-    pub fn new(feed: vigil_client::Feed) -> AsyncFeed {
+    pub fn new(feed: vigil_client::Feed, closed: Arc<AtomicBool>) -> AsyncFeed {
         AsyncFeed {
-            inner: Shared::new(feed),
+            inner: Shared::new(feed, closed),
         }
     }
 }
@@ -159,7 +174,7 @@ impl Feed {
 }
 
 fn wait(py: Python<'_>, feed: &Shared, limit: Duration) -> PyResult<Option<Change>> {
-    let next = feed.next_within(Some(limit));
+    let next = feed.next_within(Some(limit))?;
     py.detach(|| runtime().block_on(next))
         .map_err(errors::to_py)
 }
@@ -170,7 +185,7 @@ impl AsyncFeed {
     #[pyo3(signature = (timeout = None))]
     fn next<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let limit = timeout.map(|t| args::seconds("timeout", t)).transpose()?;
-        let next = self.inner.next_within(limit);
+        let next = self.inner.next_within(limit)?;
         crate::runtime::start(py, next)
     }
 

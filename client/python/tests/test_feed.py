@@ -92,6 +92,26 @@ def test_ctrl_c_stops_a_feed_waiting_with_or_without_a_timeout(client):
     assert feed.next(timeout=2).alert.source == "after"
 
 
+def test_a_feed_of_a_closed_client_raises(server):
+    with vigil.Client(server.url) as c:
+        feed = c.follow("alerts", "0")
+        c.add("alerts", alert("a"))
+        assert feed.next(timeout=2).alert.source == "a"
+    with pytest.raises(vigil.ClosedError):
+        feed.next(timeout=0.1)
+    with pytest.raises(vigil.ClosedError):
+        next(iter(feed))
+
+    async def main():
+        async with vigil.aio.Client(server.url) as c:
+            feed = c.follow("alerts", "0")
+            assert (await feed.next(timeout=2)).alert.source == "a"
+        with pytest.raises(vigil.ClosedError):
+            await feed.next(timeout=0.1)
+
+    asyncio.run(main())
+
+
 def test_async_feed(server):
     async def main():
         async with vigil.aio.Client(server.url) as c:
