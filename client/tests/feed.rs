@@ -294,6 +294,45 @@ async fn a_feed_from_now_cut_short_misses_nothing_written_before_the_next_call()
     }
 }
 
+fn connections_received(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(conn).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("total_connections_received")
+}
+
+/// `next_within` in short slices (a caller that looks for its own shutdown between waits):
+/// each read waits on the server no longer than the slice, so the server answers it and its
+/// connection serves the next one (a BLOCK of 5 s cut short by the timeout dropped its
+/// connection: one new connection per slice), and `ZERO` reads without waiting.
+#[tokio::test]
+async fn next_within_in_short_slices_reuses_its_connection() {
+    support::init();
+    let dir = TempDir::new("feed-slices");
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let c = Client::open(config(server.port, &dir.join("journal")))
+        .await
+        .unwrap();
+    let key = "feed:slices";
+    let mut feed = c.follow(key, Cursor::start(), ReadOptions::new());
+    let mut conn = server.conn();
+    let before = connections_received(&mut conn);
+    let started = Instant::now();
+    for _ in 0..20 {
+        let change = feed.next_within(Duration::from_millis(30)).await.unwrap();
+        assert!(change.is_none());
+    }
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let opened = connections_received(&mut conn) - before;
+    assert!(opened <= 2, "{opened} connections for 20 slices");
+    // ZERO: one read that does not wait, which still returns what is there.
+    let id = c.add(key, DISK).await.unwrap().id;
+    let change = feed.next_within(Duration::ZERO).await.unwrap();
+    assert_eq!(change.map(|c| c.alert.id), Some(id));
+    assert!(feed.next_within(Duration::ZERO).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn in_fallback_the_feed_answers_from_the_journal_with_cursors_of_its_own() {
     support::init();

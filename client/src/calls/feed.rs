@@ -304,12 +304,37 @@ impl Feed {
     /// returns leaves the feed where it was.
     pub async fn next(&mut self) -> Result<Change, Error> {
         loop {
+            if let Some(change) = self.next_until(None).await? {
+                return Ok(change);
+            }
+        }
+    }
+
+    /// The next change, or `None` if none came within `limit`. Its reads wait on the server
+    /// no longer than the time left, so that one that runs out is answered (nil) and its
+    /// connection serves again; the answer may come a round trip after `limit`. `ZERO`
+    /// reads once without waiting.
+    pub async fn next_within(&mut self, limit: Duration) -> Result<Option<Change>, Error> {
+        let deadline = Instant::now() + limit;
+        // The reads have limits of their own (the time left and the command timeout): this
+        // one only guards against a wait that would outlive both.
+        let guard = limit + 2 * self.client.inner.config.command_timeout;
+        match tokio::time::timeout(guard, self.next_until(Some(deadline))).await {
+            Ok(change) => change,
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The next change, or `None` once `deadline` passed (never before one read).
+    async fn next_until(&mut self, deadline: Option<Instant>) -> Result<Option<Change>, Error> {
+        let mut read = false;
+        loop {
             if let Some(change) = self.buffered.pop_front() {
                 self.cursor = match self.buffered.front() {
                     Some(_) => change.cursor.clone(),
                     None => self.after.clone(),
                 };
-                return Ok(change);
+                return Ok(Some(change));
             }
             let mut options = self.options.clone();
             if self.cursor.is_now() {
@@ -325,7 +350,21 @@ impl Feed {
                     .next;
                 continue;
             }
-            options.block = Some(options.block.unwrap_or(FEED_BLOCK));
+            let block = options.block.unwrap_or(FEED_BLOCK);
+            options.block = match deadline {
+                None => Some(block),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if read && left.is_zero() {
+                        return Ok(None);
+                    }
+                    // BLOCK counts whole milliseconds and 0 waits without a limit: under
+                    // 1 ms left, a read that does not wait.
+                    let left = Duration::from_millis(left.as_millis() as u64);
+                    (!left.is_zero()).then(|| block.min(left))
+                }
+            };
+            read = true;
             match self.client.read(&self.key, &self.cursor, &options).await {
                 Ok(reply) if reply.changes.is_empty() => self.cursor = reply.next,
                 Ok(reply) => {
@@ -339,14 +378,6 @@ impl Feed {
                 }
                 Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// The next change, or `None` if none came within `limit`.
-    pub async fn next_within(&mut self, limit: Duration) -> Result<Option<Change>, Error> {
-        match tokio::time::timeout(limit, self.next()).await {
-            Ok(change) => change.map(Some),
-            Err(_) => Ok(None),
         }
     }
 }
