@@ -164,11 +164,7 @@ impl Client {
         local: impl FnOnce(&LocalStreams) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let lane = self.lane_of(key);
-        let ask_redis = !self.lane_held(lane) || {
-            let st = self.state();
-            st.serving.contains(&lane) && !st.local.holds(key)
-        };
-        if ask_redis {
+        if self.redis_answers(key, lane) {
             match self.inner.redis.call(key, &c).await.and_then(parse) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_unavailable() => {
@@ -179,6 +175,15 @@ impl Client {
             }
         }
         local(&self.state().local)
+    }
+
+    /// Whether a read of `key` goes to Redis: its lane is not in fallback, or the replay
+    /// found Redis serving again and the fallback stores hold nothing of the key.
+    pub(crate) fn redis_answers(&self, key: &str, lane: u16) -> bool {
+        !self.lane_held(lane) || {
+            let st = self.state();
+            st.serving.contains(&lane) && !st.local.holds(key)
+        }
     }
 
     /// A call that only Redis can answer: unavailability is an error for the caller.

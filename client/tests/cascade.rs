@@ -270,10 +270,23 @@ async fn during_a_replay_keys_with_nothing_pending_are_read_from_redis() {
     assert_eq!(c.mode(), Store::File);
     assert_eq!(c.range("other", &RangeQuery::all()).await.unwrap().len(), 1);
     assert_eq!(c.info("other").await.unwrap().length, 1);
+    let read = c
+        .read("other", &Cursor::start(), &ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!((read.changes.len(), read.store), (1, Store::Redis));
+    let mut feed = c.follow("other", Cursor::start(), ReadOptions::new());
+    let change = feed.next_within(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(change.map(|c| c.alert.source), Some("z".to_owned()));
     assert_eq!(
         c.range("pending", &RangeQuery::all()).await.unwrap().len(),
         1
     );
+    let read = c
+        .read("pending", &Cursor::start(), &ReadOptions::new())
+        .await
+        .unwrap();
+    assert_eq!((read.changes.len(), read.store), (1, Store::File));
     common::call(&mut conn, &["CONFIG", "SET", "maxmemory", "0"]).unwrap();
     assert!(c.flush(Duration::ZERO).await.unwrap());
     assert_eq!(c.mode(), Store::Redis);
@@ -296,6 +309,9 @@ async fn a_failed_read_switches_to_the_fallback_and_the_probe_switches_back() {
     server.kill();
     assert_eq!(c.range("r", &RangeQuery::all()).await.unwrap(), vec![]);
     assert_eq!(c.mode(), Store::File);
+    // Whether Redis holds the stream only Redis can say: not "no such key".
+    let info = c.info("r").await.unwrap_err();
+    assert!(info.is_unavailable(), "{info}");
     let _server = Redis::start(port, &dir.join("srv"), Kind::Module);
     let start = Instant::now();
     while c.mode() != Store::Redis && start.elapsed() < Duration::from_secs(10) {

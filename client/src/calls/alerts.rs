@@ -113,9 +113,11 @@ impl Client {
             Ok(info)
         };
         self.read_or_local(key, cmd::info(key), from_redis, |l| {
-            l.info(key).ok_or_else(|| Error::Server {
-                code: "ERR".into(),
-                detail: "no such key".into(),
+            // Whether Redis holds the stream only Redis can say.
+            l.info(key).ok_or_else(|| {
+                Error::Unavailable(format!(
+                    "redis is unreachable and the fallback stores hold nothing of {key}"
+                ))
             })
         })
         .await

@@ -40,7 +40,7 @@ impl Client {
     ) -> Result<ReadReply, Error> {
         let deadline = options.block.map(|b| Instant::now() + b);
         let lane = self.lane_of(key);
-        if !self.lane_held(lane) {
+        if self.redis_answers(key, lane) {
             match self.read_redis(key, cursor, options).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.is_unavailable() => {
