@@ -18,9 +18,11 @@ impl Client {
     pub(crate) async fn write(&self, record: Record) -> Result<(Store, Answer), Error> {
         let lane = self.lane_of(record.key());
         let mut redis_error: Option<String> = None;
+        // Whether an attempt may have reached Redis (it timed out or lost its connection).
+        let mut maybe_applied = false;
         loop {
             if !self.lane_held(lane) {
-                let c = record.command();
+                let c = self.command_of(&record);
                 let answer = self
                     .inner
                     .redis
@@ -31,6 +33,7 @@ impl Client {
                     Ok(a) => return Ok((Store::Redis, a)),
                     Err(e) if e.is_unavailable() => {
                         Counters::inc(&self.inner.counters.failures);
+                        maybe_applied |= !e.not_applied();
                         redis_error = Some(e.to_string());
                     }
                     Err(e) => return Err(e),
@@ -39,7 +42,7 @@ impl Client {
             // A task of its own: a caller that stops waiting (a timeout around the call)
             // cannot stop the write between the journal and the local view.
             let client = self.clone();
-            let (r, why) = (record.clone(), redis_error.clone());
+            let (r, why) = (record.clone().kept(!maybe_applied), redis_error.clone());
             let kept = tokio::spawn(async move { client.keep(r, lane, why.as_deref()).await })
                 .await
                 .map_err(|e| Error::Io(std::io::Error::other(e)))??;
@@ -175,6 +178,22 @@ impl Client {
             }
         }
         local(&self.state().local)
+    }
+
+    /// The command that makes `record` in Redis: an UNSILENCE of a silence a replay made again
+    /// under a new ID names that ID.
+    pub(crate) fn command_of(&self, record: &Record) -> Cmd {
+        if let Record::Unsilence { key, id } = record {
+            let renamed = self
+                .state()
+                .renamed_silences
+                .get(&(key.clone(), *id))
+                .copied();
+            if let Some(id) = renamed {
+                return crate::commands::unsilence(key, id);
+            }
+        }
+        record.command()
     }
 
     /// Whether a read of `key` goes to Redis: its lane is not in fallback, or the replay

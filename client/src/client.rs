@@ -54,6 +54,10 @@ pub(crate) struct State {
     /// finds it unavailable again: a read of a key the fallback stores hold nothing for asks
     /// Redis there (during a long replay, on a single server, every key is in the one lane).
     pub serving: HashSet<u16>,
+    /// Silences a replay made under the ID Redis gave, their own having been used by another
+    /// silence meanwhile: (key, the ID `silence` returned) → the ID Redis holds it under.
+    /// UNSILENCE of the first ends the second (`Client::command_of`).
+    pub renamed_silences: HashMap<(String, u64), u64>,
 }
 
 pub(crate) struct Inner {
@@ -114,6 +118,7 @@ impl Client {
                 local: LocalStreams::default(),
                 lanes: HashMap::new(),
                 serving: HashSet::new(),
+                renamed_silences: HashMap::new(),
             }),
             writes: Mutex::new(()),
             replay_lock: Mutex::new(()),

@@ -5,7 +5,7 @@
 //! command queued behind it on its connection.
 
 use crate::commands as cmd;
-use crate::error::Error;
+use crate::error::{Error, CANNOT_CONNECT};
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, ConnectionInfo, Pipeline, Value};
 use std::sync::Mutex as SyncMutex;
@@ -49,10 +49,15 @@ impl Connection {
 
     async fn connect(&self) -> Result<MultiplexedConnection, Error> {
         let connect = self.client.get_multiplexed_async_connection();
-        timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| Error::Unavailable("connect timed out".into()))?
-            .map_err(Error::from)
+        match timeout(self.connect_timeout, connect).await {
+            Err(_) => Err(Error::Unavailable(format!("{CANNOT_CONNECT}: timed out"))),
+            // Nothing was sent: say so (`Error::not_applied`).
+            Ok(Err(e)) => Err(match Error::from(e) {
+                Error::Unavailable(why) => Error::Unavailable(format!("{CANNOT_CONNECT}: {why}")),
+                other => other,
+            }),
+            Ok(Ok(c)) => Ok(c),
+        }
     }
 
     async fn get(&self) -> Result<MultiplexedConnection, Error> {

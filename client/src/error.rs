@@ -90,7 +90,31 @@ impl From<redis::RedisError> for Error {
     }
 }
 
+/// How an unavailability that happened before anything was sent begins.
+pub(crate) const CANNOT_CONNECT: &str = "cannot connect";
+
 impl Error {
+    /// Unavailability that shows the call was not applied: no connection could be made, no
+    /// cluster node serves its slot, or the server answered with an error reply (LOADING,
+    /// OOM, `unknown command`...). A call that timed out or lost its connection may have been.
+    pub(crate) fn not_applied(&self) -> bool {
+        let Error::Unavailable(why) = self else {
+            return false;
+        };
+        let before_sending = [
+            CANNOT_CONNECT,
+            "no cluster node answered",
+            "no reachable cluster node",
+            "cluster node ",
+            "ERR unknown command",
+        ];
+        let refused = |code: &&str| {
+            why.strip_prefix(*code)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        };
+        before_sending.iter().any(|p| why.starts_with(p)) || UNAVAILABLE_CODES.iter().any(refused)
+    }
+
     /// True when the call failed because Redis or the module could not be reached.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable(_))

@@ -75,6 +75,7 @@ impl LocalStreams {
                 until,
                 matchers,
                 comment,
+                ..
             } => {
                 // As the module: a silence creates its stream with the default settings.
                 let stream = self

@@ -50,6 +50,10 @@ pub(crate) enum Record {
         until: u64,
         matchers: Matchers,
         comment: Option<String>,
+        /// Kept without having been sent with this ID before (its lane was in fallback, or
+        /// the live attempt was refused or could not connect): a replay that finds the ID
+        /// used by another silence sends it without ID (`Client::settle`).
+        unsent: bool,
     },
     Unsilence {
         key: String,
@@ -93,6 +97,14 @@ impl Record {
         }
     }
 
+    /// This record, marked as not sent before if it is a silence and `unsent`.
+    pub fn kept(mut self, was_unsent: bool) -> Record {
+        if let Record::Silence { unsent, .. } = &mut self {
+            *unsent = was_unsent;
+        }
+        self
+    }
+
     /// The command that makes this write in Redis, with its explicit TS and ID for an ADD (so
     /// that sending it again answers `exists`).
     pub fn command(&self) -> Cmd {
@@ -105,6 +117,7 @@ impl Record {
                 until,
                 matchers,
                 comment,
+                ..
             } => cmd::silence(key, *until, matchers, comment.as_deref(), Some(*id)),
             Record::Unsilence { key, id } => cmd::unsilence(key, *id),
         }
@@ -184,6 +197,9 @@ enum Line {
         matchers: Matchers,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
+        /// Written only when true; a line without it (an older journal) may have been sent.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unsent: bool,
     },
     Unsilence {
         key: String,
@@ -224,12 +240,14 @@ impl TryFrom<Line> for Record {
                 until,
                 matchers,
                 comment,
+                unsent,
             } => Record::Silence {
                 key,
                 id,
                 until,
                 matchers,
                 comment,
+                unsent,
             },
             Line::Unsilence { key, id } => Record::Unsilence { key, id },
         })
@@ -265,12 +283,14 @@ impl From<Record> for Line {
                 until,
                 matchers,
                 comment,
+                unsent,
             } => Line::Silence {
                 key,
                 id,
                 until,
                 matchers,
                 comment,
+                unsent,
             },
             Record::Unsilence { key, id } => Line::Unsilence { key, id },
         }
@@ -301,6 +321,7 @@ mod tests {
             until: 99,
             matchers: Matchers::new().source("db"),
             comment: Some("swap".into()),
+            unsent: false,
         };
         let line = serde_json::to_string(&silence).unwrap();
         assert_eq!(
@@ -308,6 +329,13 @@ mod tests {
             r#"{"op":"silence","key":"k","id":17,"until":99,"matchers":{"source":"db"},"comment":"swap"}"#
         );
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), silence);
+        let unsent = silence.clone().kept(true);
+        let line = serde_json::to_string(&unsent).unwrap();
+        assert!(
+            line.ends_with(r#""comment":"swap","unsent":true}"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), unsent);
         let un = Record::Unsilence {
             key: "k".into(),
             id: 17,
@@ -344,6 +372,7 @@ mod tests {
             until,
             matchers,
             comment: None,
+            unsent: false,
         };
         let e = silence(10, Matchers::new()).check(1, 5).unwrap_err();
         assert!(e.to_string().contains("at least one matcher"), "{e}");

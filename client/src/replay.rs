@@ -9,7 +9,9 @@
 //! A lane whose writes are all done leaves fallback.
 
 use crate::client::Client;
+use crate::commands as cmd;
 use crate::error::Error;
+use crate::feed::{Matchers, Silence};
 use crate::journal::{Entry, Pos};
 use crate::metrics::Counters;
 use crate::record::{Answer, Record};
@@ -221,8 +223,10 @@ impl Client {
     /// counts as done: it is kept in `rejected.jsonl` and counted.
     async fn send_batch(&self, records: &[&Record], pass: &mut Pass) -> Vec<bool> {
         let c = &self.inner.counters;
-        let cmds: Vec<(&str, redis::Cmd)> =
-            records.iter().map(|r| (r.key(), r.command())).collect();
+        let cmds: Vec<(&str, redis::Cmd)> = records
+            .iter()
+            .map(|r| (r.key(), self.command_of(r)))
+            .collect();
         let limit = self
             .inner
             .config
@@ -278,10 +282,20 @@ impl Client {
     /// Redis's answer to a replayed record. A silence answers `Ok(None)` (done, not
     /// counted as replayed) when its UNTIL passed during the outage (it would have ended
     /// already), and counts as replayed when Redis holds it already under its ID (an earlier
-    /// send whose answer was lost) or has ended it by the UNSILENCE still pending behind it;
-    /// an ID taken by another silence meanwhile is an error.
+    /// send whose answer was lost) or has ended it by the UNSILENCE still pending behind it.
+    /// When its ID was used by another silence meanwhile, one never sent before is made under
+    /// the ID Redis gives (or found made so by an earlier attempt); one that may have reached
+    /// Redis before (its send timed out) is an error: it may have been made and ended since.
     async fn settle(&self, r: &Record, v: Value) -> Result<Option<Answer>, Error> {
-        let Record::Silence { key, id, .. } = r else {
+        let Record::Silence {
+            key,
+            id,
+            until,
+            matchers,
+            comment,
+            unsent,
+        } = r
+        else {
             return r.answer(v).map(Some);
         };
         let e = match r.answer(v) {
@@ -310,6 +324,30 @@ impl Client {
             if self.unsilence_pending(key, *id).await {
                 tracing::info!(key = %key, id, "vigil-client: a silence replayed before was ended already by its replayed UNSILENCE");
                 return Ok(Some(Answer::Silence(*id)));
+            }
+            if *unsent {
+                let same = |s: &&Silence| {
+                    s.until == *until
+                        && same_matchers(&s.matchers, matchers)
+                        && s.comment == *comment
+                };
+                // An earlier attempt of this very step may have made it (its answer lost).
+                let new = match held.iter().find(same) {
+                    Some(s) => s.id,
+                    None => {
+                        let c = cmd::silence(key, *until, matchers, comment.as_deref(), None);
+                        self.inner
+                            .redis
+                            .call(key, &c)
+                            .await
+                            .and_then(cmd::parse_count)?
+                    }
+                };
+                tracing::warn!(key = %key, id, new, "vigil-client: a silence made while redis was away found its ID used by another silence; made under the ID redis gave");
+                self.state()
+                    .renamed_silences
+                    .insert((key.clone(), *id), new);
+                return Ok(Some(Answer::Silence(new)));
             }
             return Err(Error::Server {
                 code: "ERR".into(),
@@ -361,4 +399,17 @@ impl Client {
         }
         self.set_level(Store::File, "journal writable again");
     }
+}
+
+/// Whether two silences match the same alerts (the server may order labels its own way).
+fn same_matchers(a: &Matchers, b: &Matchers) -> bool {
+    let sorted = |m: &Matchers| {
+        let mut labels = m.labels.clone();
+        labels.sort();
+        labels
+    };
+    a.min_severity == b.min_severity
+        && a.source == b.source
+        && a.kind == b.kind
+        && sorted(a) == sorted(b)
 }

@@ -478,7 +478,8 @@ async fn a_journaled_silence_replays_exactly_once() {
     assert_eq!(c.pending(), 2);
 
     // Before the replay, Redis already holds the first (an earlier send whose answer was
-    // lost), and another client took an ID above the second.
+    // lost), and another client took an ID above the second (its silence made later, the
+    // clocks alike).
     let server = Redis::start(port, &dir.join("srv"), Kind::Module);
     let mut conn = server.conn();
     let u = until.to_string();
@@ -491,17 +492,33 @@ async fn a_journaled_silence_replays_exactly_once() {
     .unwrap();
     assert!(c.flush(Duration::from_secs(10)).await.unwrap());
 
+    // The second was never sent (Redis was away): it is made under the ID Redis gives, and
+    // UNSILENCE of the ID the client returned ends it.
     let held = c.silences(key).await.unwrap();
-    let held_ids: Vec<u64> = held.iter().map(|s| s.id).collect();
+    let held: Vec<(u64, Option<&str>)> = held
+        .iter()
+        .map(|s| (s.id, s.matchers.source.as_deref()))
+        .collect();
     assert_eq!(
-        held_ids,
-        vec![kept, taken + 1000],
-        "once each, none doubled"
+        held,
+        vec![
+            (kept, Some("db-1")),
+            (taken + 1000, None),
+            (taken + 1001, Some("web-3"))
+        ],
+        "once each, none doubled, none lost"
     );
     let m = c.metrics();
-    assert_eq!((m.replayed, m.rejected), (1, 1), "{m:?}");
-    let rejected = std::fs::read_to_string(dir.join("journal").join("rejected.jsonl")).unwrap();
-    assert!(rejected.contains("took its ID"), "{rejected}");
+    assert_eq!((m.replayed, m.rejected), (2, 0), "{m:?}");
+    assert!(c.unsilence(key, taken).await.unwrap());
+    let held: Vec<u64> = c
+        .silences(key)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(held, vec![kept, taken + 1000]);
 
     // With Redis up, a silence whose ID is below the stream's (a clock behind another
     // client's) is given one by the server.
@@ -525,6 +542,73 @@ async fn a_journaled_silence_replays_exactly_once() {
         .await
         .unwrap();
     assert_eq!(next, ahead + 1);
+}
+
+/// A silence whose send timed out may have reached Redis: if its ID is found used and the
+/// silence gone when it is replayed (made, then ended by someone else), it is not made again
+/// (that would hide alerts after an UNSILENCE) but refused and kept in `rejected.jsonl`. One
+/// written while Redis was away, and found with its ID used, is made under a new ID.
+#[tokio::test]
+async fn a_silence_that_may_have_reached_redis_is_not_made_again_under_a_new_id() {
+    support::init();
+    let port = free_port();
+    let dir = TempDir::new("feed-silence-sent");
+    let server = Redis::start(port, &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    let mut cfg = config(port, &dir.join("journal"));
+    // No background replay: the test runs the passes.
+    cfg.probe_interval = Duration::from_secs(600);
+    let c = Client::open(cfg).await.unwrap();
+    let key = "feed:sent";
+    let until = now_ms() + 3_600_000;
+    c.add(key, DISK).await.unwrap();
+    // The server stops answering: the silence reaches its socket, times out, is journaled.
+    server.signal("STOP");
+    let sent = c
+        .silence(key, until, &Matchers::new().source("db-1"), None)
+        .await
+        .unwrap();
+    // Redis away for good now (for this client): the next is kept without a try.
+    let unsent = c
+        .silence(key, until, &Matchers::new().source("web-3"), None)
+        .await
+        .unwrap();
+    assert_eq!((c.mode(), c.pending()), (Store::File, 2));
+    server.signal("CONT");
+    // The first did reach Redis; another client ends it and makes a silence of its own.
+    let held: Vec<u64> = c_silences(&mut conn, key);
+    assert_eq!(held, vec![sent]);
+    common::call(&mut conn, &["ALERT.UNSILENCE", key, &sent.to_string()]).unwrap();
+    let u = until.to_string();
+    common::call(&mut conn, &["ALERT.SILENCE", key, "UNTIL", &u, "TYPE", "x"]).unwrap();
+    assert!(c.flush(Duration::from_secs(10)).await.unwrap());
+    let m = c.metrics();
+    assert_eq!((m.replayed, m.rejected, m.pending), (1, 1, 0), "{m:?}");
+    let rejected = std::fs::read_to_string(dir.join("journal").join("rejected.jsonl")).unwrap();
+    assert!(rejected.contains("took its ID"), "{rejected}");
+    let held = c.silences(key).await.unwrap();
+    let sources: Vec<Option<&str>> = held.iter().map(|s| s.matchers.source.as_deref()).collect();
+    assert_eq!(sources, vec![None, Some("web-3")]);
+    assert!(c.unsilence(key, unsent).await.unwrap());
+}
+
+fn c_silences(conn: &mut redis::Connection, key: &str) -> Vec<u64> {
+    let v: Vec<redis::Value> = redis::cmd("ALERT.SILENCES").arg(key).query(conn).unwrap();
+    v.iter()
+        .map(|s| {
+            let redis::Value::Array(fields) = s else {
+                panic!("{s:?}")
+            };
+            let at = fields
+                .iter()
+                .position(|f| matches!(f, redis::Value::BulkString(b) if b == b"id"))
+                .expect("an id field");
+            match &fields[at + 1] {
+                redis::Value::Int(id) => *id as u64,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -186,6 +186,7 @@ impl Client {
             until,
             matchers: matchers.clone(),
             comment: comment.map(str::to_owned),
+            unsent: false,
         };
         match self.write(record).await {
             Ok((_, Answer::Silence(id))) => Ok(id),
