@@ -27,6 +27,16 @@ fn config(port: u16, journal: &Path) -> Config {
         .probe_interval(Duration::from_millis(50))
 }
 
+/// A server with the module in a directory of its own, and a client of it.
+async fn started(name: &str) -> (TempDir, Redis, Client) {
+    let dir = TempDir::new(name);
+    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
+    let c = Client::open(config(server.port, &dir.join("journal")))
+        .await
+        .unwrap();
+    (dir, server, c)
+}
+
 fn ids(changes: &[Change]) -> Vec<AlertId> {
     changes.iter().map(|c| c.alert.id).collect()
 }
@@ -39,11 +49,7 @@ const CPU: &str = r#"{"severity":"high","source":"api-2","type":"cpu"}"#;
 #[tokio::test]
 async fn read_silence_and_groups_return_typed_replies() {
     support::init();
-    let dir = TempDir::new("feed-typed");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let c = Client::open(config(server.port, &dir.join("journal")))
-        .await
-        .unwrap();
+    let (_dir, _server, c) = started("feed-typed").await;
     let key = "feed:typed";
     let disk = c.add(key, DISK).await.unwrap().id;
     let slow = c.add(key, SLOW).await.unwrap().id;
@@ -204,11 +210,7 @@ async fn read_silence_and_groups_return_typed_replies() {
 #[tokio::test]
 async fn a_feed_resumes_from_its_stored_cursor_and_restarts_when_ahead() {
     support::init();
-    let dir = TempDir::new("feed-follow");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let c = Client::open(config(server.port, &dir.join("journal")))
-        .await
-        .unwrap();
+    let (dir, server, c) = started("feed-follow").await;
     let key = "feed:follow";
     let a = c.add(key, DISK).await.unwrap().id;
     let b = c.add(key, SLOW).await.unwrap().id;
@@ -275,11 +277,7 @@ async fn a_feed_resumes_from_its_stored_cursor_and_restarts_when_ahead() {
 #[tokio::test]
 async fn a_feed_from_now_cut_short_misses_nothing_written_before_the_next_call() {
     support::init();
-    let dir = TempDir::new("feed-now");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let c = Client::open(config(server.port, &dir.join("journal")))
-        .await
-        .unwrap();
+    let (_dir, _server, c) = started("feed-now").await;
     let key = "feed:now";
     c.add(key, DISK).await.unwrap();
     let mut feed = c.follow(key, Cursor::now(), ReadOptions::new());
@@ -309,11 +307,7 @@ fn connections_received(conn: &mut redis::Connection) -> u64 {
 #[tokio::test]
 async fn next_within_in_short_slices_reuses_its_connection() {
     support::init();
-    let dir = TempDir::new("feed-slices");
-    let server = Redis::start(free_port(), &dir.join("srv"), Kind::Module);
-    let c = Client::open(config(server.port, &dir.join("journal")))
-        .await
-        .unwrap();
+    let (_dir, server, c) = started("feed-slices").await;
     let key = "feed:slices";
     let mut feed = c.follow(key, Cursor::start(), ReadOptions::new());
     let mut conn = server.conn();
