@@ -1433,7 +1433,7 @@ fn prometheus_scrapes_vigil_notify_and_its_rules_see_it_stall_and_stop() {
     .unwrap();
     let mut am = Alertmanager::start();
 
-    // The bridge re-posts every second, so its rules' thresholds (3 rounds) are seconds. Its
+    // The bridge re-posts every second, so its rules' thresholds (2 rounds) are seconds. Its
     // port is the one of its --metrics endpoint.
     let binary = notify_binary();
     let (redis_url, am_url) = (s.url(), am.url());
@@ -1517,7 +1517,7 @@ fn prometheus_scrapes_vigil_notify_and_its_rules_see_it_stall_and_stop() {
     );
 
     // Alertmanager gone: the rounds fail, POSTs fail, and VigilNotifyStalled goes pending
-    // once 3 rounds are missed.
+    // once 2 rounds are missed.
     am.daemon.kill();
     let stalled = wait_until(Duration::from_secs(30), || {
         alerts_active(&prometheus).contains_key("VigilNotifyStalled")
