@@ -87,6 +87,33 @@ pub fn label_name(name: &str) -> String {
     out
 }
 
+/// Adds `entries` (name, value) to `out` under names made valid ([`label_name`]), losing none:
+/// a name already in `out` (the bridge's own) or made the same as another (`a.b` and `a-b`
+/// are both `a_b`) is given the first free `_2`, `_3`... after it. Names already valid are
+/// placed first, then the others, each group in the order of their original names, so that
+/// the same document always gives the same names (`a_b` keeps `a_b`, then `a-b` is `a_b_2`
+/// and `a.b` is `a_b_3`).
+pub fn add_unique<'a>(
+    out: &mut BTreeMap<String, String>,
+    entries: impl IntoIterator<Item = (&'a str, String)>,
+) {
+    let mut entries: Vec<(&str, String)> = entries.into_iter().collect();
+    entries.sort_by(|a, b| {
+        let changed = |name: &str| label_name(name) != name;
+        (changed(a.0), a.0).cmp(&(changed(b.0), b.0))
+    });
+    for (name, value) in entries {
+        let base = label_name(name);
+        let mut candidate = base.clone();
+        let mut n = 2u64;
+        while out.contains_key(&candidate) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        out.insert(candidate, value);
+    }
+}
+
 /// Percent-encodes everything but `[A-Za-z0-9._~-]` (a key in a URL path or a file name).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -137,41 +164,51 @@ pub fn generator_url(base: &str, key: &str, alert: &Alert) -> String {
 
 /// One element of `POST /api/v2/alerts` for `alert` of the stream `key`:
 ///
-/// - labels: the document's `labels` (names made valid, empty values left out), then
-///   `alertname` (the `type`, or `vigil` without one), `severity`, `source` (when not empty),
-///   `vigil_key` and `vigil_id`, which win over document labels of the same name;
-/// - annotations: every other field of the document (strings as they are, other values as
-///   their JSON text), `summary` (made up when the document has none), `vigil_status`,
-///   `vigil_count` and `vigil_last_seen`;
+/// - labels: `alertname` (the `type`, or `vigil` without one), `severity`, `source` (when
+///   not empty), `vigil_key` and `vigil_id`, then the document's `labels` (names made valid,
+///   empty values left out), under a suffixed name when theirs is taken ([`add_unique`]): a
+///   document label `source` is kept as `source` when the alert has no `source`, as
+///   `source_2` when it has one;
+/// - annotations: `vigil_status`, `vigil_count` and `vigil_last_seen`, then every other field
+///   of the document (strings as they are, other values as their JSON text), named as the
+///   labels are, and `summary` (made up when the document has none);
 /// - `startsAt` the alert's `ts`, `endsAt` from `span` (never before `startsAt`, which
 ///   Alertmanager refuses); an ended alert whose `ts` is later than its end (a sender's clock
 ///   ahead of the bridge's) starts when it ends, so that it ends now, not at its `ts`.
 pub fn alert_json(key: &str, alert: &Alert, span: Span, generator_base: &str) -> Value {
-    let mut labels = BTreeMap::new();
-    for (name, value) in &alert.labels {
-        if !value.is_empty() {
-            labels.insert(label_name(name), value.clone());
-        }
-    }
     let alertname = if alert.kind.is_empty() {
         "vigil"
     } else {
         alert.kind.as_str()
     };
-    labels.insert("alertname".into(), alertname.to_owned());
+    let mut labels = BTreeMap::new();
+    labels.insert("alertname".to_owned(), alertname.to_owned());
     labels.insert("severity".into(), alert.severity.as_str().to_owned());
-    if alert.source.is_empty() {
-        labels.remove("source");
-    } else {
+    // Without a top-level source, a document label `source` is the source.
+    if !alert.source.is_empty() {
         labels.insert("source".into(), alert.source.clone());
     }
     labels.insert("vigil_key".into(), key.to_owned());
     labels.insert("vigil_id".into(), alert.id.to_string());
+    let document_labels = alert
+        .labels
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name.as_str(), value.clone()));
+    add_unique(&mut labels, document_labels);
 
     let mut annotations = BTreeMap::new();
-    for (name, value) in other_fields(alert) {
-        annotations.insert(label_name(&name), value);
+    for name in ["vigil_status", "vigil_count", "vigil_last_seen"] {
+        // Taken now, filled below: the bridge's own.
+        annotations.insert(name.to_owned(), String::new());
     }
+    let fields = other_fields(alert);
+    add_unique(
+        &mut annotations,
+        fields
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone())),
+    );
     annotations.entry("summary".to_owned()).or_insert_with(|| {
         if alert.source.is_empty() {
             format!("{} {alertname}", alert.severity.as_str())
@@ -341,7 +378,7 @@ mod tests {
             v["labels"],
             json!({"alertname": "disk_full", "severity": "critical", "source": "db-1",
                    "mount": "/var", "k8s_io_app": "db", "vigil_key": "alerts:{prod}",
-                   "vigil_id": "1700000000000-7"})
+                   "vigil_id": "1700000000000-7", "vigil_id_2": "forged"})
         );
         assert_eq!(
             v["annotations"],
@@ -379,6 +416,37 @@ mod tests {
         let v = alert_json("k", &a, Span::Firing { until_ms: 5 }, "vigil://alerts/");
         assert_eq!(v["endsAt"], v["startsAt"]);
         assert_eq!(v["startsAt"], "2023-11-14T22:13:20.000Z");
+    }
+
+    /// Found by the bridge audit: `a.b` and `a-b` both became `a_b`, the later one
+    /// overwriting the other, and a document label `source` was dropped from an alert without
+    /// a top-level `source`.
+    #[test]
+    fn names_made_the_same_are_all_kept_and_a_label_source_stands_in() {
+        let a = alert(
+            r#"{"severity":"low","labels":{"a.b":"dot","a-b":"dash","a_b":"plain","source":"from-label","severity":"sev-label","a_b_2":"taken"},"a.b":"dot","a-b":"dash","vigil_status":"doc","id":"1700000000000-1","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
+        );
+        let v = alert_json("k", &a, Span::Firing { until_ms: 0 }, "vigil://alerts");
+        assert_eq!(
+            v["labels"],
+            json!({"alertname": "vigil", "severity": "low", "severity_2": "sev-label",
+                   "source": "from-label", "a_b": "plain", "a_b_2": "taken",
+                   "a_b_3": "dash", "a_b_4": "dot", "vigil_key": "k",
+                   "vigil_id": "1700000000000-1"})
+        );
+        assert_eq!(
+            v["annotations"],
+            json!({"a_b": "dash", "a_b_2": "dot", "vigil_status_2": "doc",
+                   "summary": "low vigil", "vigil_status": "active", "vigil_count": "1",
+                   "vigil_last_seen": "2023-11-14T22:13:20.000Z"})
+        );
+        // With a top-level source, the document's label is kept beside it.
+        let a = alert(
+            r#"{"source":"db-1","labels":{"source":"from-label"},"id":"1700000000000-2","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
+        );
+        let v = alert_json("k", &a, Span::Firing { until_ms: 0 }, "vigil://alerts");
+        assert_eq!(v["labels"]["source"], "db-1");
+        assert_eq!(v["labels"]["source_2"], "from-label");
     }
 
     #[test]
