@@ -673,3 +673,45 @@ fn the_bridge_serves_its_figures_and_shrugs_off_bad_requests() {
         bridge.log()
     );
 }
+
+/// A numeric flag out of its range is a usage error (exit status 2, the flag named), checked
+/// before anything runs. Found by the bridge audit: `--repost-secs 18446744073709551615` (or
+/// 5e18) panicked ("overflow when multiplying duration by scalar") as soon as an alert was
+/// rendered, and `--repost-secs 100000000000` ran but posted every alert to end in the year
+/// 14702, which Alertmanager refused.
+#[test]
+fn out_of_range_numbers_are_usage_errors_not_panics() {
+    support::init();
+    let (dir, server, _conn, _id) = server_with_alert(
+        "notify-ranges",
+        "alerts:ranges",
+        r#"{"severity":"high","source":"db-1","type":"disk_full"}"#,
+    );
+    // Nothing listens there: the bridge must stop before it posts.
+    let am_url = format!("http://127.0.0.1:{}", free_port());
+    for (flag, value) in [
+        ("--repost-secs", "18446744073709551615"),
+        ("--repost-secs", "5000000000000000000"),
+        ("--repost-secs", "100000000000"),
+        ("--block-ms", "18446744073709551615"),
+        ("--count", "18446744073709551615"),
+    ] {
+        let out = Command::new(BINARY)
+            .args(bridge_args(
+                &server.url(),
+                &am_url,
+                &dir.join("state"),
+                "alerts:ranges",
+                &["--once", flag, value],
+            ))
+            .output()
+            .expect("run vigil-notify");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("vigil-notify: {flag} must be from ")),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

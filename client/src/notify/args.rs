@@ -20,10 +20,11 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
   --keys KEY[,KEY...]    the alert streams to follow (repeatable) [VIGIL_KEYS]
   --alertmanager URL     http://host:port[/prefix] [ALERTMANAGER_URL; http://127.0.0.1:9093]
   --state-dir DIR        where the cursor files are kept [VIGIL_NOTIFY_STATE_DIR]
-  --block-ms N           how long one ALERT.READ waits for a change [VIGIL_NOTIFY_BLOCK_MS; 5000]
-  --count N              alerts per read, posted together [VIGIL_NOTIFY_COUNT; 100]
-  --repost-secs N        re-post firing alerts this often; they are posted firing for 4 times
-                         as long [VIGIL_NOTIFY_REPOST_SECS; 60]
+  --block-ms N           how long one ALERT.READ waits for a change, 1 to 3600000
+                         [VIGIL_NOTIFY_BLOCK_MS; 5000]
+  --count N              alerts per read, posted together, 1 to 100000 [VIGIL_NOTIFY_COUNT; 100]
+  --repost-secs N        re-post firing alerts this often, 1 to 86400; they are posted firing
+                         for 4 times as long [VIGIL_NOTIFY_REPOST_SECS; 60]
   --min-severity SEV     only alerts at least this severe [VIGIL_NOTIFY_MIN_SEVERITY]
   --source S, --type T   only alerts of this source / type [VIGIL_NOTIFY_SOURCE, VIGIL_NOTIFY_TYPE]
   --label NAME=VALUE     only alerts with this label (repeatable) [VIGIL_NOTIFY_LABELS, comma-separated]
@@ -39,6 +40,11 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
                          http://IP:PORT/metrics (not with --once) [VIGIL_NOTIFY_METRICS]
   --help
 ";
+
+/// The ranges of the numeric flags, inclusive.
+pub const BLOCK_MS: (u64, u64) = (1, 3_600_000);
+pub const COUNT: (u64, u64) = (1, 100_000);
+pub const REPOST_SECS: (u64, u64) = (1, 86_400);
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -163,18 +169,20 @@ pub fn parse(
         .map(PathBuf::from)
         .ok_or("--state-dir is required (where the cursor files are kept)")?;
 
-    let block_ms = number("--block-ms", 5000)?;
-    if block_ms == 0 {
-        return Err("--block-ms must be at least 1 (0 would wait for ever)".into());
-    }
-    let count = number("--count", 100)?;
-    if count == 0 {
-        return Err("--count must be at least 1".into());
-    }
-    let repost_secs = number("--repost-secs", 60)?;
-    if repost_secs == 0 {
-        return Err("--repost-secs must be at least 1".into());
-    }
+    // Bounded, so that no value can overflow a time computed from it (the validity of a
+    // firing alert is 4 × --repost-secs; a huge one panicked, or posted endsAt in the year
+    // 14702, which Alertmanager refuses).
+    let bounded = |flag: &str, default: u64, (min, max): (u64, u64), why: &str| {
+        let n = number(flag, default)?;
+        if (min..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{flag} must be from {min} to {max}{why}, got {n}"))
+        }
+    };
+    let block_ms = bounded("--block-ms", 5000, BLOCK_MS, " (0 would wait for ever)")?;
+    let count = bounded("--count", 100, COUNT, "")?;
+    let repost_secs = bounded("--repost-secs", 60, REPOST_SECS, " (a day)")?;
 
     let mut filters = Filters::new();
     if let Some(s) = one("--min-severity") {
@@ -334,7 +342,33 @@ mod tests {
         let err = |line: &str| run(line, &[]).unwrap_err();
         assert!(err("--state-dir /s").contains("--keys is required"));
         assert!(err("--keys k").contains("--state-dir is required"));
-        assert!(err("--keys k --state-dir /s --block-ms 0").contains("at least 1"));
+        assert!(err("--keys k --state-dir /s --block-ms 0").contains("from 1 to 3600000"));
+        // Found by the bridge audit: a huge --repost-secs panicked computing the alerts'
+        // validity (18446744073709551615, 5e18 as a number) or posted every alert to end in
+        // the year 14702 (100000000000), which Alertmanager refused.
+        for (flag, value) in [
+            ("--repost-secs", "18446744073709551615"),
+            ("--repost-secs", "5000000000000000000"),
+            ("--repost-secs", "100000000000"),
+            ("--repost-secs", "86401"),
+            ("--repost-secs", "0"),
+            ("--block-ms", "18446744073709551615"),
+            ("--block-ms", "3600001"),
+            ("--count", "0"),
+            ("--count", "18446744073709551615"),
+        ] {
+            let e = err(&format!("--keys k --state-dir /s {flag} {value}"));
+            assert!(e.starts_with(&format!("{flag} must be from ")), "{e}");
+            assert!(e.ends_with(&format!("got {value}")), "{e}");
+        }
+        let e = err("--keys k --state-dir /s --repost-secs 18446744073709551616");
+        assert!(e.contains("takes a whole number"), "{e}");
+        let o = run(
+            "--keys k --state-dir /s --repost-secs 86400 --block-ms 3600000 --count 100000",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(o.repost, Duration::from_secs(86_400));
         assert!(err("--keys k --state-dir /s --min-severity urgent").contains("urgent"));
         assert!(err("--keys k --state-dir /s --label env").contains("name=value"));
         assert!(err("--keys k --state-dir /s --from 17").contains("expected 0 or $"));

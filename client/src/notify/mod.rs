@@ -281,7 +281,7 @@ impl Bridge {
     fn span_of(&self, alert: &Alert, now: u64) -> Span {
         if self.shared.options.acked.is_firing(alert.status) {
             Span::Firing {
-                until_ms: now + self.validity_ms(),
+                until_ms: now.saturating_add(self.validity_ms()),
             }
         } else {
             // Resolved (or acked, with --acked resolved): the end is when it was last seen,
@@ -292,8 +292,11 @@ impl Bridge {
         }
     }
 
+    /// Saturating: `Options` may come from a program rather than from `args` (which bounds
+    /// `--repost-secs`), and no setting may make the bridge panic.
     fn validity_ms(&self) -> u64 {
-        (self.shared.options.repost * VALIDITY_ROUNDS).as_millis() as u64
+        let validity = self.shared.options.repost.saturating_mul(VALIDITY_ROUNDS);
+        u64::try_from(validity.as_millis()).unwrap_or(u64::MAX)
     }
 
     fn render(&self, alert: &Alert, span: Span) -> Value {
@@ -513,7 +516,7 @@ impl Bridge {
     async fn repost(&mut self) -> Result<(), String> {
         let scanned = self.scan().await;
         let now = now_ms();
-        let until_ms = now + self.validity_ms();
+        let until_ms = now.saturating_add(self.validity_ms());
         let (current, mut alerts) = match scanned {
             Ok(current) => {
                 let ended: Vec<Value> = self
