@@ -22,7 +22,8 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
   --state-dir DIR        where the cursor files are kept [VIGIL_NOTIFY_STATE_DIR]
   --block-ms N           how long one ALERT.READ waits for a change, 1 to 3600000
                          [VIGIL_NOTIFY_BLOCK_MS; 5000]
-  --count N              alerts per read, posted together, 1 to 100000 [VIGIL_NOTIFY_COUNT; 100]
+  --count N              alerts per read, posted together (and per request of a re-post
+                         round), 1 to 100000 [VIGIL_NOTIFY_COUNT; 100]
   --repost-secs N        re-post firing alerts this often, 1 to 86400; they are posted firing
                          for 4 times as long [VIGIL_NOTIFY_REPOST_SECS; 60]
   --min-severity SEV     only alerts at least this severe [VIGIL_NOTIFY_MIN_SEVERITY]

@@ -45,8 +45,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-/// Alerts in one POST at most (a re-post round of a large stream is split).
-const POST_CHUNK: usize = 500;
+/// After a POST of the feed's changes, the feed is read again no sooner than this: the
+/// changes made meanwhile are read together, each alert once in its latest state (an alert
+/// deduplicated a thousand times a second is one POST a second, not a thousand).
+const FEED_POST_GAP: Duration = Duration::from_secs(1);
 /// Alerts per read when reading the firing alerts from `0`.
 const SCAN_COUNT: u64 = 1000;
 /// A firing alert is posted to end after this many re-post intervals (as Prometheus posts its
@@ -230,6 +232,9 @@ struct Bridge {
     refused: std::sync::Mutex<HashSet<String>>,
     /// What `--metrics` shows of this key.
     stats: Arc<KeyStats>,
+    /// When the feed's changes were last posted, if the read had fewer than `--count` (the
+    /// next read waits for `FEED_POST_GAP`).
+    posted_at: Option<Instant>,
 }
 
 impl Bridge {
@@ -243,6 +248,7 @@ impl Bridge {
             redis_down: false,
             refused: std::sync::Mutex::new(HashSet::new()),
             stats,
+            posted_at: None,
         }
     }
 
@@ -303,12 +309,17 @@ impl Bridge {
         alertmanager::alert_json(&self.key, alert, span, &self.shared.options.generator_url)
     }
 
-    /// Posts `alerts` (made again at each try, so that their times are fresh). A chunk that
+    /// Posts `alerts` (made again at each try, so that their times are fresh), `--count` to a
+    /// request at most. A chunk that
     /// Alertmanager refuses is sent again one alert at a time; an alert refused on its own is
     /// logged and left out (sending it again would be refused again and hold up the feed).
     async fn post(&self, alerts: &[Value]) -> Result<(), PostError> {
         let am = &self.shared.alertmanager;
-        for chunk in alerts.chunks(POST_CHUNK) {
+        // `--count` alerts a request, a re-post round's too: it bounds the request's size.
+        let chunk = usize::try_from(self.shared.options.count)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        for chunk in alerts.chunks(chunk) {
             match am.post(chunk).await {
                 Ok(()) => self.stats.posted(chunk.len()),
                 Err(PostError::Refused { .. }) if chunk.len() > 1 => {
@@ -470,6 +481,9 @@ impl Bridge {
             self.deliver(&reply.changes, retry)
                 .await
                 .map_err(|e| e.to_string())?;
+            // A full batch: more wait, read on at once; else the next changes may gather.
+            let full = reply.changes.len() as u64 >= self.shared.options.count;
+            self.posted_at = (!full).then(Instant::now);
         }
         self.advance(reply.next);
         Ok(moved)
@@ -488,12 +502,12 @@ impl Bridge {
             options.filters = options.filters.status(status);
             let mut cursor = Cursor::start();
             loop {
-                let reply = self
-                    .shared
-                    .client
-                    .read(&self.key, &cursor, &options)
-                    .await
-                    .map_err(|e| format!("ALERT.READ: {e}"))?;
+                let reply = self.shared.client.read(&self.key, &cursor, &options).await;
+                // The round's reads are reads too (`redis_up`, `last_read`): a quiet feed's
+                // blocked read may not return for a while.
+                let by_redis = matches!(&reply, Ok(r) if r.store == Store::Redis);
+                self.stats.read(by_redis, now_ms());
+                let reply = reply.map_err(|e| format!("ALERT.READ: {e}"))?;
                 if reply.store != Store::Redis {
                     return Err("ALERT.READ: redis unavailable".into());
                 }
@@ -567,6 +581,13 @@ impl Bridge {
                     tracing::warn!(key = %self.key, error = %e, "vigil-notify: re-post round failed, next one in {}s", repost.as_secs());
                 }
                 next_round = Instant::now() + repost;
+            }
+            // Changes posted just now: let those made meanwhile gather, so that they go in one
+            // request (each alert once, in its latest state), before the next round is due.
+            if let Some(at) = self.posted_at.take() {
+                let gap = (at + FEED_POST_GAP).min(next_round);
+                tokio::time::sleep_until(gap).await;
+                continue;
             }
             // Block no longer than the next round is due.
             let wait = block
