@@ -935,3 +935,112 @@ fn the_first_round_counts_as_a_read() {
     assert_eq!(m[&k("redis_up")], 1.0, "{m:?}");
     assert!(m[&k("last_read_timestamp_seconds")] > 0.0, "{m:?}");
 }
+
+/// A restarted bridge ends what an earlier run posted as firing and that stopped firing while
+/// it was down: deleted (an alert of the first round and one the feed brought after it, kept
+/// by the firing file's append), or left out by filters changed across the restart. Found by
+/// the bridge audit: they stayed firing in Alertmanager until their `endsAt`, 4 × `--repost-secs`
+/// after the earlier run last posted them.
+#[test]
+fn a_restarted_bridge_ends_what_stopped_firing_while_it_was_down() {
+    support::init();
+    let key = "alerts:takeover";
+    let (dir, server, mut conn, a) = server_with_alert(
+        "notify-takeover",
+        key,
+        r#"{"severity":"critical","source":"a","type":"t"}"#,
+    );
+    let (_, b) = add(
+        &mut conn,
+        key,
+        r#"{"severity":"critical","source":"b","type":"t"}"#,
+        1_700_000_000_001,
+    );
+    let (_, c) = add(
+        &mut conn,
+        key,
+        r#"{"severity":"high","source":"c","type":"t"}"#,
+        1_700_000_000_002,
+    );
+    let am = Recorder::start();
+    let state = dir.join("state");
+    let ids_posted = |from: usize| -> Vec<(String, String)> {
+        am.posts()[from..]
+            .iter()
+            .flatten()
+            .map(|a| {
+                let id = a["labels"]["vigil_id"].as_str().unwrap_or_default();
+                let end = a["endsAt"].as_str().unwrap_or_default();
+                (id.to_owned(), end.to_owned())
+            })
+            .collect()
+    };
+    // The first run: its start round posts a, b and c; the feed then brings d.
+    let mut first = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am.url(),
+            &state,
+            key,
+            &["--block-ms", "200", "--repost-secs", "3600"],
+        ),
+        &dir.join("first.log"),
+    );
+    wait_for(Duration::from_secs(10), "the start round", || {
+        let posted = ids_posted(0);
+        [&a, &b, &c]
+            .iter()
+            .all(|id| posted.iter().any(|(p, _)| p == *id))
+            .then_some(())
+    });
+    let (_, d) = add(
+        &mut conn,
+        key,
+        r#"{"severity":"critical","source":"d","type":"t"}"#,
+        1_700_000_000_003,
+    );
+    wait_for(Duration::from_secs(10), "d from the feed", || {
+        ids_posted(0).iter().any(|(p, _)| *p == d).then_some(())
+    });
+    first.kill();
+    // While it is down: b and d deleted; the next run leaves c out by its filter.
+    common::call(&mut conn, &["ALERT.DEL", key, &b, &d]).expect("ALERT.DEL");
+    let seen = am.posts().len();
+    let before = vigil_client::notify::alertmanager::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 60_000,
+    );
+    let out = Command::new(BINARY)
+        .args(bridge_args(
+            &server.url(),
+            &am.url(),
+            &state,
+            key,
+            &["--once", "--min-severity", "critical"],
+        ))
+        .output()
+        .expect("run vigil-notify");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let posted = ids_posted(seen);
+    let end_of = |id: &str| {
+        posted
+            .iter()
+            .filter(|(p, _)| p == id)
+            .map(|(_, end)| end.clone())
+            .next_back()
+            .unwrap_or_else(|| panic!("{id} not posted by the second run: {posted:?}\n{log}"))
+    };
+    // Ended now (before the minute ahead), but a: firing (4 × 60 s ahead).
+    for id in [&b, &c, &d] {
+        assert!(end_of(id) < before, "{id} ended: {posted:?}");
+    }
+    assert!(end_of(&a) > before, "a still firing: {posted:?}");
+    assert!(
+        log.contains("taking over the alerts an earlier run posted"),
+        "{log}"
+    );
+}

@@ -19,7 +19,7 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
   --cluster              the Redis URLs are seeds of a Redis Cluster [VIGIL_CLUSTER=1]
   --keys KEY[,KEY...]    the alert streams to follow (repeatable) [VIGIL_KEYS]
   --alertmanager URL     http://host:port[/prefix] [ALERTMANAGER_URL; http://127.0.0.1:9093]
-  --state-dir DIR        where the cursor files are kept [VIGIL_NOTIFY_STATE_DIR]
+  --state-dir DIR        the cursor and firing files [VIGIL_NOTIFY_STATE_DIR]
   --block-ms N           how long one ALERT.READ waits for a change, 1 to 3600000
                          [VIGIL_NOTIFY_BLOCK_MS; 5000]
   --count N              alerts per read, posted together (and per request of a re-post

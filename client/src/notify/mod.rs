@@ -15,9 +15,11 @@
 //! `0` with `STATUS active`, and `acked` unless acked alerts end; the same filters and
 //! silences as the feed) and posts them in their current state; an alert posted as firing
 //! that is no longer among them (removed by ALERT.DEL, TRIM, retention or MAXLEN, or now
-//! silenced) is posted as ended. The first round runs at start, so a restarted bridge takes
-//! over the alerts it posted before. While Redis cannot be read, the round re-posts the alerts
-//! it knew. A bridge that stops leaves its alerts to end within 4 × `repost`.
+//! silenced) is posted as ended. The alerts posted as firing are kept in the key's firing file
+//! (rewritten each round, appended to between rounds), and the first round runs at start, so
+//! a restarted bridge takes over the alerts an earlier run posted: it ends those that stopped
+//! firing while it was down. While Redis cannot be read, the round re-posts the alerts it
+//! knew. A bridge that stops leaves its alerts to end within 4 × `repost`.
 //!
 //! The HTTP client is [`http`] (plain HTTP/1.1: TLS needs a proxy). With `--metrics`, the
 //! bridge's own figures (per key: Redis answering, the last complete re-post round, posts,
@@ -271,6 +273,21 @@ impl Bridge {
                 self.cursor = Cursor::start();
             }
         }
+        // What an earlier run posted as firing: the first round ends those no longer firing
+        // (deleted, trimmed or silenced meanwhile, or left out by filters changed since).
+        match self.shared.state.load_firing(&self.key) {
+            Ok((firing, skipped)) => {
+                if !firing.is_empty() || skipped > 0 {
+                    tracing::info!(key = %self.key, alerts = firing.len(), skipped_lines = skipped, "vigil-notify: taking over the alerts an earlier run posted as firing");
+                }
+                self.firing = firing;
+                self.stats.firing(self.firing.len());
+            }
+            Err(e) => {
+                // Without it those alerts end at their `endsAt`, as they did before the file.
+                tracing::warn!(key = %self.key, error = %e, "vigil-notify: firing file unreadable, ignored");
+            }
+        }
     }
 
     fn read_options(&self, block: Option<Duration>) -> ReadOptions {
@@ -405,12 +422,22 @@ impl Bridge {
             }
         }
         tracing::debug!(key = %self.key, alerts = changes.len(), "vigil-notify: posted");
+        let (mut started, mut ended) = (Vec::new(), Vec::new());
         for c in changes {
             if self.shared.options.acked.is_firing(c.alert.status) {
-                self.firing.insert(c.alert.id, c.alert.clone());
-            } else {
-                self.firing.remove(&c.alert.id);
+                if self.firing.insert(c.alert.id, c.alert.clone()).is_none() {
+                    started.push(c.alert.id);
+                }
+            } else if self.firing.remove(&c.alert.id).is_some() {
+                ended.push(c.alert.id);
             }
+        }
+        let started: Vec<&Alert> = started
+            .iter()
+            .filter_map(|id| self.firing.get(id))
+            .collect();
+        if let Err(e) = self.shared.state.append_firing(&self.key, &started, &ended) {
+            tracing::error!(key = %self.key, error = %e, "vigil-notify: cannot write the firing file");
         }
         self.stats.delivered(changes.len());
         self.stats.firing(self.firing.len());
@@ -561,6 +588,14 @@ impl Bridge {
                 }
                 // Keep the ones to end, for the next round to end.
                 Err(_) => self.firing.extend(current),
+            }
+            // What a restart takes over: written once a round, appended to between rounds.
+            if let Err(e) = self
+                .shared
+                .state
+                .store_firing(&self.key, self.firing.values())
+            {
+                tracing::error!(key = %self.key, error = %e, "vigil-notify: cannot write the firing file");
             }
         }
         self.stats.firing(self.firing.len());
