@@ -79,14 +79,20 @@ def test_follow_a_feed_from_a_stored_cursor(client):
 
 def test_ctrl_c_stops_a_feed_waiting_with_or_without_a_timeout(client):
     feed = client.follow("alerts", "$")
-    for timeout in (30, None):
-        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
-        started = time.monotonic()
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            feed.next(timeout=timeout)
-        timer.join()
-        assert time.monotonic() - started < 5
+    # Python's own Ctrl-C handler, which it does not install when it starts with SIGINT
+    # ignored (as a job started with `&` by a shell without job control does).
+    kept = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        for timeout in (30, None):
+            timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+            started = time.monotonic()
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                feed.next(timeout=timeout)
+            timer.join()
+            assert time.monotonic() - started < 5
+    finally:
+        signal.signal(signal.SIGINT, kept)
     # The feed goes on where it was.
     client.add("alerts", alert("after"))
     assert feed.next(timeout=2).alert.source == "after"
