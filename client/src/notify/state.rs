@@ -190,10 +190,13 @@ impl StateDir {
         if len == 0 {
             write_line(&mut buf, &FiringLine::Key(key.to_owned()))?;
         } else {
-            // A line torn by a crash is ended first, so that it does not swallow the next.
-            use std::os::unix::fs::FileExt;
+            // A line torn by a crash is ended first, so that it does not swallow the next
+            // (the write below goes to the end whatever the position: the file is in append
+            // mode).
+            use std::io::{Read, Seek, SeekFrom};
             let mut last = [0u8];
-            file.read_exact_at(&mut last, len - 1)?;
+            file.seek(SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
             if last[0] != b'\n' {
                 buf.push(b'\n');
             }
