@@ -404,6 +404,21 @@ impl Bridge {
     /// Posts a batch of changes until Alertmanager takes it (or, with `retry` false, once),
     /// then notes which alerts are firing.
     async fn deliver(&mut self, changes: &[Change], retry: bool) -> Result<(), PostError> {
+        // The alerts this POST may start firing go in the firing file before it is sent: a
+        // crash between Alertmanager's 200 and the writes below would otherwise leave one
+        // firing there that a restart knows nothing of (the feed does not report a deletion).
+        // One that is not posted after all is at worst posted as ended by a later run, which
+        // Alertmanager ignores for an alert it does not know.
+        let starting: Vec<&Alert> = changes
+            .iter()
+            .map(|c| &c.alert)
+            .filter(|a| {
+                self.shared.options.acked.is_firing(a.status) && !self.firing.contains_key(&a.id)
+            })
+            .collect();
+        if let Err(e) = self.shared.state.append_firing(&self.key, &starting, &[]) {
+            tracing::error!(key = %self.key, error = %e, "vigil-notify: cannot write the firing file");
+        }
         let mut backoff = Backoff::new();
         loop {
             let now = now_ms();
@@ -422,21 +437,16 @@ impl Bridge {
             }
         }
         tracing::debug!(key = %self.key, alerts = changes.len(), "vigil-notify: posted");
-        let (mut started, mut ended) = (Vec::new(), Vec::new());
+        // The ends once Alertmanager has them (the firing file's starts went in above).
+        let mut ended = Vec::new();
         for c in changes {
             if self.shared.options.acked.is_firing(c.alert.status) {
-                if self.firing.insert(c.alert.id, c.alert.clone()).is_none() {
-                    started.push(c.alert.id);
-                }
+                self.firing.insert(c.alert.id, c.alert.clone());
             } else if self.firing.remove(&c.alert.id).is_some() {
                 ended.push(c.alert.id);
             }
         }
-        let started: Vec<&Alert> = started
-            .iter()
-            .filter_map(|id| self.firing.get(id))
-            .collect();
-        if let Err(e) = self.shared.state.append_firing(&self.key, &started, &ended) {
+        if let Err(e) = self.shared.state.append_firing(&self.key, &[], &ended) {
             tracing::error!(key = %self.key, error = %e, "vigil-notify: cannot write the firing file");
         }
         self.stats.delivered(changes.len());
@@ -579,6 +589,14 @@ impl Bridge {
                 .values()
                 .map(|a| self.render(a, Span::Firing { until_ms })),
         );
+        // As a delivery does: the alerts this POST starts firing are in the file before it.
+        let starting: Vec<&Alert> = firing
+            .values()
+            .filter(|a| !self.firing.contains_key(&a.id))
+            .collect();
+        if let Err(e) = self.shared.state.append_firing(&self.key, &starting, &[]) {
+            tracing::error!(key = %self.key, error = %e, "vigil-notify: cannot write the firing file");
+        }
         let posted = self.post(&alerts).await;
         if let Some(current) = current {
             match posted {

@@ -170,9 +170,9 @@ impl StateDir {
         File::open(&self.dir)?.sync_all()
     }
 
-    /// Appends to the firing file of `key` the alerts that started firing and the IDs that
-    /// ended since it was written (a delivery of the feed's changes), in one write and without
-    /// an fsync: a crash of the process keeps them, a crash of the machine may lose the last
+    /// Appends to the firing file of `key` alerts posted as firing (a delivery of the feed's
+    /// changes writes them before its POST) and IDs that ended (after it), in one write and
+    /// without an fsync: a crash of the process keeps them, a crash of the machine may lose the last
     /// ones (whose alerts then end in Alertmanager at their `endsAt`, as they did before this
     /// file). Past the file's first line, a torn line is skipped when it is read back.
     pub fn append_firing(&self, key: &str, firing: &[&Alert], ended: &[AlertId]) -> io::Result<()> {
