@@ -35,11 +35,23 @@ pub fn is_valkey() -> bool {
     server_binary().contains("valkey")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+/// A loopback port nothing listens on now, and not handed out before in this process: a test
+/// that keeps a port free on purpose (a server it stopped, or one it has not started yet) must
+/// not see another test's server start on it.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no loopback port left that this process did not use before");
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -5,7 +5,6 @@
 
 use crate::common;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
@@ -23,11 +22,10 @@ pub fn init() {
     });
 }
 
+/// A loopback port nothing listens on, never handed out twice in this process (the root
+/// harness's).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    common::free_port()
 }
 
 /// A redis-server on a fixed loopback port, stopped by its pid.
