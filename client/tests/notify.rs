@@ -107,6 +107,14 @@ fn bridge_args(redis: &str, am: &str, state: &Path, keys: &str, extra: &[&str]) 
     args
 }
 
+/// Runs the bridge to its end (with `--once`, or a usage error) and returns what it did.
+fn run_bridge(args: Vec<String>) -> std::process::Output {
+    Command::new(BINARY)
+        .args(args)
+        .output()
+        .expect("run vigil-notify")
+}
+
 /// Polls `check` until it gives Some, or panics with `what` after `limit`.
 fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -375,16 +383,13 @@ fn cursor_waits_for_alertmanager_and_once_reports_failure() {
 
     // Nothing listens yet: --once fails and stores no cursor.
     let once = |state: &Path| {
-        Command::new(BINARY)
-            .args(bridge_args(
-                &server.url(),
-                &am_url,
-                state,
-                "alerts:wait",
-                &["--once"],
-            ))
-            .output()
-            .expect("run vigil-notify --once")
+        run_bridge(bridge_args(
+            &server.url(),
+            &am_url,
+            state,
+            "alerts:wait",
+            &["--once"],
+        ))
     };
     let out = once(&state);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -513,16 +518,13 @@ fn a_wrong_alertmanager_path_is_a_failure_not_a_refused_alert() {
     let am_port = free_port();
     let am = Alertmanager::start_on(am_port);
     let state = dir.join("state");
-    let out = Command::new(BINARY)
-        .args(bridge_args(
-            &server.url(),
-            &format!("http://127.0.0.1:{am_port}/wrongprefix"),
-            &state,
-            "alerts:path",
-            &["--once"],
-        ))
-        .output()
-        .expect("run vigil-notify --once");
+    let out = run_bridge(bridge_args(
+        &server.url(),
+        &format!("http://127.0.0.1:{am_port}/wrongprefix"),
+        &state,
+        "alerts:path",
+        &["--once"],
+    ));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("404"), "{stderr}");
@@ -717,16 +719,13 @@ fn out_of_range_numbers_are_usage_errors_not_panics() {
         ("--block-ms", "18446744073709551615"),
         ("--count", "18446744073709551615"),
     ] {
-        let out = Command::new(BINARY)
-            .args(bridge_args(
-                &server.url(),
-                &am_url,
-                &dir.join("state"),
-                "alerts:ranges",
-                &["--once", flag, value],
-            ))
-            .output()
-            .expect("run vigil-notify");
+        let out = run_bridge(bridge_args(
+            &server.url(),
+            &am_url,
+            &dir.join("state"),
+            "alerts:ranges",
+            &["--once", flag, value],
+        ));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(
@@ -818,16 +817,13 @@ fn every_request_carries_count_alerts_at_most() {
         add(&mut conn, key, &doc, 1_700_000_000_000 + i);
     }
     let am = Recorder::start();
-    let out = Command::new(BINARY)
-        .args(bridge_args(
-            &server.url(),
-            &am.url(),
-            &dir.join("state"),
-            key,
-            &["--once", "--count", "2"],
-        ))
-        .output()
-        .expect("run vigil-notify");
+    let out = run_bridge(bridge_args(
+        &server.url(),
+        &am.url(),
+        &dir.join("state"),
+        key,
+        &["--once", "--count", "2"],
+    ));
     assert!(
         out.status.success(),
         "{}",
@@ -924,16 +920,13 @@ fn the_first_round_counts_as_a_read() {
     );
     let am = Recorder::start();
     let state = dir.join("state");
-    let once = Command::new(BINARY)
-        .args(bridge_args(
-            &server.url(),
-            &am.url(),
-            &state,
-            key,
-            &["--once"],
-        ))
-        .output()
-        .expect("run vigil-notify");
+    let once = run_bridge(bridge_args(
+        &server.url(),
+        &am.url(),
+        &state,
+        key,
+        &["--once"],
+    ));
     assert!(once.status.success());
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
@@ -1036,16 +1029,13 @@ fn a_restarted_bridge_ends_what_stopped_firing_while_it_was_down() {
             .as_millis() as u64
             + 60_000,
     );
-    let out = Command::new(BINARY)
-        .args(bridge_args(
-            &server.url(),
-            &am.url(),
-            &state,
-            key,
-            &["--once", "--min-severity", "critical"],
-        ))
-        .output()
-        .expect("run vigil-notify");
+    let out = run_bridge(bridge_args(
+        &server.url(),
+        &am.url(),
+        &state,
+        key,
+        &["--once", "--min-severity", "critical"],
+    ));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     let posted = ids_posted(seen);

@@ -9,6 +9,7 @@ use super::alertmanager::percent_encode;
 use crate::feed::Cursor;
 use crate::types::{Alert, AlertId};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -27,10 +28,10 @@ struct CursorFile {
 /// firing (its JSON text as Redis gave it) or one that ended since.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum FiringLine {
-    Key(String),
-    Firing(String),
-    Ended(String),
+enum FiringLine<'a> {
+    Key(#[serde(borrow)] Cow<'a, str>),
+    Firing(#[serde(borrow)] Cow<'a, str>),
+    Ended(#[serde(borrow)] Cow<'a, str>),
 }
 
 /// An open state directory, locked while this lives.
@@ -188,7 +189,7 @@ impl StateDir {
         let mut buf = Vec::new();
         let len = file.metadata()?.len();
         if len == 0 {
-            write_line(&mut buf, &FiringLine::Key(key.to_owned()))?;
+            write_line(&mut buf, &FiringLine::Key(key.into()))?;
         } else {
             // A line torn by a crash is ended first, so that it does not swallow the next
             // (the write below goes to the end whatever the position: the file is in append
@@ -202,10 +203,10 @@ impl StateDir {
             }
         }
         for alert in firing {
-            write_line(&mut buf, &FiringLine::Firing(alert.json.clone()))?;
+            write_line(&mut buf, &FiringLine::Firing(alert.json.as_str().into()))?;
         }
         for id in ended {
-            write_line(&mut buf, &FiringLine::Ended(id.to_string()))?;
+            write_line(&mut buf, &FiringLine::Ended(id.to_string().into()))?;
         }
         file.write_all(&buf)
     }
@@ -244,9 +245,9 @@ pub fn parse_firing(text: &str, key: &str) -> Result<(BTreeMap<AlertId, Alert>, 
 pub fn render_firing<'a>(key: &str, alerts: impl Iterator<Item = &'a Alert>) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing to a Vec fails only if serde_json does, which it does not for strings.
-    let _ = write_line(&mut out, &FiringLine::Key(key.to_owned()));
+    let _ = write_line(&mut out, &FiringLine::Key(key.into()));
     for alert in alerts {
-        let _ = write_line(&mut out, &FiringLine::Firing(alert.json.clone()));
+        let _ = write_line(&mut out, &FiringLine::Firing(alert.json.as_str().into()));
     }
     out
 }
