@@ -124,6 +124,19 @@ fn namespaces_confine_every_command() {
     assert!(error_of(&mut c, &["LRU.TOUCH", T, "t:{b}:missing", "1"]).contains("outside"));
     assert!(error_of(&mut c, &["LRU.TOUCH", "plain", "other", "1"]).contains("no namespace"));
     assert!(error_of(&mut c, &["LRU.TOUCH", "a{}lru", "a{}x", "1"]).contains("no namespace"));
+    // Every command that names a tracker says so, the reads too (docs/commands.md), whether
+    // such a key exists or not.
+    for cmd in [
+        vec!["LRU.FORGET", "plain", "other"],
+        vec!["LRU.CANDIDATES", "plain", "1"],
+        vec!["LRU.EVICT", "plain", "0"],
+    ] {
+        let e = error_of(&mut c, &cmd);
+        assert!(
+            e.contains("tracker key 'plain' has no namespace"),
+            "{cmd:?}: {e}"
+        );
+    }
     // Colon namespaces: up to the last ':'.
     assert_eq!(
         touch(

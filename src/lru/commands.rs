@@ -201,6 +201,8 @@ pub fn candidates(ctx: &Context, args: &[RedisString]) -> CmdResult {
     if !args.is_empty() {
         return Err(RedisError::WrongArity.into());
     }
+    // As FORGET and EVICT: a name without a namespace is an error, missing or not.
+    tracker_namespace(name)?;
     let key = ctx.open_key(name);
     let Some(tracker) = keys::read::<Tracker>(&key)? else {
         return Ok(RedisValue::Array(vec![]));
