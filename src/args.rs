@@ -55,7 +55,7 @@ impl<'a> Args<'a> {
     pub fn command(&self) -> String {
         self.command
             .as_ref()
-            .map(|c| c.to_string_lossy().to_lowercase())
+            .map(|c| shown(c).to_lowercase())
             .unwrap_or_default()
     }
 
@@ -82,15 +82,24 @@ impl<'a> Args<'a> {
         Ok(self.next_string()?.as_slice().to_vec())
     }
 
-    /// The next argument as text (lossy: only used where ASCII is expected).
+    /// The next argument as text (only used where ASCII is expected; bytes that are not
+    /// UTF-8 read as `\xNN`, see [`shown`]).
     pub fn next_str(&mut self) -> Result<String, Error> {
-        Ok(String::from_utf8_lossy(self.next_string()?.as_slice()).into_owned())
+        Ok(shown(self.next_string()?))
     }
 
-    /// The value of option `name`: fails with "ERR OPTION needs a value".
+    /// The value of option `name`, as text: fails with "ERR OPTION needs a value", and for
+    /// bytes that are not UTF-8 (filters and matchers are compared with a document's strings,
+    /// which always are; a comment is shown as text).
     pub fn value_of(&mut self, name: &str) -> Result<String, Error> {
         match self.items.next() {
-            Some(v) => Ok(String::from_utf8_lossy(v.as_slice()).into_owned()),
+            Some(v) => match std::str::from_utf8(v.as_slice()) {
+                Ok(text) => Ok(text.to_owned()),
+                Err(_) => Err(err(format!(
+                    "ERR invalid {name} '{}': not UTF-8 text",
+                    shown(v)
+                ))),
+            },
             None => Err(err(format!("ERR {name} needs a value"))),
         }
     }
@@ -130,7 +139,7 @@ impl<'a> Args<'a> {
     pub fn unknown(&self, opt: &RedisString) -> Error {
         err(format!(
             "ERR unknown option '{}' for '{}'",
-            opt.to_string_lossy(),
+            shown(opt),
             self.command()
         ))
     }
@@ -141,6 +150,13 @@ impl<'a> Iterator for Args<'a> {
     fn next(&mut self) -> Option<&'a RedisString> {
         self.items.next()
     }
+}
+
+/// An argument as text to quote in a message or to read as ASCII: valid UTF-8 as it is, each
+/// byte that is not as `\xNN` (a message names the bytes sent, not U+FFFD; the reply path
+/// then escapes whatever is not printable ASCII).
+pub fn shown(v: &RedisString) -> String {
+    vigil_core::bytes::shown(v.as_slice()).into_owned()
 }
 
 pub fn parse_id(v: &str) -> Result<AlertId, Error> {
@@ -161,7 +177,7 @@ pub fn once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), Error> 
 /// An amount argument (`-?[0-9]+(\.[0-9]{1,6})?`).
 pub fn amount(name: &str, v: &RedisString) -> Result<vigil_core::amount::Amount, Error> {
     vigil_core::amount::Amount::parse(v.as_slice())
-        .map_err(|e| err(format!("ERR invalid {name} '{}': {e}", v.to_string_lossy())))
+        .map_err(|e| err(format!("ERR invalid {name} '{}': {e}", shown(v))))
 }
 
 /// A non-negative count (COUNT, MAX, ...).
@@ -173,7 +189,7 @@ pub fn count(name: &str, v: &RedisString) -> Result<usize, Error> {
         .ok_or_else(|| {
             err(format!(
                 "ERR invalid {name} '{}': expected a non-negative integer",
-                v.to_string_lossy()
+                shown(v)
             ))
         })
 }

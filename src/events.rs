@@ -143,7 +143,7 @@ fn drop_thresholds(ctx: &Context, key: &[u8], name: &RedisString) {
         q.thresholds = None;
         redis_module::logging::log_warning(format!(
             "vigil: quota '{}' arrived with an ALERTS stream outside its namespace: its thresholds were dropped (QUOTA.SET can name them again)",
-            String::from_utf8_lossy(key)
+            vigil_core::bytes::shown(key)
         ));
     }
 }

@@ -1167,6 +1167,107 @@ fn error_replies_quoting_non_ascii_input_are_readable() {
     assert_no_failures(&server, cases.len(), &failures);
 }
 
+/// docs/commands.md "Conventions": error messages quote what was sent, each byte outside
+/// printable ASCII as `\xNN`. Bytes that are not UTF-8 were turned into U+FFFD before the
+/// escaping, so that the message named `\xef\xbf\xbd`, which the client never sent.
+#[test]
+fn error_replies_quote_the_bytes_that_were_sent() {
+    let server = Server::start();
+    let mut c = server.client();
+    setup(&mut c);
+    let kb = K.as_bytes();
+    let bytes = |parts: &[&[u8]]| parts.iter().map(|p| p.to_vec()).collect::<Vec<Vec<u8>>>();
+    let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
+        (bytes(&[b"ALERT.ADD", kb, b"{}", b"\xe9"]), "'\\xe9'"),
+        (bytes(&[b"ALERT.ACK", kb, b"1-0\xff"]), "'1-0\\xff'"),
+        (
+            bytes(&[b"ALERT.RANGE", kb, b"-", b"+", b"STATUS", b"a\xffb"]),
+            "'a\\xffb'",
+        ),
+        (bytes(&[b"ALERT.READ", kb, b"AFTER", b"\xc3"]), "'\\xc3'"),
+        // Valid UTF-8 beside a broken sequence: é is its two bytes, the lone one its own.
+        (
+            bytes(&[b"ALERT.ADD", kb, b"{}", b"\xc3\xa9\xe9"]),
+            "'\\xc3\\xa9\\xe9'",
+        ),
+        (bytes(&[b"QUOTA.INCR", b"q:b", b"\xe9"]), "'\\xe9'"),
+        (
+            bytes(&[b"QUOTA.SET", b"q:b", b"LIMIT", b"-\xe9"]),
+            "'-\\xe9'",
+        ),
+        (
+            bytes(&[b"LRU.TOUCH", b"t:{a}:lru", b"t:{\xff}:k", b"1"]),
+            "'t:{\\xff}:k'",
+        ),
+        (bytes(&[b"LRU.EVICT", b"t:{a}:lru", b"\xfe"]), "'\\xfe'"),
+        (bytes(&[b"LRU.CANDIDATES", b"\xff", b"1"]), "'\\xff'"),
+        // Text options that are not UTF-8 are refused, not matched as U+FFFD: a document's
+        // strings always are UTF-8, so a silence or filter on such bytes would hide or find
+        // alerts of another source (seen: SOURCE "\xff\xfe" silenced "\u{fffd}\u{fffd}").
+        (
+            bytes(&[b"ALERT.RANGE", kb, b"-", b"+", b"SOURCE", b"\xff\xfe"]),
+            "'\\xff\\xfe': not UTF-8",
+        ),
+        (
+            bytes(&[b"ALERT.READ", kb, b"AFTER", b"0", b"TYPE", b"\x80"]),
+            "'\\x80': not UTF-8",
+        ),
+        (
+            bytes(&[
+                b"ALERT.GROUPS",
+                kb,
+                b"-",
+                b"+",
+                b"BY",
+                b"source",
+                b"LABEL",
+                b"k=\x80",
+            ]),
+            "'k=\\x80': not UTF-8",
+        ),
+        (
+            bytes(&[
+                b"ALERT.SILENCE",
+                kb,
+                b"UNTIL",
+                b"99999999999999",
+                b"SOURCE",
+                b"\xff",
+            ]),
+            "'\\xff': not UTF-8",
+        ),
+        (
+            bytes(&[
+                b"ALERT.SILENCE",
+                kb,
+                b"UNTIL",
+                b"99999999999999",
+                b"SOURCE",
+                b"s",
+                b"COMMENT",
+                b"a\xffb",
+            ]),
+            "'a\\xffb': not UTF-8",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, quoted) in &cases {
+        let before = snapshot(&mut c);
+        match call_raw(&mut c, args) {
+            Err(e)
+                if err_text(&e).contains(quoted) && !err_text(&e).contains("\\xef\\xbf\\xbd") => {}
+            other => failures.push(format!(
+                "{}: want {quoted} quoted, got {other:?}",
+                show(args)
+            )),
+        }
+        if let Err(p) = check_unchanged(&mut c, &before) {
+            failures.push(format!("{}: {p}", show(args)));
+        }
+    }
+    assert_no_failures(&server, cases.len(), &failures);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fuzz
 

@@ -3,7 +3,7 @@
 
 use super::rdb::{create_argv, import_argv, settings_args, silence_argv};
 use super::registry;
-use crate::args::{parse_id, Args, Keyword};
+use crate::args::{parse_id, shown, Args, Keyword};
 use crate::argv::Argv;
 use crate::clock::{decide_now, from_primary, now_ms};
 use crate::error::{err, no_such_key, CmdResult, Error};
@@ -354,7 +354,7 @@ pub fn get(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ids = args
-        .map(|a| parse_id(&a.to_string_lossy()))
+        .map(|a| parse_id(&shown(a)))
         .collect::<Result<Vec<_>, _>>()?;
     let key = ctx.open_key(name);
     let stream = keys::read::<Stream>(&key)?;
@@ -440,7 +440,7 @@ fn per_id(
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let ids = args
-        .map(|a| parse_id(&a.to_string_lossy()))
+        .map(|a| parse_id(&shown(a)))
         .collect::<Result<Vec<_>, _>>()?;
     let key = ctx.open_key_writable(name);
     let Some(stream) = keys::write::<Stream>(&key)? else {
@@ -646,7 +646,7 @@ pub fn resolve_ids(ctx: &Context, name: &RedisString, ids: &[AlertId]) -> Result
 
 /// A READ cursor: `0`, `$` (None: the stream's revision now) or one an earlier READ returned.
 fn parse_cursor(v: &RedisString) -> Result<Option<u64>, Error> {
-    let s = v.to_string_lossy();
+    let s = shown(v);
     if s == "$" {
         return Ok(None);
     }
@@ -728,7 +728,7 @@ pub fn read(ctx: &Context, args: &[RedisString]) -> CmdResult {
     if !after_kw.as_slice().eq_ignore_ascii_case(b"AFTER") {
         return Err(err(format!(
             "ERR expected AFTER cursor after the key, got '{}'",
-            after_kw.to_string_lossy()
+            shown(after_kw)
         )));
     }
     let cursor = parse_cursor(args.next_string()?)?;

@@ -2,7 +2,7 @@
 //! comes before any other, so a tenant's tracker can never reach another tenant's keys.
 
 use super::{evict as eviction, index, transit};
-use crate::args::{self, Args, Keyword};
+use crate::args::{self, shown, Args, Keyword};
 use crate::clock::{decide_now, from_primary};
 use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi::{self, selected_db};
@@ -24,7 +24,7 @@ fn parse_size(v: &RedisString) -> Result<Amount, Error> {
     let bad = || {
         err(format!(
             "ERR invalid size '{}': expected an amount >= 0",
-            v.to_string_lossy()
+            shown(v)
         ))
     };
     let a = Amount::parse(v.as_slice()).map_err(|_| bad())?;
@@ -272,7 +272,7 @@ pub fn evict(ctx: &Context, args: &[RedisString], release: ReleaseQuota) -> CmdR
     let target = parse_size(target_arg).map_err(|_| {
         err(format!(
             "ERR invalid target '{}': expected an amount >= 0",
-            target_arg.to_string_lossy()
+            shown(target_arg)
         ))
     })?;
     // The quota must be a cumulative one (a window cannot be released), checked up front.

@@ -7,7 +7,7 @@
 use super::rdb::{forced_incr_argv, set_argv};
 use super::thresholds::{check_stream_here, settle};
 use crate::alert::commands::resolve_ids;
-use crate::args::{self, parse_id, Args, Keyword};
+use crate::args::{self, parse_id, shown, Args, Keyword};
 use crate::clock::{decide_now, from_primary, now_ms};
 use crate::error::{err, no_such_key, CmdResult, Error};
 use crate::ffi;
@@ -52,7 +52,7 @@ fn pct_of(v: &RedisString) -> Result<u32, Error> {
     parse_pct(v.as_slice()).ok_or_else(|| {
         err(format!(
             "ERR invalid pct '{}': expected an integer from 1 to 1000",
-            v.to_string_lossy()
+            shown(v)
         ))
     })
 }

@@ -9,6 +9,7 @@
 //! would add alerts twice.
 
 use crate::alert::commands::{add_alert, resolve_ids};
+use crate::args::shown;
 use crate::clock::from_primary;
 use crate::error::Error;
 use crate::ffi::{self, cluster::in_cluster};
@@ -77,8 +78,8 @@ pub fn settle(ctx: &Context, name: &RedisString, q: &mut Quota, now: u64) -> boo
                     Err(e) => {
                         ctx.log_warning(&format!(
                             "vigil: quota '{}' reached {pct}%, its alert was not stored in '{}': {e}",
-                            name.to_string_lossy(),
-                            stream.to_string_lossy()
+                            shown(name),
+                            shown(&stream)
                         ));
                         None
                     }

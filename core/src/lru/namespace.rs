@@ -28,7 +28,7 @@ pub enum NamespaceError {
 
 impl std::fmt::Display for NamespaceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let show = crate::bytes::shown;
         match self {
             NamespaceError::NoNamespace(t) => write!(
                 f,
