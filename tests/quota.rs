@@ -117,6 +117,30 @@ fn big_amounts_and_shortest_form() {
     );
     assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "007.10"]).1, "7.1");
     assert_eq!(q(&mut c, &["QUOTA.INCR", "c", "-0"]).1, "7.1");
+    // "No limit" is the amount -1, however it is written.
+    for none in ["-1", "-1.0", "-1.000000", "-01"] {
+        call(&mut c, &["QUOTA.SET", "n", "LIMIT", "5"]).unwrap();
+        call(&mut c, &["QUOTA.SET", "n", "LIMIT", none]).unwrap();
+        assert_eq!(q(&mut c, &["QUOTA.GET", "n"]).2, "-1", "LIMIT {none}");
+        assert_eq!(q(&mut c, &["QUOTA.INCR", "n", "0", "LIMIT", "5"]).2, "5");
+        assert_eq!(q(&mut c, &["QUOTA.INCR", "n", "0", "LIMIT", none]).2, "-1");
+    }
+    for bad in ["-1.5", "-2", "-0.000001"] {
+        let e = error_of(&mut c, &["QUOTA.SET", "n", "LIMIT", bad]);
+        assert!(e.contains("or -1 for no limit"), "LIMIT {bad}: {e}");
+    }
+    // An increment a limit refuses is refused, even one that would take usage past 10^18
+    // (spec: a refusal is not an error); only one that would be applied is an error.
+    let max = "1000000000000000000";
+    call(&mut c, &["QUOTA.SET", "m", "LIMIT", "10"]).unwrap();
+    q(&mut c, &["QUOTA.INCR", "m", "3.5"]);
+    assert_eq!(
+        q(&mut c, &["QUOTA.INCR", "m", max]),
+        r(0, "3.5", "10", "6.5", -1)
+    );
+    let e = error_of(&mut c, &["QUOTA.INCR", "m", max, "FORCE"]);
+    assert!(e.contains("10^18"), "{e}");
+    assert_eq!(q(&mut c, &["QUOTA.GET", "m"]).1, "3.5");
 }
 
 #[test]
@@ -286,7 +310,10 @@ fn bad_input_changes_nothing() {
         ),
         (&["QUOTA.INCR", "u", "1", "NOW", "99999999999999"], "NOW"),
         (&["QUOTA.INCR", "w", "-1"], "negative"),
-        (&["QUOTA.INCR", "u", "1000000000000000000"], "exceed"),
+        (
+            &["QUOTA.INCR", "u", "1000000000000000000", "FORCE"],
+            "exceed",
+        ),
         (&["QUOTA.INCR", "str", "1"], "WRONGTYPE"),
         (&["QUOTA.GET", "str"], "WRONGTYPE"),
         (&["QUOTA.SET", "str", "LIMIT", "1"], "WRONGTYPE"),

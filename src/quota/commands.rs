@@ -25,16 +25,16 @@ use vigil_core::quota::{Quota, QuotaError, Report, Room};
 /// Keys one QUOTA.INCR ... EVICT may evict without MAX (LRU.EVICT's default).
 const DEFAULT_MAX_EVICT: usize = 1000;
 
-/// A limit: a non-negative amount, or -1 for none.
+/// A limit: a non-negative amount, or -1 for none (as any amount: `-1.0` and `-01` too).
 fn parse_limit(v: &RedisString) -> Result<Option<Amount>, Error> {
-    if v.as_slice() == b"-1" {
+    let a = args::amount("LIMIT", v)?;
+    if a == Amount::from_units(-1_000_000) {
         return Ok(None);
     }
-    let a = args::amount("LIMIT", v)?;
     if a.is_negative() {
         return Err(err(format!(
             "ERR invalid LIMIT '{}': expected an amount >= 0, or -1 for no limit",
-            v.to_string_lossy()
+            shown(v)
         )));
     }
     Ok(Some(a))
@@ -234,7 +234,11 @@ impl Incr<'_> {
                 ));
             }
         }
-        if self.amount.is_positive() && q.usage(now).checked_add(self.amount).is_none() {
+        // Past 10^18 is an error only for an increment that would be applied: a limit (the
+        // call's LIMIT first) refuses it, as `Quota::incr` decides.
+        let limited = self.limit.unwrap_or(q.limit).is_some() && !self.force;
+        if self.amount.is_positive() && !limited && q.usage(now).checked_add(self.amount).is_none()
+        {
             return Err(QuotaError::Overflow.into());
         }
         Ok(())

@@ -199,10 +199,14 @@ impl Quota {
             return Err(QuotaError::NegativeOnWindow);
         }
         let usage = self.usage(now);
-        let after = usage.checked_add(amount).ok_or(QuotaError::Overflow)?;
-        if amount.is_positive() && !force && self.limit.is_some_and(|l| after > l) {
+        // A sum past 10^18 is past every limit: a limit refuses it, as any other amount that
+        // does not fit. Only an increment that would be applied (FORCE, no limit) is an error.
+        let after = usage.checked_add(amount);
+        let refused = |l: Amount| after.is_none_or(|a| a > l);
+        if amount.is_positive() && !force && self.limit.is_some_and(refused) {
             return Ok(Decision { applied: false });
         }
+        let after = after.ok_or(QuotaError::Overflow)?;
         match &mut self.kind {
             Kind::Cumulative(u) => *u = after.max(Amount::ZERO),
             Kind::Window(w) => w.add(amount, now),
@@ -333,6 +337,25 @@ mod tests {
 
     fn a(s: &str) -> Amount {
         Amount::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_limit_refuses_a_sum_past_10_18_and_only_an_applied_one_is_an_error() {
+        let max = "1000000000000000000";
+        let mut q = Quota::new(Some(a("10")), None);
+        assert!(q.incr(a("3.5"), false, 0).unwrap().applied);
+        assert!(!q.incr(a(max), false, 0).unwrap().applied);
+        assert_eq!(q.usage(0), a("3.5"));
+        // Forced, the same sum does not fit in an amount: an error, and nothing changes.
+        assert_eq!(q.incr(a(max), true, 0), Err(QuotaError::Overflow));
+        assert_eq!(q.usage(0), a("3.5"));
+        // Usage forced to 10^18: one more is refused by the limit, an error without one.
+        let mut q = Quota::new(Some(a("10")), None);
+        assert!(q.incr(a(max), true, 0).unwrap().applied);
+        assert!(!q.incr(a("1"), false, 0).unwrap().applied);
+        q.configure(None, None, 0);
+        assert_eq!(q.incr(a("1"), false, 0), Err(QuotaError::Overflow));
+        assert_eq!(q.usage(0), a(max));
     }
 
     #[test]
