@@ -278,8 +278,8 @@ fn deleted_keys_and_disconnected_readers_leave_the_server_sound() {
     wait_until("a blocked client", Duration::from_secs(5), || {
         blocked_clients(&mut c) == 1
     });
-    // Deleted under the reader: it stays blocked (as XREAD does); a new stream there with a
-    // lower revision answers that the cursor is ahead.
+    // Deleted under the reader: it stays blocked (as XREAD does); a new stream there, whose
+    // revisions start above every old one, wakes it.
     call(&mut c, &["DEL", "s"]).unwrap();
     thread::sleep(Duration::from_millis(100));
     assert!(r.try_recv().is_err());
@@ -302,6 +302,46 @@ fn deleted_keys_and_disconnected_readers_leave_the_server_sound() {
     );
     add(&mut c, "s", "{}");
     assert!(call(&mut c, &["PING"]).is_ok());
+}
+
+/// docs/commands.md: a stream deleted and made again under the same key starts its revisions
+/// above any cursor of the old stream. They started at the clock in µs: a stream that had
+/// counted past the clock (more than one change a µs on average, say an UNSILENCE of many
+/// alerts, or a primary whose clock ran ahead) made one that started below its readers'
+/// cursors; once it counted past them, a reader went on from its old cursor and never saw the
+/// new stream's first alerts (found by a black-box audit).
+#[test]
+fn a_stream_made_again_starts_above_the_cursors_of_the_old_one() {
+    let s = Server::start();
+    let mut c = s.client();
+    // The old stream, 1000 s ahead of the clock (as its own count or a primary's clock puts it).
+    let ahead = (now_ms() as u64 * 1000 + 1_000_000_000).to_string();
+    call(&mut c, &["ALERT.CREATE", "s", "REVISION", &ahead]).unwrap();
+    add(&mut c, "s", r#"{"source":"old"}"#);
+    let cursor = read(&mut c, &["s", "AFTER", "0"]).unwrap().0;
+    for how in ["DEL", "UNLINK", "FLUSHDB"] {
+        match how {
+            "FLUSHDB" => call(&mut c, &["FLUSHDB", "ASYNC"]).unwrap(),
+            _ => call(&mut c, &[how, "s"]).unwrap(),
+        };
+        let first = add(&mut c, "s", r#"{"source":"new"}"#);
+        let rev = feed_revision(&mut c, "s");
+        assert!(
+            rev > cursor.parse::<u64>().unwrap(),
+            "after {how}: the new stream's revision {rev} is not above the old cursor {cursor}"
+        );
+        let feed = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
+        assert_eq!(ids(&feed), vec![first], "after {how}");
+        // ALERT.CREATE starts it the same way.
+        call(&mut c, &["DEL", "s"]).unwrap();
+        call(&mut c, &["ALERT.CREATE", "s"]).unwrap();
+        assert!(
+            feed_revision(&mut c, "s") > rev,
+            "after {how}, ALERT.CREATE"
+        );
+        call(&mut c, &["DEL", "s"]).unwrap();
+        call(&mut c, &["ALERT.CREATE", "s", "REVISION", &ahead]).unwrap();
+    }
 }
 
 #[test]

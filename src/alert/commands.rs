@@ -20,14 +20,23 @@ use std::ffi::CStr;
 use vigil_core::alert::cover;
 use vigil_core::alert::doc::parse_document;
 use vigil_core::alert::id::parse_u64;
-use vigil_core::alert::stream::MAX_SILENCE_ID;
+use vigil_core::alert::stream::{self, MAX_SILENCE_ID};
 use vigil_core::alert::{
     parse_ms, AddResult, Alert, AlertId, Filter, GroupBy, Outcome, RangeQuery, ReadQuery, Settings,
     Severity, Status, Stream,
 };
 
+/// The revision a new stream starts at: the clock in µs, or above every revision a stream of
+/// this server has reached when that is later (a stream that changed faster than once a µs,
+/// deleted and made again, must still start above its readers' cursors).
+fn fresh_revision() -> u64 {
+    now_ms()
+        .saturating_mul(1000)
+        .max(stream::highest_revision().saturating_add(1))
+}
+
 /// Stores a new stream under `key` and replicates its creation with every setting and counter
-/// explicit (a replica's configs may differ). Its revisions start from the clock in µs (or
+/// explicit (a replica's configs may differ). Its revisions start from [`fresh_revision`] (or
 /// from `counters`, as the primary or the AOF gives them), so that the cursor of a reader of
 /// a stream that was deleted and made again is not mistaken for a position in the new one.
 fn create_stream<'k>(
@@ -40,7 +49,7 @@ fn create_stream<'k>(
     let (revision, silence_id) = match counters {
         Some(c) => c,
         None if from_primary(ctx) => (0, 1),
-        None => (now_ms().saturating_mul(1000), 1),
+        None => (fresh_revision(), 1),
     };
     let stream = keys::create(key, Stream::new(settings))?;
     stream.restore_counters(revision, silence_id);
@@ -190,7 +199,7 @@ pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
         let clock = if from_primary(ctx) {
             0
         } else {
-            now_ms().saturating_mul(1000)
+            fresh_revision()
         };
         (
             counters.revision.unwrap_or(clock),

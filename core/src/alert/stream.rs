@@ -20,6 +20,21 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::mem::size_of;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The highest revision any stream of this process has reached, counted or restored.
+static HIGHEST_REVISION: AtomicU64 = AtomicU64::new(0);
+
+/// The highest revision any stream of this process has reached: a stream made afterwards
+/// starts above it, so that a reader's cursor for a stream deleted and made again is never
+/// taken for a position in the new one, even when the old one had counted past the clock (a
+/// stream that changes more than once a microsecond on average, or a primary whose clock was
+/// ahead of its replica's). Streams change on Redis's main thread; elsewhere (tests, benches)
+/// the load and store that keep it may miss a concurrent higher value, which only a server's
+/// fresh streams rely on.
+pub fn highest_revision() -> u64 {
+    HIGHEST_REVISION.load(Relaxed)
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -398,6 +413,14 @@ impl Stream {
         self.revision
     }
 
+    /// Every change of the revision goes through here, so that [`highest_revision`] knows it.
+    fn set_revision(&mut self, rev: u64) {
+        self.revision = rev;
+        if rev > HIGHEST_REVISION.load(Relaxed) {
+            HIGHEST_REVISION.store(rev, Relaxed);
+        }
+    }
+
     /// The ID the next silence gets.
     pub fn next_silence_id(&self) -> u64 {
         self.next_silence
@@ -406,7 +429,7 @@ impl Stream {
     /// Restores the revision counter and the next silence ID (persistence, AOF rewrite): never
     /// below what the stream already uses.
     pub fn restore_counters(&mut self, revision: u64, next_silence: u64) {
-        self.revision = self.revision.max(revision);
+        self.set_revision(self.revision.max(revision));
         let used = self.silences.keys().next_back().map_or(1, |id| id + 1);
         self.next_silence = next_silence
             .max(used)
@@ -512,8 +535,8 @@ impl Stream {
 
     /// Gives `id` (held, with revision `old`) the next revision.
     fn bump(&mut self, id: &AlertId, old: u64) -> u64 {
-        self.revision += 1;
-        let rev = self.revision;
+        let rev = self.revision + 1;
+        self.set_revision(rev);
         self.by_rev.remove(&old);
         let _ = self.by_rev.insert(rev, *id);
         if let Some(a) = self.alerts.get_mut(id) {
@@ -764,11 +787,11 @@ impl Stream {
     ) {
         let rev = match rev {
             Some(r) => {
-                self.revision = self.revision.max(r);
+                self.set_revision(self.revision.max(r));
                 r
             }
             None => {
-                self.revision += 1;
+                self.set_revision(self.revision + 1);
                 self.revision
             }
         };
