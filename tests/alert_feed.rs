@@ -242,6 +242,18 @@ fn block_waits_when_nothing_after_the_cursor_is_left_to_return() {
     call(&mut c, &["ALERT.ACK", "t", &a]).unwrap();
     let feed = r.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
     assert_eq!(ids(&feed), [a.as_str()]);
+    // The largest BLOCK waits too, on every server (Valkey 9 and Redis 8 answered "ERR
+    // timeout is out of range", Redis 7.0 waited).
+    let r = blocked_read(
+        &s,
+        strings(&["t", "AFTER", &feed.0, "BLOCK", "9223372036854775807"]),
+    );
+    wait_until("a reader blocked for ever", Duration::from_secs(5), || {
+        blocked_clients(&mut c) == 1
+    });
+    call(&mut c, &["ALERT.RESOLVE", "t", &a]).unwrap();
+    let feed = r.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(ids(&feed), [a.as_str()]);
 }
 
 #[test]

@@ -752,7 +752,11 @@ pub fn read(ctx: &Context, args: &[RedisString]) -> CmdResult {
                 }
                 count = usize::try_from(n).unwrap_or(usize::MAX);
             }
-            "BLOCK" => block_ms = Some(args.ms_of("BLOCK")?),
+            // A wait past 2^50 ms (35,000 years) has no time limit, as BLOCK 0: Valkey 9 and
+            // Redis 8 refuse a timeout that their clock plus it would overflow.
+            "BLOCK" => {
+                block_ms = Some(args.ms_of("BLOCK")?).map(|ms| if ms > 1 << 50 { 0 } else { ms })
+            }
             "WITHSILENCED" => with_silenced = true,
             other => {
                 if !filter_option(&mut args, other, &mut filter, true)? {
