@@ -709,3 +709,48 @@ fn an_arriving_quota_keeps_only_a_stream_of_its_namespace() {
         assert_eq!(digest(&mut r), digest(&mut c), "{key}");
     }
 }
+
+/// A COPY of a quota holds where its thresholds stand, not the alerts the original raised:
+/// before, lowering the copy below a threshold resolved the original's alert, while the
+/// original stayed above it with no active alert (a missed alert; found by a black-box audit).
+#[test]
+fn a_copy_of_a_quota_leaves_the_originals_alerts_alone() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let mut c = primary.client();
+    ok(
+        &mut c,
+        &["QUOTA.SET", Q, "LIMIT", "100", "ALERTS", S, "AT", "50"],
+    );
+    incr(&mut c, "60");
+    assert_eq!(states(&mut c), ["50 active"]);
+    let copy = k("copy");
+    ok(&mut c, &["COPY", Q, &copy]);
+    // The copy falls below 50%: it raised no alert, so none is resolved.
+    ok(&mut c, &["QUOTA.INCR", &copy, "-60"]);
+    assert_eq!(states(&mut c), ["50 active"], "the original's alert stays");
+    // The copy crosses 50% again: an alert of its own, which it then resolves.
+    ok(&mut c, &["QUOTA.INCR", &copy, "70"]);
+    let a = all_alerts(&mut c, S);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a[1]["source"].as_str(), Some(copy.as_str()));
+    ok(&mut c, &["QUOTA.INCR", &copy, "-70"]);
+    assert_eq!(states(&mut c), ["50 active", "50 resolved"]);
+    // A copy that stays above the threshold raises nothing more while it stays there.
+    let above = k("above");
+    ok(&mut c, &["COPY", Q, &above]);
+    ok(&mut c, &["QUOTA.INCR", &above, "1"]);
+    assert_eq!(all_alerts(&mut c, S).len(), 2);
+    // The original still resolves its own.
+    incr(&mut c, "-60");
+    assert_eq!(states(&mut c), ["50 resolved", "50 resolved"]);
+    // The replica made the same copies from the same COPY.
+    wait_synced(&mut c);
+    let mut r = replica.client();
+    for key in [Q.to_string(), copy, above] {
+        let digest = |c: &mut redis::Connection| -> Vec<String> {
+            redis::from_redis_value(&call(c, &["DEBUG", "DIGEST-VALUE", &key]).unwrap()).unwrap()
+        };
+        assert_eq!(digest(&mut r), digest(&mut c), "{key}");
+    }
+}

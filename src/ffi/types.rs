@@ -30,6 +30,10 @@ pub trait Persisted: Clone + Sized {
     /// Emits the commands that rebuild the value: `emit(command, args after the key)`.
     fn rewrite(&self, emit: &mut Emit);
     fn memory_usage(&self) -> usize;
+    /// The value a COPY makes (by default a clone).
+    fn copied(&self) -> Self {
+        self.clone()
+    }
     /// How much work freeing takes (Redis frees large values in the background).
     fn free_effort(&self) -> usize {
         1
@@ -180,7 +184,7 @@ unsafe extern "C" fn copy<T: Persisted>(
     // SAFETY: `value` is a live `T` this module boxed.
     let v = unsafe { &*value.cast::<T>() };
     catch("COPY", null_mut(), || {
-        let copy = v.clone();
+        let copy = v.copied();
         copy.track(1);
         Box::into_raw(Box::new(copy)).cast()
     })

@@ -96,6 +96,17 @@ impl Persisted for Quota {
         Quota::memory_usage(self)
     }
 
+    /// A copy keeps where each threshold stands, not the alerts the original raised: the copy's
+    /// writes falling below a threshold must not resolve the original's alert (which its own
+    /// usage still calls for). Replicas and the AOF replay the COPY and make the same copy.
+    fn copied(&self) -> Self {
+        let mut copy = self.clone();
+        if let Some(t) = copy.thresholds.as_mut() {
+            t.forget_alerts();
+        }
+        copy
+    }
+
     fn track(&self, sign: i64) {
         stats::adjust(&QUOTA_KEYS, sign);
     }

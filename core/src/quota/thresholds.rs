@@ -223,6 +223,16 @@ impl Thresholds {
         m
     }
 
+    /// Forgets the alerts the thresholds raised, keeping where each stands: what a COPY of the
+    /// quota holds, which raised none of them (its writes must not resolve the original's).
+    pub fn forget_alerts(&mut self) {
+        for t in &mut self.list {
+            if let State::Reached(Some(_)) = t.state {
+                t.state = State::Reached(None);
+            }
+        }
+    }
+
     /// Records where threshold `pct` stands now.
     pub fn record(&mut self, pct: u32, state: State) {
         if let Some(t) = self.list.iter_mut().find(|t| t.pct == pct) {
