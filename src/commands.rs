@@ -47,7 +47,7 @@ macro_rules! command {
 
 pub static TABLE: [Command; 27] = [
     command!("alert.create", alert::create, "write deny-oom fast", -2, &[first_key(RW_INSERT)],
-        "ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [REVISION n] [SILENCEID n]",
+        "ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [REVISION n] [SILENCEID n] [LASTID id]",
         "Creates an empty alert stream with its settings", "O(1)", "0.1.0"),
     command!("alert.alter", alert::alter, "write deny-oom", -2, &[first_key(RW_UPDATE)],
         "ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [NOW ms]",

@@ -977,6 +977,52 @@ fn write_fixture_v2() {
     write_fixture_if_asked(FIXTURE_V2, fixture_v2_workload);
 }
 
+const FIXTURE_V3: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/alerts-encver3.rdb"
+);
+
+/// The encoding-3 fixture: the encoding-2 workload, then its newest alert deleted (encoding 3
+/// adds the stream's last ID, which outlives it).
+fn fixture_v3_workload(c: &mut redis::Connection) {
+    fixture_v2_workload(c);
+    call(c, &["ALERT.DEL", "fx2", "1700000000200-0"]).unwrap();
+}
+
+/// Regenerates the fixture: `VIGIL_WRITE_FIXTURE=1 cargo test --test alert_feed write_fixture_v3 -- --ignored`.
+#[test]
+#[ignore]
+fn write_fixture_v3() {
+    write_fixture_if_asked(FIXTURE_V3, fixture_v3_workload);
+}
+
+#[test]
+fn fixture_rdb_of_encoding_version_3_loads() {
+    let s = Server::start();
+    let mut c = s.client();
+    fixture_v3_workload(&mut c);
+    let want = feed_state(&mut c, "fx2");
+    let loaded = server_from_fixture(FIXTURE_V3);
+    let mut c = loaded.client();
+    assert_eq!(feed_state(&mut c, "fx2"), want);
+    // The last ID came back: the deleted alert's ID is not given out again.
+    let v = call(
+        &mut c,
+        &[
+            "ALERT.ADD",
+            "fx2",
+            "{}",
+            "TS",
+            "1700000000200",
+            "NOW",
+            "1700000000200",
+        ],
+    )
+    .unwrap();
+    let (_, id, _): (String, Option<String>, i64) = redis::from_redis_value(&v).unwrap();
+    assert_eq!(id.as_deref(), Some("1700000000200-1"));
+}
+
 #[test]
 fn fixture_rdb_of_encoding_version_2_loads() {
     let s = Server::start();

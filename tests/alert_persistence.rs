@@ -378,3 +378,50 @@ fn a_save_point_met_by_module_writes_saves_them() {
     assert_eq!(back.len(), 1, "{back:?}");
     assert_eq!(back[0]["source"], "db");
 }
+
+/// An ID deleted or trimmed at the stream's newest millisecond is not given out again, as a
+/// Redis stream's last ID does after XDEL, across DEBUG RELOAD, an AOF rewrite and restart,
+/// and on a replica. Before, the next alert of that millisecond took the deleted alert's ID,
+/// and a client that kept it acked or resolved another alert (found by a black-box audit).
+#[test]
+fn deleted_ids_are_not_given_out_again() {
+    let mut s = Server::with_aof(false);
+    let replica = s.replica(&[]);
+    let mut c = s.client();
+    let ts = "1700000000000";
+    let add = |c: &mut redis::Connection| -> String {
+        let v = call(c, &["ALERT.ADD", "ids", "{}", "TS", ts]).unwrap();
+        let (outcome, id, _): (String, Option<String>, i64) = redis::from_redis_value(&v).unwrap();
+        assert_eq!(outcome, "added");
+        id.unwrap()
+    };
+    call(
+        &mut c,
+        &["ALERT.CREATE", "ids", "RETENTION", "0", "DEDUP", "0"],
+    )
+    .unwrap();
+    assert_eq!(add(&mut c), format!("{ts}-0"));
+    assert_eq!(add(&mut c), format!("{ts}-1"));
+    call(&mut c, &["ALERT.DEL", "ids", &format!("{ts}-1")]).unwrap();
+    assert_eq!(add(&mut c), format!("{ts}-2"), "after ALERT.DEL");
+    call(&mut c, &["ALERT.TRIM", "ids", "MAXLEN", "0"]).unwrap();
+    assert_eq!(add(&mut c), format!("{ts}-3"), "after ALERT.TRIM");
+    call(&mut c, &["ALERT.DEL", "ids", &format!("{ts}-3")]).unwrap();
+    call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+    assert_eq!(add(&mut c), format!("{ts}-4"), "after DEBUG RELOAD");
+    call(&mut c, &["ALERT.DEL", "ids", &format!("{ts}-4")]).unwrap();
+    call(&mut c, &["BGREWRITEAOF"]).unwrap();
+    wait_rewrite(&mut c);
+    wait_synced(&mut c);
+    let digest = |c: &mut redis::Connection| -> Vec<String> {
+        redis::from_redis_value(&call(c, &["DEBUG", "DIGEST-VALUE", "ids"]).unwrap()).unwrap()
+    };
+    assert_eq!(digest(&mut replica.client()), digest(&mut c), "the replica");
+    s.restart(&[]);
+    let mut c = s.client();
+    assert_eq!(
+        add(&mut c),
+        format!("{ts}-5"),
+        "after an AOF rewrite and restart"
+    );
+}

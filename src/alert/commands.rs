@@ -45,6 +45,7 @@ fn create_stream<'k>(
     key: &'k RedisKeyWritable,
     settings: Settings,
     counters: Option<(u64, u64)>,
+    last_id: Option<AlertId>,
 ) -> Result<&'k mut Stream, Error> {
     let (revision, silence_id) = match counters {
         Some(c) => c,
@@ -53,10 +54,16 @@ fn create_stream<'k>(
     };
     let stream = keys::create(key, Stream::new(settings))?;
     stream.restore_counters(revision, silence_id);
+    if let Some(id) = last_id {
+        stream.note_id(id);
+    }
     registry::add(ffi::selected_db(ctx), name.as_slice());
     let mut rep = create_argv(&settings);
     rep.opt("REVISION", stream.revision())
         .opt("SILENCEID", stream.next_silence_id());
+    if let Some(id) = last_id {
+        rep.opt("LASTID", id);
+    }
     rep.replicate(ctx, name.as_slice());
     Ok(stream)
 }
@@ -159,6 +166,7 @@ fn parse_settings(
                     ))
                 })?);
             }
+            "LASTID" if !allow_now => counters.last_id = Some(args.id_of("LASTID")?),
             "RETENTION" => s.retention_ms = args.ms_of("RETENTION")?,
             "MAXLEN" => s.maxlen = args.ms_of("MAXLEN")?,
             "DEDUP" => s.dedup_ms = args.ms_of("DEDUP")?,
@@ -174,11 +182,13 @@ fn parse_settings(
     Ok((s, now, counters))
 }
 
-/// CREATE's REVISION and SILENCEID (an AOF rewrite restores a stream's counters with them).
+/// CREATE's REVISION, SILENCEID and LASTID (an AOF rewrite restores a stream's counters and
+/// last ID with them).
 #[derive(Default)]
 struct Counters {
     revision: Option<u64>,
     silence_id: Option<u64>,
+    last_id: Option<AlertId>,
 }
 
 /// ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms]
@@ -206,7 +216,7 @@ pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
             counters.silence_id.unwrap_or(1),
         )
     });
-    create_stream(ctx, name, &key, settings, given)?;
+    create_stream(ctx, name, &key, settings, given, counters.last_id)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -314,7 +324,7 @@ fn add_with(
     let key = ctx.open_key_writable(name);
     let stream = match keys::write::<Stream>(&key)? {
         Some(s) => s,
-        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
+        None => create_stream(ctx, name, &key, config::default_settings(), None, None)?,
     };
     let json = doc.json().clone();
     // Stored exactly as sent: replicate the client's own argument.
@@ -614,7 +624,7 @@ pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
     }
     let stream = match existing {
         Some(s) => s,
-        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
+        None => create_stream(ctx, name, &key, config::default_settings(), None, None)?,
     };
     let revision_before = stream.revision();
     stream.import(id, doc, status, count, last_seen, &aliases, rev)?;
@@ -853,7 +863,7 @@ pub fn silence(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let key = ctx.open_key_writable(name);
     let stream = match keys::write::<Stream>(&key)? {
         Some(s) => s,
-        None => create_stream(ctx, name, &key, config::default_settings(), None)?,
+        None => create_stream(ctx, name, &key, config::default_settings(), None, None)?,
     };
     let revision_before = stream.revision();
     // An ID a silence of this stream had (ended ones included) is not given out again by a

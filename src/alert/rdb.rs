@@ -38,6 +38,9 @@ impl Persisted for Stream {
         create
             .opt("REVISION", self.revision())
             .opt("SILENCEID", self.next_silence_id());
+        if let Some(id) = self.last_id() {
+            create.opt("LASTID", id);
+        }
         create.emit(emit);
         let mut aliases: HashMap<AlertId, Vec<AlertId>> = HashMap::new();
         for (alias, holder) in self.aliases() {

@@ -13,6 +13,9 @@
 //!   revision after the status; the folded IDs as in V1; then the silences as id, until, the
 //!   matchers (min severity as 0 for none or 1 + its rank, then source, type and comment each
 //!   as a presence flag and a string, then the labels as a count and name/value strings).
+//! - `ENC_V3` (vigil 0.2): V2, then the stream's last ID (the highest it has held or
+//!   remembered) as a presence flag, ts and seq. Loaded from V1 or V2, it is the highest ID
+//!   held or remembered.
 
 use super::doc::{parse_document, Severity};
 use super::filter::Filter;
@@ -22,7 +25,8 @@ use crate::codec::{check_version, DecodeError, Sink, Source};
 
 pub const ENC_V1: i32 = 1;
 pub const ENC_V2: i32 = 2;
-pub const ENC_LATEST: i32 = ENC_V2;
+pub const ENC_V3: i32 = 3;
+pub const ENC_LATEST: i32 = ENC_V3;
 
 fn put_opt(out: &mut impl Sink, v: Option<&str>) {
     out.put_u64(u64::from(v.is_some()));
@@ -101,6 +105,11 @@ fn write(s: &Stream, stats: &Stats, out: &mut impl Sink) {
             out.put_bytes(v.as_bytes());
         }
     }
+    let last = s.last_id();
+    out.put_u64(u64::from(last.is_some()));
+    let last = last.unwrap_or(AlertId::new(0, 0));
+    out.put_u64(last.ts);
+    out.put_u64(last.seq);
 }
 
 /// A timestamp or duration: at most `MAX_MS`, as the commands accept.
@@ -275,6 +284,17 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Stream, DecodeError>
                 .map_err(|e| DecodeError::invalid(e.to_string()))?;
         }
     }
+    if encver >= ENC_V3 {
+        let present = match src.u64()? {
+            0 => false,
+            1 => true,
+            v => return Err(DecodeError::invalid(format!("last ID flag {v}"))),
+        };
+        let last = id(src)?;
+        if present {
+            stream.note_id(last);
+        }
+    }
     stream.stats = stats;
     stream.restore_counters(revision, next_silence);
     if v2 && stream.revision() != revision {
@@ -334,6 +354,19 @@ mod tests {
         assert_eq!(back.revision(), s.revision());
         assert_eq!(back.silence_count(), 1);
         assert_eq!(back.remembered_ids(), 1);
+        assert_eq!(back.last_id(), s.last_id());
+        // The last ID outlives the alert that had it.
+        let mut s = sample();
+        assert!(s.remove(&AlertId::new(30, 0)));
+        let mut out = VecSink::default();
+        encode(&s, &mut out);
+        let back = decode(&mut SliceSource::new(&out.0), ENC_LATEST).unwrap();
+        assert_eq!(back.last_id(), Some(AlertId::new(30, 0)));
+        // From V2, it is the highest ID held or remembered.
+        let mut v2 = out.0.clone();
+        v2.truncate(v2.len() - 3 * 8);
+        let back = decode(&mut SliceSource::new(&v2), ENC_V2).unwrap();
+        assert_eq!(back.last_id(), Some(AlertId::new(20, 3)));
     }
 
     #[test]

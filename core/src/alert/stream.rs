@@ -289,6 +289,10 @@ pub struct Stream {
     silences: BTreeMap<u64, Silence>,
     /// The ID the next silence gets.
     next_silence: u64,
+    /// The highest ID the stream has held or remembered: a new alert at that millisecond takes
+    /// a seq past it, so that an ID deleted or trimmed there is not given out again (a Redis
+    /// stream's last ID does the same for XADD after XDEL).
+    last_id: Option<AlertId>,
     /// The alerts of each source, type, label pair and high severity, for filtered reads.
     filters: FilterIndex,
 }
@@ -404,6 +408,7 @@ impl Stream {
             stale: BTreeSet::new(),
             silences: BTreeMap::new(),
             next_silence: 1,
+            last_id: None,
             filters: FilterIndex::default(),
         }
     }
@@ -519,6 +524,7 @@ impl Stream {
     }
 
     fn remember_alias(&mut self, alias: AlertId, holder: AlertId) {
+        self.note_id(alias);
         self.aliases.insert(alias, holder);
         let list = self.held.entry(holder).or_default();
         let before = list_bytes(list);
@@ -671,7 +677,21 @@ impl Stream {
         })
     }
 
-    /// The ID a new alert at `ts` gets: one past the highest seq used at that ms.
+    /// The highest ID the stream has held or remembered (persisted, and sent by AOF rewrite).
+    pub fn last_id(&self) -> Option<AlertId> {
+        self.last_id
+    }
+
+    /// Takes `id` as held or remembered: the stream's last ID becomes the higher of the two
+    /// (RDB load and AOF rewrite restore it this way).
+    pub fn note_id(&mut self, id: AlertId) {
+        if self.last_id.is_none_or(|last| id > last) {
+            self.last_id = Some(id);
+        }
+    }
+
+    /// The ID a new alert at `ts` gets: one past the highest seq held or remembered at that
+    /// ms, and past the stream's last ID when `ts` is its millisecond.
     fn next_id(&self, ts: u64) -> Result<AlertId, AlertError> {
         let last = match self.alerts.last() {
             // In-order arrival: only the newest alert can share the millisecond.
@@ -688,6 +708,9 @@ impl Stream {
             }
             _ => 0,
         };
+        if let Some(last) = self.last_id.filter(|l| l.ts == ts && l.seq >= seq) {
+            seq = last.seq.checked_add(1).ok_or(AlertError::SeqExhausted)?;
+        }
         while self.aliases.contains_key(&AlertId::new(ts, seq)) {
             seq = seq.checked_add(1).ok_or(AlertError::SeqExhausted)?;
         }
@@ -785,6 +808,7 @@ impl Stream {
         last_seen: u64,
         rev: Option<u64>,
     ) {
+        self.note_id(id);
         let rev = match rev {
             Some(r) => {
                 self.set_revision(self.revision.max(r));

@@ -31,6 +31,19 @@ fn ids_count_up_within_a_millisecond() {
     assert_eq!(add(&mut s, "{}", 3), Outcome::Added(AlertId::new(3, 0)));
     let ids: Vec<_> = s.iter().map(|(id, _)| id.to_string()).collect();
     assert_eq!(ids, ["3-0", "5-0", "5-1"]);
+    // As a Redis stream after XDEL: the newest millisecond's IDs are not given out again,
+    // deleted or trimmed; the stream's last ID stays.
+    assert!(s.remove(&AlertId::new(5, 1)));
+    assert_eq!(add(&mut s, "{}", 5), Outcome::Added(AlertId::new(5, 2)));
+    assert_eq!(s.trim_maxlen(0), 3);
+    assert_eq!(add(&mut s, "{}", 5), Outcome::Added(AlertId::new(5, 3)));
+    assert_eq!(s.last_id(), Some(AlertId::new(5, 3)));
+    // An explicit ID past it moves it on; one below it does not move it back.
+    s.add(doc("{}"), None, Some(AlertId::new(5, 9)), 5).unwrap();
+    s.add(doc("{}"), None, Some(AlertId::new(4, 7)), 5).unwrap();
+    assert_eq!(add(&mut s, "{}", 5), Outcome::Added(AlertId::new(5, 10)));
+    // A late alert, at an older millisecond, goes past what is held there.
+    assert_eq!(add(&mut s, "{}", 4), Outcome::Added(AlertId::new(4, 8)));
 }
 
 #[test]
