@@ -23,16 +23,17 @@ use vigil_core::alert::id::parse_u64;
 use vigil_core::alert::stream::{self, MAX_SILENCE_ID};
 use vigil_core::alert::{
     parse_ms, AddResult, Alert, AlertId, Filter, GroupBy, Outcome, RangeQuery, ReadQuery, Settings,
-    Severity, Status, Stream,
+    Severity, Status, Stream, MAX_COUNTER,
 };
 
 /// The revision a new stream starts at: the clock in µs, or above every revision a stream of
 /// this server has reached when that is later (a stream that changed faster than once a µs,
-/// deleted and made again, must still start above its readers' cursors).
+/// deleted and made again, must still start above its readers' cursors). Never above what a
+/// client may ask with REVISION (2^62): a stream given a revision near the end of the range
+/// (a RESTORE payload may hold one) leaves every later stream its 2^61 changes of room.
 fn fresh_revision() -> u64 {
-    now_ms()
-        .saturating_mul(1000)
-        .max(stream::highest_revision().saturating_add(1))
+    let highest = stream::highest_revision().min(MAX_COUNTER);
+    now_ms().saturating_mul(1000).max(highest + 1)
 }
 
 /// Stores a new stream under `key` and replicates its creation with every setting and counter
