@@ -357,7 +357,11 @@ fn a_stream_made_again_starts_above_the_cursors_of_the_old_one() {
     // A stream near the end of the range (the most a client may give, counted on) does not
     // push later streams past it: they start at 2^62 + 1 at most and still save and load.
     let top: u64 = 1 << 62;
-    call(&mut c, &["ALERT.CREATE", "top", "REVISION", &top.to_string()]).unwrap();
+    call(
+        &mut c,
+        &["ALERT.CREATE", "top", "REVISION", &top.to_string()],
+    )
+    .unwrap();
     for _ in 0..3 {
         add(&mut c, "top", "{}");
     }
@@ -403,6 +407,49 @@ fn a_replica_answers_read_as_its_primary_and_wakes_its_readers() {
         call(&mut p, &["ALERT.SILENCES", "s"]).unwrap(),
         call(&mut r, &["ALERT.SILENCES", "s"]).unwrap()
     );
+}
+
+/// SPEC: while now < UNTIL an alert that matches is silenced. The sweep ended silences at its
+/// next 100 ms tick, so a silence hid its alerts up to 100 ms past its UNTIL (a reader that
+/// looked 50 ms after it saw nothing, one time in two); the sweep now comes at the UNTIL.
+/// Long silences (a tick comes between): each checked 60 ms past its UNTIL, the old ticks pass
+/// all five one time in thirteen. Short ones, made 45 ms after the last silence's tick (whose
+/// successor is then planned 55 ms on) to end 15 ms later: checked 40 ms past their UNTIL,
+/// before that planned tick, they pass only if the silence itself brings the tick forward.
+#[test]
+fn a_silence_ends_at_its_until_not_at_the_next_tick() {
+    let s = Server::start();
+    let mut c = s.client();
+    for i in 0..10 {
+        let long = i % 2 == 0;
+        let source = format!("s{i}");
+        let doc = format!(r#"{{"source":"{source}"}}"#);
+        let id = add(&mut c, "s", &doc);
+        let cursor = read(&mut c, &["s", "AFTER", "$"]).unwrap().0;
+        if !long {
+            thread::sleep(Duration::from_millis(45));
+        }
+        // UNTILs off the 100 ms marks.
+        let until = now_ms() + if long { 250 + 17 * i } else { 15 };
+        let until_arg = until.to_string();
+        let silence = ["ALERT.SILENCE", "s", "UNTIL", &until_arg, "SOURCE", &source];
+        call(&mut c, &silence).unwrap();
+        call(&mut c, &["ALERT.ACK", "s", &id]).unwrap();
+        if long {
+            let hidden = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
+            assert!(ids(&hidden).is_empty(), "silenced: {hidden:?}");
+        }
+        let margin = if long { 60 } else { 40 };
+        thread::sleep(Duration::from_millis(
+            (until + margin - now_ms()).max(0) as u64
+        ));
+        let feed = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
+        assert_eq!(
+            ids(&feed),
+            [id.as_str()],
+            "silence {i}: {margin} ms past its UNTIL, its alert is read again"
+        );
+    }
 }
 
 fn p_silence(c: &mut redis::Connection, key: &str, matcher: &str, value: &str) -> i64 {

@@ -2,7 +2,7 @@
 //! (explicit IDs, settings and NOW) so replicas and AOF replay reach the same state.
 
 use super::rdb::{create_argv, import_argv, settings_args, silence_argv};
-use super::registry;
+use super::{registry, sweep};
 use crate::args::{parse_id, shown, Args, Keyword};
 use crate::argv::Argv;
 use crate::clock::{decide_now, from_primary, now_ms};
@@ -79,15 +79,21 @@ fn trimmed(ctx: &Context, key: &RedisString, n: u64) {
 }
 
 /// When the stream next has work for the sweep: its oldest alert leaving the retention, an
-/// alert falling due for auto-resolve, or a silence ending.
+/// alert falling due for auto-resolve (both at the sweep's next 100 ms mark, so that a stream
+/// fed all the time is trimmed and resolved in batches, one replicated command a tick), or a
+/// silence ending (at its UNTIL: the sweep comes then, and the alerts it hid are read again).
 pub fn next_due(stream: &Stream) -> Option<u64> {
+    let on_mark = |t: u64| {
+        t.div_ceil(sweep::INTERVAL_MS)
+            .saturating_mul(sweep::INTERVAL_MS)
+    };
     let retention = match (stream.settings.retention_ms, stream.first_ts()) {
-        (r, Some(first)) if r > 0 => Some(first.saturating_add(r).saturating_add(1)),
+        (r, Some(first)) if r > 0 => Some(on_mark(first.saturating_add(r).saturating_add(1))),
         _ => None,
     };
     [
         retention,
-        stream.next_autoresolve(),
+        stream.next_autoresolve().map(on_mark),
         stream.next_silence_end(),
     ]
     .into_iter()
@@ -98,7 +104,11 @@ pub fn next_due(stream: &Stream) -> Option<u64> {
 /// After a write to a stream: tells the sweep when it is due at the latest, and wakes the
 /// readers blocked on it when its revision moved.
 pub fn after_write(ctx: &Context, name: &RedisString, stream: &Stream, revision_before: u64) {
-    registry::schedule_by(ffi::selected_db(ctx), name.as_slice(), next_due(stream));
+    let due = next_due(stream);
+    registry::schedule_by(ffi::selected_db(ctx), name.as_slice(), due);
+    if let Some(due) = due {
+        sweep::wake_by(ctx, due);
+    }
     if stream.revision() != revision_before {
         block::signal_ready(ctx, name);
     }

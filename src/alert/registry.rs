@@ -138,6 +138,11 @@ pub fn due(now: u64, n: usize) -> Vec<(i32, Vec<u8>)> {
     })
 }
 
+/// The earliest time any stream has work (None: none has any scheduled).
+pub fn next_due() -> Option<u64> {
+    REGISTRY.with(|r| r.borrow().queue.first().map(|(due, _, _)| *due))
+}
+
 pub fn len() -> usize {
     REGISTRY.with(|r| r.borrow().dbs.values().map(HashMap::len).sum())
 }

@@ -13,6 +13,7 @@ use crate::keys;
 use crate::stats::{self, ALERTS_HELD, ALERTS_SWEPT, ALERTS_TRIMMED};
 use redis_module::key::KeyFlags;
 use redis_module::{Context, RedisString};
+use std::cell::Cell;
 use std::time::Duration;
 use vigil_core::alert::Stream;
 
@@ -30,17 +31,60 @@ const RESOLVES_PER_COMMAND: usize = 500;
 /// per silence.
 const SILENCE_WALK_ALERTS_PER_TICK: usize = 200_000;
 
-pub fn start(ctx: &Context) {
-    ctx.create_timer(Duration::from_millis(INTERVAL_MS), tick, ());
+thread_local! {
+    /// The tick planned: when it comes (server ms) and its number. A tick that is not the
+    /// planned one was replaced by an earlier one (`wake_by`) and does nothing, so that one
+    /// chain of ticks runs, whatever was replaced.
+    static PLANNED: Cell<(u64, u64)> = const { Cell::new((u64::MAX, 0)) };
 }
 
-fn tick(ctx: &Context, _: ()) {
+pub fn start(ctx: &Context) {
+    plan(ctx, now_ms(), INTERVAL_MS);
+}
+
+/// Plans the next tick `ms` after `now`, in place of any planned one.
+fn plan(ctx: &Context, now: u64, ms: u64) {
+    let number = PLANNED.get().1.wrapping_add(1);
+    PLANNED.set((now.saturating_add(ms), number));
+    ctx.create_timer(Duration::from_millis(ms), tick, number);
+}
+
+/// A stream has work at `due`: the next tick comes then at the latest (a silence made to end
+/// before the planned tick). One compare when the planned tick comes first, as it mostly does.
+/// Work due already is left to the planned tick: a backlog drains at the tick's pace, and a
+/// replica (which never sweeps) plans nothing for it.
+pub fn wake_by(ctx: &Context, due: u64) {
+    if due < PLANNED.get().0 {
+        let now = now_ms();
+        if due > now {
+            plan(ctx, now, (due - now).min(INTERVAL_MS));
+        }
+    }
+}
+
+/// When the next tick comes: every 100 ms, or sooner when a stream has work due before that
+/// (a silence's UNTIL; retention and auto-resolve fall on the 100 ms marks, `next_due`). Work
+/// already due and left over (the tick's budget spent, or no sweeping on a replica or while
+/// writes are paused) waits the whole interval, as before. A write that makes work due
+/// sooner than the planned tick plans an earlier one (`wake_by`).
+fn next_tick(now: u64) -> u64 {
+    match registry::next_due() {
+        Some(due) if due > now => (due - now).clamp(1, INTERVAL_MS),
+        _ => INTERVAL_MS,
+    }
+}
+
+fn tick(ctx: &Context, number: u64) {
+    if PLANNED.get().1 != number {
+        return;
+    }
     let started = std::time::Instant::now();
     crate::guard::catch("sweep", (), || sweep(ctx));
     // The tick blocks the server as a command does: the latency monitor shows its longest
     // (event `vigil-sweep`).
     ffi::latency_sample(c"vigil-sweep", started.elapsed().as_millis() as u64);
-    start(ctx);
+    let now = now_ms();
+    plan(ctx, now, next_tick(now));
 }
 
 fn sweep(ctx: &Context) {
