@@ -256,6 +256,32 @@ fn block_waits_when_nothing_after_the_cursor_is_left_to_return() {
     assert_eq!(ids(&feed), [a.as_str()]);
 }
 
+/// SPEC: a read that times out answers nil, as XREAD: in RESP2 that is the null array `*-1`
+/// (the null bulk string `$-1` was sent, which a client that checks types reads as a string).
+#[test]
+fn a_read_that_times_out_answers_xreads_nil() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = |cmd: &str| -> String {
+        raw.write_all(cmd.as_bytes()).unwrap();
+        let mut buf = [0u8; 64];
+        let n = raw.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(
+        answer("XREAD BLOCK 10 STREAMS x $\r\n"),
+        "*-1\r\n",
+        "the anchor"
+    );
+    assert_eq!(answer("ALERT.READ s AFTER $ BLOCK 10\r\n"), "*-1\r\n");
+    // Where it may not block: the same nil at once.
+    assert_eq!(answer("MULTI\r\n"), "+OK\r\n");
+    assert_eq!(answer("ALERT.READ s AFTER $ BLOCK 0\r\n"), "+QUEUED\r\n");
+    assert_eq!(answer("EXEC\r\n"), "*1\r\n*-1\r\n");
+}
+
 #[test]
 fn block_inside_multi_or_a_script_does_not_block() {
     let s = Server::start();

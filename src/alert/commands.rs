@@ -820,13 +820,16 @@ pub fn read(ctx: &Context, args: &[RedisString]) -> CmdResult {
                 filter: q.filter,
                 with_silenced,
             };
-            if block::block_on_key(ctx, name, ms, waiting, read_again) {
-                Ok(RedisValue::NoReply)
-            } else {
-                Ok(RedisValue::Null)
+            if !block::block_on_key(ctx, name, ms, waiting, read_again) {
+                ffi::reply_null_array(ctx);
             }
+            Ok(RedisValue::NoReply)
         }
-        Some(_) if examined_all => Ok(RedisValue::Null),
+        // Nil as XREAD's (the null array), also where it may not block (MULTI, a script).
+        Some(_) if examined_all => {
+            ffi::reply_null_array(ctx);
+            Ok(RedisValue::NoReply)
+        }
         _ => {
             reply_read(ctx, None, next, &[]);
             Ok(RedisValue::NoReply)

@@ -4,7 +4,7 @@
 //! the `ready` function looks again and may keep the client blocked.
 
 use crate::guard::catch;
-use redis_module::{raw, Context, RedisResult, RedisString, RedisValue};
+use redis_module::{raw, Context, RedisResult, RedisString};
 use std::os::raw::{c_int, c_void};
 
 /// `ready(ctx, state)`: Some(reply) to answer now, None to keep waiting.
@@ -101,7 +101,8 @@ extern "C" fn on_timeout(
     _argv: *mut *mut raw::RedisModuleString,
     _argc: c_int,
 ) -> c_int {
-    Context::new(ctx).reply(Ok(RedisValue::Null));
+    // Nil as XREAD's: the null array.
+    super::reply_null_array(&Context::new(ctx));
     raw::REDISMODULE_OK as c_int
 }
 

@@ -198,6 +198,18 @@ pub fn reply_null(ctx: &Context) {
     raw::reply_with_null(ctx.get_raw());
 }
 
+/// The null array (`*-1` in RESP2, `_` in RESP3): what XREAD and BLPOP answer when they time
+/// out. Where the API lacks it, the null bulk string.
+pub fn reply_null_array(ctx: &Context) {
+    match unsafe { raw::RedisModule_ReplyWithNullArray } {
+        // SAFETY: a live context, in a callback that replies.
+        Some(f) => unsafe {
+            f(ctx.get_raw());
+        },
+        None => reply_null(ctx),
+    }
+}
+
 /// Replicates `command args...` (the key is the first argument), each argument a byte
 /// string.
 pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
