@@ -87,7 +87,10 @@ fn forget_in(ctx: &Context, db: i32, tracker: &[u8], key: &[u8]) {
     let k = ctx.open_key_writable_with_flags(&name, KeyFlags::NOTOUCH);
     match keys::write::<Tracker>(&k) {
         Ok(Some(t)) => {
-            t.forget(key);
+            // A change of the tracker (the module marks its keys modified itself).
+            if t.forget(key).is_some() {
+                crate::ffi::changed(ctx, &name);
+            }
         }
         // Overwritten by another type, or gone: the index was stale.
         _ => index::remove_tracker(db, tracker),

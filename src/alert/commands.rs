@@ -479,7 +479,7 @@ fn per_id(
     let revision_before = stream.revision();
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
     if changed > 0 {
-        ctx.replicate_verbatim();
+        ffi::replicate_verbatim(ctx, name);
         ffi::notify(ctx, event, name);
         after_write(ctx, name, stream, revision_before);
     }
@@ -532,7 +532,7 @@ pub fn trim(ctx: &Context, args: &[RedisString]) -> CmdResult {
         Mode::MinTs(ms) => stream.trim_before(ms, usize::MAX),
     };
     if removed > 0 {
-        ctx.replicate_verbatim();
+        ffi::replicate_verbatim(ctx, name);
         trimmed(ctx, name, removed);
         let rev = stream.revision();
         after_write(ctx, name, stream, rev);
@@ -915,7 +915,7 @@ pub fn unsilence(ctx: &Context, args: &[RedisString]) -> CmdResult {
     if ended == 0 {
         return Ok(RedisValue::Integer(0));
     }
-    ffi::replicate_verbatim(ctx);
+    ffi::replicate_verbatim(ctx, name);
     after_write(ctx, name, stream, revision_before);
     Ok(RedisValue::Integer(ended as i64))
 }

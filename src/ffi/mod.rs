@@ -173,10 +173,17 @@ pub fn latency_sample(event: &CStr, ms: u64) {
 ///   no state per key outside the values but its indexes, which a load's end (or failure)
 ///   rebuilds from the keyspace (`events::on_loading`); without this option Redis 7.0 does not
 ///   load from the socket at all with `swapdb`.
+/// - `NO_IMPLICIT_SIGNAL_MODIFIED`: Redis would mark every key the module opened for writing as
+///   modified when it is closed (aborting a WATCH on it, invalidating client-side caches), also
+///   when the command then answered an error or changed nothing (`exists`, a refused
+///   QUOTA.INCR, an ALERT.ACK of nothing), as no core command does. The module marks a key
+///   itself where it changes it: where it replicates the change (`changed`, called by every
+///   replication helper), and where a keyspace event makes a tracker drop a key.
 pub fn set_module_options(ctx: &Context) {
     if let Some(f) = unsafe { raw::RedisModule_SetModuleOptions } {
         let options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
-            | raw::REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD;
+            | raw::REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD
+            | raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
         // SAFETY: called from the module's load with its own context.
         unsafe { f(ctx.get_raw(), options as c_int) };
     }
@@ -210,6 +217,33 @@ pub fn reply_null_array(ctx: &Context) {
     }
 }
 
+/// Marks `key` as modified, as a core command's write does: a WATCH on it fails its EXEC, and
+/// clients that cache it are told. Every replication helper calls it for the key it
+/// replicates a change of (a change replicates whether or not anything listens).
+pub fn changed(ctx: &Context, key: &RedisString) {
+    if let Some(f) = unsafe { raw::RedisModule_SignalModifiedKey } {
+        // SAFETY: a live context and key string; Redis copies what it keeps.
+        unsafe { f(ctx.get_raw(), key.inner) };
+    }
+}
+
+/// `changed` for a key given as bytes.
+pub fn changed_bytes(ctx: &Context, key: &[u8]) {
+    let (Some(signal), Some(free)) = (unsafe { raw::RedisModule_SignalModifiedKey }, unsafe {
+        raw::RedisModule_FreeString
+    }) else {
+        return;
+    };
+    if let Some(s) = make_string(key) {
+        // SAFETY: a live context and a string made here, freed after the call (Redis copies
+        // what it keeps).
+        unsafe {
+            signal(ctx.get_raw(), s);
+            free(std::ptr::null_mut(), s);
+        }
+    }
+}
+
 /// Replicates `command args...` (the key is the first argument), each argument a byte
 /// string.
 pub fn replicate(ctx: &Context, command: &CStr, args: &[&[u8]]) {
@@ -234,6 +268,12 @@ where
     I: IntoIterator<Item = Arg<'a>>,
     I::IntoIter: Clone,
 {
+    let args = args.into_iter();
+    match args.clone().next() {
+        Some(Arg::Sent(key)) => changed(ctx, key),
+        Some(Arg::Bytes(key)) => changed_bytes(ctx, key),
+        _ => {}
+    }
     let (Some(free), Some(rep)) = (unsafe { raw::RedisModule_FreeString }, unsafe {
         raw::RedisModule_Replicate
     }) else {
@@ -242,7 +282,6 @@ where
     if !listeners::replicate_or_count(ctx) {
         return;
     }
-    let args = args.into_iter();
     // Counted by a walk: a flattened iterator's size hint is only a lower bound. Up to 16
     // arguments the array is on the stack.
     let n = args.clone().count();
@@ -325,6 +364,7 @@ pub fn delete_keys<'a>(ctx: &Context, keys: impl ExactSizeIterator<Item = &'a [u
 /// more arguments, which RM_Replicate copies itself ("b": a buffer and its length): no string
 /// made and freed here.
 pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args: &[&[u8]]) {
+    changed(ctx, key);
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };
@@ -362,8 +402,9 @@ pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args
     }
 }
 
-/// Replicates the command as the client sent it.
-pub fn replicate_verbatim(ctx: &Context) {
+/// Replicates the command as the client sent it, a change of `key`.
+pub fn replicate_verbatim(ctx: &Context, key: &RedisString) {
+    changed(ctx, key);
     ctx.replicate_verbatim();
 }
 
@@ -449,6 +490,7 @@ pub fn replicate_add(
     id: Option<&[u8]>,
     now: u64,
 ) {
+    changed(ctx, key);
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
     };

@@ -166,7 +166,7 @@ pub fn evicted(ctx: &Context, args: &[RedisString]) -> CmdResult {
         }
     };
     tracker.count_evicted(n);
-    ffi::replicate_verbatim(ctx);
+    ffi::replicate_verbatim(ctx, name);
     Ok(RedisValue::Integer(tracker.evicted() as i64))
 }
 
@@ -188,7 +188,7 @@ pub fn forget(ctx: &Context, args: &[RedisString]) -> CmdResult {
         .filter(|k| tracker.forget(k.as_slice()).is_some())
         .count();
     if removed > 0 {
-        ffi::replicate_verbatim(ctx);
+        ffi::replicate_verbatim(ctx, name);
     }
     Ok(RedisValue::Integer(removed as i64))
 }

@@ -399,7 +399,7 @@ pub fn incr(ctx: &Context, args: &[RedisString]) -> CmdResult {
         } else {
             // A cumulative quota decides without the clock: the replica, holding the same
             // usage, decides the same, so the command goes as it came.
-            ffi::replicate_verbatim(ctx);
+            ffi::replicate_verbatim(ctx, name);
         }
     }
     settle_and_replicate(ctx, name, q, now);
@@ -449,7 +449,7 @@ pub fn reset(ctx: &Context, args: &[RedisString]) -> CmdResult {
     let q = keys::write::<Quota>(&key)?.ok_or_else(no_such_key)?;
     check_stream_here(ctx, name.as_slice(), Some(q))?;
     q.reset();
-    ffi::replicate_verbatim(ctx);
+    ffi::replicate_verbatim(ctx, name);
     settle_and_replicate(ctx, name, q, now_ms());
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
