@@ -1,7 +1,8 @@
 //! # vigil-client
 //!
 //! The Rust client of the Vigil Redis module: typed calls for every `ALERT.*`, `QUOTA.*` and
-//! `LRU.*` command, async on tokio ([`Client`]) with a blocking wrapper ([`blocking::Client`]),
+//! `LRU.*` command a client sends (not the module extensions that replication and the AOF send:
+//! `ALERT.IMPORT`, `LRU.TOUCHAT`, `LRU.EVICTED`), async on tokio ([`Client`]) with a blocking wrapper ([`blocking::Client`]),
 //! and a cascade of stores that never loses an alert:
 //!
 //! 1. **Redis** (with the module loaded) answers while it can.
