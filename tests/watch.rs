@@ -95,6 +95,16 @@ fn every_kind_of_change_fails_the_exec() {
     .unwrap();
     let silence = silence.to_string();
     let import_id = format!("{}-5", now - 1000);
+    // Evicts a key it is given just before (the tracker is emptied by the call before it).
+    let evict_quota = [
+        "LRU.EVICT",
+        "t:{a}:lru",
+        "0",
+        "MAX",
+        "1",
+        "QUOTA",
+        "t:{a}:q",
+    ];
     let writes: Vec<(&str, Vec<&str>)> = vec![
         ("n", vec!["ALERT.CREATE", "n"]),
         ("s", vec!["ALERT.ALTER", "s", "DEDUP", "1000"]),
@@ -117,35 +127,14 @@ fn every_kind_of_change_fails_the_exec() {
             vec!["QUOTA.INCR", "t:{a}:q", "50", "LIMIT", "20"],
         ),
         ("t:{a}:lru", vec!["LRU.EVICT", "t:{a}:lru", "0", "MAX", "1"]),
-        (
-            "t:{a}:q",
-            vec![
-                "LRU.EVICT",
-                "t:{a}:lru",
-                "0",
-                "MAX",
-                "1",
-                "QUOTA",
-                "t:{a}:q",
-            ],
-        ),
+        ("t:{a}:q", evict_quota.to_vec()),
         ("t:{a}:lru", vec!["LRU.TOUCH", "t:{a}:lru", "t:{a}:z", "5"]),
         // A tracked key deleted by DEL: its tracker drops it.
         ("t:{a}:lru", vec!["DEL", "t:{a}:z"]),
     ];
     call(&mut c, &["LRU.TOUCH", "t:{a}:lru", "t:{a}:x", "10"]).unwrap();
     for (watched, write) in &writes {
-        if *write
-            == [
-                "LRU.EVICT",
-                "t:{a}:lru",
-                "0",
-                "MAX",
-                "1",
-                "QUOTA",
-                "t:{a}:q",
-            ]
-        {
+        if *write == evict_quota {
             call(&mut c, &["SET", "t:{a}:y", "v"]).unwrap();
             call(&mut c, &["LRU.TOUCH", "t:{a}:lru", "t:{a}:y", "1"]).unwrap();
         }
