@@ -8,7 +8,7 @@
 
 use crate::args;
 use crate::errors::{self, invalid_argument, ClosedError};
-use crate::feed::{AsyncFeed, Feed};
+use crate::feed::{AsyncFeed, Feed, FeedSlot};
 use crate::replies::ToPython;
 use crate::runtime::{runtime, start};
 use pyo3::prelude::*;
@@ -16,7 +16,7 @@ use pyo3::types::{PyString, PyTuple};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use vigil_client::{
     AddOptions, Alert, Config, DryRunOptions, EvictOptions, IncrOptions, QuotaSettings, RangeQuery,
     ReadOptions, StreamOptions, Trim,
@@ -38,6 +38,8 @@ struct Shared {
     client: RwLock<Option<vigil_client::Client>>,
     /// Set by `close()`: the feeds of this client look at it.
     closed: Arc<AtomicBool>,
+    /// The feeds of this client, emptied by `close()`.
+    feeds: Mutex<Vec<Weak<FeedSlot>>>,
     /// The URL without its credentials, for `repr`.
     shown_url: String,
 }
@@ -113,6 +115,7 @@ impl Shared {
         Ok(Shared {
             client: RwLock::new(Some(client)),
             closed: Arc::new(AtomicBool::new(false)),
+            feeds: Mutex::new(Vec::new()),
             shown_url,
         })
     }
@@ -133,7 +136,19 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         self.closed.store(true, Ordering::Relaxed);
+        // The feeds let go of the client now (a `next` under way keeps it until it returns).
+        let feeds = std::mem::take(&mut *self.feeds.lock().unwrap_or_else(|e| e.into_inner()));
+        for slot in feeds.iter().filter_map(Weak::upgrade) {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         drop(client);
+    }
+
+    /// Keeps `slot` for `close()` to empty (and forgets the feeds Python has dropped).
+    fn keep_feed(&self, slot: Weak<FeedSlot>) {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        feeds.retain(|f| f.strong_count() > 0);
+        feeds.push(slot);
     }
 
     fn repr(&self, class: &str) -> String {
@@ -271,7 +286,9 @@ classes! {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
             let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
-            Ok(Feed::new(feed, self.inner.closed.clone()))
+            let feed = Feed::new(feed, self.inner.closed.clone());
+            self.inner.keep_feed(feed.slot());
+            Ok(feed)
         }
     }
 
@@ -325,7 +342,9 @@ classes! {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
             let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
-            Ok(AsyncFeed::new(feed, self.inner.closed.clone()))
+            let feed = AsyncFeed::new(feed, self.inner.closed.clone());
+            self.inner.keep_feed(feed.slot());
+            Ok(feed)
         }
     }
 

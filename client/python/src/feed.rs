@@ -16,11 +16,16 @@ use vigil_client::Change;
 /// How long the blocking flavour waits at a time before it looks for a signal (Ctrl-C).
 const SLICE: Duration = Duration::from_millis(200);
 
+/// Where a feed lives until its client is closed. The client keeps a weak reference to it and
+/// empties it at `close()`: the feed's hold on the client (so the journal's lock) goes then,
+/// not when Python collects the feed object.
+pub type FeedSlot = Mutex<Option<Arc<tokio::sync::Mutex<vigil_client::Feed>>>>;
+
 /// What both flavours hold.
 struct Shared {
-    /// The feed, until its client is closed: then the next call drops it (and with it its
-    /// hold on the client, so the journal's lock) and raises ClosedError.
-    feed: Mutex<Option<Arc<tokio::sync::Mutex<vigil_client::Feed>>>>,
+    /// The feed, until its client is closed (emptied by `close()`, or by the next call once
+    /// `closed` is set), which then raises ClosedError.
+    feed: Arc<FeedSlot>,
     closed: Arc<AtomicBool>,
     /// The feed's cursor after the last change returned, and its restarts: readable while
     /// a `next` waits.
@@ -36,7 +41,7 @@ impl Shared {
             cursor: Arc::new(Mutex::new(feed.cursor().to_string())),
             restarts: Arc::new(AtomicU64::new(feed.restarts())),
             key: feed.key().to_owned(),
-            feed: Mutex::new(Some(Arc::new(tokio::sync::Mutex::new(feed)))),
+            feed: Arc::new(Mutex::new(Some(Arc::new(tokio::sync::Mutex::new(feed))))),
         }
     }
 
@@ -103,6 +108,11 @@ impl Feed {
             inner: Shared::new(feed, closed),
         }
     }
+
+    /// Where the feed lives, for its client to empty at `close()`.
+    pub fn slot(&self) -> std::sync::Weak<FeedSlot> {
+        Arc::downgrade(&self.inner.feed)
+    }
 }
 
 impl AsyncFeed {
@@ -110,6 +120,11 @@ impl AsyncFeed {
         AsyncFeed {
             inner: Shared::new(feed, closed),
         }
+    }
+
+    /// Where the feed lives, for its client to empty at `close()`.
+    pub fn slot(&self) -> std::sync::Weak<FeedSlot> {
+        Arc::downgrade(&self.inner.feed)
     }
 }
 

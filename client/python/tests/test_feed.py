@@ -118,6 +118,37 @@ def test_a_feed_of_a_closed_client_raises(server):
     asyncio.run(main())
 
 
+def test_closing_a_client_frees_its_journal_while_its_feeds_live(server, tmp_path):
+    # A feed held on to its client until Python collected it: the journal directory stayed
+    # locked after close(), and a new client on it got ConfigError (found by an audit).
+    journal = tmp_path / "j"
+    for flavour in ("sync", "async"):
+        if flavour == "sync":
+            c = vigil.Client(server.url, journal_dir=journal)
+            feed = c.follow("alerts", "0", block_ms=100)
+            c.close()
+        else:
+
+            async def follow_and_close():
+                c = vigil.aio.Client(server.url, journal_dir=journal)
+                f = c.follow("alerts", "0", block_ms=100)
+                await c.__aexit__(None, None, None)
+                return f
+
+            feed = asyncio.run(follow_and_close())
+        # The feed is still here; the directory is free once the background probe let go of
+        # the client (at the end of its current round), as without a feed.
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                vigil.Client(server.url, journal_dir=journal).close()
+                break
+            except vigil.ConfigError:
+                assert time.monotonic() < deadline, f"{flavour}: the journal stayed locked"
+                time.sleep(0.05)
+        assert feed is not None
+
+
 def test_async_feed(server):
     async def main():
         async with vigil.aio.Client(server.url) as c:
