@@ -221,9 +221,13 @@ pub fn reply_null_array(ctx: &Context) {
 /// clients that cache it are told. Every replication helper calls it for the key it
 /// replicates a change of (a change replicates whether or not anything listens).
 pub fn changed(ctx: &Context, key: &RedisString) {
+    changed_raw(ctx, key.inner);
+}
+
+fn changed_raw(ctx: &Context, key: *mut raw::RedisModuleString) {
     if let Some(f) = unsafe { raw::RedisModule_SignalModifiedKey } {
-        // SAFETY: a live context and key string; Redis copies what it keeps.
-        unsafe { f(ctx.get_raw(), key.inner) };
+        // SAFETY: a live context and a live key string; Redis copies what it keeps.
+        unsafe { f(ctx.get_raw(), key) };
     }
 }
 
@@ -269,17 +273,21 @@ where
     I::IntoIter: Clone,
 {
     let args = args.into_iter();
-    match args.clone().next() {
+    // The key is marked modified here when nothing is replicated, else below with the string
+    // made for the call (not a second one).
+    let mark_alone = |ctx: &Context| match args.clone().next() {
         Some(Arg::Sent(key)) => changed(ctx, key),
         Some(Arg::Bytes(key)) => changed_bytes(ctx, key),
         _ => {}
-    }
+    };
     let (Some(free), Some(rep)) = (unsafe { raw::RedisModule_FreeString }, unsafe {
         raw::RedisModule_Replicate
     }) else {
+        mark_alone(ctx);
         return;
     };
     if !listeners::replicate_or_count(ctx) {
+        mark_alone(ctx);
         return;
     }
     // Counted by a walk: a flattened iterator's size hint is only a lower bound. Up to 16
@@ -303,6 +311,9 @@ where
                 Arg::Bytes(b) => make_string(b).unwrap_or(std::ptr::null_mut()),
                 Arg::Now(ms) => now_string(ms),
             };
+        }
+        if let Some(&key) = argv.first().filter(|k| !k.is_null()) {
+            changed_raw(ctx, key);
         }
         // Redis makes strings or stops the server (out of memory): a null is not expected,
         // and never replicated.
@@ -364,6 +375,12 @@ pub fn delete_keys<'a>(ctx: &Context, keys: impl ExactSizeIterator<Item = &'a [u
 /// more arguments, which RM_Replicate copies itself ("b": a buffer and its length): no string
 /// made and freed here.
 pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args: &[&[u8]]) {
+    if args.len() > 3 {
+        // `replicate` marks the key modified.
+        let mut all: Vec<&[u8]> = vec![key.as_slice()];
+        all.extend_from_slice(args);
+        return replicate(ctx, command, &all);
+    }
     changed(ctx, key);
     let Some(rep) = (unsafe { raw::RedisModule_Replicate }) else {
         return;
@@ -392,12 +409,8 @@ pub fn replicate_key_args(ctx: &Context, command: &CStr, key: &RedisString, args
                 b(2).0,
                 b(2).1,
             ),
-            _ => {
-                let mut all: Vec<&[u8]> = vec![key.as_slice()];
-                all.extend_from_slice(args);
-                replicate(ctx, command, &all);
-                0
-            }
+            // More than three: replicated above.
+            _ => 0,
         };
     }
 }

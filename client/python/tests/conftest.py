@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
 
@@ -184,6 +184,24 @@ def cluster_node(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def journal_dir(tmp_path: Path) -> Path:
     return tmp_path / "journal"
+
+
+@pytest.fixture
+def reopen_when_free() -> Callable[[str, Path, str], None]:
+    """Opens (and closes) a client on `journal` once a closed client has let go of it: at
+    the end of its background probe's round. Fails with `what` after 2 s."""
+
+    def reopen(url: str, journal: Path, what: str = "the journal directory") -> None:
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                vigil.Client(url, journal_dir=journal).close()
+                return
+            except vigil.ConfigError:
+                assert time.monotonic() < deadline, f"{what} stayed locked"
+                time.sleep(0.05)
+
+    return reopen
 
 
 @pytest.fixture

@@ -265,7 +265,7 @@ def test_metrics_mode_and_prometheus(client):
     assert client.flush(1.0) is True
 
 
-def test_configuration_errors(server, journal_dir):
+def test_configuration_errors(server, journal_dir, reopen_when_free):
     with vigil.Client(server.url, journal_dir=journal_dir) as first:
         # One client per journal directory.
         with pytest.raises(vigil.ConfigError):
@@ -276,14 +276,7 @@ def test_configuration_errors(server, journal_dir):
         first.add("alerts", DISK)
     # Closed: the directory is free again once the background probe let go of the client
     # (at the end of its current round).
-    deadline = time.monotonic() + 2
-    while True:
-        try:
-            vigil.Client(server.url, journal_dir=journal_dir).close()
-            break
-        except vigil.ConfigError:
-            assert time.monotonic() < deadline, "the journal directory stayed locked"
-            time.sleep(0.05)
+    reopen_when_free(server.url, journal_dir)
     with pytest.raises(vigil.ConfigError):
         vigil.Client("http://nowhere/")
     with pytest.raises(vigil.ConfigError, match="no URL"):

@@ -131,12 +131,17 @@ fn text(src: &mut impl Source, what: &str) -> Result<String, DecodeError> {
         .map_err(|_| DecodeError::invalid(format!("{what} is not UTF-8")))
 }
 
+/// A presence flag: 0 or 1.
+fn flag(src: &mut impl Source, what: &str) -> Result<bool, DecodeError> {
+    match src.u64()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => Err(DecodeError::invalid(format!("{what} flag {v}"))),
+    }
+}
+
 fn opt_text(src: &mut impl Source, what: &str) -> Result<Option<String>, DecodeError> {
-    let present = match src.u64()? {
-        0 => false,
-        1 => true,
-        v => return Err(DecodeError::invalid(format!("{what} flag {v}"))),
-    };
+    let present = flag(src, what)?;
     let t = text(src, what)?;
     Ok(present.then_some(t))
 }
@@ -285,11 +290,7 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Stream, DecodeError>
         }
     }
     if encver >= ENC_V3 {
-        let present = match src.u64()? {
-            0 => false,
-            1 => true,
-            v => return Err(DecodeError::invalid(format!("last ID flag {v}"))),
-        };
+        let present = flag(src, "last ID")?;
         let last = id(src)?;
         if present {
             stream.note_id(last);
