@@ -92,7 +92,8 @@ impl Client {
         if level != Store::Memory {
             if let Some(j) = self.inner.journal.get() {
                 // The fsync runs on the blocking pool; reads and Redis calls go on meanwhile.
-                match j.append(record.clone()).await {
+                let settings = self.inner.settings.learnt(record.key());
+                match j.append(record.clone(), settings).await {
                     Ok(()) => store = Store::File,
                     Err(e) => {
                         Counters::inc(&c.journal_failures);

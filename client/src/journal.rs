@@ -10,10 +10,19 @@
 //! replayed journal is deleted. A torn last line (a crash in the middle of a write, never acknowledged) is cut off
 //! when the journal is opened.
 //!
+//! Beside the records, `settings.json` keeps the stream settings the client had learnt for
+//! the keys it journals (`ALERT.INFO`, CREATE / ALTER through the client), written and
+//! fsync'ed before the first record of a key that needs them: a client restarted during an
+//! outage reads its journal back, and answers new writes, under the settings it answered
+//! under before (a damaged or lost file only brings back the defaults for its keys). It goes
+//! with the journal once everything is replayed.
+//!
 //! `Journal` does blocking file I/O; the client reaches it through `SharedJournal`, which runs
 //! every call on tokio's blocking pool.
 
+use crate::config::StreamSettings;
 use crate::record::Record;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -76,8 +85,69 @@ pub(crate) struct Journal {
     /// Journal size limit (bytes of records not yet replayed), 0 for none.
     max_bytes: u64,
     pending_bytes: u64,
+    /// What `settings.json` holds: the settings kept for the journal's keys.
+    settings: BTreeMap<String, StreamSettings>,
     #[cfg(feature = "test-hooks")]
     sync_hook: Option<crate::config::SyncHook>,
+}
+
+/// A stream's settings as `settings.json` writes them.
+#[derive(Serialize, Deserialize)]
+struct KeptSettings {
+    retention_ms: u64,
+    maxlen: u64,
+    dedup_ms: u64,
+    ratelimit_n: u64,
+    ratelimit_window_ms: u64,
+}
+
+impl From<StreamSettings> for KeptSettings {
+    fn from(s: StreamSettings) -> KeptSettings {
+        KeptSettings {
+            retention_ms: s.retention_ms,
+            maxlen: s.maxlen,
+            dedup_ms: s.dedup_ms,
+            ratelimit_n: s.ratelimit_n,
+            ratelimit_window_ms: s.ratelimit_window_ms,
+        }
+    }
+}
+
+impl From<KeptSettings> for StreamSettings {
+    fn from(k: KeptSettings) -> StreamSettings {
+        StreamSettings {
+            retention_ms: k.retention_ms,
+            maxlen: k.maxlen,
+            dedup_ms: k.dedup_ms,
+            ratelimit_n: k.ratelimit_n,
+            ratelimit_window_ms: k.ratelimit_window_ms,
+        }
+    }
+}
+
+fn settings_path(dir: &Path) -> PathBuf {
+    dir.join("settings.json")
+}
+
+/// The settings an earlier run kept; none when the file is missing, and none (with a warning)
+/// when it cannot be read.
+fn read_settings(dir: &Path) -> BTreeMap<String, StreamSettings> {
+    let path = settings_path(dir);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return BTreeMap::new(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "vigil-client: cannot read the kept stream settings, using the defaults");
+            return BTreeMap::new();
+        }
+    };
+    match serde_json::from_slice::<BTreeMap<String, KeptSettings>>(&bytes) {
+        Ok(m) => m.into_iter().map(|(k, s)| (k, s.into())).collect(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "vigil-client: damaged kept stream settings, using the defaults");
+            BTreeMap::new()
+        }
+    }
 }
 
 /// Why an append failed: the caller moves on to the memory store either way.
@@ -185,6 +255,7 @@ impl Journal {
             needs_newline: false,
             max_bytes,
             pending_bytes: 0,
+            settings: BTreeMap::new(),
             #[cfg(feature = "test-hooks")]
             sync_hook: None,
         };
@@ -223,7 +294,42 @@ impl Journal {
                 done,
             });
         }
+        if journal.segments.is_empty() {
+            // Nothing to replay: the settings kept for it are of no use.
+            let _ = fs::remove_file(settings_path(dir));
+        } else {
+            journal.settings = read_settings(dir);
+        }
         Ok(journal)
+    }
+
+    /// The settings kept for the journal's keys (by this run or an earlier one).
+    pub fn kept_settings(&self) -> BTreeMap<String, StreamSettings> {
+        self.settings.clone()
+    }
+
+    /// Keeps `settings` for `key` in `settings.json` (written aside, fsync'ed, renamed into
+    /// place) unless it holds them already.
+    fn keep_settings(&mut self, key: &str, settings: StreamSettings) -> io::Result<()> {
+        if self.settings.get(key) == Some(&settings) {
+            return Ok(());
+        }
+        let mut next = self.settings.clone();
+        next.insert(key.to_owned(), settings);
+        let out: BTreeMap<&str, KeptSettings> = next
+            .iter()
+            .map(|(k, s)| (k.as_str(), KeptSettings::from(*s)))
+            .collect();
+        let bytes = serde_json::to_vec(&out).map_err(io::Error::other)?;
+        let path = settings_path(&self.dir);
+        let tmp = path.with_extension("json.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &path)?;
+        File::open(&self.dir).and_then(|d| d.sync_all())?;
+        self.settings = next;
+        Ok(())
     }
 
     #[cfg(feature = "test-hooks")]
@@ -301,7 +407,13 @@ impl Journal {
     }
 
     /// Appends one record and fsyncs it: when this returns Ok, the record survives a crash.
-    pub fn append(&mut self, record: &Record) -> Result<(), AppendError> {
+    /// `settings`, the ones learnt for the record's stream, are kept first (a failure to keep
+    /// them is logged: it costs only the provisional answers of a restarted client).
+    pub fn append(
+        &mut self,
+        record: &Record,
+        settings: Option<StreamSettings>,
+    ) -> Result<(), AppendError> {
         let mut line = serde_json::to_vec(record).map_err(|e| AppendError::Io(e.into()))?;
         line.push(b'\n');
         if self.max_bytes > 0 && self.pending_bytes + line.len() as u64 > self.max_bytes {
@@ -312,6 +424,11 @@ impl Journal {
         }
         if self.needs_newline {
             line.insert(0, b'\n');
+        }
+        if let Some(settings) = settings {
+            if let Err(e) = self.keep_settings(record.key(), settings) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "vigil-client: could not keep the stream settings beside the journal");
+            }
         }
         let Some(file) = self.file.as_mut() else {
             return Err(AppendError::Io(io::Error::other("journal file not open")));
@@ -510,6 +627,8 @@ impl Journal {
         }
         self.pending_bytes = 0;
         self.needs_newline = false;
+        self.settings.clear();
+        let _ = fs::remove_file(settings_path(&self.dir));
     }
 
     fn remove_files(&self, generation: u64) {
@@ -588,15 +707,24 @@ impl SharedJournal {
         let _ = self.run(move |j| j.set_sync_hook(hook)).await;
     }
 
-    /// Appends and fsyncs one record: when this returns Ok, the record survives a crash.
-    pub async fn append(&self, record: Record) -> Result<(), AppendError> {
-        self.run(move |j| j.append(&record))
+    /// Appends and fsyncs one record (keeping `settings` for its stream first): when this
+    /// returns Ok, the record survives a crash.
+    pub async fn append(
+        &self,
+        record: Record,
+        settings: Option<StreamSettings>,
+    ) -> Result<(), AppendError> {
+        self.run(move |j| j.append(&record, settings))
             .await
             .map_err(AppendError::Io)?
     }
 
     pub async fn pending_records(&self) -> io::Result<Vec<Record>> {
         self.run(|j| j.pending_records()).await?
+    }
+
+    pub async fn kept_settings(&self) -> io::Result<BTreeMap<String, StreamSettings>> {
+        self.run(|j| j.kept_settings()).await
     }
 
     pub async fn read_pending(&self, after: Option<Pos>, max: usize) -> io::Result<Vec<Entry>> {
@@ -661,7 +789,7 @@ mod tests {
         let dir = temp("reopen");
         let mut j = Journal::open(&dir, 0).unwrap();
         for i in 0..5 {
-            j.append(&add(i)).unwrap();
+            j.append(&add(i), None).unwrap();
         }
         drop(j);
         // A crash in the middle of a sixth write.
@@ -675,7 +803,7 @@ mod tests {
             j.pending_records().unwrap(),
             (0..5).map(add).collect::<Vec<_>>()
         );
-        j.append(&add(5)).unwrap();
+        j.append(&add(5), None).unwrap();
         let batch = j.read_pending(None, 3).unwrap();
         assert_eq!(batch.len(), 3);
         let done = |e: &Entry| (e.generation, e.start, e.end);
@@ -710,17 +838,72 @@ mod tests {
     fn reset_removes_files_and_limit_reports_full() {
         let dir = temp("reset");
         let mut j = Journal::open(&dir, 100).unwrap();
-        j.append(&add(1)).unwrap();
-        assert!(matches!(j.append(&add(2)), Err(AppendError::Full)));
+        j.append(&add(1), None).unwrap();
+        assert!(matches!(j.append(&add(2), None), Err(AppendError::Full)));
         j.reset();
         assert_eq!(j.pending(), 0);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "only the lock file");
-        j.append(&add(3)).unwrap();
+        j.append(&add(3), None).unwrap();
         let busy = Journal::open(&dir, 0).unwrap_err();
         assert_eq!(busy.kind(), io::ErrorKind::ResourceBusy);
         drop(j);
         let j = Journal::open(&dir, 0).unwrap();
         assert_eq!(j.pending_records().unwrap(), vec![add(3)]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// The settings kept beside the journal come back with it, are written again only when
+    /// they change, and go with it: with a reset, and at an open that finds nothing to replay.
+    /// A damaged file brings back none (the defaults), not an error.
+    #[test]
+    fn kept_settings_live_as_long_as_the_journal() {
+        let dir = temp("settings");
+        let quiet = StreamSettings {
+            dedup_ms: 0,
+            ratelimit_n: 3,
+            ratelimit_window_ms: 1000,
+            ..StreamSettings::default()
+        };
+        let mut j = Journal::open(&dir, 0).unwrap();
+        j.append(&add(1), Some(quiet)).unwrap();
+        j.append(&add(2), None).unwrap();
+        // A write puts a new file in place (a new inode).
+        let inode =
+            || std::os::unix::fs::MetadataExt::ino(&fs::metadata(settings_path(&dir)).unwrap());
+        let written = inode();
+        j.append(&add(3), Some(quiet)).unwrap();
+        assert_eq!(written, inode(), "unchanged settings are not written again");
+        j.append(&add(3), Some(StreamSettings::default())).unwrap();
+        assert_ne!(written, inode(), "changed settings are");
+        j.append(&add(3), Some(quiet)).unwrap();
+        drop(j);
+        let j = Journal::open(&dir, 0).unwrap();
+        assert_eq!(
+            j.kept_settings().into_iter().collect::<Vec<_>>(),
+            vec![("k".to_owned(), quiet)]
+        );
+        drop(j);
+        fs::write(settings_path(&dir), b"{\"k\": {\"dedup_ms\": ").unwrap();
+        let mut j = Journal::open(&dir, 0).unwrap();
+        assert!(j.kept_settings().is_empty());
+        assert_eq!(j.pending(), 5);
+        j.append(&add(4), Some(quiet)).unwrap();
+        j.reset();
+        assert!(!settings_path(&dir).exists());
+        j.append(&add(5), Some(quiet)).unwrap();
+        let entries: Vec<(u64, u64, u64)> = j
+            .read_pending(None, 10)
+            .unwrap()
+            .iter()
+            .map(|e| (e.generation, e.start, e.end))
+            .collect();
+        j.mark_done(&entries);
+        drop(j);
+        let j = Journal::open(&dir, 0).unwrap();
+        assert_eq!(j.pending(), 0);
+        assert!(j.kept_settings().is_empty());
+        assert!(!settings_path(&dir).exists());
+        drop(j);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -740,7 +923,7 @@ mod tests {
         };
         j.set_sync_hook(Some(crate::config::SyncHook(Arc::new(hook))))
             .await;
-        let gave_up = tokio::time::timeout(Duration::from_millis(50), j.append(add(1))).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), j.append(add(1), None)).await;
         assert!(gave_up.is_err(), "the fsync was held back");
         release.send(()).unwrap();
         let start = Instant::now();

@@ -298,22 +298,42 @@ impl LocalStreams {
 }
 
 /// The settings the client saw for each stream: `ALERT.INFO` after its first write, and
-/// CREATE / ALTER made through this client. Streams it has not seen get `Config::stream_defaults`.
+/// CREATE / ALTER made through this client; else those the journal kept from an earlier run
+/// (`Journal::kept_settings`). Streams it has neither seen nor kept get
+/// `Config::stream_defaults`.
 pub(crate) struct KnownSettings {
     defaults: StreamSettings,
-    seen: Mutex<HashMap<String, StreamSettings>>,
+    known: Mutex<Known>,
+}
+
+#[derive(Default)]
+struct Known {
+    /// Streams asked about in this run: None until their settings are learnt.
+    seen: HashMap<String, Option<StreamSettings>>,
+    /// Settings an earlier run kept beside its journal.
+    kept: HashMap<String, StreamSettings>,
+}
+
+impl Known {
+    fn learnt(&self, key: &str) -> Option<StreamSettings> {
+        self.seen
+            .get(key)
+            .copied()
+            .flatten()
+            .or_else(|| self.kept.get(key).copied())
+    }
 }
 
 impl KnownSettings {
     pub fn new(defaults: StreamSettings) -> KnownSettings {
         KnownSettings {
             defaults,
-            seen: Mutex::new(HashMap::new()),
+            known: Mutex::new(Known::default()),
         }
     }
 
-    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, StreamSettings>> {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn defaults(&self) -> StreamSettings {
@@ -321,21 +341,32 @@ impl KnownSettings {
     }
 
     pub fn get(&self, key: &str) -> StreamSettings {
-        self.seen().get(key).copied().unwrap_or(self.defaults)
+        self.learnt(key).unwrap_or(self.defaults)
+    }
+
+    /// The settings learnt for `key` (in this run, or kept from an earlier one): what the
+    /// journal keeps beside its records of the key. None while only the defaults apply.
+    pub fn learnt(&self, key: &str) -> Option<StreamSettings> {
+        self.known().learnt(key)
     }
 
     pub fn set(&self, key: &str, s: StreamSettings) {
-        self.seen().insert(key.to_owned(), s);
+        self.known().seen.insert(key.to_owned(), Some(s));
     }
 
-    /// True the first time a key is asked about (it then counts as seen, with the defaults
-    /// until its settings are learnt).
+    /// Settings an earlier run kept beside the journal; those learnt in this run win.
+    pub fn keep(&self, kept: impl IntoIterator<Item = (String, StreamSettings)>) {
+        self.known().kept.extend(kept);
+    }
+
+    /// True the first time a key is asked about (it then counts as seen, with the settings
+    /// kept for it or the defaults until its settings are learnt).
     pub fn first_sight(&self, key: &str) -> bool {
-        let mut seen = self.seen();
-        if seen.contains_key(key) {
+        let mut known = self.known();
+        if known.seen.contains_key(key) {
             return false;
         }
-        seen.insert(key.to_owned(), self.defaults);
+        known.seen.insert(key.to_owned(), None);
         true
     }
 }

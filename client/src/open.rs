@@ -78,11 +78,16 @@ impl Client {
         self.migrate_memory().await;
     }
 
-    /// Rebuilds the local view from what the journal holds, and starts in file mode if it
-    /// holds anything (so that new writes queue behind it, in order).
+    /// Rebuilds the local view from what the journal holds, under the stream settings it kept,
+    /// and starts in file mode if it holds anything (so that new writes queue behind it, in order).
     async fn recover(&self) -> Result<(), Error> {
         let records = match self.inner.journal.get() {
-            Some(j) => j.pending_records().await?,
+            Some(j) => {
+                // The settings the journal's writes were answered under, before its records
+                // are read back under them.
+                self.inner.settings.keep(j.kept_settings().await?);
+                j.pending_records().await?
+            }
             None => Vec::new(),
         };
         if records.is_empty() {

@@ -389,7 +389,8 @@ impl Client {
             let Some((n, record)) = self.state().memory.oldest(1).pop() else {
                 break;
             };
-            if j.append(record).await.is_err() {
+            let settings = self.inner.settings.learnt(record.key());
+            if j.append(record, settings).await.is_err() {
                 self.sync_memory_gauge(&self.state());
                 return;
             }

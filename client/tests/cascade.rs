@@ -392,3 +392,53 @@ async fn a_journal_that_could_not_be_opened_is_tried_again() {
     let third = c.add("r", r#"{"fingerprint":"c"}"#).await.unwrap();
     assert_eq!(third.store, Store::File);
 }
+
+/// A client restarted during an outage answers from its journal under the stream settings it
+/// had learnt, not the defaults: the settings are kept beside the journal. Before, a stream
+/// made with `DEDUP 0` folded the restarted client's repeat into an earlier alert (the
+/// default dedup window) while the first client had stored each one; what Redis holds after
+/// the replay was the same either way.
+#[tokio::test]
+async fn a_client_restarted_mid_outage_answers_under_the_settings_it_had_learnt() {
+    support::init();
+    let port = free_port();
+    let dir = support::TempDir::new("cascade-settings");
+    let journal = dir.join("journal");
+    let mut server = Redis::start(port, &dir.join("srv"), Kind::ModuleAof);
+    let doc = r#"{"severity":"high","source":"db","type":"disk"}"#;
+    {
+        let c = Client::open(config(port, Some(&journal))).await.unwrap();
+        let no_dedup = StreamOptions {
+            dedup_ms: Some(0),
+            ..StreamOptions::default()
+        };
+        c.create("k", &no_dedup).await.unwrap();
+        server.kill();
+        for _ in 0..2 {
+            let a = c.add("k", doc).await.unwrap();
+            assert_eq!(a.store, Store::File);
+            assert!(matches!(a.outcome, AddOutcome::Added(_)), "{a:?}");
+        }
+    }
+    // The probe task holds the client only between rounds; give it one to let go.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(journal.join("settings.json").exists());
+
+    let c = Client::open(config(port, Some(&journal))).await.unwrap();
+    assert_eq!(c.mode(), Store::File);
+    assert_eq!(c.info("k").await.unwrap().dedup, 0);
+    let third = c.add("k", doc).await.unwrap();
+    assert!(
+        matches!(third.outcome, AddOutcome::Added(_)),
+        "the kept DEDUP 0 stores the repeat: {third:?}"
+    );
+    assert_eq!(c.range("k", &RangeQuery::all()).await.unwrap().len(), 3);
+
+    // Redis comes back: the replay gives it the three, and the kept settings go with the
+    // journal.
+    let _server = Redis::start(port, &dir.join("srv"), Kind::ModuleAof);
+    assert!(c.flush(Duration::from_secs(10)).await.unwrap());
+    assert_eq!(c.mode(), Store::Redis);
+    assert_eq!(c.range("k", &RangeQuery::all()).await.unwrap().len(), 3);
+    assert!(!journal.join("settings.json").exists());
+}
