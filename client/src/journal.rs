@@ -15,7 +15,8 @@
 //! fsync'ed before the first record of a key that needs them: a client restarted during an
 //! outage reads its journal back, and answers new writes, under the settings it answered
 //! under before (a damaged or lost file only brings back the defaults for its keys). It goes
-//! with the journal once everything is replayed.
+//! with the journal once everything is replayed. So does `renamed.json`: the silences the
+//! replay had to make under another ID than the journal's, for the UNSILENCEs after them.
 //!
 //! `Journal` does blocking file I/O; the client reaches it through `SharedJournal`, which runs
 //! every call on tokio's blocking pool.
@@ -87,6 +88,8 @@ pub(crate) struct Journal {
     pending_bytes: u64,
     /// What `settings.json` holds: the settings kept for the journal's keys.
     settings: BTreeMap<String, StreamSettings>,
+    /// What `renamed.json` holds: (key, the journal's silence ID, the ID Redis made it under).
+    renamed: Vec<(String, u64, u64)>,
     #[cfg(feature = "test-hooks")]
     sync_hook: Option<crate::config::SyncHook>,
 }
@@ -129,25 +132,37 @@ fn settings_path(dir: &Path) -> PathBuf {
     dir.join("settings.json")
 }
 
-/// The settings an earlier run kept; none when the file is missing, and none (with a warning)
-/// when it cannot be read.
-fn read_settings(dir: &Path) -> BTreeMap<String, StreamSettings> {
-    let path = settings_path(dir);
-    let bytes = match fs::read(&path) {
+fn renamed_path(dir: &Path) -> PathBuf {
+    dir.join("renamed.json")
+}
+
+/// What an earlier run kept in `path` (`what` names it in the warning); the default when the
+/// file is missing, and (with a warning) when it cannot be read.
+fn read_kept<T: serde::de::DeserializeOwned + Default>(path: &Path, what: &str) -> T {
+    let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return BTreeMap::new(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return T::default(),
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "vigil-client: cannot read the kept stream settings, using the defaults");
-            return BTreeMap::new();
+            tracing::warn!(path = %path.display(), error = %e, "vigil-client: cannot read the kept {what}");
+            return T::default();
         }
     };
-    match serde_json::from_slice::<BTreeMap<String, KeptSettings>>(&bytes) {
-        Ok(m) => m.into_iter().map(|(k, s)| (k, s.into())).collect(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "vigil-client: damaged kept stream settings, using the defaults");
-            BTreeMap::new()
-        }
-    }
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        tracing::warn!(path = %path.display(), error = %e, "vigil-client: damaged kept {what}, not used");
+        T::default()
+    })
+}
+
+/// Puts `value` in `path` whole: written aside, fsync'ed, renamed into place, the directory
+/// fsync'ed.
+fn replace_file(dir: &Path, path: &Path, value: &impl Serialize) -> io::Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_data()?;
+    fs::rename(&tmp, path)?;
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// Why an append failed: the caller moves on to the memory store either way.
@@ -256,6 +271,7 @@ impl Journal {
             max_bytes,
             pending_bytes: 0,
             settings: BTreeMap::new(),
+            renamed: Vec::new(),
             #[cfg(feature = "test-hooks")]
             sync_hook: None,
         };
@@ -295,10 +311,13 @@ impl Journal {
             });
         }
         if journal.segments.is_empty() {
-            // Nothing to replay: the settings kept for it are of no use.
-            let _ = fs::remove_file(settings_path(dir));
+            // Nothing to replay: what was kept for it is of no use.
+            journal.remove_kept();
         } else {
-            journal.settings = read_settings(dir);
+            let settings: BTreeMap<String, KeptSettings> =
+                read_kept(&settings_path(dir), "stream settings");
+            journal.settings = settings.into_iter().map(|(k, s)| (k, s.into())).collect();
+            journal.renamed = read_kept(&renamed_path(dir), "silence IDs");
         }
         Ok(journal)
     }
@@ -308,8 +327,7 @@ impl Journal {
         self.settings.clone()
     }
 
-    /// Keeps `settings` for `key` in `settings.json` (written aside, fsync'ed, renamed into
-    /// place) unless it holds them already.
+    /// Keeps `settings` for `key` in `settings.json` unless it holds them already.
     fn keep_settings(&mut self, key: &str, settings: StreamSettings) -> io::Result<()> {
         if self.settings.get(key) == Some(&settings) {
             return Ok(());
@@ -320,15 +338,26 @@ impl Journal {
             .iter()
             .map(|(k, s)| (k.as_str(), KeptSettings::from(*s)))
             .collect();
-        let bytes = serde_json::to_vec(&out).map_err(io::Error::other)?;
-        let path = settings_path(&self.dir);
-        let tmp = path.with_extension("json.tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_data()?;
-        fs::rename(&tmp, &path)?;
-        File::open(&self.dir).and_then(|d| d.sync_all())?;
+        replace_file(&self.dir, &settings_path(&self.dir), &out)?;
         self.settings = next;
+        Ok(())
+    }
+
+    /// The silences the replay made under another ID than the journal's (key, journal's ID
+    /// -> Redis's), as kept by this run or an earlier one.
+    pub fn kept_renames(&self) -> Vec<(String, u64, u64)> {
+        self.renamed.clone()
+    }
+
+    /// Keeps, in `renamed.json`, that the journal's silence `id` of `key` was made under
+    /// `new`: an UNSILENCE of it still in the journal is sent for `new`, also by a client
+    /// restarted before it was replayed (else it would end whichever silence holds `id`).
+    pub fn keep_rename(&mut self, key: &str, id: u64, new: u64) -> io::Result<()> {
+        let mut next = self.renamed.clone();
+        next.retain(|(k, i, _)| !(k == key && *i == id));
+        next.push((key.to_owned(), id, new));
+        replace_file(&self.dir, &renamed_path(&self.dir), &next)?;
+        self.renamed = next;
         Ok(())
     }
 
@@ -627,8 +656,15 @@ impl Journal {
         }
         self.pending_bytes = 0;
         self.needs_newline = false;
+        self.remove_kept();
+    }
+
+    /// Forgets what was kept beside the records (nothing is left to replay).
+    fn remove_kept(&mut self) {
         self.settings.clear();
+        self.renamed.clear();
         let _ = fs::remove_file(settings_path(&self.dir));
+        let _ = fs::remove_file(renamed_path(&self.dir));
     }
 
     fn remove_files(&self, generation: u64) {
@@ -725,6 +761,14 @@ impl SharedJournal {
 
     pub async fn kept_settings(&self) -> io::Result<BTreeMap<String, StreamSettings>> {
         self.run(|j| j.kept_settings()).await
+    }
+
+    pub async fn kept_renames(&self) -> io::Result<Vec<(String, u64, u64)>> {
+        self.run(|j| j.kept_renames()).await
+    }
+
+    pub async fn keep_rename(&self, key: String, id: u64, new: u64) -> io::Result<()> {
+        self.run(move |j| j.keep_rename(&key, id, new)).await?
     }
 
     pub async fn read_pending(&self, after: Option<Pos>, max: usize) -> io::Result<Vec<Entry>> {
@@ -852,8 +896,8 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
-    /// The settings kept beside the journal come back with it, are written again only when
-    /// they change, and go with it: with a reset, and at an open that finds nothing to replay.
+    /// The settings and silence renamings kept beside the journal come back with it, settings
+    /// are written again only when they change, and both go with it: with a reset, and at an open that finds nothing to replay.
     /// A damaged file brings back none (the defaults), not an error.
     #[test]
     fn kept_settings_live_as_long_as_the_journal() {
@@ -876,20 +920,25 @@ mod tests {
         j.append(&add(3), Some(StreamSettings::default())).unwrap();
         assert_ne!(written, inode(), "changed settings are");
         j.append(&add(3), Some(quiet)).unwrap();
+        j.keep_rename("k", 7, 9).unwrap();
+        j.keep_rename("k", 7, 10).unwrap();
         drop(j);
         let j = Journal::open(&dir, 0).unwrap();
         assert_eq!(
             j.kept_settings().into_iter().collect::<Vec<_>>(),
             vec![("k".to_owned(), quiet)]
         );
+        assert_eq!(j.kept_renames(), vec![("k".to_owned(), 7, 10)]);
         drop(j);
         fs::write(settings_path(&dir), b"{\"k\": {\"dedup_ms\": ").unwrap();
         let mut j = Journal::open(&dir, 0).unwrap();
         assert!(j.kept_settings().is_empty());
         assert_eq!(j.pending(), 5);
         j.append(&add(4), Some(quiet)).unwrap();
+        j.keep_rename("k", 7, 10).unwrap();
         j.reset();
         assert!(!settings_path(&dir).exists());
+        assert!(!renamed_path(&dir).exists());
         j.append(&add(5), Some(quiet)).unwrap();
         let entries: Vec<(u64, u64, u64)> = j
             .read_pending(None, 10)

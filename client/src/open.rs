@@ -78,14 +78,18 @@ impl Client {
         self.migrate_memory().await;
     }
 
-    /// Rebuilds the local view from what the journal holds, under the stream settings it kept,
-    /// and starts in file mode if it holds anything (so that new writes queue behind it, in order).
+    /// Rebuilds the local view from what the journal holds, under the stream settings it kept
+    /// (and takes the silence IDs the replay changed), and starts in file mode if it holds anything (so that new writes queue behind it, in order).
     async fn recover(&self) -> Result<(), Error> {
         let records = match self.inner.journal.get() {
             Some(j) => {
                 // The settings the journal's writes were answered under, before its records
                 // are read back under them.
                 self.inner.settings.keep(j.kept_settings().await?);
+                let renamed = j.kept_renames().await?;
+                self.state()
+                    .renamed_silences
+                    .extend(renamed.into_iter().map(|(key, id, new)| ((key, id), new)));
                 j.pending_records().await?
             }
             None => Vec::new(),

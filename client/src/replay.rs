@@ -347,6 +347,12 @@ impl Client {
                 self.state()
                     .renamed_silences
                     .insert((key.clone(), *id), new);
+                // Kept before the silence counts as replayed, for the UNSILENCE after it.
+                if let Some(j) = self.inner.journal.get() {
+                    if let Err(e) = j.keep_rename(key.clone(), *id, new).await {
+                        tracing::error!(key = %key, id, new, error = %e, "vigil-client: could not keep a silence's new ID beside the journal");
+                    }
+                }
                 return Ok(Some(Answer::Silence(new)));
             }
             return Err(Error::Server {

@@ -586,6 +586,68 @@ async fn a_silence_that_may_have_reached_redis_is_not_made_again_under_a_new_id(
     assert!(c.unsilence(key, unsent).await.unwrap());
 }
 
+/// A client restarted after its replay made a journaled silence under a new ID, and before
+/// it replayed the UNSILENCE journaled after it, sends that UNSILENCE for the new ID: the
+/// renaming is kept beside the journal. Before, it sent the journal's ID, and so ended
+/// another client's silence that holds it. The killed process's files are made by a real
+/// client, then set as that process leaves them (the silence replayed, the renaming kept).
+#[tokio::test]
+async fn a_restarted_client_unsilences_a_silence_the_replay_renamed() {
+    support::init();
+    let port = free_port();
+    let dir = TempDir::new("feed-silence-renamed");
+    let journal = dir.join("journal");
+    let key = "feed:renamed";
+    let until = now_ms() + 3_600_000;
+    let ours = {
+        let c = Client::open(config(port, &journal)).await.unwrap();
+        let id = c
+            .silence(key, until, &Matchers::new().source("web-3"), None)
+            .await
+            .unwrap();
+        assert!(c.unsilence(key, id).await.unwrap());
+        assert_eq!(c.pending(), 2);
+        id
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Another client's silence holds the journal's ID; the replay made ours under a new one.
+    let server = Redis::start(port, &dir.join("srv"), Kind::Module);
+    let mut conn = server.conn();
+    let u = until.to_string();
+    let args = ["ALERT.SILENCE", key, "UNTIL", &u, "TYPE", "x", "ID"];
+    common::call(&mut conn, &[&args[..], &[&ours.to_string()]].concat()).unwrap();
+    let made: i64 = redis::cmd("ALERT.SILENCE")
+        .arg(key)
+        .arg("UNTIL")
+        .arg(until)
+        .arg("SOURCE")
+        .arg("web-3")
+        .query(&mut conn)
+        .unwrap();
+    let log = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a journal segment");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first = text.find('\n').expect("two lines") + 1;
+    assert!(text[..first].contains("web-3"), "{text}");
+    std::fs::write(log.with_extension("cursor"), first.to_string()).unwrap();
+    let renamed = serde_json::json!([[key, ours, made]]).to_string();
+    std::fs::write(journal.join("renamed.json"), renamed).unwrap();
+
+    let c = Client::open(config(port, &journal)).await.unwrap();
+    assert_eq!(c.pending(), 1);
+    assert!(c.flush(Duration::from_secs(10)).await.unwrap());
+    assert_eq!(
+        c_silences(&mut conn, key),
+        vec![ours],
+        "ours ended, the other client's kept"
+    );
+    assert!(!journal.join("renamed.json").exists());
+}
+
 fn c_silences(conn: &mut redis::Connection, key: &str) -> Vec<u64> {
     let v: Vec<redis::Value> = redis::cmd("ALERT.SILENCES").arg(key).query(conn).unwrap();
     v.iter()
