@@ -457,7 +457,64 @@ fn bad_documents() -> Vec<(String, &'static str)> {
         r#"{"severity":"low","severity":"high"}"#.to_string(),
         "severity",
     ));
+    // Nesting past 128 levels (the document's own object the first), however small the
+    // document: the message gives the limit (`document_nesting_is_bounded_at_128_levels`
+    // adds the one just inside it).
+    docs.push((nested(128), "nested deeper than 128 levels at byte 133"));
+    docs.push((nested(10_000), "nested deeper than 128 levels"));
     docs
+}
+
+/// `{"x":[[...]]}` with `arrays` arrays: 1 + `arrays` levels.
+fn nested(arrays: usize) -> String {
+    format!(r#"{{"x":{}{}}}"#, "[".repeat(arrays), "]".repeat(arrays))
+}
+
+/// 128 levels are taken (and come back as sent); the 129th is refused.
+#[test]
+fn document_nesting_is_bounded_at_128_levels() {
+    let server = Server::start();
+    let mut c = server.client();
+    let doc = nested(127);
+    let added = call_raw(
+        &mut c,
+        &[
+            b"ALERT.ADD".to_vec(),
+            b"k".to_vec(),
+            doc.clone().into_bytes(),
+        ],
+    );
+    let Ok(Value::Array(v)) = added else {
+        panic!("{added:?}")
+    };
+    let id = match &v[1] {
+        Value::BulkString(b) => b.clone(),
+        other => panic!("{other:?}"),
+    };
+    let got = call_raw(&mut c, &[b"ALERT.GET".to_vec(), b"k".to_vec(), id]);
+    let Ok(Value::Array(got)) = got else {
+        panic!("{got:?}")
+    };
+    let Value::BulkString(json) = &got[0] else {
+        panic!("{got:?}")
+    };
+    // (Deeper than serde_json reads by default: compared as text.)
+    let inner = format!(r#""x":{}{}"#, "[".repeat(127), "]".repeat(127));
+    let back = String::from_utf8_lossy(json);
+    assert!(back.contains(&inner), "{back}");
+    let refused = call_raw(
+        &mut c,
+        &[
+            b"ALERT.ADD".to_vec(),
+            b"k".to_vec(),
+            nested(128).into_bytes(),
+        ],
+    );
+    let e = refused.unwrap_err();
+    assert_eq!(
+        err_text(&e),
+        "ERR invalid document: nested deeper than 128 levels at byte 133"
+    );
 }
 
 /// Cases that must fail the same way whether their key is the stream or a missing key: each

@@ -494,6 +494,11 @@ fn payloads_holding_what_the_commands_refuse_are_refused() {
         ("a retention past i64", &alert, vec![(0, u(1 << 63))]),
         ("an id memory past i64", &alert, vec![(6, u(u64::MAX))]),
         ("next silence ID 0", &alert, vec![(14, u(0))]),
+        (
+            "a next silence ID past one after the last (2^63)",
+            &alert,
+            vec![(14, u((1 << 63) + 1))],
+        ),
         ("revision counter 0", &alert, vec![(13, u(0))]),
         ("an alert count of 0", &alert, vec![(first_alert + 3, u(0))]),
         ("an unknown status", &alert, vec![(first_alert + 4, u(9))]),

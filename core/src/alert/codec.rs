@@ -20,7 +20,7 @@
 use super::doc::{parse_document, Severity};
 use super::filter::Filter;
 use super::id::{AlertId, Status, MAX_COUNTED, MAX_MS};
-use super::stream::{Settings, Stats, Stream, MAX_SILENCES};
+use super::stream::{Settings, Stats, Stream, MAX_SILENCES, MAX_SILENCE_ID};
 use crate::codec::{check_version, DecodeError, Sink, Source};
 
 pub const ENC_V1: i32 = 1;
@@ -183,8 +183,12 @@ pub fn decode(src: &mut impl Source, encver: i32) -> Result<Stream, DecodeError>
             )));
         }
         next_silence = src.u64()?;
-        if next_silence == 0 {
-            return Err(DecodeError::invalid("next silence ID 0"));
+        // As ALERT.CREATE's SILENCEID takes it: up to one past the last ID.
+        if next_silence == 0 || next_silence > MAX_SILENCE_ID + 1 {
+            return Err(DecodeError::invalid(format!(
+                "next silence ID {next_silence} not in 1..={}",
+                MAX_SILENCE_ID + 1
+            )));
         }
     }
     let mut stream = Stream::new(settings);

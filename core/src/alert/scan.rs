@@ -476,7 +476,7 @@ impl<'a> Parser<'a> {
                     let object = self.peek() == Some(b'{');
                     self.i += 1;
                     if depth + stack.len + 1 > MAX_DEPTH {
-                        return self.err("nested too deep");
+                        return self.err(&format!("nested deeper than {MAX_DEPTH} levels"));
                     }
                     self.ws();
                     let close = if object { b'}' } else { b']' };
