@@ -167,12 +167,7 @@ pub fn slot_moving(ctx: &Context, key: &[u8], absent: &[u8]) -> Option<bool> {
 /// first `{` and the first `}` after it, when not empty) or of the whole key, mod 16384. The
 /// module API has no call for it before Redis 8.
 pub fn key_slot(key: &[u8]) -> u16 {
-    let tag = key.iter().position(|&c| c == b'{').and_then(|open| {
-        let rest = &key[open + 1..];
-        let close = rest.iter().position(|&c| c == b'}')?;
-        (close > 0).then(|| &rest[..close])
-    });
-    crc16(tag.unwrap_or(key)) % 16384
+    crc16(vigil_core::lru::hash_tag(key).unwrap_or(key)) % 16384
 }
 
 fn crc16(data: &[u8]) -> u16 {

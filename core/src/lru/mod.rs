@@ -3,5 +3,5 @@ pub mod codec;
 pub mod namespace;
 pub mod tracker;
 
-pub use namespace::{check_in, namespace, tracker_namespace, NamespaceError};
+pub use namespace::{check_in, hash_tag, namespace, tracker_namespace, NamespaceError};
 pub use tracker::{Change, Evicted, Plan, Tracker, TrackerError};

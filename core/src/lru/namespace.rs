@@ -15,6 +15,15 @@ pub fn namespace(tracker: &[u8]) -> Option<&[u8]> {
     Some(&tracker[..=colon])
 }
 
+/// The hash tag of `key`, as Redis Cluster defines it: the bytes between its first `{` and the
+/// first `}` after it, when not empty.
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|b| *b == b'{')?;
+    let rest = &key[open + 1..];
+    let close = rest.iter().position(|b| *b == b'}')?;
+    (close > 0).then(|| &rest[..close])
+}
+
 /// A key a tracker may not reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamespaceError {
