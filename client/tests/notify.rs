@@ -566,25 +566,70 @@ fn sigterm_and_sigint_stop_the_bridge_cleanly() {
     }
 }
 
-/// An alert Alertmanager refuses (a `ts` past the year 9999) is skipped and logged once: the
-/// re-post rounds that post it again (it is firing) do not log it again at `error`. Before,
-/// each round logged it anew, for as long as the stream held it.
+/// A firing alert whose `ts` is ahead of the bridge's clock (here the year 10000) fires from
+/// now until its span's end, as every firing alert does, so that it ends within 4 ×
+/// `--repost-secs` of a stopped bridge. Before, it was posted with `startsAt` = `endsAt` = its
+/// `ts` (refused by Alertmanager past the year 9999; nearer, left firing until then after the
+/// bridge stopped; found by an audit).
+#[test]
+fn a_firing_alert_from_the_future_fires_for_its_span_only() {
+    support::init();
+    let (dir, server, mut conn, fine) = server_with_alert(
+        "notify-future",
+        "alerts:future",
+        r#"{"severity":"high","source":"ok","type":"fine"}"#,
+    );
+    let (_, future) = add(
+        &mut conn,
+        "alerts:future",
+        r#"{"severity":"high","source":"future","type":"y10k"}"#,
+        253_402_300_800_000,
+    );
+    let am = Alertmanager::start();
+    let bridge = bridge_posting(&server, &am, &dir, "alerts:future", &fine, &[]);
+    let listed = wait_for(Duration::from_secs(10), "the future alert", || {
+        am.with_id(&future).pop()
+    });
+    let at = |field: &str| -> i64 {
+        let text = listed[field].as_str().expect("a time");
+        text[..4].parse::<i64>().expect("a year")
+    };
+    // Now and now + 4 s, not the year 10000 (refused by Alertmanager before: never listed).
+    assert!(at("startsAt") < 2100 && at("endsAt") < 2100, "{listed}");
+    let log = bridge.log();
+    assert!(!log.contains("refused"), "{log}");
+}
+
+/// An alert Alertmanager refuses (here a stand-in answers 400 to every request that holds the
+/// alert `refused`) is skipped and logged once: the re-post rounds that post it again (it is
+/// firing) do not log it again at `error`, and the alert beside it is delivered. Before, each
+/// round logged it anew, for as long as the stream held it.
 #[test]
 fn a_refused_alert_is_logged_once_not_every_round() {
     support::init();
     let (dir, server, mut conn, fine) = server_with_alert(
         "notify-refused",
-        "alerts:y10k",
+        "alerts:refused",
         r#"{"severity":"high","source":"ok","type":"fine"}"#,
     );
     add(
         &mut conn,
-        "alerts:y10k",
-        r#"{"severity":"high","source":"future","type":"y10k"}"#,
-        253_402_300_800_000,
+        "alerts:refused",
+        r#"{"severity":"high","source":"bad","type":"refused"}"#,
+        1_700_000_000_001,
     );
-    let am = Alertmanager::start();
-    let bridge = bridge_posting(&server, &am, &dir, "alerts:y10k", &fine, &[]);
+    let am = Recorder::refusing("refused");
+    let flags = ["--block-ms", "200", "--repost-secs", "1"];
+    let bridge = Bridge::start(
+        &bridge_args(
+            &server.url(),
+            &am.url(),
+            &dir.join("state"),
+            "alerts:refused",
+            &flags,
+        ),
+        &dir.join("bridge.log"),
+    );
     // Three re-post rounds at least.
     std::thread::sleep(Duration::from_millis(3500));
     let log = bridge.log();
@@ -592,6 +637,13 @@ fn a_refused_alert_is_logged_once_not_every_round() {
         .matches("Alertmanager refused an alert; it is skipped")
         .count();
     assert_eq!(lines, 1, "{log}");
+    let delivered: Vec<Value> = am.posts().into_iter().flatten().collect();
+    assert!(
+        delivered
+            .iter()
+            .any(|a| a["labels"]["vigil_id"] == fine.as_str()),
+        "{delivered:?}"
+    );
 }
 
 /// Sends `request` as is to the bridge's metrics port and reads the reply to its end.
@@ -682,6 +734,20 @@ fn the_bridge_serves_its_figures_and_shrugs_off_bad_requests() {
         reply.is_empty() || reply.starts_with("HTTP/1.1 431 "),
         "{reply}"
     );
+    // A complete head of 8 KiB is read; one byte more is refused, also when its blank line
+    // comes in the read that passes the limit (before, heads up to 9 KiB were answered).
+    for (len, status) in [(8192, "200"), (8193, "431"), (9000, "431")] {
+        let mut head = b"GET /metrics HTTP/1.1\r\nX-Pad: ".to_vec();
+        head.resize(len - 4, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(head.len(), len);
+        let reply = raw_http(port, &head);
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{len} bytes: {}",
+            reply.lines().next().unwrap_or("")
+        );
+    }
     assert!(scrape(port)[&key("redis_up")] == 1.0);
     drop(idle);
 
@@ -738,7 +804,9 @@ fn out_of_range_numbers_are_usage_errors_not_panics() {
 
 /// A stand-in for Alertmanager that records the alerts of every POST and answers 200 (one
 /// request per connection, as the bridge sends them): what the real one cannot show, the
-/// requests themselves. Its thread ends with the test process.
+/// requests themselves. Its thread ends with the test process. `refusing` makes one that
+/// answers 400, recording nothing, to a request holding an alert of that `alertname` (the
+/// real one refuses nothing the bridge sends).
 struct Recorder {
     port: u16,
     posts: std::sync::Arc<std::sync::Mutex<Vec<Vec<Value>>>>,
@@ -746,6 +814,10 @@ struct Recorder {
 
 impl Recorder {
     fn start() -> Recorder {
+        Recorder::refusing("")
+    }
+
+    fn refusing(alertname: &'static str) -> Recorder {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -777,14 +849,21 @@ impl Recorder {
                         break Some(buf[end + 4..end + 4 + length].to_vec());
                     }
                 };
+                let mut status = "200 OK";
                 if let Some(Ok(Value::Array(alerts))) =
                     body.map(|b| serde_json::from_slice::<Value>(&b))
                 {
-                    kept.lock().unwrap().push(alerts);
+                    let refused = !alertname.is_empty()
+                        && alerts.iter().any(|a| a["labels"]["alertname"] == alertname);
+                    if refused {
+                        status = "400 Bad Request";
+                    } else {
+                        kept.lock().unwrap().push(alerts);
+                    }
                 }
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
+                let reply =
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = conn.write_all(reply.as_bytes());
             }
         });
         Recorder { port, posts }

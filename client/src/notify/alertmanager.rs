@@ -60,9 +60,10 @@ impl Acked {
 /// The time span an alert is posted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Span {
-    /// Firing until `until_ms` (`endsAt` in the future): Alertmanager ends it then unless it
-    /// is posted again, so a bridge that stops does not leave alerts firing for ever.
-    Firing { until_ms: u64 },
+    /// Firing at `now_ms` until `until_ms` (`endsAt` in the future): Alertmanager ends it
+    /// then unless it is posted again, so a bridge that stops does not leave alerts firing for
+    /// ever.
+    Firing { now_ms: u64, until_ms: u64 },
     /// Ended at `at_ms` (`endsAt` in the past).
     Ended { at_ms: u64 },
 }
@@ -173,8 +174,9 @@ pub fn generator_url(base: &str, key: &str, alert: &Alert) -> String {
 ///   of the document (strings as they are, other values as their JSON text), named as the
 ///   labels are, and `summary` (made up when the document has none);
 /// - `startsAt` the alert's `ts`, `endsAt` from `span` (never before `startsAt`, which
-///   Alertmanager refuses); an ended alert whose `ts` is later than its end (a sender's clock
-///   ahead of the bridge's) starts when it ends, so that it ends now, not at its `ts`.
+///   Alertmanager refuses); an alert whose `ts` is ahead of the bridge's clock (a sender's
+///   clock ahead) starts now if firing, when it ends if ended: so that it ends at the end of
+///   its span, not at its `ts` (a firing one would outlive a stopped bridge until then).
 pub fn alert_json(key: &str, alert: &Alert, span: Span, generator_base: &str) -> Value {
     let alertname = if alert.kind.is_empty() {
         "vigil"
@@ -225,7 +227,8 @@ pub fn alert_json(key: &str, alert: &Alert, span: Span, generator_base: &str) ->
     annotations.insert("vigil_last_seen".into(), rfc3339(alert.last_seen));
 
     let (starts, ends) = match span {
-        Span::Firing { until_ms } => (alert.ts, until_ms.max(alert.ts)),
+        // Firing now: it started no later than now, whatever its ts says.
+        Span::Firing { now_ms, until_ms } => (alert.ts.min(now_ms), until_ms.max(now_ms)),
         Span::Ended { at_ms } => (alert.ts.min(at_ms), at_ms),
     };
     json!({
@@ -370,6 +373,7 @@ mod tests {
             "alerts:{prod}",
             &a,
             Span::Firing {
+                now_ms: 1_700_000_000_000,
                 until_ms: 1_700_000_240_000,
             },
             "vigil://alerts",
@@ -412,10 +416,15 @@ mod tests {
         assert_eq!(v["endsAt"], v["startsAt"]);
         assert_eq!(v["endsAt"], "1970-01-01T00:00:00.005Z");
         assert_eq!(v["generatorURL"], "vigil://alerts/k/1700000000000-0");
-        // Firing with a ts ahead of `until`: never an end before the start.
-        let v = alert_json("k", &a, Span::Firing { until_ms: 5 }, "vigil://alerts/");
-        assert_eq!(v["endsAt"], v["startsAt"]);
-        assert_eq!(v["startsAt"], "2023-11-14T22:13:20.000Z");
+        // Firing with a ts ahead of the clock: it starts now and ends at the end of its span,
+        // not at its ts (found by an audit: it ended at its ts, outliving a stopped bridge).
+        let firing = Span::Firing {
+            now_ms: 5,
+            until_ms: 8,
+        };
+        let v = alert_json("k", &a, firing, "vigil://alerts/");
+        assert_eq!(v["startsAt"], "1970-01-01T00:00:00.005Z");
+        assert_eq!(v["endsAt"], "1970-01-01T00:00:00.008Z");
     }
 
     /// Found by the bridge audit: `a.b` and `a-b` both became `a_b`, the later one
@@ -426,7 +435,15 @@ mod tests {
         let a = alert(
             r#"{"severity":"low","labels":{"a.b":"dot","a-b":"dash","a_b":"plain","source":"from-label","severity":"sev-label","a_b_2":"taken"},"a.b":"dot","a-b":"dash","vigil_status":"doc","id":"1700000000000-1","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
         );
-        let v = alert_json("k", &a, Span::Firing { until_ms: 0 }, "vigil://alerts");
+        let v = alert_json(
+            "k",
+            &a,
+            Span::Firing {
+                now_ms: 0,
+                until_ms: 0,
+            },
+            "vigil://alerts",
+        );
         assert_eq!(
             v["labels"],
             json!({"alertname": "vigil", "severity": "low", "severity_2": "sev-label",
@@ -444,7 +461,15 @@ mod tests {
         let a = alert(
             r#"{"source":"db-1","labels":{"source":"from-label"},"id":"1700000000000-2","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
         );
-        let v = alert_json("k", &a, Span::Firing { until_ms: 0 }, "vigil://alerts");
+        let v = alert_json(
+            "k",
+            &a,
+            Span::Firing {
+                now_ms: 0,
+                until_ms: 0,
+            },
+            "vigil://alerts",
+        );
         assert_eq!(v["labels"]["source"], "db-1");
         assert_eq!(v["labels"]["source_2"], "from-label");
     }

@@ -36,6 +36,7 @@ Alertmanager (POST /api/v2/alerts), at least once, resuming from a cursor file p
   --generator-url BASE   generatorURL = BASE/<key>/<id> [VIGIL_NOTIFY_GENERATOR_URL; vigil://alerts]
   --once                 post what the feeds hold now and the firing alerts, then exit
                          (exit status 1 if anything failed; nothing is retried)
+                         [VIGIL_NOTIFY_ONCE=1]
   --log LEVEL            error, warn, info, debug [VIGIL_NOTIFY_LOG; info]
   --metrics IP:PORT      serve the bridge's own metrics for Prometheus at
                          http://IP:PORT/metrics (not with --once) [VIGIL_NOTIFY_METRICS]
@@ -227,6 +228,12 @@ pub fn parse(
             format!("invalid --metrics '{a}', expected IP:PORT (0.0.0.0:9466, [::1]:9466)")
         })?),
     };
+    // A Redis URL the client cannot use (another scheme, rediss:// without TLS) is a usage
+    // error too, as the Alertmanager's is.
+    for url in &redis {
+        redis::IntoConnectionInfo::into_connection_info(url.as_str())
+            .map_err(|why| format!("invalid --redis '{url}': {why}"))?;
+    }
     let alertmanager = one("--alertmanager").unwrap_or_else(|| "http://127.0.0.1:9093".into());
     // A URL the bridge cannot use (https, credentials, another scheme) is a usage error.
     super::http::Endpoint::parse(&alertmanager)
@@ -390,6 +397,10 @@ mod tests {
         for url in ["https://am:9093", "http://u:p@am:9093", "ftp://am"] {
             let e = err(&format!("--keys k --state-dir /s --alertmanager {url}"));
             assert!(e.contains("invalid --alertmanager"), "{e}");
+        }
+        for url in ["ftp://x", "redis://:99999999/", "notaurl"] {
+            let e = err(&format!("--keys k --state-dir /s --redis {url}"));
+            assert!(e.contains("invalid --redis"), "{e}");
         }
         assert_eq!(err("--help"), "help");
     }

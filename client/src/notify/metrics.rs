@@ -325,6 +325,17 @@ pub async fn serve(listener: TcpListener, stats: Arc<Stats>) {
     }
 }
 
+/// The length of the request head in `bytes` up to and including its blank line (`\r\n\r\n`
+/// or `\n\n`), if it has one.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let crlf = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    crlf.into_iter().chain(lf).min()
+}
+
 /// Reads one request head and writes its reply.
 async fn answer(mut stream: TcpStream, stats: &Stats) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(512);
@@ -335,14 +346,17 @@ async fn answer(mut stream: TcpStream, stats: &Stats) -> std::io::Result<()> {
             break;
         }
         head.extend_from_slice(&buf[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            break;
-        }
-        if head.len() > MAX_HEAD {
+        // The head's length up to its blank line, or what came so far: over MAX_HEAD either
+        // way is refused (the last read may bring the blank line and go past it).
+        let end = head_end(&head);
+        if end.unwrap_or(head.len()) > MAX_HEAD {
             let out = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\
                         Connection: close\r\n\r\n";
             stream.write_all(out).await?;
             return stream.shutdown().await;
+        }
+        if end.is_some() {
+            break;
         }
     }
     if head.is_empty() {

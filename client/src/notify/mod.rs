@@ -304,6 +304,7 @@ impl Bridge {
     fn span_of(&self, alert: &Alert, now: u64) -> Span {
         if self.shared.options.acked.is_firing(alert.status) {
             Span::Firing {
+                now_ms: now,
                 until_ms: now.saturating_add(self.validity_ms()),
             }
         } else {
@@ -584,11 +585,13 @@ impl Bridge {
             }
         };
         let firing = current.as_ref().unwrap_or(&self.firing);
-        alerts.extend(
-            firing
-                .values()
-                .map(|a| self.render(a, Span::Firing { until_ms })),
-        );
+        alerts.extend(firing.values().map(|a| {
+            let span = Span::Firing {
+                now_ms: now,
+                until_ms,
+            };
+            self.render(a, span)
+        }));
         // As a delivery does: the alerts this POST starts firing are in the file before it.
         let starting: Vec<&Alert> = firing
             .values()
