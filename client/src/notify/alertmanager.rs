@@ -344,6 +344,12 @@ impl Alertmanager {
 mod tests {
     use super::*;
 
+    /// Firing at the epoch, for tests of what does not depend on the span.
+    const FIRING_AT_0: Span = Span::Firing {
+        now_ms: 0,
+        until_ms: 0,
+    };
+
     fn alert(json: &str) -> Alert {
         Alert::from_json(json).unwrap()
     }
@@ -435,15 +441,7 @@ mod tests {
         let a = alert(
             r#"{"severity":"low","labels":{"a.b":"dot","a-b":"dash","a_b":"plain","source":"from-label","severity":"sev-label","a_b_2":"taken"},"a.b":"dot","a-b":"dash","vigil_status":"doc","id":"1700000000000-1","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
         );
-        let v = alert_json(
-            "k",
-            &a,
-            Span::Firing {
-                now_ms: 0,
-                until_ms: 0,
-            },
-            "vigil://alerts",
-        );
+        let v = alert_json("k", &a, FIRING_AT_0, "vigil://alerts");
         assert_eq!(
             v["labels"],
             json!({"alertname": "vigil", "severity": "low", "severity_2": "sev-label",
@@ -461,15 +459,7 @@ mod tests {
         let a = alert(
             r#"{"source":"db-1","labels":{"source":"from-label"},"id":"1700000000000-2","ts":1700000000000,"status":"active","count":1,"last_seen":1700000000000}"#,
         );
-        let v = alert_json(
-            "k",
-            &a,
-            Span::Firing {
-                now_ms: 0,
-                until_ms: 0,
-            },
-            "vigil://alerts",
-        );
+        let v = alert_json("k", &a, FIRING_AT_0, "vigil://alerts");
         assert_eq!(v["labels"]["source"], "db-1");
         assert_eq!(v["labels"]["source_2"], "from-label");
     }
