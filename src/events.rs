@@ -127,18 +127,22 @@ fn arrived(ctx: &Context, db: i32, event: &[u8], key: &[u8]) {
 }
 
 /// Whether a quota that arrives under `key` keeps its ALERTS stream `stream`: only one of the
-/// quota's tenant — in the quota's namespace (as a tracker keeps only its namespace's keys), or
-/// with the same hash tag (`quota:{acme}` and `alerts:{acme}`: the tag names the tenant, and
-/// keeps the two in one slot, so a slot migration moves them together) — and, in a cluster, of
-/// its slot. QUOTA.SET declared the stream, so ACL and the cluster's slots checked it; nothing
+/// quota's namespace (as a tracker keeps only its namespace's keys) and, in a cluster, of its
+/// slot. QUOTA.SET declared the stream, so ACL and the cluster's slots checked it; nothing
 /// checked it against the name the quota arrives under, and by RESTORE it is whatever the
 /// payload says. Without this, a user confined to its own keys (`~tenant:{acme}*`) but allowed
-/// RESTORE or COPY could have a quota add and resolve alerts in any stream. Decided from the
-/// names alone, so the primary, its replicas and an AOF load decide the same.
+/// RESTORE or COPY could have a quota add and resolve alerts in any stream.
+///
+/// In a cluster, a stream with the quota's hash tag stays too (`quota:{acme}` and
+/// `alerts:{acme}`): QUOTA.SET could only name a stream of the quota's slot, and a slot
+/// migration (RESTORE-ASKING) moves the two; dropping the thresholds there lost them to
+/// resharding. Decided from the names and the cluster flag alone, so the primary, its replicas
+/// and an AOF load decide the same.
 fn alerts_may_stay(ctx: &Context, key: &[u8], stream: &[u8]) -> bool {
+    let cluster = in_cluster(ctx);
     let same_tenant = namespace(key).is_some_and(|ns| stream.starts_with(ns))
-        || hash_tag(key).is_some_and(|tag| hash_tag(stream) == Some(tag));
-    stream != key && same_tenant && (!in_cluster(ctx) || key_slot(stream) == key_slot(key))
+        || (cluster && hash_tag(key).is_some_and(|tag| hash_tag(stream) == Some(tag)));
+    stream != key && same_tenant && (!cluster || key_slot(stream) == key_slot(key))
 }
 
 /// Drops the thresholds of the quota `key` (their alerts stay as they are in the stream).

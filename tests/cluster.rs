@@ -1071,6 +1071,74 @@ fn a_quota_writes_its_alerts_only_where_its_stream_is() {
     );
 }
 
+/// A quota and its ALERTS stream named with one hash tag, the stream outside the quota's
+/// namespace (`quota:{t}` and `alerts:{t}`), move with their slot and the thresholds keep
+/// working on the target: raised and resolved there. Before, the quota arrived by MIGRATE
+/// (RESTORE-ASKING) with its thresholds dropped as if its stream were another tenant's (found
+/// by a cluster audit on Redis 7.0 and Valkey 9).
+#[test]
+fn a_quota_and_its_stream_of_one_hash_tag_move_together() {
+    let cluster = Cluster::start();
+    let (p, slot, source, target) = moving_tenant(&cluster);
+    let tag = harness_tag(&p);
+    let (q, alerts) = (format!("quota:{{{tag}}}"), format!("alerts:{{{tag}}}"));
+    assert_eq!(key_slot(&q), slot);
+    let mut sc = source.client();
+    call(
+        &mut sc,
+        &[
+            "QUOTA.SET",
+            &q,
+            "LIMIT",
+            "100",
+            "ALERTS",
+            &alerts,
+            "AT",
+            "50",
+            "90",
+        ],
+    )
+    .unwrap();
+    call(&mut sc, &["QUOTA.INCR", &q, "60"]).unwrap();
+    start_move(slot, source, target);
+    migrate(source, target, &[&q, &alerts]);
+    end_move(&cluster, slot, target);
+    let mut tc = target.client();
+    call(&mut tc, &["QUOTA.INCR", &q, "35"]).unwrap();
+    call(&mut tc, &["QUOTA.INCR", &q, "-50"]).unwrap();
+    let states: Vec<(String, String)> =
+        match call(&mut tc, &["ALERT.RANGE", &alerts, "-", "+"]).unwrap() {
+            Value::Array(a) => a
+                .iter()
+                .map(|v| {
+                    let doc: String = redis::from_redis_value(v).unwrap();
+                    let json: serde_json::Value = serde_json::from_str(&doc).unwrap();
+                    (
+                        json["labels"]["threshold"].as_str().unwrap().to_string(),
+                        json["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect(),
+            other => panic!("ALERT.RANGE: {other:?}"),
+        };
+    let want = [("50", "resolved"), ("90", "resolved")];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(
+        states, want,
+        "90% raised on the target, both resolved there"
+    );
+}
+
+/// The hash tag of a tenant prefix `tenant:{tN}:`.
+fn harness_tag(prefix: &str) -> String {
+    let open = prefix.find('{').unwrap();
+    let close = prefix.find('}').unwrap();
+    prefix[open + 1..close].to_string()
+}
+
 /// How many times `node` ran `CLUSTER NODES` (the module's own calls included).
 fn cluster_nodes_calls(node: &Node) -> u64 {
     info_field(&mut node.client(), "commandstats", "cmdstat_cluster|nodes")
