@@ -10,7 +10,7 @@ mod harness;
 
 use common::alerts::STREAM_FIELDS;
 use common::*;
-use harness::{key_slot, Cluster, Node};
+use harness::{end_move, key_slot, migrate, start_move, Cluster, Node};
 use redis::{ConnectionLike, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -926,41 +926,6 @@ fn moving_tenant(cluster: &Cluster) -> (String, u16, &Node, &Node) {
         .find(|n| n.port != source.port)
         .unwrap();
     (p, slot, source, target)
-}
-
-/// Starts moving `slot` from `source` to `target` (IMPORTING there, MIGRATING here).
-fn start_move(slot: u16, source: &Node, target: &Node) {
-    let slot = slot.to_string();
-    call(
-        &mut target.client(),
-        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source.id()],
-    )
-    .unwrap();
-    call(
-        &mut source.client(),
-        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target.id()],
-    )
-    .unwrap();
-}
-
-/// Ends the move of `slot`: every primary gives it to `owner`.
-fn end_move(cluster: &Cluster, slot: u16, owner: &Node) {
-    let (slot, id) = (slot.to_string(), owner.id());
-    for node in cluster.primaries() {
-        call(
-            &mut node.client(),
-            &["CLUSTER", "SETSLOT", &slot, "NODE", &id],
-        )
-        .unwrap();
-    }
-}
-
-/// MIGRATE of `keys` from `source` to `target`.
-fn migrate(source: &Node, target: &Node, keys: &[&str]) {
-    let port = target.port.to_string();
-    let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
-    args.extend_from_slice(keys);
-    call(&mut source.client(), &args).unwrap();
 }
 
 /// A command sent after ASKING (what a cluster client sends to the importing node).

@@ -23,6 +23,17 @@ pub(crate) const SLOTS: usize = 16384;
 /// Redirects followed for one command before it counts as unavailable.
 const MAX_REDIRECTS: usize = 5;
 
+/// A command answered `TRYAGAIN` (a multi-key command while its slot moves, some keys on each
+/// node) is sent again after this wait, doubled each time up to `TRYAGAIN_WAIT_MAX`, for at
+/// most the command timeout in all: a slot settles in milliseconds, and what TRYAGAIN answered
+/// changed nothing.
+const TRYAGAIN_WAIT_FIRST: Duration = Duration::from_millis(2);
+const TRYAGAIN_WAIT_MAX: Duration = Duration::from_millis(100);
+
+fn is_tryagain(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if e.code() == "TRYAGAIN")
+}
+
 /// The topology is read again at most this often in the background.
 const REFRESH_EVERY: Duration = Duration::from_millis(100);
 
@@ -277,7 +288,27 @@ impl Cluster {
     /// One command for `key`, following MOVED and ASK. Error replies come back as values;
     /// `Err(Unavailable)` when the node serving the key cannot be reached.
     pub async fn call(&self, key: &str, c: &Cmd, how: Send) -> Result<Value, Error> {
-        self.call_from(slot_of(key), c, how, None).await
+        self.call_retrying(slot_of(key), c, how, None).await
+    }
+
+    /// `call_from`, sent again from the slot's owner while it answers `TRYAGAIN` (within
+    /// the command timeout); the last answer, `TRYAGAIN` included, once that is spent.
+    async fn call_retrying(
+        &self,
+        slot: u16,
+        c: &Cmd,
+        how: Send,
+        to: Option<(Arc<str>, bool)>,
+    ) -> Result<Value, Error> {
+        let mut v = self.call_from(slot, c, how, to).await?;
+        let (mut waited, mut wait) = (Duration::ZERO, TRYAGAIN_WAIT_FIRST);
+        while is_tryagain(&v) && waited + wait <= self.shared.command_timeout {
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            wait = (wait * 2).min(TRYAGAIN_WAIT_MAX);
+            v = self.call_from(slot, c, how, None).await?;
+        }
+        Ok(v)
     }
 
     /// A command that was answered with a redirect (`first`), sent where it points.
@@ -290,7 +321,7 @@ impl Cluster {
             }
             (Arc::<str>::from(addr), ask)
         });
-        self.call_from(slot, c, Send::Normal, to).await
+        self.call_retrying(slot, c, Send::Normal, to).await
     }
 
     async fn call_from(

@@ -430,3 +430,45 @@ async fn a_client_that_never_saw_the_cluster_pays_no_timeout_per_slot() {
         assert_eq!(v.len(), 1, "{k}");
     }
 }
+
+/// A call the module answers `TRYAGAIN` while its slot moves (LRU.TOUCH of a tracker that
+/// arrived before its key) is sent again until the slot settles, within the command timeout:
+/// the caller gets the answer, not an error. Before, the first TRYAGAIN came back as
+/// `Error::Unavailable` within a millisecond, however soon the slot settled (found by an
+/// audit: 67 failed LRU.TOUCH calls during one slot's MIGRATE).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_answered_tryagain_is_sent_again_until_the_slot_settles() {
+    support::init();
+    let cluster = Cluster::start();
+    let dir = support::TempDir::new("cluster-tryagain");
+    let (tracker, obj) = ("m:{a1}:lru", "m:{a1}:obj");
+    let slot = key_slot(tracker);
+    let source = cluster.primary_of_slot(slot);
+    let target = cluster
+        .primaries()
+        .into_iter()
+        .find(|n| n.port != source.port)
+        .unwrap();
+    let mut sc = source.client();
+    common::call(&mut sc, &["SET", obj, "v"]).unwrap();
+    common::call(&mut sc, &["LRU.TOUCH", tracker, obj, "1"]).unwrap();
+    let c = Client::open(config(&cluster, &dir.join("journal")))
+        .await
+        .unwrap();
+    // The tracker moves, its key not yet: the importing node answers TRYAGAIN.
+    harness::start_move(slot, source, target);
+    harness::migrate(source, target, &[tracker]);
+    let touch = {
+        let c = c.clone();
+        tokio::spawn(async move { c.lru_touch(tracker, &[(obj, Amount::from_int(2))]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::task::block_in_place(|| {
+        harness::migrate(source, target, &[obj]);
+        harness::end_move(&cluster, slot, target);
+    });
+    let touched = touch.await.unwrap();
+    assert!(touched.is_ok(), "{touched:?}");
+    let info = c.lru_info(tracker).await.unwrap();
+    assert_eq!(info.total, Amount::from_int(2));
+}

@@ -449,6 +449,41 @@ impl Cluster {
     }
 }
 
+/// Starts moving `slot` from `source` to `target` (IMPORTING there, MIGRATING here).
+pub fn start_move(slot: u16, source: &Node, target: &Node) {
+    let slot = slot.to_string();
+    call(
+        &mut target.client(),
+        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source.id()],
+    )
+    .unwrap();
+    call(
+        &mut source.client(),
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target.id()],
+    )
+    .unwrap();
+}
+
+/// Ends the move of `slot`: every primary gives it to `owner`.
+pub fn end_move(cluster: &Cluster, slot: u16, owner: &Node) {
+    let (slot, id) = (slot.to_string(), owner.id());
+    for node in cluster.primaries() {
+        call(
+            &mut node.client(),
+            &["CLUSTER", "SETSLOT", &slot, "NODE", &id],
+        )
+        .unwrap();
+    }
+}
+
+/// MIGRATE of `keys` from `source` to `target`.
+pub fn migrate(source: &Node, target: &Node, keys: &[&str]) {
+    let port = target.port.to_string();
+    let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+    args.extend_from_slice(keys);
+    call(&mut source.client(), &args).unwrap();
+}
+
 /// Runs a redis-cli command, killing it (by its own pid) if it overruns; returns its output.
 pub fn run_bounded(mut cmd: Command, limit: Duration) -> String {
     let dir = temp_dir("redis-cli");
