@@ -920,12 +920,7 @@ fn moving_tenant(cluster: &Cluster) -> (String, u16, &Node, &Node) {
     let p = tenant(tenants_in(0..16384, 1)[0]);
     let slot = key_slot(&p);
     let source = cluster.primary_of_slot(slot);
-    let target = cluster
-        .primaries()
-        .into_iter()
-        .find(|n| n.port != source.port)
-        .unwrap();
-    (p, slot, source, target)
+    (p, slot, source, cluster.other_primary(source.port))
 }
 
 /// A command sent after ASKING (what a cluster client sends to the importing node).

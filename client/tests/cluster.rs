@@ -444,11 +444,7 @@ async fn a_call_answered_tryagain_is_sent_again_until_the_slot_settles() {
     let (tracker, obj) = ("m:{a1}:lru", "m:{a1}:obj");
     let slot = key_slot(tracker);
     let source = cluster.primary_of_slot(slot);
-    let target = cluster
-        .primaries()
-        .into_iter()
-        .find(|n| n.port != source.port)
-        .unwrap();
+    let target = cluster.other_primary(source.port);
     let mut sc = source.client();
     common::call(&mut sc, &["SET", obj, "v"]).unwrap();
     common::call(&mut sc, &["LRU.TOUCH", tracker, obj, "1"]).unwrap();

@@ -389,6 +389,14 @@ impl Cluster {
             .collect()
     }
 
+    /// A primary other than the one on `port` (where to move a slot).
+    pub fn other_primary(&self, port: u16) -> &Node {
+        self.primaries()
+            .into_iter()
+            .find(|n| n.port != port)
+            .expect("a cluster of several primaries")
+    }
+
     pub fn primaries(&self) -> Vec<&Node> {
         self.topology()
             .into_iter()
