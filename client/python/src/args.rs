@@ -12,6 +12,37 @@ use vigil_client::{
     AlertId, Amount, Bound as RangeBound, Cursor, Filters, GroupBy, Matchers, Severity, Status,
 };
 
+/// A non-negative integer argument (a ms time, a count, a duration, a silence ID): an int out
+/// of the u64 range is `InvalidArgument` (a ValueError and a VigilError, as the README says of
+/// a bad argument), not the bare OverflowError of a plain `u64`; anything but an int stays a
+/// TypeError.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Natural(pub u64);
+
+impl From<Natural> for u64 {
+    fn from(n: Natural) -> u64 {
+        n.0
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Natural {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Natural> {
+        match obj.extract::<u64>() {
+            Ok(n) => Ok(Natural(n)),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
+                let shown: &Bound<'py, PyAny> = &obj;
+                Err(invalid_argument(format!(
+                    "invalid integer {shown}: expected one from 0 to {}",
+                    u64::MAX
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// A document: a `str` is sent as it is (the server parses it); anything else is what
 /// `json.dumps` makes of it. Whether it is an acceptable alert is the server's (or, in
 /// fallback, vigil-core's) to say.

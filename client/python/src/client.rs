@@ -6,7 +6,7 @@
 //!
 //! A new call of the Rust client is one more entry in `calls!` (and a line in each `.pyi`).
 
-use crate::args;
+use crate::args::{self, Natural};
 use crate::errors::{self, invalid_argument, ClosedError};
 use crate::feed::{AsyncFeed, Feed, FeedSlot};
 use crate::replies::ToPython;
@@ -239,6 +239,25 @@ macro_rules! classes {
     };
 }
 
+/// CREATE's and ALTER's settings, from the call's arguments.
+fn stream_options(
+    retention_ms: Option<Natural>,
+    maxlen: Option<Natural>,
+    dedup_ms: Option<Natural>,
+    ratelimit: Option<(Natural, Natural)>,
+    autoresolve_ms: Option<Natural>,
+    id_memory_ms: Option<Natural>,
+) -> StreamOptions {
+    StreamOptions {
+        retention_ms: retention_ms.map(u64::from),
+        maxlen: maxlen.map(u64::from),
+        dedup_ms: dedup_ms.map(u64::from),
+        ratelimit: ratelimit.map(|(n, w)| (n.0, w.0)),
+        autoresolve_ms: autoresolve_ms.map(u64::from),
+        id_memory_ms: id_memory_ms.map(u64::from),
+    }
+}
+
 classes! {
     blocking {
         fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -274,8 +293,8 @@ classes! {
             &self,
             key: &str,
             cursor: &str,
-            count: Option<u64>,
-            block_ms: Option<u64>,
+            count: Option<Natural>,
+            block_ms: Option<Natural>,
             with_silenced: bool,
             min_severity: Option<&str>,
             source: Option<String>,
@@ -284,7 +303,7 @@ classes! {
             labels: Option<&Bound<'_, PyAny>>,
         ) -> PyResult<Feed> {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
-            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            let options = ReadOptions { count: count.map(u64::from), block: args::block(block_ms.map(u64::from))?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
             let feed = Feed::new(feed, self.inner.closed.clone());
             self.inner.keep_feed(feed.slot());
@@ -330,8 +349,8 @@ classes! {
             &self,
             key: &str,
             cursor: &str,
-            count: Option<u64>,
-            block_ms: Option<u64>,
+            count: Option<Natural>,
+            block_ms: Option<Natural>,
             with_silenced: bool,
             min_severity: Option<&str>,
             source: Option<String>,
@@ -340,7 +359,7 @@ classes! {
             labels: Option<&Bound<'_, PyAny>>,
         ) -> PyResult<AsyncFeed> {
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
-            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            let options = ReadOptions { count: count.map(u64::from), block: args::block(block_ms.map(u64::from))?, filters, with_silenced };
             let feed = self.inner.client()?.follow(key, args::cursor(cursor)?, options);
             let feed = AsyncFeed::new(feed, self.inner.closed.clone());
             self.inner.keep_feed(feed.slot());
@@ -440,10 +459,10 @@ classes! {
         /// now); `id` an explicit `<ts>-<seq>` (default `<ts>-<random>`, so that a retry or a
         /// replay answers `exists`).
         #[pyo3(signature = (key, doc, ts = None, id = None))]
-        fn add(client, py, key: String, doc: &Bound<'_, PyAny>, ts: Option<u64>, id: Option<String>) {
+        fn add(client, py, key: String, doc: &Bound<'_, PyAny>, ts: Option<Natural>, id: Option<String>) {
             let doc = args::document(doc)?;
             let id = args::opt_id(id.as_deref())?;
-            async move { client.add_with(&key, &doc, AddOptions { ts, id }).await }
+            async move { client.add_with(&key, &doc, AddOptions { ts: ts.map(u64::from), id }).await }
         }
 
         /// ALERT.GET: one ID answers an Alert or None, an iterable of IDs a list of them.
@@ -481,7 +500,7 @@ classes! {
             start: Option<&Bound<'_, PyAny>>,
             end: Option<&Bound<'_, PyAny>>,
             rev: bool,
-            count: Option<u64>,
+            count: Option<Natural>,
             min_severity: Option<String>,
             source: Option<String>,
             r#type: Option<String>,
@@ -493,7 +512,7 @@ classes! {
                 end.map(args::bound).transpose()?.unwrap_or(vigil_client::Bound::Max),
             );
             q.rev = rev;
-            q.count = count;
+            q.count = count.map(u64::from);
             q.min_severity = min_severity.as_deref().map(args::severity).transpose()?;
             q.source = source;
             q.kind = r#type;
@@ -548,8 +567,8 @@ classes! {
             py,
             key: String,
             cursor: &str,
-            count: Option<u64>,
-            block_ms: Option<u64>,
+            count: Option<Natural>,
+            block_ms: Option<Natural>,
             with_silenced: bool,
             min_severity: Option<&str>,
             source: Option<String>,
@@ -559,7 +578,7 @@ classes! {
         ) {
             let cursor = args::cursor(cursor)?;
             let filters = args::filters(min_severity, source, r#type, status, labels)?;
-            let options = ReadOptions { count, block: args::block(block_ms)?, filters, with_silenced };
+            let options = ReadOptions { count: count.map(u64::from), block: args::block(block_ms.map(u64::from))?, filters, with_silenced };
             async move { client.read(&key, &cursor, &options).await }
         }
 
@@ -580,7 +599,7 @@ classes! {
             client,
             py,
             key: String,
-            until: u64,
+            until: Natural,
             min_severity: Option<&str>,
             source: Option<String>,
             r#type: Option<String>,
@@ -588,12 +607,12 @@ classes! {
             comment: Option<String>,
         ) {
             let matchers = args::matchers(min_severity, source, r#type, labels)?;
-            async move { client.silence(&key, until, &matchers, comment.as_deref()).await }
+            async move { client.silence(&key, until.0, &matchers, comment.as_deref()).await }
         }
 
         /// ALERT.UNSILENCE: True if the silence was ended.
-        fn unsilence(client, py, key: String, id: u64) {
-            async move { client.unsilence(&key, id).await }
+        fn unsilence(client, py, key: String, id: Natural) {
+            async move { client.unsilence(&key, id.0).await }
         }
 
         /// ALERT.SILENCES: the active silences, by ID.
@@ -641,14 +660,14 @@ classes! {
             client,
             py,
             key: String,
-            retention_ms: Option<u64>,
-            maxlen: Option<u64>,
-            dedup_ms: Option<u64>,
-            ratelimit: Option<(u64, u64)>,
-            autoresolve_ms: Option<u64>,
-            id_memory_ms: Option<u64>,
+            retention_ms: Option<Natural>,
+            maxlen: Option<Natural>,
+            dedup_ms: Option<Natural>,
+            ratelimit: Option<(Natural, Natural)>,
+            autoresolve_ms: Option<Natural>,
+            id_memory_ms: Option<Natural>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms };
+            let opts = stream_options(retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms);
             async move { client.create(&key, &opts).await }
         }
 
@@ -658,24 +677,24 @@ classes! {
             client,
             py,
             key: String,
-            retention_ms: Option<u64>,
-            maxlen: Option<u64>,
-            dedup_ms: Option<u64>,
-            ratelimit: Option<(u64, u64)>,
-            autoresolve_ms: Option<u64>,
-            id_memory_ms: Option<u64>,
+            retention_ms: Option<Natural>,
+            maxlen: Option<Natural>,
+            dedup_ms: Option<Natural>,
+            ratelimit: Option<(Natural, Natural)>,
+            autoresolve_ms: Option<Natural>,
+            id_memory_ms: Option<Natural>,
         ) {
-            let opts = StreamOptions { retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms };
+            let opts = stream_options(retention_ms, maxlen, dedup_ms, ratelimit, autoresolve_ms, id_memory_ms);
             async move { client.alter(&key, &opts).await }
         }
 
         /// ALERT.TRIM (Redis only), with exactly one of `maxlen` (keep the newest n) and
         /// `min_ts` (remove alerts older than this ms timestamp): the number removed.
         #[pyo3(signature = (key, *, maxlen = None, min_ts = None))]
-        fn trim(client, py, key: String, maxlen: Option<u64>, min_ts: Option<u64>) {
+        fn trim(client, py, key: String, maxlen: Option<Natural>, min_ts: Option<Natural>) {
             let how = match (maxlen, min_ts) {
-                (Some(n), None) => Trim::MaxLen(n),
-                (None, Some(ts)) => Trim::MinTs(ts),
+                (Some(n), None) => Trim::MaxLen(n.0),
+                (None, Some(ts)) => Trim::MinTs(ts.0),
                 _ => return Err(invalid_argument("trim takes exactly one of maxlen, min_ts".into())),
             };
             async move { client.trim(&key, how).await }
@@ -691,12 +710,12 @@ classes! {
             py,
             key: String,
             limit: &Bound<'_, PyAny>,
-            window_ms: Option<u64>,
+            window_ms: Option<Natural>,
             alerts: Option<String>,
             at: Option<Vec<u16>>,
         ) {
             let mut settings = QuotaSettings::new(args::amount(limit)?);
-            settings.window_ms = window_ms;
+            settings.window_ms = window_ms.map(u64::from);
             settings = match (alerts, at) {
                 (None, None) => settings,
                 (Some(stream), Some(at)) if !at.is_empty() => settings.alerts(stream, at),
@@ -732,12 +751,12 @@ classes! {
             key: String,
             amount: &Bound<'_, PyAny>,
             tracker: String,
-            max: Option<u64>,
+            max: Option<Natural>,
             limit: Option<&Bound<'_, PyAny>>,
         ) {
             let amount = args::amount(amount)?;
             let limit = args::opt_amount(limit)?;
-            async move { client.incr_evict(&key, amount, &tracker, max, limit).await }
+            async move { client.incr_evict(&key, amount, &tracker, max.map(u64::from), limit).await }
         }
 
         /// QUOTA.INCR ... DRYRUN: what `quota_incr` (or with `evict`, `quota_incr_evict`) would
@@ -751,10 +770,10 @@ classes! {
             limit: Option<&Bound<'_, PyAny>>,
             force: bool,
             evict: Option<String>,
-            max: Option<u64>,
+            max: Option<Natural>,
         ) {
             let amount = args::opt_amount(amount)?.unwrap_or(vigil_client::Amount::from_int(1));
-            let opts = DryRunOptions { limit: args::opt_amount(limit)?, force, evict, max };
+            let opts = DryRunOptions { limit: args::opt_amount(limit)?, force, evict, max: max.map(u64::from) };
             async move { client.dry_run(&key, amount, &opts).await }
         }
 
@@ -788,8 +807,9 @@ classes! {
         }
 
         /// LRU.CANDIDATES: least recently used first.
-        #[pyo3(signature = (tracker, count = 10))]
-        fn lru_candidates(client, py, tracker: String, count: u64) {
+        #[pyo3(signature = (tracker, count = None))]
+        fn lru_candidates(client, py, tracker: String, count: Option<Natural>) {
+            let count = count.map_or(10, u64::from);
             async move { client.lru_candidates(&tracker, count).await }
         }
 
@@ -803,10 +823,10 @@ classes! {
             tracker: String,
             target: &Bound<'_, PyAny>,
             quota: Option<String>,
-            max: Option<u64>,
+            max: Option<Natural>,
         ) {
             let target = args::amount(target)?;
-            let opts = EvictOptions { quota, max };
+            let opts = EvictOptions { quota, max: max.map(u64::from) };
             async move { client.lru_evict(&tracker, target, &opts).await }
         }
 

@@ -35,6 +35,8 @@ def test_calls_are_awaitables(server, journal_dir):
                 await c.add("alerts", {"severity": "urgent"})
             with pytest.raises(vigil.InvalidArgument):
                 await c.ack("alerts", "nope")  # raised at the call, before any await
+            with pytest.raises(vigil.InvalidArgument, match="invalid integer"):
+                await c.add("alerts", DISK, ts=-1)
         assert c.closed
         with pytest.raises(vigil.ClosedError):
             await c.add("alerts", DISK)

@@ -161,6 +161,27 @@ def test_quotas_are_exact_decimals(client):
         client.quota_incr("tenant:q", True)
 
 
+def test_integers_out_of_range_are_invalid_arguments(client):
+    # Before, a negative or too large int raised pyo3's bare OverflowError, neither a
+    # VigilError nor a ValueError (found by an audit of the package).
+    calls = [
+        lambda: client.add("alerts", {"source": "a"}, ts=-1),
+        lambda: client.add("alerts", {"source": "a"}, ts=2**64),
+        lambda: client.range("alerts", count=-1),
+        lambda: client.trim("alerts", maxlen=-5),
+        lambda: client.unsilence("alerts", -1),
+        lambda: client.lru_candidates("tenant:lru", -1),
+        lambda: client.create("alerts:new", retention_ms=-1),
+        lambda: client.create("alerts:new", ratelimit=(1, -1)),
+    ]
+    for call in calls:
+        with pytest.raises(vigil.InvalidArgument, match="invalid integer"):
+            call()
+    assert client.range("alerts") == []
+    with pytest.raises(TypeError):
+        client.range("alerts", count="3")
+
+
 def test_quotas_that_make_room_and_raise_alerts(client, server):
     tracker, quota = "tenant:{acme}:lru", "tenant:{acme}:bytes"
     for n in (1, 2):
