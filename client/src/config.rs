@@ -119,8 +119,9 @@ impl Config {
 }
 
 /// A stream's settings as the fallback stores apply them (those of `ALERT.INFO`); the default
-/// is the module's (`vigil_core::alert::defaults`), for streams the client has not seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// is the module's (`vigil_core::alert::defaults`), for streams the client has not seen. The
+/// journal keeps the learnt ones as JSON (`settings.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StreamSettings {
     pub retention_ms: u64,
     pub maxlen: u64,

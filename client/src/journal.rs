@@ -23,7 +23,7 @@
 
 use crate::config::StreamSettings;
 use crate::record::Record;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -92,40 +92,6 @@ pub(crate) struct Journal {
     renamed: Vec<(String, u64, u64)>,
     #[cfg(feature = "test-hooks")]
     sync_hook: Option<crate::config::SyncHook>,
-}
-
-/// A stream's settings as `settings.json` writes them.
-#[derive(Serialize, Deserialize)]
-struct KeptSettings {
-    retention_ms: u64,
-    maxlen: u64,
-    dedup_ms: u64,
-    ratelimit_n: u64,
-    ratelimit_window_ms: u64,
-}
-
-impl From<StreamSettings> for KeptSettings {
-    fn from(s: StreamSettings) -> KeptSettings {
-        KeptSettings {
-            retention_ms: s.retention_ms,
-            maxlen: s.maxlen,
-            dedup_ms: s.dedup_ms,
-            ratelimit_n: s.ratelimit_n,
-            ratelimit_window_ms: s.ratelimit_window_ms,
-        }
-    }
-}
-
-impl From<KeptSettings> for StreamSettings {
-    fn from(k: KeptSettings) -> StreamSettings {
-        StreamSettings {
-            retention_ms: k.retention_ms,
-            maxlen: k.maxlen,
-            dedup_ms: k.dedup_ms,
-            ratelimit_n: k.ratelimit_n,
-            ratelimit_window_ms: k.ratelimit_window_ms,
-        }
-    }
 }
 
 fn settings_path(dir: &Path) -> PathBuf {
@@ -314,9 +280,7 @@ impl Journal {
             // Nothing to replay: what was kept for it is of no use.
             journal.remove_kept();
         } else {
-            let settings: BTreeMap<String, KeptSettings> =
-                read_kept(&settings_path(dir), "stream settings");
-            journal.settings = settings.into_iter().map(|(k, s)| (k, s.into())).collect();
+            journal.settings = read_kept(&settings_path(dir), "stream settings");
             journal.renamed = read_kept(&renamed_path(dir), "silence IDs");
         }
         Ok(journal)
@@ -334,11 +298,7 @@ impl Journal {
         }
         let mut next = self.settings.clone();
         next.insert(key.to_owned(), settings);
-        let out: BTreeMap<&str, KeptSettings> = next
-            .iter()
-            .map(|(k, s)| (k.as_str(), KeptSettings::from(*s)))
-            .collect();
-        replace_file(&self.dir, &settings_path(&self.dir), &out)?;
+        replace_file(&self.dir, &settings_path(&self.dir), &next)?;
         self.settings = next;
         Ok(())
     }
