@@ -50,7 +50,7 @@ pub static TABLE: [Command; 27] = [
         "ALERT.CREATE key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [REVISION n] [SILENCEID n] [LASTID id]",
         "Creates an empty alert stream with its settings", "O(1)", "0.1.0"),
     command!("alert.alter", alert::alter, "write deny-oom", -2, &[first_key(RW_UPDATE)],
-        "ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [NOW ms]",
+        "ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [AUTORESOLVE ms] [IDMEMORY ms] [NOW ms] [REVISION n]",
         "Changes the settings of an alert stream; trims at once",
         "O(1), plus O(k) for k alerts trimmed", "0.1.0"),
     command!("alert.add", alert::add, "write deny-oom fast", -3, &[first_key(RW_ACCESS)],

@@ -234,6 +234,8 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
         LoadingSubevent::Ended | LoadingSubevent::Failed => {
             // A primary loaded from an RDB may make a replication backlog next.
             crate::ffi::listeners::forget();
+            // What was loaded may hold fewer changes than a reader saw.
+            crate::alert::floor::new_epoch();
             index::end_load();
             catch("load event", (), || scan_keyspace(ctx, true))
         }

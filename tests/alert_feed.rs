@@ -435,6 +435,145 @@ fn a_replica_answers_read_as_its_primary_and_wakes_its_readers() {
     );
 }
 
+/// Adds `n` alerts of sources `<tag>-<i>` to `key`; their IDs, in order.
+fn add_many(c: &mut redis::Connection, key: &str, tag: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| add(c, key, &format!(r#"{{"source":"{tag}-{i}"}}"#)))
+        .collect()
+}
+
+/// The reads a notifier would make after `cursor`, on two servers that must agree.
+fn same_feed(a: &mut redis::Connection, b: &mut redis::Connection, cursors: &[&str]) {
+    for after in cursors {
+        assert_eq!(
+            read(a, &["s", "AFTER", after]),
+            read(b, &["s", "AFTER", after]),
+            "AFTER {after}"
+        );
+    }
+}
+
+/// SPEC: a notifier that keeps its cursor "misses no change of state, across restarts of
+/// itself and of the server". A replica promoted without the primary's last writes counted
+/// those changes again: once it had made as many new ones, a cursor from the old primary read
+/// on past the first of them (an audit: 5 writes lost, the first 5 of 10 new ones skipped).
+/// The promoted server's first change now counts on from the clock, and its replicas count
+/// alike.
+#[test]
+fn a_promoted_replica_counts_past_the_changes_it_lost() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let chained = replica.replica(&[]);
+    let (mut p, mut r, mut r2) = (primary.client(), replica.client(), chained.client());
+    add_many(&mut p, "s", "before", 3);
+    wait_synced(&mut p);
+    // The replica is promoted; the old primary's next writes never reach it.
+    call(&mut r, &["REPLICAOF", "NO", "ONE"]).unwrap();
+    add_many(&mut p, "s", "lost", 5);
+    let cursor = read(&mut p, &["s", "AFTER", "0"]).unwrap().0;
+    // Before its first change the cursor is ahead: the notifier would start again from 0.
+    assert_eq!(
+        error_of(&mut r, &["ALERT.READ", "s", "AFTER", &cursor]),
+        "ERR cursor is ahead of the stream"
+    );
+    let new = add_many(&mut r, "s", "new", 10);
+    let feed = read(&mut r, &["s", "AFTER", &cursor]).unwrap();
+    assert_eq!(ids(&feed), new, "every change after the failover");
+    // An ACK (a change of another kind) and the chained replica, which counted alike.
+    call(&mut r, &["ALERT.ACK", "s", &new[0]]).unwrap();
+    wait_synced(&mut r);
+    same_feed(&mut r, &mut r2, &["0", &cursor, &feed.0]);
+    assert_eq!(feed_revision(&mut r, "s"), feed_revision(&mut r2, "s"));
+}
+
+/// ALERT.ALTER key REVISION n (what the primary replicates before a change that counts from
+/// the clock) raises the counter, never lowers it, changes no alert and no setting.
+#[test]
+fn alter_revision_only_raises_the_counter() {
+    let s = Server::start();
+    let mut c = s.client();
+    call(&mut c, &["ALERT.CREATE", "s", "MAXLEN", "7"]).unwrap();
+    add_many(&mut c, "s", "a", 2);
+    let (rev, info) = (feed_revision(&mut c, "s"), info_of(&mut c, "s"));
+    let lower = (rev - 1).to_string();
+    call(&mut c, &["ALERT.ALTER", "s", "REVISION", &lower]).unwrap();
+    assert_eq!(feed_revision(&mut c, "s"), rev, "never lowered");
+    let higher = (rev + 1000).to_string();
+    call(&mut c, &["ALERT.ALTER", "s", "REVISION", &higher]).unwrap();
+    assert_eq!(feed_revision(&mut c, "s") as i64, rev as i64 + 1000);
+    // No alert changed: a reader at the old revision has nothing new, and `$` is the new one.
+    let at = rev.to_string();
+    assert_eq!(
+        read(&mut c, &["s", "AFTER", &at]).unwrap(),
+        (at.clone(), vec![])
+    );
+    assert_eq!(read(&mut c, &["s", "AFTER", "$"]).unwrap().0, higher);
+    let mut after = info_of(&mut c, "s");
+    after.remove("revision");
+    let mut before = info;
+    before.remove("revision");
+    assert_eq!(after, before, "nothing else changed");
+    // The next change counts on from it; the limit of a client's REVISION holds.
+    add_many(&mut c, "s", "b", 1);
+    assert_eq!(feed_revision(&mut c, "s") as i64, rev as i64 + 1001);
+    assert_eq!(
+        error_of(
+            &mut c,
+            &["ALERT.ALTER", "s", "REVISION", "4611686018427387905"]
+        ),
+        "ERR invalid REVISION '4611686018427387905': at most 4611686018427387904"
+    );
+    assert_eq!(
+        error_of(&mut c, &["ALERT.ALTER", "s", "SILENCEID", "5"]),
+        "ERR unknown option 'SILENCEID' for 'alert.alter'"
+    );
+}
+
+/// The same for a server given an older file: DEBUG RELOAD NOSAVE loads the RDB saved before
+/// the last writes, and a RESTORE of an older DUMP replaces the stream. With AOF on and a
+/// replica attached: the floor the primary counted from reaches both, and an AOF replay gives
+/// the same revisions.
+#[test]
+fn a_server_given_an_older_file_counts_past_the_changes_it_lost() {
+    // An older RDB.
+    let s = Server::start();
+    let mut c = s.client();
+    add_many(&mut c, "s", "before", 3);
+    call(&mut c, &["SAVE"]).unwrap();
+    add_many(&mut c, "s", "lost", 5);
+    let cursor = read(&mut c, &["s", "AFTER", "0"]).unwrap().0;
+    call(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]).unwrap();
+    assert_eq!(
+        error_of(&mut c, &["ALERT.READ", "s", "AFTER", &cursor]),
+        "ERR cursor is ahead of the stream"
+    );
+    let new = add_many(&mut c, "s", "new", 10);
+    assert_eq!(ids(&read(&mut c, &["s", "AFTER", &cursor]).unwrap()), new);
+
+    // An older DUMP, restored on a primary with AOF and a replica.
+    for preamble in [true, false] {
+        let mut s = Server::with_aof(preamble);
+        let replica = s.replica(&[]);
+        let (mut c, mut r) = (s.client(), replica.client());
+        add_many(&mut c, "s", "before", 3);
+        let payload = dump::dump(&mut c, "s");
+        add_many(&mut c, "s", "lost", 5);
+        let cursor = read(&mut c, &["s", "AFTER", "0"]).unwrap().0;
+        call(&mut c, &["DEL", "s"]).unwrap();
+        dump::restore(&mut c, "s", &payload).unwrap();
+        let new = add_many(&mut c, "s", "new", 10);
+        let feed = read(&mut c, &["s", "AFTER", &cursor]).unwrap();
+        assert_eq!(ids(&feed), new, "preamble {preamble}");
+        call(&mut c, &["ALERT.RESOLVE", "s", &new[1]]).unwrap();
+        wait_synced(&mut c);
+        same_feed(&mut c, &mut r, &["0", &cursor, &feed.0]);
+        let before = read(&mut c, &["s", "AFTER", "0"]);
+        s.restart(&[]);
+        let mut c = s.client();
+        assert_eq!(read(&mut c, &["s", "AFTER", "0"]), before, "AOF replay");
+    }
+}
+
 /// SPEC: while now < UNTIL an alert that matches is silenced. The sweep ended silences at its
 /// next 100 ms tick, so a silence hid its alerts up to 100 ms past its UNTIL (a reader that
 /// looked 50 ms after it saw nothing, one time in two); the sweep now comes at the UNTIL.
@@ -1121,9 +1260,21 @@ fn fixture_rdb_of_encoding_version_2_loads() {
     let loaded = server_from_fixture(FIXTURE_V2);
     let mut c = loaded.client();
     assert_eq!(feed_state(&mut c, "fx2"), want);
-    // The counters came back too: the next change and the next silence follow on.
+    // The counters came back too: the next silence follows on, and the first change after the
+    // load counts on from the clock (the file may be older than what a reader saw), past the
+    // revision the file holds.
+    let clock = now_ms() as u64 * 1000;
     call(&mut c, &["ALERT.ACK", "fx2", "1700000000000-1"]).unwrap();
-    assert_eq!(feed_revision(&mut c, "fx2"), 1005);
+    let rev = feed_revision(&mut c, "fx2");
+    assert!(
+        rev > clock && rev < clock + 60_000_000,
+        "{rev} from the clock {clock}"
+    );
+    let feed = read(&mut c, &["fx2", "AFTER", "1004"]).unwrap();
+    assert_eq!(
+        (feed.0.clone(), ids(&feed)),
+        (rev.to_string(), vec!["1700000000000-1".to_string()])
+    );
     assert_eq!(p_silence(&mut c, "fx2", "TYPE", "x"), 3);
 }
 

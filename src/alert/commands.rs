@@ -2,7 +2,7 @@
 //! (explicit IDs, settings and NOW) so replicas and AOF replay reach the same state.
 
 use super::rdb::{create_argv, import_argv, settings_args, silence_argv};
-use super::{registry, sweep};
+use super::{floor, registry, sweep};
 use crate::args::{parse_id, shown, Args, Keyword};
 use crate::argv::Argv;
 use crate::clock::{decide_now, from_primary, now_ms};
@@ -55,6 +55,7 @@ fn create_stream<'k>(
     };
     let stream = keys::create(key, Stream::new(settings))?;
     stream.restore_counters(revision, silence_id);
+    floor::fresh(stream);
     if let Some(id) = last_id {
         stream.note_id(id);
     }
@@ -149,8 +150,8 @@ fn filter_option(args: &mut Args, opt: &str, f: &mut Filter, status: bool) -> Re
     Ok(true)
 }
 
-/// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW; `trusted`: the
-/// command comes from the primary or the AOF.
+/// Options shared by CREATE and ALTER. `allow_now` admits ALTER's NOW (and refuses CREATE's
+/// SILENCEID and LASTID); `trusted`: the command comes from the primary or the AOF.
 fn parse_settings(
     args: &mut Args,
     mut s: Settings,
@@ -163,9 +164,7 @@ fn parse_settings(
         match Keyword::of(opt).as_str() {
             "AUTORESOLVE" => s.autoresolve_ms = args.ms_of("AUTORESOLVE")?,
             "IDMEMORY" => s.id_memory_ms = args.ms_of("IDMEMORY")?,
-            "REVISION" if !allow_now => {
-                counters.revision = Some(args.counter_of("REVISION", trusted)?)
-            }
+            "REVISION" => counters.revision = Some(args.counter_of("REVISION", trusted)?),
             "SILENCEID" if !allow_now => {
                 // Up to one past the last ID: what a stream that gave out every ID rewrites.
                 let v = args.value_of("SILENCEID")?;
@@ -232,19 +231,32 @@ pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
 }
 
 /// ALERT.ALTER key [RETENTION ms] [MAXLEN n] [DEDUP ms] [RATELIMIT n window_ms] [NOW ms]
+/// [REVISION n]
 pub fn alter(ctx: &Context, args: &[RedisString]) -> CmdResult {
+    let only_revision = args.len() == 4;
     let mut args = Args::new(args, 2)?;
     let name = args.next_string()?;
     let key = ctx.open_key_writable(name);
     let stream = keys::write::<Stream>(&key)?.ok_or_else(no_such_key)?;
-    let (settings, now, _) = parse_settings(&mut args, stream.settings, true, from_primary(ctx))?;
-    let now = decide_now(ctx, now)?;
-    let removed = stream.set_settings(settings, now)?;
-    trimmed(ctx, name, removed);
-    let mut rep = Argv::new(c"ALERT.ALTER");
-    settings_args(&mut rep, &settings);
-    rep.opt("NOW", now).replicate(ctx, name.as_slice());
+    let (settings, now, counters) =
+        parse_settings(&mut args, stream.settings, true, from_primary(ctx))?;
     let rev = stream.revision();
+    let mut rep = Argv::new(c"ALERT.ALTER");
+    // REVISION alone (what the primary sends before a change that counts from the clock, see
+    // `floor`) raises the counter and touches no setting: a replica must not trim by its own
+    // clock.
+    if !(only_revision && counters.revision.is_some()) {
+        let now = decide_now(ctx, now)?;
+        let removed = stream.set_settings(settings, now)?;
+        trimmed(ctx, name, removed);
+        settings_args(&mut rep, &settings);
+        rep.opt("NOW", now);
+    }
+    if let Some(revision) = counters.revision {
+        stream.raise_revision(revision);
+        rep.opt("REVISION", revision);
+    }
+    rep.replicate(ctx, name.as_slice());
     after_write(ctx, name, stream, rev);
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
@@ -344,10 +356,13 @@ fn add_with(
         _ => ffi::DocArg::Bytes(json.as_bytes()),
     };
     let revision_before = stream.revision();
+    let armed = floor::arm(ctx, stream);
+    let added = stream.add(doc, ts, id, now);
+    floor::settle(ctx, name, stream, armed);
     let AddResult {
         outcome,
         trimmed: removed,
-    } = stream.add(doc, ts, id, now)?;
+    } = added?;
     after_write(ctx, name, stream, revision_before);
 
     let mut added = None;
@@ -477,7 +492,9 @@ fn per_id(
         return Ok(RedisValue::Integer(0));
     };
     let revision_before = stream.revision();
+    let armed = floor::arm(ctx, stream);
     let changed = ids.iter().filter(|id| op(stream, id)).count() as i64;
+    floor::settle(ctx, name, stream, armed);
     if changed > 0 {
         ffi::replicate_verbatim(ctx, name);
         ffi::notify(ctx, event, name);
@@ -638,7 +655,10 @@ pub fn import(ctx: &Context, args: &[RedisString]) -> CmdResult {
         None => create_stream(ctx, name, &key, config::default_settings(), None, None)?,
     };
     let revision_before = stream.revision();
-    stream.import(id, doc, status, count, last_seen, &aliases, rev)?;
+    let armed = floor::arm(ctx, stream);
+    let imported = stream.import(id, doc, status, count, last_seen, &aliases, rev);
+    floor::settle(ctx, name, stream, armed);
+    imported?;
     let rev = stream.get(&id).map(|a| a.rev);
     import_argv(&id, &replay_doc, status, count, last_seen, &aliases, rev)
         .replicate(ctx, name.as_slice());
@@ -657,11 +677,13 @@ pub fn resolve_ids(ctx: &Context, name: &RedisString, ids: &[AlertId]) -> Result
         return Ok(0);
     };
     let revision_before = stream.revision();
+    let armed = floor::arm(ctx, stream);
     let changed: Vec<AlertId> = ids
         .iter()
         .copied()
         .filter(|id| stream.resolve(id))
         .collect();
+    floor::settle(ctx, name, stream, armed);
     if !changed.is_empty() {
         let mut rep = Argv::new(c"ALERT.RESOLVE");
         for id in &changed {
@@ -911,7 +933,9 @@ pub fn unsilence(ctx: &Context, args: &[RedisString]) -> CmdResult {
         return Ok(RedisValue::Integer(0));
     };
     let revision_before = stream.revision();
+    let armed = floor::arm(ctx, stream);
     let (ended, _) = stream.unsilence_all(&ids);
+    floor::settle(ctx, name, stream, armed);
     if ended == 0 {
         return Ok(RedisValue::Integer(0));
     }

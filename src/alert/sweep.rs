@@ -5,7 +5,7 @@
 //! id ...`). Work per tick is bounded; replicas and paused servers never sweep on their own.
 
 use super::commands::{after_write, next_due, resolve_ids};
-use super::registry;
+use super::{floor, registry};
 use crate::argv::Argv;
 use crate::clock::{now_ms, timer_may_write};
 use crate::ffi;
@@ -167,7 +167,9 @@ fn sweep_one(
         let walk = stream.len();
         let fresh = *walk_left == SILENCE_WALK_ALERTS_PER_TICK;
         if !ended.is_empty() && done < budget && (fresh || walk <= *walk_left) {
+            let armed = floor::arm(ctx, stream);
             let (_, n) = stream.unsilence_all(&ended);
+            floor::settle(ctx, name, stream, armed);
             let mut argv = Argv::new(c"ALERT.UNSILENCE");
             for id in &ended {
                 argv.num(*id);

@@ -133,9 +133,13 @@ pub fn subscribe(ctx: &Context) {
 
 unsafe extern "C" fn on_event(
     _ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
+    event: raw::RedisModuleEvent,
     _sub: u64,
     _data: *mut c_void,
 ) {
     forget();
+    if event.id == raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED {
+        // A promoted replica may hold fewer changes than its old primary gave readers.
+        crate::alert::floor::new_epoch();
+    }
 }

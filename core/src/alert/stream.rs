@@ -284,6 +284,14 @@ pub struct Stream {
     revision: u64,
     /// Each alert under the revision of its last change, for ALERT.READ.
     by_rev: RevIndex,
+    /// Not state (neither saved nor replicated): a revision the next change counts on from
+    /// when it is above `revision` (0: none), set for one command by [`Stream::set_floor`].
+    floor: u64,
+    /// Whether a change used the floor (until [`Stream::take_floor`]).
+    floor_used: bool,
+    /// Not state: the caller's mark of when the stream's revisions were last put past its
+    /// clock (0 for a stream loaded, restored or made by a replica); see `set_floor`.
+    pub epoch: u32,
     /// Unresolved alerts by last_seen (while auto-resolve is on).
     stale: BTreeSet<(u64, AlertId)>,
     silences: BTreeMap<u64, Silence>,
@@ -405,6 +413,9 @@ impl Stream {
             keys: KeyTable::default(),
             revision: 0,
             by_rev: RevIndex::new(),
+            floor: 0,
+            floor_used: false,
+            epoch: 0,
             stale: BTreeSet::new(),
             silences: BTreeMap::new(),
             next_silence: 1,
@@ -423,6 +434,45 @@ impl Stream {
         self.revision = rev;
         if rev > HIGHEST_REVISION.load(Relaxed) {
             HIGHEST_REVISION.store(rev, Relaxed);
+        }
+    }
+
+    /// The next change's revision: one past the stream's revision, or past the floor when one
+    /// is set and higher (the floor is then used up).
+    fn next_revision(&mut self) -> u64 {
+        let rev = if self.floor > self.revision {
+            self.floor_used = true;
+            self.floor + 1
+        } else {
+            self.revision + 1
+        };
+        self.floor = 0;
+        self.set_revision(rev);
+        rev
+    }
+
+    /// Makes the next change of this stream (within the caller's command) count on from
+    /// `floor` when that is above the revision (then true); the caller ends the command with
+    /// [`Stream::take_floor`]. A server that lost changes a reader saw (a failover, an older
+    /// file) counts from there again; a floor from the clock puts its new changes past that
+    /// reader's cursor, instead of under it.
+    pub fn set_floor(&mut self, floor: u64) -> bool {
+        self.floor = if floor > self.revision { floor } else { 0 };
+        self.floor != 0
+    }
+
+    /// Ends what [`Stream::set_floor`] began: whether a change used the floor (the caller
+    /// then replicates it before the change). An unused floor is dropped.
+    pub fn take_floor(&mut self) -> bool {
+        self.floor = 0;
+        std::mem::take(&mut self.floor_used)
+    }
+
+    /// Raises the stream's revision to `rev` (ALERT.ALTER REVISION): no alert changes, and
+    /// the revision never goes back.
+    pub fn raise_revision(&mut self, rev: u64) {
+        if rev > self.revision {
+            self.set_revision(rev);
         }
     }
 
@@ -541,8 +591,7 @@ impl Stream {
 
     /// Gives `id` (held, with revision `old`) the next revision.
     fn bump(&mut self, id: &AlertId, old: u64) -> u64 {
-        let rev = self.revision + 1;
-        self.set_revision(rev);
+        let rev = self.next_revision();
         self.by_rev.remove(&old);
         let _ = self.by_rev.insert(rev, *id);
         if let Some(a) = self.alerts.get_mut(id) {
@@ -814,10 +863,7 @@ impl Stream {
                 self.set_revision(self.revision.max(r));
                 r
             }
-            None => {
-                self.set_revision(self.revision + 1);
-                self.revision
-            }
+            None => self.next_revision(),
         };
         let source = self.sources.acquire(&doc.source);
         let kind = self.kinds.acquire(&doc.kind);

@@ -525,6 +525,41 @@ fn filtered_reads_advance_past_what_they_skip() {
 }
 
 #[test]
+fn a_floor_moves_the_next_change_past_it_once() {
+    let mut s = Stream::new(settings());
+    add(&mut s, r#"{"source":"a"}"#, 100); // rev 1
+                                           // A floor at or below the revision is no floor.
+    assert!(!s.set_floor(1));
+    assert!(!s.take_floor());
+    // A floor no change used is dropped: the revision stays, the next change counts from it.
+    assert!(s.set_floor(1000));
+    assert!(!s.ack(&AlertId::new(999, 0)));
+    assert!(!s.take_floor());
+    assert_eq!(s.revision(), 1);
+    assert!(s.ack(&AlertId::new(100, 0)));
+    assert_eq!(s.revision(), 2);
+    // The first change of a command with a floor takes the one after it; the next ones count on.
+    assert!(s.set_floor(1000));
+    add(&mut s, r#"{"source":"b"}"#, 100); // rev 1001
+    assert!(s.resolve(&AlertId::new(100, 0))); // rev 1002
+    assert!(s.take_floor());
+    assert!(!s.take_floor());
+    assert_eq!(s.revision(), 1002);
+    assert_eq!(
+        read_all(&s, 2, false),
+        (1002, vec![(1001, "100-1".into()), (1002, "100-0".into())])
+    );
+    // A cursor between the old revision and the floor reads every change made since.
+    assert_eq!(read_all(&s, 5, false).1.len(), 2);
+    // Raising never lowers.
+    s.raise_revision(7);
+    assert_eq!(s.revision(), 1002);
+    s.raise_revision(2000);
+    assert_eq!(s.revision(), 2000);
+    assert_eq!(read_all(&s, 1002, false), (1002, vec![]));
+}
+
+#[test]
 fn silences_hide_from_the_feed_and_their_end_re_revisions() {
     let mut s = Stream::new(settings());
     add(&mut s, r#"{"source":"db","fingerprint":""}"#, 1); // rev 1
