@@ -549,6 +549,21 @@ fn a_server_given_an_older_file_counts_past_the_changes_it_lost() {
     );
     let new = add_many(&mut c, "s", "new", 10);
     assert_eq!(ids(&read(&mut c, &["s", "AFTER", &cursor]).unwrap()), new);
+    // A stream whose revision a client set past the clock: its floor is 2^32 past its revision.
+    let far = "4000000000000000000";
+    call(&mut c, &["ALERT.CREATE", "far", "REVISION", far]).unwrap();
+    add_many(&mut c, "far", "before", 1);
+    call(&mut c, &["SAVE"]).unwrap();
+    add_many(&mut c, "far", "lost", 3);
+    let cursor = read(&mut c, &["far", "AFTER", "0"]).unwrap().0;
+    call(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]).unwrap();
+    let new = add_many(&mut c, "far", "new", 5);
+    let feed = read(&mut c, &["far", "AFTER", &cursor]).unwrap();
+    assert_eq!(ids(&feed), new, "a stream past the clock");
+    assert_eq!(
+        feed.1[0].0.parse::<u64>().unwrap(),
+        4_000_000_000_000_000_001 + (1 << 32) + 1
+    );
 
     // An older DUMP, restored on a primary with AOF and a replica.
     for preamble in [true, false] {

@@ -5,8 +5,10 @@
 //! a reader's cursor from before would then read on past as many of the new ones. So the first
 //! change a primary makes to a stream after its data was loaded (start-up, full sync, DEBUG
 //! RELOAD, a RESTORE or a migration of the key) or after the server's role changed counts on
-//! from the clock in microseconds, as a new stream's first change does: above every cursor the
-//! lost changes gave out. The primary replicates that floor before the change
+//! from the clock in microseconds, as a new stream's first change does, and at least
+//! [`LOST_COVERED`] past the stream's revision: above every cursor the lost changes gave out,
+//! also for a stream whose revision is past the clock (it changed faster than once a µs, or a
+//! client set it there) and for a new primary whose clock runs behind the old one's. The primary replicates that floor before the change
 //! (`ALERT.ALTER key REVISION n`), so replicas and the AOF count alike.
 
 use crate::argv::Argv;
@@ -18,6 +20,14 @@ use vigil_core::alert::Stream;
 /// Moves on at the end of every load and at every change of role; a stream whose `epoch` is
 /// not this one has not changed on this primary since.
 static EPOCH: AtomicU32 = AtomicU32::new(1);
+
+/// How many lost changes a floor covers whatever the clock says: 2^32 (71 minutes of the clock
+/// in µs). A stream whose revision a client set near the end of the range (2^62) has room
+/// for 2^30 such floors.
+pub const LOST_COVERED: u64 = 1 << 32;
+
+/// No floor goes past this: the revisions counted on from it stay within an integer reply.
+const MAX_FLOOR: u64 = (i64::MAX as u64) - LOST_COVERED;
 
 /// A load ended (or failed) or the server's role changed.
 pub fn new_epoch() {
@@ -49,7 +59,10 @@ pub fn arm(ctx: &Context, stream: &mut Stream) -> Option<u64> {
     if from_primary(ctx) {
         return None;
     }
-    let floor = now_ms().saturating_mul(1000);
+    let floor = now_ms()
+        .saturating_mul(1000)
+        .max(stream.revision().saturating_add(LOST_COVERED))
+        .min(MAX_FLOOR);
     stream.set_floor(floor).then_some(floor)
 }
 
