@@ -8,8 +8,9 @@
 //! from the clock in microseconds, as a new stream's first change does, and at least
 //! [`LOST_COVERED`] past the stream's revision: above every cursor the lost changes gave out,
 //! also for a stream whose revision is past the clock (it changed faster than once a µs, or a
-//! client set it there) and for a new primary whose clock runs behind the old one's. The primary replicates that floor before the change
-//! (`ALERT.ALTER key REVISION n`), so replicas and the AOF count alike.
+//! client set it there) and for a new primary whose clock runs behind the old one's. The
+//! primary replicates that floor before the change (`ALERT.ALTER key REVISION n`), so
+//! replicas and the AOF count alike.
 
 use crate::argv::Argv;
 use crate::clock::{from_primary, now_ms};

@@ -527,8 +527,9 @@ fn filtered_reads_advance_past_what_they_skip() {
 #[test]
 fn a_floor_moves_the_next_change_past_it_once() {
     let mut s = Stream::new(settings());
-    add(&mut s, r#"{"source":"a"}"#, 100); // rev 1
-                                           // A floor at or below the revision is no floor.
+    // Revision 1.
+    add(&mut s, r#"{"source":"a"}"#, 100);
+    // A floor at or below the revision is no floor.
     assert!(!s.set_floor(1));
     assert!(!s.take_floor());
     // A floor no change used is dropped: the revision stays, the next change counts from it.
