@@ -53,6 +53,7 @@ fn handle(ctx: &Context, event: &[u8], key: &[u8]) {
     match event {
         b"del" | b"expired" | b"evicted" | b"rename_from" | b"move_from" => {
             registry::remove(db, key);
+            crate::lru::expiry::gone(db, key);
             // Every DEL and expiry in the server comes through here: without trackers, stop;
             // nor for an eviction's own deletes when no other tracker can hold the key.
             if index::is_empty() || (event == b"del" && index::evicting_alone(db, key)) {
@@ -78,6 +79,13 @@ fn handle(ctx: &Context, event: &[u8], key: &[u8]) {
             }
         }
         b"rename_to" | b"move_to" | b"copy_to" | b"restore" => arrived(ctx, db, event, key),
+        // A key of a tracker's namespace given a TTL: it leaves its trackers when the TTL
+        // passes, not when Redis next samples it (`lru::expiry`).
+        b"expire" if !index::is_empty() && !index::trackers_for(db, key).is_empty() => {
+            if let Some(due) = crate::lru::expiry::noted(ctx, db, key, crate::clock::now_ms()) {
+                crate::alert::sweep::wake_by(ctx, due);
+            }
+        }
         _ => {}
     }
 }
@@ -230,6 +238,7 @@ fn on_loading(ctx: &Context, sub: LoadingSubevent) {
             index::clear();
             index::begin_load();
             transit::clear();
+            crate::lru::expiry::clear();
         }
         LoadingSubevent::Ended | LoadingSubevent::Failed => {
             // A primary loaded from an RDB may make a replication backlog next.

@@ -42,6 +42,49 @@ fn info(c: &mut redis::Connection, tracker: &str) -> (i64, String) {
     )
 }
 
+/// SPEC: a tracked key that leaves the keyspace by expiry "is dropped from its tracker at once:
+/// total never counts a key that does not exist". Redis deletes an expired key at its next
+/// access or when its active expiry samples it (here off, as under a backlog of keys with a
+/// TTL): until then the tracker counted it, listed it and LRU.EVICT chose it (an audit). A key
+/// given its TTL once tracked now leaves at the TTL, on the primary and its replica; a TTL
+/// removed or moved later is followed.
+#[test]
+fn a_tracked_key_leaves_its_tracker_when_its_ttl_passes() {
+    let primary = Server::start();
+    let replica = primary.replica(&[]);
+    let (mut c, mut r) = (primary.client(), replica.client());
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    let names = ["pexpire", "set-px", "persisted", "later", "kept"];
+    let keys: Vec<String> = names.iter().map(|n| k(n)).collect();
+    for key in &keys {
+        set(&mut c, &[key]);
+    }
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "10")).collect();
+    assert_eq!(touch(&mut c, T, &pairs), 5);
+    call(&mut c, &["PEXPIRE", &keys[0], "100"]).unwrap();
+    call(&mut c, &["SET", &keys[1], "w", "PX", "100"]).unwrap();
+    call(&mut c, &["PEXPIRE", &keys[2], "100"]).unwrap();
+    call(&mut c, &["PERSIST", &keys[2]]).unwrap();
+    call(&mut c, &["PEXPIRE", &keys[3], "100"]).unwrap();
+    call(&mut c, &["PEXPIRE", &keys[3], "60000"]).unwrap();
+    // Nothing reads the keys: only the module's own look-up at their TTL deletes them.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(info(&mut c, T), (3, "30".into()));
+    let left: Vec<String> = candidates(&mut c, T).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(left, [keys[2].clone(), keys[3].clone(), keys[4].clone()]);
+    assert_eq!(
+        int(&call(&mut c, &["DBSIZE"]).unwrap()),
+        4,
+        "deleted, not just hidden"
+    );
+    let evicted: Value = call(&mut c, &["LRU.EVICT", T, "0", "MAX", "1"]).unwrap();
+    let (n, _, _, which): (i64, String, String, Vec<String>) =
+        redis::from_redis_value(&evicted).unwrap();
+    assert_eq!((n, which), (1, vec![keys[2].clone()]));
+    wait_synced(&mut c);
+    assert_eq!(info(&mut r, T), (2, "20".into()));
+}
+
 #[test]
 fn touch_candidates_forget_and_info() {
     let s = Server::start();

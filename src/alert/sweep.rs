@@ -22,6 +22,8 @@ pub const INTERVAL_MS: u64 = 100;
 const STREAMS_PER_TICK: usize = 1000;
 /// Alerts trimmed, resolved or re-revisioned per tick, over all streams.
 const CHANGES_PER_TICK: usize = 10_000;
+/// Tracked keys whose TTL passed looked up per tick (`lru::expiry`); the rest wait a tick.
+const TRACKED_EXPIRES_PER_TICK: usize = 2000;
 /// Alerts auto-resolved per replicated ALERT.RESOLVE.
 const RESOLVES_PER_COMMAND: usize = 500;
 /// Ending silences walks the stream once for all of its silences that ended (each document
@@ -68,7 +70,11 @@ pub fn wake_by(ctx: &Context, due: u64) {
 /// writes are paused) waits the whole interval, as before. A write that makes work due
 /// sooner than the planned tick plans an earlier one (`wake_by`).
 fn next_tick(now: u64) -> u64 {
-    match registry::next_due() {
+    let due = match (registry::next_due(), crate::lru::expiry::next_due()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match due {
         Some(due) if due > now => (due - now).clamp(1, INTERVAL_MS),
         _ => INTERVAL_MS,
     }
@@ -112,6 +118,8 @@ fn sweep(ctx: &Context) {
         }
     }
     ffi::select_db(ctx, before);
+    // Tracked keys whose TTL passed: looked up, so that Redis deletes them now.
+    crate::lru::expiry::expire_due(ctx, now, TRACKED_EXPIRES_PER_TICK);
 }
 
 /// Does what is due on one stream; None when the key holds no stream. `walk_left` is what

@@ -62,6 +62,31 @@ pub fn key_exists(ctx: &Context, key: &RedisString) -> bool {
     }
 }
 
+/// The milliseconds left before `key` expires: None when it has no TTL or is not here (an
+/// expired key counts as gone, and is deleted on a primary, as any lookup does). Looked up
+/// without touching its LRU/LFU.
+pub fn expires_in(ctx: &Context, key: &RedisString) -> Option<u64> {
+    let (Some(open), Some(get), Some(close)) = (
+        unsafe { raw::RedisModule_OpenKey },
+        unsafe { raw::RedisModule_GetExpire },
+        unsafe { raw::RedisModule_CloseKey },
+    ) else {
+        return None;
+    };
+    let mode = raw::REDISMODULE_READ as c_int | raw::REDISMODULE_OPEN_KEY_NOTOUCH as c_int;
+    // SAFETY: the context and the string are live; the key handle is closed before returning
+    // and not used after.
+    unsafe {
+        let k = open(ctx.get_raw(), key.inner, mode);
+        if k.is_null() {
+            return None;
+        }
+        let ms = get(k);
+        close(k);
+        u64::try_from(ms).ok()
+    }
+}
+
 /// The bytes of a string Redis passed to a callback (empty for a null string).
 ///
 /// # Safety

@@ -4,6 +4,7 @@
 //! migration (`transit`).
 pub mod commands;
 pub mod evict;
+pub mod expiry;
 pub mod index;
 pub mod rdb;
 pub mod transit;

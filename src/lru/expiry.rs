@@ -1,0 +1,130 @@
+//! Tracked keys leave their trackers when their TTL passes, not when Redis gets round to it.
+//!
+//! Redis deletes a key whose TTL passed at its next access, or when its active expiry samples
+//! it (within about 100 ms when few keys have a TTL, later when many do); until then the key
+//! is still in the keyspace and its tracker still counts it, while `EXISTS` already answers 0.
+//! So when a tracked key is given a TTL (the `expire` keyspace event: EXPIRE, PEXPIRE,
+//! EXPIREAT, SET ... EX, GETEX, SETEX), the module notes when it falls due, and the sweep's
+//! timer (on the primary) looks the key up then: Redis deletes it as any lookup of an expired
+//! key does, replicates the DEL and raises `expired`, which drops it from its trackers
+//! (`crate::events`). A key whose TTL changed or went meanwhile is looked at again or
+//! forgotten. A key that had its TTL before it was tracked is left to Redis's own expiry.
+//!
+//! At most [`MAX_NOTED`] keys are noted at once (the rest are left to Redis's own expiry); a
+//! key deleted before its TTL is forgotten with it.
+
+use crate::ffi;
+use redis_module::Context;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+
+/// Keys noted at most at once.
+pub const MAX_NOTED: usize = 100_000;
+
+#[derive(Default)]
+struct Noted {
+    /// (due ms, db, key), soonest first.
+    by_due: BTreeSet<(u64, i32, Vec<u8>)>,
+    /// Per database, key -> due ms (looked up by the key's bytes, with no copy, at every
+    /// deletion of the server).
+    due_of: HashMap<i32, HashMap<Vec<u8>, u64>>,
+    /// How many keys `due_of` holds.
+    len: usize,
+}
+
+impl Noted {
+    fn remove(&mut self, db: i32, key: &[u8]) {
+        let Some(keys) = self.due_of.get_mut(&db) else {
+            return;
+        };
+        if let Some((key, due)) = keys.remove_entry(key) {
+            self.len -= 1;
+            if keys.is_empty() {
+                self.due_of.remove(&db);
+            }
+            self.by_due.remove(&(due, db, key));
+        }
+    }
+}
+
+thread_local! {
+    static NOTED: RefCell<Noted> = RefCell::new(Noted::default());
+}
+
+/// A key of a tracker's namespace was given a TTL (or a new one): notes when it falls due;
+/// returns that time.
+pub fn noted(ctx: &Context, db: i32, key: &[u8], now: u64) -> Option<u64> {
+    let ttl = ffi::expires_in(ctx, &crate::keys::name(ctx, key));
+    NOTED.with(|n| {
+        let mut n = n.borrow_mut();
+        n.remove(db, key);
+        // Redis deletes a key once its clock is past the TTL's millisecond: one more.
+        let due = now.saturating_add(ttl?).saturating_add(1);
+        if n.len >= MAX_NOTED {
+            return None;
+        }
+        n.by_due.insert((due, db, key.to_vec()));
+        n.due_of.entry(db).or_default().insert(key.to_vec(), due);
+        n.len += 1;
+        Some(due)
+    })
+}
+
+/// A key of a tracker's namespace left (deleted, expired, renamed away): nothing to do at its
+/// TTL any more.
+pub fn gone(db: i32, key: &[u8]) {
+    NOTED.with(|n| {
+        let mut n = n.borrow_mut();
+        if n.len > 0 {
+            n.remove(db, key);
+        }
+    })
+}
+
+/// Forgets every noted key (a flush, a load: what is noted may no longer be there).
+pub fn clear() {
+    NOTED.with(|n| *n.borrow_mut() = Noted::default());
+}
+
+/// When the next noted key falls due.
+pub fn next_due() -> Option<u64> {
+    NOTED.with(|n| n.borrow().by_due.first().map(|(due, _, _)| *due))
+}
+
+/// Looks up at most `budget` keys that fell due by `now` (on a primary, from the sweep): an
+/// expired one is deleted by Redis and leaves its trackers by its `expired` event; one whose
+/// TTL moved is noted again. Returns how many were looked up. Leaves the database selected as
+/// it was.
+pub fn expire_due(ctx: &Context, now: u64, budget: usize) -> usize {
+    let due: Vec<(u64, i32, Vec<u8>)> = NOTED.with(|n| {
+        let mut n = n.borrow_mut();
+        let mut taken = Vec::new();
+        while taken.len() < budget {
+            match n.by_due.first() {
+                Some((d, _, _)) if *d <= now => {}
+                _ => break,
+            }
+            let Some(e) = n.by_due.first().cloned() else {
+                break;
+            };
+            n.remove(e.1, &e.2);
+            taken.push(e);
+        }
+        taken
+    });
+    if due.is_empty() {
+        return 0;
+    }
+    let before = ffi::selected_db(ctx);
+    for (_, db, key) in &due {
+        if ffi::select_db(ctx, *db) {
+            // The lookup deletes the key if its TTL passed; one still here with a TTL (it was
+            // given a later one meanwhile, without an event this module saw) is noted again.
+            if ffi::expires_in(ctx, &crate::keys::name(ctx, key)).is_some() {
+                noted(ctx, *db, key, now);
+            }
+        }
+    }
+    ffi::select_db(ctx, before);
+    due.len()
+}
