@@ -273,6 +273,8 @@ fn scan_keyspace(ctx: &Context, reconcile_all: bool) {
             if reconcile_all {
                 // Tracked keys that did not come back (expired meanwhile, or never arrived).
                 reconcile(ctx, &name, |_| Fate::KeepIfHere);
+                // Those with a TTL leave their trackers at it (`lru::expiry`).
+                crate::lru::expiry::note_tracked(ctx, db, &name, crate::clock::now_ms());
             }
             let k = ctx.open_key_with_flags(&name, KeyFlags::NOTOUCH);
             if matches!(keys::read::<Tracker>(&k), Ok(Some(_))) {

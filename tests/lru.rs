@@ -83,6 +83,12 @@ fn a_tracked_key_leaves_its_tracker_when_its_ttl_passes() {
     assert_eq!((n, which), (1, vec![keys[2].clone()]));
     wait_synced(&mut c);
     assert_eq!(info(&mut r, T), (2, "20".into()));
+    // Across a load (DEBUG RELOAD here; a restart alike): the loaded TTL is noted again.
+    call(&mut c, &["PEXPIRE", &keys[3], "300"]).unwrap();
+    call(&mut c, &["DEBUG", "RELOAD"]).unwrap();
+    call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(info(&mut c, T), (1, "10".into()), "after a load");
 }
 
 #[test]

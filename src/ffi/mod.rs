@@ -87,6 +87,37 @@ pub fn expires_in(ctx: &Context, key: &RedisString) -> Option<u64> {
     }
 }
 
+/// Whether database `db` holds keys with a TTL (`INFO keyspace`'s `expires`); true when that
+/// cannot be read.
+pub fn has_volatile_keys(ctx: &Context, db: i32) -> bool {
+    let (Some(get), Some(free), Some(text)) = (
+        unsafe { raw::RedisModule_GetServerInfo },
+        unsafe { raw::RedisModule_FreeServerInfo },
+        unsafe { raw::RedisModule_ServerInfoGetFieldC },
+    ) else {
+        return true;
+    };
+    let Ok(field) = std::ffi::CString::new(format!("db{db}")) else {
+        return true;
+    };
+    // SAFETY: a live context; the field's C string points into the info, read before it is
+    // freed.
+    unsafe {
+        let info = get(ctx.get_raw(), c"keyspace".as_ptr());
+        if info.is_null() {
+            return true;
+        }
+        let v = text(info, field.as_ptr());
+        // An empty database is not listed at all.
+        let volatile = !v.is_null() && {
+            let line = CStr::from_ptr(v).to_bytes();
+            !line.split(|b| *b == b',').any(|part| part == b"expires=0")
+        };
+        free(ctx.get_raw(), info);
+        volatile
+    }
+}
+
 /// The bytes of a string Redis passed to a callback (empty for a null string).
 ///
 /// # Safety

@@ -8,15 +8,19 @@
 //! timer (on the primary) looks the key up then: Redis deletes it as any lookup of an expired
 //! key does, replicates the DEL and raises `expired`, which drops it from its trackers
 //! (`crate::events`). A key whose TTL changed or went meanwhile is looked at again or
-//! forgotten. A key that had its TTL before it was tracked is left to Redis's own expiry.
+//! forgotten. At the end of a load the tracked keys with a TTL are noted (one look-up per
+//! tracked key, skipped for a database without keys with a TTL). A key given its TTL while no
+//! tracker of its namespace existed, and tracked later, is left to Redis's own expiry.
 //!
 //! At most [`MAX_NOTED`] keys are noted at once (the rest are left to Redis's own expiry); a
 //! key deleted before its TTL is forgotten with it.
 
 use crate::ffi;
-use redis_module::Context;
+use redis_module::key::KeyFlags;
+use redis_module::{Context, RedisString};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use vigil_core::lru::Tracker;
 
 /// Keys noted at most at once.
 pub const MAX_NOTED: usize = 100_000;
@@ -81,7 +85,28 @@ pub fn gone(db: i32, key: &[u8]) {
     })
 }
 
-/// Forgets every noted key (a flush, a load: what is noted may no longer be there).
+/// After a load: notes the keys of `tracker` (in the selected database `db`) that have a TTL,
+/// unless the database holds no key with one. One look-up per tracked key.
+pub fn note_tracked(ctx: &Context, db: i32, tracker: &RedisString, now: u64) {
+    if !ffi::has_volatile_keys(ctx, db) {
+        return;
+    }
+    let names: Vec<Vec<u8>> = {
+        let k = ctx.open_key_with_flags(tracker, KeyFlags::NOTOUCH);
+        match crate::keys::read::<Tracker>(&k) {
+            Ok(Some(t)) => t.entries().map(|e| e.name.to_vec()).collect(),
+            _ => return,
+        }
+    };
+    for name in names {
+        if NOTED.with(|n| n.borrow().len >= MAX_NOTED) {
+            return;
+        }
+        noted(ctx, db, &name, now);
+    }
+}
+
+/// Forgets every noted key (a load begins: what is noted may no longer be there).
 pub fn clear() {
     NOTED.with(|n| *n.borrow_mut() = Noted::default());
 }
