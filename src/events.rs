@@ -78,15 +78,25 @@ fn handle(ctx: &Context, event: &[u8], key: &[u8]) {
                 }
             }
         }
-        b"rename_to" | b"move_to" | b"copy_to" | b"restore" => arrived(ctx, db, event, key),
-        // A key of a tracker's namespace given a TTL: it leaves its trackers when the TTL
-        // passes, not when Redis next samples it (`lru::expiry`).
-        b"expire" if !index::is_empty() && !index::trackers_for(db, key).is_empty() => {
-            if let Some(due) = crate::lru::expiry::noted(ctx, db, key, crate::clock::now_ms()) {
-                crate::alert::sweep::wake_by(ctx, due);
-            }
+        b"rename_to" | b"move_to" | b"copy_to" | b"restore" => {
+            arrived(ctx, db, event, key);
+            // It may bring its TTL with it.
+            note_ttl(ctx, db, key);
         }
+        // A key given a TTL, or rid of it.
+        b"expire" | b"persist" => note_ttl(ctx, db, key),
         _ => {}
+    }
+}
+
+/// A key of a tracker's namespace that has a TTL leaves its trackers when the TTL passes, not
+/// when Redis next samples it (`lru::expiry`): notes it (or forgets it, without a TTL).
+fn note_ttl(ctx: &Context, db: i32, key: &[u8]) {
+    if index::is_empty() || index::trackers_for(db, key).is_empty() {
+        return;
+    }
+    if let Some(due) = crate::lru::expiry::noted(ctx, db, key, crate::clock::now_ms()) {
+        crate::alert::sweep::wake_by(ctx, due);
     }
 }
 
@@ -211,6 +221,7 @@ fn on_flush(ctx: &Context, sub: FlushSubevent) {
     if let FlushSubevent::Ended = sub {
         catch("flush event", (), || {
             let before = selected_db(ctx);
+            crate::lru::expiry::flushed(ctx);
             for (db, tracker) in index::all() {
                 if select_db(ctx, db) {
                     let name = key_string(ctx, &tracker);
@@ -290,4 +301,5 @@ fn scan_keyspace(ctx: &Context, reconcile_all: bool) {
 pub fn swapped(a: i32, b: i32) {
     index::swap(a, b);
     registry::swap(a, b);
+    crate::lru::expiry::swap(a, b);
 }

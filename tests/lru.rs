@@ -89,6 +89,31 @@ fn a_tracked_key_leaves_its_tracker_when_its_ttl_passes() {
     call(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(info(&mut c, T), (1, "10".into()), "after a load");
+    // A key that arrives with its TTL (RENAME, COPY, RESTORE, a slot migration), and keys
+    // whose database SWAPDB changes.
+    set(&mut c, &[&k("old"), &k("copied")]);
+    call(&mut c, &["PEXPIRE", &k("old"), "150"]).unwrap();
+    call(&mut c, &["RENAME", &k("old"), &k("renamed")]).unwrap();
+    call(&mut c, &["SET", &k("src"), "v", "PX", "150"]).unwrap();
+    call(&mut c, &["COPY", &k("src"), &k("copied"), "REPLACE"]).unwrap();
+    call(&mut c, &["DEL", &k("src")]).unwrap();
+    let pairs = [(k("renamed"), "1"), (k("copied"), "1")];
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    assert_eq!(touch(&mut c, T, &pairs), 2);
+    call(&mut c, &["PEXPIRE", &keys[4], "150"]).unwrap();
+    call(&mut c, &["SWAPDB", "0", "3"]).unwrap();
+    call(&mut c, &["SELECT", "3"]).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        info(&mut c, T),
+        (0, "0".into()),
+        "arrived with a TTL, swapped"
+    );
+    assert_eq!(
+        int(&call(&mut c, &["DBSIZE"]).unwrap()),
+        1,
+        "the tracker alone"
+    );
 }
 
 #[test]

@@ -62,9 +62,23 @@ pub fn key_exists(ctx: &Context, key: &RedisString) -> bool {
     }
 }
 
+/// `REDISMODULE_OPEN_KEY_NOSTATS` where the server knows it (Redis 7.2 and later, Valkey): a
+/// look-up the module makes for itself does not count in `keyspace_hits` / `keyspace_misses`.
+fn no_stats() -> c_int {
+    static MODE: OnceLock<c_int> = OnceLock::new();
+    *MODE.get_or_init(|| {
+        let nostats = raw::REDISMODULE_OPEN_KEY_NOSTATS as c_int;
+        // SAFETY: a function of no arguments that only reads the server's constants.
+        match unsafe { raw::RedisModule_GetOpenKeyModesAll } {
+            Some(all) if unsafe { all() } & nostats != 0 => nostats,
+            _ => 0,
+        }
+    })
+}
+
 /// The milliseconds left before `key` expires: None when it has no TTL or is not here (an
 /// expired key counts as gone, and is deleted on a primary, as any lookup does). Looked up
-/// without touching its LRU/LFU.
+/// without touching its LRU/LFU, nor the keyspace hit and miss counts where the server allows.
 pub fn expires_in(ctx: &Context, key: &RedisString) -> Option<u64> {
     let (Some(open), Some(get), Some(close)) = (
         unsafe { raw::RedisModule_OpenKey },
@@ -73,7 +87,8 @@ pub fn expires_in(ctx: &Context, key: &RedisString) -> Option<u64> {
     ) else {
         return None;
     };
-    let mode = raw::REDISMODULE_READ as c_int | raw::REDISMODULE_OPEN_KEY_NOTOUCH as c_int;
+    let mode =
+        raw::REDISMODULE_READ as c_int | raw::REDISMODULE_OPEN_KEY_NOTOUCH as c_int | no_stats();
     // SAFETY: the context and the string are live; the key handle is closed before returning
     // and not used after.
     unsafe {

@@ -106,6 +106,59 @@ pub fn note_tracked(ctx: &Context, db: i32, tracker: &RedisString, now: u64) {
     }
 }
 
+/// SWAPDB: the noted keys change databases with their keys.
+pub fn swap(a: i32, b: i32) {
+    NOTED.with(|n| {
+        let mut n = n.borrow_mut();
+        if n.len == 0 {
+            return;
+        }
+        let of_a = n.due_of.remove(&a);
+        let of_b = n.due_of.remove(&b);
+        if let Some(keys) = of_a {
+            n.due_of.insert(b, keys);
+        }
+        if let Some(keys) = of_b {
+            n.due_of.insert(a, keys);
+        }
+        let other = |db: i32| {
+            if db == a {
+                b
+            } else if db == b {
+                a
+            } else {
+                db
+            }
+        };
+        n.by_due = std::mem::take(&mut n.by_due)
+            .into_iter()
+            .map(|(due, db, key)| (due, other(db), key))
+            .collect();
+    })
+}
+
+/// After a flush: forgets the noted keys that are no longer there (each looked up once), so
+/// that they do not hold places until their old TTL.
+pub fn flushed(ctx: &Context) {
+    let all: Vec<(i32, Vec<u8>)> = NOTED.with(|n| {
+        let n = n.borrow();
+        n.due_of
+            .iter()
+            .flat_map(|(db, keys)| keys.keys().map(move |k| (*db, k.clone())))
+            .collect()
+    });
+    if all.is_empty() {
+        return;
+    }
+    let before = ffi::selected_db(ctx);
+    for (db, key) in all {
+        if !ffi::select_db(ctx, db) || !ffi::key_exists(ctx, &crate::keys::name(ctx, &key)) {
+            gone(db, &key);
+        }
+    }
+    ffi::select_db(ctx, before);
+}
+
 /// Forgets every noted key (a load begins: what is noted may no longer be there).
 pub fn clear() {
     NOTED.with(|n| *n.borrow_mut() = Noted::default());
