@@ -3,14 +3,17 @@
 //! Redis deletes a key whose TTL passed at its next access, or when its active expiry samples
 //! it (within about 100 ms when few keys have a TTL, later when many do); until then the key
 //! is still in the keyspace and its tracker still counts it, while `EXISTS` already answers 0.
-//! So when a tracked key is given a TTL (the `expire` keyspace event: EXPIRE, PEXPIRE,
-//! EXPIREAT, SET ... EX, GETEX, SETEX), the module notes when it falls due, and the sweep's
-//! timer (on the primary) looks the key up then: Redis deletes it as any lookup of an expired
-//! key does, replicates the DEL and raises `expired`, which drops it from its trackers
-//! (`crate::events`). A key whose TTL changed or went meanwhile is looked at again or
-//! forgotten. At the end of a load the tracked keys with a TTL are noted (one look-up per
-//! tracked key, skipped for a database without keys with a TTL). A key given its TTL while no
-//! tracker of its namespace existed, and tracked later, is left to Redis's own expiry.
+//! So when a key of a tracker's namespace gets a TTL (the `expire` keyspace event: EXPIRE,
+//! PEXPIRE, EXPIREAT, SET ... EX, GETEX, SETEX; or it arrives with one: `rename_to`, `copy_to`,
+//! `move_to`, `restore`), the module notes when it falls due, and the sweep's timer (on the
+//! primary) looks the key up then: Redis deletes it as any lookup of an expired key does,
+//! replicates the DEL and raises `expired`, which drops it from its trackers
+//! (`crate::events`). PERSIST forgets the note; a key whose TTL moved without an event is
+//! looked at again or forgotten at the old time. SWAPDB moves the notes, a flush forgets those
+//! of keys no longer there. At the end of a load the tracked keys with a TTL are noted (one
+//! look-up per tracked key, skipped for a database without keys with a TTL). A key given its
+//! TTL while no tracker of its namespace existed, and tracked later, is left to Redis's own
+//! expiry.
 //!
 //! At most [`MAX_NOTED`] keys are noted at once (the rest are left to Redis's own expiry); a
 //! key deleted before its TTL is forgotten with it.
