@@ -61,7 +61,16 @@ thread_local! {
 /// A key of a tracker's namespace was given a TTL (or a new one): notes when it falls due;
 /// returns that time.
 pub fn noted(ctx: &Context, db: i32, key: &[u8], now: u64) -> Option<u64> {
-    let ttl = ffi::expires_in(ctx, &crate::keys::name(ctx, key));
+    note(
+        db,
+        key,
+        now,
+        ffi::expires_in(ctx, &crate::keys::name(ctx, key)),
+    )
+}
+
+/// Notes `key` as falling due `ttl` ms after `now` (forgets it without a TTL).
+fn note(db: i32, key: &[u8], now: u64, ttl: Option<u64>) -> Option<u64> {
     NOTED.with(|n| {
         let mut n = n.borrow_mut();
         n.remove(db, key);
@@ -201,8 +210,8 @@ pub fn expire_due(ctx: &Context, now: u64, budget: usize) -> usize {
         if ffi::select_db(ctx, *db) {
             // The lookup deletes the key if its TTL passed; one still here with a TTL (it was
             // given a later one meanwhile, without an event this module saw) is noted again.
-            if ffi::expires_in(ctx, &crate::keys::name(ctx, key)).is_some() {
-                noted(ctx, *db, key, now);
+            if let Some(ttl) = ffi::expires_in(ctx, &crate::keys::name(ctx, key)) {
+                note(*db, key, now, Some(ttl));
             }
         }
     }
