@@ -1,11 +1,14 @@
 # Build the module with cargo, then run it in the official Redis 7 image (the last stage).
 FROM rust:1-bookworm AS build
+# redis-server, redis-tools and llvm-tools: the profile-guided build's training run
+# (scripts/build.sh, as `make build`; without them it makes the plain module).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libclang-dev clang \
+ && apt-get install -y --no-install-recommends libclang-dev clang redis-server redis-tools \
  && rm -rf /var/lib/apt/lists/*
+RUN rustup component add llvm-tools || true
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p vigil
+RUN ./scripts/build.sh --locked -p vigil
 
 # vigil-notify, the bridge from Vigil's change feed to Alertmanager (client/src/notify), in an
 # image of its own: `docker build --target notify .` (deploy/docker-compose.yml does). The

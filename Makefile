@@ -12,8 +12,11 @@ deps:
 deps-test:
 	@./scripts/install-deps.sh --with monitoring
 
+# The workspace in release, then the module again, guided by a profile of a training run
+# (PGO, when llvm-profdata, redis-server and redis-benchmark are there; VIGIL_PGO=0 skips it).
+# See scripts/build.sh.
 build: deps
-	$(CARGO) build --release
+	CARGO=$(CARGO) ./scripts/build.sh
 
 # Starts redis-server in the foreground with redis.conf (data in ./run, the module from
 # target/release).

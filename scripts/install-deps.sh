@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building and testing Vigil needs, only where it is missing, and checks that
+# Installs what building and testing Vigil needs, only where it is missing (Debian packages, and
+# the rustup component llvm-tools for the profile-guided build), and checks that
 # the build will find it.
 #
 #   scripts/install-deps.sh            install what is missing (apt-get), then --check
@@ -132,6 +133,7 @@ missing() {
   links_c || printf 'a C compiler and linker (cc) with the C library headers\tgcc libc6-dev\n'
   have redis-server || printf 'redis-server\tredis-server\n'
   have redis-cli || printf 'redis-cli\tredis-tools\n'
+  have redis-benchmark || printf 'redis-benchmark\tredis-tools\n'
   if ! find_libclang >/dev/null; then
     if [ -z "${VIGIL_LIB_DIRS:-}" ] && [ -n "${LIBCLANG_PATH:-}" ]; then
       printf 'libclang in LIBCLANG_PATH=%s (bindgen looks only there while it is set)\tlibclang1-14\n' "$LIBCLANG_PATH"
@@ -172,7 +174,16 @@ report() {
   return $bad
 }
 
+# llvm-profdata for the rustc on PATH, where scripts/build.sh looks for it.
+have_profdata() {
+  have rustc || return 1
+  local host
+  host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+  [ -x "$(rustc --print sysroot 2>/dev/null)/lib/rustlib/$host/bin/llvm-profdata" ]
+}
+
 if [ "$mode" = check ]; then
+  have_profdata || echo "install-deps: no llvm-profdata for this rustc (rustup component llvm-tools): make build will be a plain release build, without PGO" >&2
   report && echo "install-deps: everything the build and tests need is present (libclang: $(find_libclang))"
   exit $?
 fi
@@ -220,5 +231,12 @@ if [ -n "${need// /}" ]; then
       fi
     done
   done
+fi
+# llvm-profdata of this rustc's LLVM, for the profile-guided build (scripts/build.sh): the
+# rustup component llvm-tools. Optional: without it `make build` makes a plain release build.
+if ! have_profdata && have rustup; then
+  echo "installing: the rustup component llvm-tools (llvm-profdata, for the profile-guided build)"
+  rustup component add llvm-tools >/dev/null 2>&1 ||
+    echo "install-deps: could not add llvm-tools; the build will be a plain one (no PGO)" >&2
 fi
 report && echo "install-deps: ok (libclang: $(find_libclang))"
