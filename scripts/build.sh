@@ -52,14 +52,15 @@ if [[ -f $guided && $guided -nt target/release/deps/libvigil.so && $guided -nt s
     echo "build: the profile-guided module is up to date ($guided)" >&2
 else
     root=$(pwd)
-    rm -rf "$pgo/raw" "$guided"
+    # Without its outputs cargo builds the guided module again, with the new profile.
+    rm -rf "$pgo/raw" "$guided" "$pgo/use/release/deps/libvigil.so"
     mkdir -p "$pgo/raw"
     echo "build: PGO 1/3, the instrumented module (target/pgo/gen)" >&2
     CARGO_TARGET_DIR=$pgo/gen RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-generate=$root/$pgo/raw" \
         $CARGO build --release -p vigil "$@" || plain "the instrumented build failed"
     echo "build: PGO 2/3, the training run (scripts/pgo-train.sh)" >&2
-    scripts/pgo-train.sh "$pgo/gen/release/libvigil.so" "$root/$pgo/raw/vigil-%m.profraw" ||
-        plain "the training run failed"
+    timeout 600 scripts/pgo-train.sh "$pgo/gen/release/libvigil.so" \
+        "$root/$pgo/raw/vigil-%m.profraw" || plain "the training run failed (or took 10 minutes)"
     shopt -s nullglob
     raw=("$pgo"/raw/vigil-*.profraw)
     ((${#raw[@]} > 0)) || plain "the training run left no profile"

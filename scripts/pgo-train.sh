@@ -27,6 +27,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # the server is stopped on a timeout too (scripts/build.sh's)
 
 # TRAIN_PORT, or a free loopback port: one nobody answers on (bash's /dev/tcp).
 port=${TRAIN_PORT:-}
