@@ -21,6 +21,7 @@ pub mod keys;
 pub mod lru;
 pub mod quota;
 pub mod stats;
+pub mod swapdb;
 pub mod syntax;
 pub mod text;
 

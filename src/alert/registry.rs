@@ -100,28 +100,8 @@ pub fn clear() {
 pub fn swap(a: i32, b: i32) {
     REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
-        let da = r.dbs.remove(&a);
-        let db = r.dbs.remove(&b);
-        if let Some(d) = da {
-            r.dbs.insert(b, d);
-        }
-        if let Some(d) = db {
-            r.dbs.insert(a, d);
-        }
-        let queue = std::mem::take(&mut r.queue);
-        r.queue = queue
-            .into_iter()
-            .map(|(due, db, key)| {
-                let db = if db == a {
-                    b
-                } else if db == b {
-                    a
-                } else {
-                    db
-                };
-                (due, db, key)
-            })
-            .collect();
+        crate::swapdb::swap_entries(&mut r.dbs, a, b);
+        crate::swapdb::swap_queue(&mut r.queue, a, b);
     });
 }
 

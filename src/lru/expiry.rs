@@ -19,10 +19,11 @@
 //! key deleted before its TTL is forgotten with it.
 
 use crate::ffi;
+use hashbrown::HashMap;
 use redis_module::key::KeyFlags;
 use redis_module::{Context, RedisString};
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use vigil_core::lru::Tracker;
 
 /// Keys noted at most at once.
@@ -125,47 +126,32 @@ pub fn swap(a: i32, b: i32) {
         if n.len == 0 {
             return;
         }
-        let of_a = n.due_of.remove(&a);
-        let of_b = n.due_of.remove(&b);
-        if let Some(keys) = of_a {
-            n.due_of.insert(b, keys);
-        }
-        if let Some(keys) = of_b {
-            n.due_of.insert(a, keys);
-        }
-        let other = |db: i32| {
-            if db == a {
-                b
-            } else if db == b {
-                a
-            } else {
-                db
-            }
-        };
-        n.by_due = std::mem::take(&mut n.by_due)
-            .into_iter()
-            .map(|(due, db, key)| (due, other(db), key))
-            .collect();
+        crate::swapdb::swap_entries(&mut n.due_of, a, b);
+        crate::swapdb::swap_queue(&mut n.by_due, a, b);
     })
 }
 
 /// After a flush: forgets the noted keys that are no longer there (each looked up once), so
 /// that they do not hold places until their old TTL.
 pub fn flushed(ctx: &Context) {
-    let all: Vec<(i32, Vec<u8>)> = NOTED.with(|n| {
+    let all: Vec<(i32, Vec<Vec<u8>>)> = NOTED.with(|n| {
         let n = n.borrow();
         n.due_of
             .iter()
-            .flat_map(|(db, keys)| keys.keys().map(move |k| (*db, k.clone())))
+            .map(|(db, keys)| (*db, keys.keys().cloned().collect()))
             .collect()
     });
     if all.is_empty() {
         return;
     }
+    // One SELECT per database, not per key.
     let before = ffi::selected_db(ctx);
-    for (db, key) in all {
-        if !ffi::select_db(ctx, db) || !ffi::key_exists(ctx, &crate::keys::name(ctx, &key)) {
-            gone(db, &key);
+    for (db, keys) in all {
+        let here = ffi::select_db(ctx, db);
+        for key in keys {
+            if !here || !ffi::key_exists(ctx, &crate::keys::name(ctx, &key)) {
+                gone(db, &key);
+            }
         }
     }
     ffi::select_db(ctx, before);

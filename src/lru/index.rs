@@ -177,15 +177,7 @@ pub fn scan_due() -> bool {
 /// SWAPDB a b: the trackers of a are now in b and the other way round.
 pub fn swap(a: i32, b: i32) {
     INDEX.with(|i| {
-        let mut i = i.borrow_mut();
-        let da = i.dbs.remove(&a);
-        let db = i.dbs.remove(&b);
-        if let Some(d) = da {
-            i.dbs.insert(b, d);
-        }
-        if let Some(d) = db {
-            i.dbs.insert(a, d);
-        }
+        crate::swapdb::swap_entries(&mut i.borrow_mut().dbs, a, b);
     });
 }
 
