@@ -67,6 +67,12 @@ impl<'a> Args<'a> {
         self.items.len()
     }
 
+    /// The arguments not read yet, left in place (for checks that must come before the
+    /// others read them).
+    pub fn rest(&self) -> &'a [RedisString] {
+        self.items.as_slice()
+    }
+
     /// The next argument, left in place (for lists that end at the next option).
     pub fn peek(&self) -> Option<&'a RedisString> {
         self.items.as_slice().first()

@@ -228,6 +228,27 @@ fn namespaces_confine_every_command() {
     assert!(error_of(&mut c, &["LRU.FORGET", T, "t:{b}:x"]).contains("outside"));
     assert!(error_of(&mut c, &["LRU.EVICT", T, "0", "QUOTA", "t:{b}:q"]).contains("outside"));
     assert_eq!(int(&call(&mut c, &["EXISTS", "t:{b}:x"]).unwrap()), 1);
+    // Before any other check: an outside key wins over a bad size, MAX, option or repeat
+    // found earlier in the arguments.
+    for cmd in [
+        vec!["LRU.TOUCH", T, "t:{a}:x", "abc", "t:{b}:x", "1"],
+        vec!["LRU.TOUCH", T, "t:{a}:x", "-1", "t:{b}:x", "1"],
+        vec!["LRU.EVICT", T, "0", "MAX", "x", "QUOTA", "t:{b}:q"],
+        vec!["LRU.EVICT", T, "0", "QUOTA", "t:{b}:q", "MAX", "x"],
+        vec!["LRU.EVICT", T, "0", "BOGUS", "QUOTA", "t:{b}:q"],
+        vec!["LRU.EVICT", T, "0", "QUOTA", "t:{a}:q", "QUOTA", "t:{b}:q"],
+        vec!["LRU.EVICT", T, "abc", "QUOTA", "t:{b}:q"],
+    ] {
+        let e = error_of(&mut c, &cmd);
+        assert!(
+            e.contains("'t:{b}:") && e.contains("outside the tracker's namespace"),
+            "{cmd:?}: {e}"
+        );
+    }
+    // A MAX whose value reads "QUOTA" is a bad MAX, as the options are read.
+    let e = error_of(&mut c, &["LRU.EVICT", T, "0", "MAX", "QUOTA", "t:{b}:q"]);
+    assert!(e.contains("invalid MAX"), "{e}");
+    assert_eq!(info(&mut c, T).0, 1, "nothing changed");
 }
 
 #[test]

@@ -69,6 +69,16 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     }
     let name = args.next_string()?;
     let ns = tracker_namespace(name)?;
+    // The namespace check comes before any other: every key named, before the time or a
+    // size is read.
+    let keys = args
+        .rest()
+        .iter()
+        .skip(usize::from(explicit_time))
+        .step_by(2);
+    for key in keys {
+        check_in(ns, key.as_slice())?;
+    }
     let at = if explicit_time {
         Some(args.ms_of("ms")?)
     } else {
@@ -77,7 +87,6 @@ fn touch_impl(ctx: &Context, args: &[RedisString], explicit_time: bool) -> CmdRe
     // Replication passes the client's own key and size strings on.
     let mut pairs: Vec<Pair> = Vec::with_capacity(args.remaining() / 2);
     while let Some(key) = args.next() {
-        check_in(ns, key.as_slice())?;
         let size_arg = args.next_string()?;
         let size = parse_size(size_arg)?;
         pairs.push(Pair {
@@ -242,11 +251,39 @@ fn evict_reply(ctx: &Context, evicted: &[Evicted], total: Amount) -> CmdResult {
 /// It cannot fail: the keys are gone by then (the quota was checked before).
 pub type ReleaseQuota = fn(&Context, &RedisString, Amount);
 
+/// The values of the `QUOTA` options among LRU.EVICT's options, read as the option loop reads
+/// them (a keyword and its value), whatever else is wrong with them: checked against the
+/// namespace before anything else is.
+fn quota_keys(opts: &[RedisString]) -> impl Iterator<Item = &RedisString> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < opts.len() {
+            let keyword = Keyword::of(&opts[i]);
+            match keyword.as_str() {
+                "QUOTA" | "MAX" => {
+                    i += 2;
+                    if keyword.as_str() == "QUOTA" && i <= opts.len() {
+                        return Some(&opts[i - 1]);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    })
+}
+
 /// LRU.EVICT tracker target [QUOTA quotakey] [MAX n]
 pub fn evict(ctx: &Context, args: &[RedisString], release: ReleaseQuota) -> CmdResult {
     let mut args = Args::new(args, 3)?;
     let name = args.next_string()?;
     let target_arg = args.next_string()?;
+    // The namespace check comes before any other: the tracker's, then every QUOTA key named,
+    // before the target and the options are read.
+    let ns = tracker_namespace(name)?;
+    for q in quota_keys(args.rest()) {
+        check_in(ns, q.as_slice())?;
+    }
     let (mut quota, mut max) = (None, 1000usize);
     while let Some(opt) = args.next() {
         match Keyword::of(opt).as_str() {
@@ -264,10 +301,6 @@ pub fn evict(ctx: &Context, args: &[RedisString], release: ReleaseQuota) -> CmdR
             }
             _ => return Err(args.unknown(opt)),
         }
-    }
-    let ns = tracker_namespace(name)?;
-    if let Some(q) = &quota {
-        check_in(ns, q.as_slice())?;
     }
     let target = parse_size(target_arg).map_err(|_| {
         err(format!(
