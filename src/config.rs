@@ -20,6 +20,115 @@ pub const DEFAULT_ID_MEMORY_MS: i64 = defaults::ID_MEMORY_MS as i64;
 /// Upper bound of max-document-bytes: Redis's proto-max-bulk-len default.
 pub const MAX_MAX_DOCUMENT_BYTES: i64 = 512 * 1024 * 1024;
 
+/// A numeric config: its name (a loadmodule argument; `vigil.` + name for CONFIG), its value and
+/// the range Redis checks a CONFIG SET or redis.conf value against. lib.rs registers these.
+pub struct Knob {
+    pub name: &'static str,
+    pub value: &'static AtomicI64,
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+const fn knob(name: &'static str, value: &'static AtomicI64, default: i64) -> Knob {
+    Knob {
+        name,
+        value,
+        default,
+        min: 0,
+        max: i64::MAX,
+    }
+}
+
+pub static RETENTION: Knob = knob(
+    "alert-retention-ms",
+    &ALERT_RETENTION_MS,
+    DEFAULT_RETENTION_MS,
+);
+pub static MAX_LEN: Knob = knob("alert-max-len", &ALERT_MAX_LEN, DEFAULT_MAX_LEN);
+pub static DEDUP_WINDOW: Knob = knob(
+    "alert-dedup-window-ms",
+    &ALERT_DEDUP_WINDOW_MS,
+    DEFAULT_DEDUP_WINDOW_MS,
+);
+pub static AUTORESOLVE: Knob = knob(
+    "alert-autoresolve-ms",
+    &ALERT_AUTORESOLVE_MS,
+    DEFAULT_AUTORESOLVE_MS,
+);
+pub static ID_MEMORY: Knob = knob(
+    "alert-id-memory-ms",
+    &ALERT_ID_MEMORY_MS,
+    DEFAULT_ID_MEMORY_MS,
+);
+pub static DOCUMENT_BYTES: Knob = Knob {
+    min: 1,
+    max: MAX_MAX_DOCUMENT_BYTES,
+    ..knob(
+        "max-document-bytes",
+        &MAX_DOCUMENT_BYTES,
+        DEFAULT_MAX_DOCUMENT_BYTES,
+    )
+};
+
+pub static KNOBS: [&Knob; 6] = [
+    &RETENTION,
+    &MAX_LEN,
+    &DEDUP_WINDOW,
+    &AUTORESOLVE,
+    &ID_MEMORY,
+    &DOCUMENT_BYTES,
+];
+
+/// Checks the module's loadmodule arguments as CONFIG SET checks a value: pairs of a config's
+/// name (without the `vigil.` prefix) and an integer in its range, each name once. The
+/// redis-module crate takes each as its config's starting value without a range check; a bad
+/// one must stop the load, not start the server with a limit switched off.
+pub fn check_module_args(args: &[&[u8]]) -> Result<(), String> {
+    let names = || KNOBS.map(|k| k.name).join(", ");
+    if !args.len().is_multiple_of(2) {
+        return Err(format!(
+            "the loadmodule arguments are pairs of a config and its value ({}); '{}' has no value",
+            names(),
+            String::from_utf8_lossy(args[args.len() - 1])
+        ));
+    }
+    let mut seen = [false; KNOBS.len()];
+    for pair in args.chunks_exact(2) {
+        let (name, value) = (pair[0], pair[1]);
+        let shown = String::from_utf8_lossy(name);
+        let Some(i) = KNOBS.iter().position(|k| k.name.as_bytes() == name) else {
+            return Err(format!(
+                "unknown loadmodule argument '{shown}': the configs are {} (without the 'vigil.' prefix)",
+                names()
+            ));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(format!("loadmodule argument '{shown}' given twice"));
+        }
+        let k = KNOBS[i];
+        let v = parse_integer(value).filter(|v| (k.min..=k.max).contains(v));
+        if v.is_none() {
+            return Err(format!(
+                "invalid loadmodule argument {shown} '{}': must be an integer between {} and {} inclusive",
+                String::from_utf8_lossy(value),
+                k.min,
+                k.max
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `-?[0-9]+` within i64 (no sign `+`, no spaces).
+fn parse_integer(v: &[u8]) -> Option<i64> {
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 fn get(v: &AtomicI64) -> u64 {
     v.load(Ordering::Relaxed).max(0) as u64
 }
@@ -39,4 +148,46 @@ pub fn default_settings() -> Settings {
 
 pub fn max_document_bytes() -> usize {
     get(&MAX_DOCUMENT_BYTES) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(args: &[&str]) -> Result<(), String> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        check_module_args(&args)
+    }
+
+    #[test]
+    fn module_args_are_checked_as_config_set_checks_them() {
+        check(&[]).unwrap();
+        check(&["alert-max-len", "0", "max-document-bytes", "536870912"]).unwrap();
+        check(&["alert-retention-ms", "9223372036854775807"]).unwrap();
+        for (args, says) in [
+            (&["alert-max-len", "-1"][..], "between 0 and"),
+            (&["max-document-bytes", "0"], "between 1 and 536870912"),
+            (&["max-document-bytes", "536870913"], "between 1 and"),
+            (&["alert-dedup-window-ms", "+5"], "integer"),
+            (&["alert-dedup-window-ms", "1.5"], "integer"),
+            (&["alert-dedup-window-ms", ""], "integer"),
+            (&["alert-dedup-window-ms", "-"], "integer"),
+            (&["alert-dedup-window-ms", " 5"], "integer"),
+            (&["alert-id-memory-ms", "99999999999999999999"], "integer"),
+            (&["alert-max-len"], "no value"),
+            (&["alert-max-len", "1", "alert-max-len", "2"], "twice"),
+            (
+                &["bogus-name", "5"],
+                "unknown loadmodule argument 'bogus-name'",
+            ),
+            (&["vigil.alert-max-len", "5"], "without the 'vigil.' prefix"),
+            (&["ALERT-MAX-LEN", "5"], "unknown"),
+        ] {
+            let e = check(args).unwrap_err();
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
+        // Invalid UTF-8 is shown, not a panic.
+        let e = check_module_args(&[b"\xff\xfe", b"1"]).unwrap_err();
+        assert!(e.contains("unknown"), "{e}");
+    }
 }

@@ -39,7 +39,13 @@ use redis_module::alloc::RedisAlloc as ModuleAlloc;
 #[cfg(any(test, feature = "system-alloc"))]
 use std::alloc::System as ModuleAlloc;
 
-fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+fn init(ctx: &Context, args: &[RedisString]) -> Status {
+    // First, before anything is registered or started: a bad argument stops the load.
+    let args: Vec<&[u8]> = args.iter().map(RedisString::as_slice).collect();
+    if let Err(e) = config::check_module_args(&args) {
+        ctx.log_warning(&format!("vigil: {e}"));
+        return Status::Err;
+    }
     guard::install_panic_hook();
     ffi::set_module_options(ctx);
     if commands::register(ctx) == Status::Err {
@@ -67,12 +73,12 @@ redis_module! {
     commands: [],
     configurations: [
         i64: [
-            ["alert-retention-ms", &config::ALERT_RETENTION_MS, config::DEFAULT_RETENTION_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
-            ["alert-max-len", &config::ALERT_MAX_LEN, config::DEFAULT_MAX_LEN, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
-            ["alert-dedup-window-ms", &config::ALERT_DEDUP_WINDOW_MS, config::DEFAULT_DEDUP_WINDOW_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
-            ["alert-autoresolve-ms", &config::ALERT_AUTORESOLVE_MS, config::DEFAULT_AUTORESOLVE_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
-            ["alert-id-memory-ms", &config::ALERT_ID_MEMORY_MS, config::DEFAULT_ID_MEMORY_MS, 0, i64::MAX, ConfigurationFlags::DEFAULT, None],
-            ["max-document-bytes", &config::MAX_DOCUMENT_BYTES, config::DEFAULT_MAX_DOCUMENT_BYTES, 1, config::MAX_MAX_DOCUMENT_BYTES, ConfigurationFlags::DEFAULT, None],
+            [config::RETENTION.name, config::RETENTION.value, config::RETENTION.default, config::RETENTION.min, config::RETENTION.max, ConfigurationFlags::DEFAULT, None],
+            [config::MAX_LEN.name, config::MAX_LEN.value, config::MAX_LEN.default, config::MAX_LEN.min, config::MAX_LEN.max, ConfigurationFlags::DEFAULT, None],
+            [config::DEDUP_WINDOW.name, config::DEDUP_WINDOW.value, config::DEDUP_WINDOW.default, config::DEDUP_WINDOW.min, config::DEDUP_WINDOW.max, ConfigurationFlags::DEFAULT, None],
+            [config::AUTORESOLVE.name, config::AUTORESOLVE.value, config::AUTORESOLVE.default, config::AUTORESOLVE.min, config::AUTORESOLVE.max, ConfigurationFlags::DEFAULT, None],
+            [config::ID_MEMORY.name, config::ID_MEMORY.value, config::ID_MEMORY.default, config::ID_MEMORY.min, config::ID_MEMORY.max, ConfigurationFlags::DEFAULT, None],
+            [config::DOCUMENT_BYTES.name, config::DOCUMENT_BYTES.value, config::DOCUMENT_BYTES.default, config::DOCUMENT_BYTES.min, config::DOCUMENT_BYTES.max, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [],

@@ -429,6 +429,114 @@ fn configs_from_loadmodule_arguments() {
     assert!(error_of(&mut c, &["CONFIG", "SET", "vigil.alert-max-len", "-1"]).starts_with("ERR"));
 }
 
+/// loadmodule arguments are checked as CONFIG SET checks a value: out of range, not an
+/// integer, unknown, without a value or given twice, the module does not load (a negative
+/// MAXLEN or `max-document-bytes 0` once started the server with the limit off).
+#[test]
+fn bad_loadmodule_arguments_stop_the_load() {
+    let dir = temp_dir("cfg-bad");
+    let s = Server::start_in(
+        dir,
+        &["--save", "", "--enable-module-command", "yes"],
+        false,
+    );
+    let mut c = s.client();
+    let module = module_path().display().to_string();
+    for bad in [
+        &["alert-max-len", "-1"][..],
+        &["max-document-bytes", "0"],
+        &["max-document-bytes", "999999999999"],
+        &["alert-retention-ms", "-5"],
+        &["alert-dedup-window-ms", "+5"],
+        &["bogus-name", "5"],
+        &["vigil.alert-max-len", "5"],
+        &["alert-max-len"],
+        &["alert-max-len", "1", "alert-max-len", "2"],
+    ] {
+        let mut args = vec!["MODULE", "LOAD", &module];
+        args.extend_from_slice(bad);
+        assert!(
+            call(&mut c, &args).is_err(),
+            "{bad:?} loaded the module: {:?}",
+            call(&mut c, &["CONFIG", "GET", "vigil.*"])
+        );
+        let list = format!("{:?}", call(&mut c, &["MODULE", "LIST"]).unwrap());
+        assert!(!list.contains("vigil"), "{bad:?}: {list}");
+    }
+    let log = s.log();
+    assert!(
+        log.contains("vigil: invalid loadmodule argument alert-max-len '-1'"),
+        "{log}"
+    );
+    assert!(
+        log.contains("unknown loadmodule argument 'bogus-name'"),
+        "{log}"
+    );
+    // Good arguments still load, and the module works.
+    call(
+        &mut c,
+        &[
+            "MODULE",
+            "LOAD",
+            &module,
+            "max-document-bytes",
+            "1",
+            "alert-max-len",
+            "7",
+        ],
+    )
+    .unwrap();
+    let v: Vec<String> =
+        redis::from_redis_value(&call(&mut c, &["CONFIG", "GET", "vigil.alert-max-len"]).unwrap())
+            .unwrap();
+    assert_eq!(v, ["vigil.alert-max-len", "7"]);
+    assert!(error_of(&mut c, &["ALERT.ADD", "k", "{}"]).contains("max-document-bytes"));
+}
+
+/// A server whose loadmodule line has a bad argument does not start (as with a bad
+/// redis.conf line), and its log says why.
+#[test]
+fn server_with_a_bad_loadmodule_argument_does_not_start() {
+    let dir = temp_dir("cfg-start");
+    let port = free_port().to_string();
+    let mut child = std::process::Command::new(server_binary())
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--dir",
+            &dir.display().to_string(),
+            "--logfile",
+            "redis.log",
+        ])
+        .args(["--loadmodule", &module_path().display().to_string()])
+        .args(["max-document-bytes", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = status.expect("the server started with max-document-bytes 0");
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("invalid loadmodule argument max-document-bytes '0'"),
+        "{log}"
+    );
+}
+
 #[test]
 fn command_info_flags_and_getkeys() {
     let s = Server::start();
