@@ -17,7 +17,7 @@ type Conn = redis::Connection;
 const K: &str = "vigil:main";
 /// A key that never exists: no failing command may create it.
 const M: &str = "vigil:missing";
-/// A plain string key: every ALERT command on it must answer WRONGTYPE (CREATE: exists).
+/// A plain string key: every ALERT command on it must answer WRONGTYPE (CREATE too).
 const S: &str = "vigil:string";
 const S_VALUE: &str = "plain value";
 
@@ -805,7 +805,8 @@ fn direct_cases(fx: &Fixture) -> Vec<Case> {
         Msg("exists"),
         &["ALERT.CREATE", K, "MAXLEN", "1", "RATELIMIT", "0", "0"],
     ));
-    v.push(case(Msg("exists"), &["ALERT.CREATE", S]));
+    v.push(case(WrongType, &["ALERT.CREATE", S]));
+    v.push(case(WrongType, &["ALERT.CREATE", S, "MAXLEN", "5"]));
     let mut settings_cases = |cmd: &'static str, key: &'static str, generic: bool| {
         let w = |s: &'static str| if generic { Msg("") } else { Msg(s) };
         for opt in ["RETENTION", "MAXLEN", "DEDUP", "RATELIMIT"] {

@@ -213,6 +213,9 @@ pub fn create(ctx: &Context, args: &[RedisString]) -> CmdResult {
     )?;
     let key = ctx.open_key_writable(name);
     if !key.is_empty() {
+        // A key of another type answers WRONGTYPE, as for every command; a stream, that it is
+        // there already.
+        keys::write::<Stream>(&key)?;
         return Err(err("ERR key already exists"));
     }
     let given = (counters.revision.is_some() || counters.silence_id.is_some()).then(|| {
