@@ -184,6 +184,18 @@ impl Client {
             .block_on(self.inner.incr_evict(key, amount, tracker, max, limit))
     }
 
+    pub fn incr_evict_with(
+        &self,
+        key: &str,
+        amount: Amount,
+        tracker: &str,
+        max: Option<u64>,
+        opts: &IncrOptions,
+    ) -> Result<IncrEvictReply, Error> {
+        self.runtime
+            .block_on(self.inner.incr_evict_with(key, amount, tracker, max, opts))
+    }
+
     pub fn dry_run(
         &self,
         key: &str,

@@ -459,17 +459,17 @@ pub(crate) fn quota_incr(key: &str, amount: Amount, o: &IncrOptions) -> Cmd {
     c
 }
 
-/// `QUOTA.INCR key amount [LIMIT amount] EVICT tracker [MAX n]`.
+/// `QUOTA.INCR key amount [LIMIT amount] [FORCE] EVICT tracker [MAX n]`.
 pub(crate) fn quota_incr_evict(
     key: &str,
     amount: Amount,
     tracker: &str,
     max: Option<u64>,
-    limit: Option<Amount>,
+    o: &IncrOptions,
 ) -> Cmd {
     let mut c = redis::cmd("QUOTA.INCR");
     c.arg(key).arg(amount.to_string());
-    incr_args(&mut c, limit, false);
+    incr_args(&mut c, o.limit, o.force);
     evict_args(&mut c, tracker, max);
     c
 }
@@ -701,7 +701,13 @@ mod tests {
                 "100"
             ]
         );
-        let evict = quota_incr_evict("t:{a}:q", Amount::from(5), "t:{a}:lru", Some(3), None);
+        let evict = quota_incr_evict(
+            "t:{a}:q",
+            Amount::from(5),
+            "t:{a}:lru",
+            Some(3),
+            &IncrOptions::default(),
+        );
         assert_eq!(
             args(evict),
             [

@@ -18,8 +18,11 @@
 //! Redis answers again and replays the journal, then the memory store, in order, with each
 //! write's own TS and ID, deleting an entry only once Redis answered it. Every alert the
 //! client writes carries an ID (`<ts>-<random 63-bit seq>`), so a replay, or a retry after a
-//! timeout that did reach Redis, answers `exists` and never stores a second alert. A journal
-//! left by a process that died is replayed by the next one opened on the same directory.
+//! timeout that did reach Redis, answers `exists` and never stores a second alert — for
+//! outages shorter than the server's `vigil.alert-id-memory-ms` (default 24 h): Redis remembers
+//! an ID folded into an older alert that long after its `ts` (see the README, "How long
+//! 'nothing is doubled' holds"). A journal left by a process that died is replayed by the next
+//! one opened on the same directory.
 //!
 //! The write is acknowledged by the store that took it ([`AddReply::store`]): the outcome is
 //! final from Redis, provisional from a fallback store (Redis gives the final one on replay,

@@ -391,6 +391,38 @@ async fn incr_evict_makes_room_and_a_dry_run_changes_nothing() {
     assert!(matches!(err, Error::Server { .. }), "{err}");
 }
 
+/// QUOTA.INCR ... FORCE EVICT through `incr_evict_with`: keys go when the amount then fits;
+/// an amount that cannot fit is applied without evicting, and reported as over.
+#[tokio::test]
+async fn incr_evict_with_force() {
+    support::init();
+    let server = Server::start();
+    let c = open(&server).await;
+    let mut conn = server.client();
+    let (quota, tracker) = ("tenant:{a}:bytes", "tenant:{a}:lru");
+    tenant_at_800(&c, &mut conn).await;
+    let force = IncrOptions {
+        limit: None,
+        force: true,
+    };
+    // Fits once the older object is gone: evicted, as without FORCE.
+    let r = c
+        .incr_evict_with(quota, Amount::from(500), tracker, None, &force)
+        .await
+        .unwrap();
+    assert!(r.quota.allowed, "{r:?}");
+    assert_eq!(r.evicted, vec!["tenant:{a}:obj:1".to_string()]);
+    assert_eq!(r.quota.usage, Amount::from(900));
+    // Cannot fit even after evicting: applied anyway, nothing evicted.
+    let r = c
+        .incr_evict_with(quota, Amount::from(2000), tracker, Some(10), &force)
+        .await
+        .unwrap();
+    assert!(!r.quota.allowed && r.evicted.is_empty(), "{r:?}");
+    assert_eq!(r.quota.usage, Amount::from(2900));
+    assert_eq!(exists(&mut conn, "tenant:{a}:obj:2"), 1);
+}
+
 #[tokio::test]
 async fn quota_thresholds_raise_and_resolve_alerts() {
     support::init();
@@ -516,6 +548,15 @@ fn blocking_client_and_prometheus_export() {
         .incr_evict("q:{b}", Amount::from(1), "q:{b}:lru", None, None)
         .unwrap();
     assert!(full.quota.allowed && full.evicted.is_empty());
+    // FORCE with EVICT: over the limit, applied without evicting.
+    let force = IncrOptions {
+        limit: None,
+        force: true,
+    };
+    let over = c
+        .incr_evict_with("q:{b}", Amount::from(2), "q:{b}:lru", None, &force)
+        .unwrap();
+    assert!(!over.quota.allowed && over.quota.usage == Amount::from(3));
     assert_eq!(c.range("q:{b}:a", &RangeQuery::all()).unwrap().len(), 1);
     assert_eq!(c.range("b", &RangeQuery::all()).unwrap().len(), 1);
     assert!(c.flush(Duration::from_secs(1)).unwrap());

@@ -740,11 +740,12 @@ classes! {
             async move { client.quota_incr(&key, amount, &opts).await }
         }
 
-        /// QUOTA.INCR key amount [LIMIT limit] EVICT tracker [MAX n]: when the amount would
-        /// take the quota above its limit, the tracker's least recently used keys are deleted
-        /// and the quota lowered by their sizes until it fits, then the amount is applied, in
-        /// one step; all or nothing (Redis only, never retried).
-        #[pyo3(signature = (key, amount, tracker, *, max = None, limit = None))]
+        /// QUOTA.INCR key amount [LIMIT limit] [FORCE] EVICT tracker [MAX n]: when the amount
+        /// would take the quota above its limit, the tracker's least recently used keys are
+        /// deleted and the quota lowered by their sizes until it fits, then the amount is
+        /// applied, in one step; all or nothing (Redis only, never retried). With `force`, an
+        /// amount that cannot fit is applied without evicting.
+        #[pyo3(signature = (key, amount, tracker, *, max = None, limit = None, force = false))]
         fn quota_incr_evict(
             client,
             py,
@@ -753,10 +754,15 @@ classes! {
             tracker: String,
             max: Option<Natural>,
             limit: Option<&Bound<'_, PyAny>>,
+            force: bool,
         ) {
             let amount = args::amount(amount)?;
-            let limit = args::opt_amount(limit)?;
-            async move { client.incr_evict(&key, amount, &tracker, max.map(u64::from), limit).await }
+            let opts = IncrOptions { limit: args::opt_amount(limit)?, force };
+            async move {
+                client
+                    .incr_evict_with(&key, amount, &tracker, max.map(u64::from), &opts)
+                    .await
+            }
         }
 
         /// QUOTA.INCR ... DRYRUN: what `quota_incr` (or with `evict`, `quota_incr_evict`) would

@@ -200,6 +200,10 @@ def test_quotas_that_make_room_and_raise_alerts(client, server):
     assert client.quota_incr_evict(quota, 400, tracker) == dry
     assert server.cmd("EXISTS", "tenant:{acme}:obj:1") == 0
     assert client.quota_get(quota).usage == 900
+    # With force, an amount that cannot fit even after evicting is applied without evicting.
+    over = client.quota_incr_evict(quota, 5000, tracker, force=True)
+    assert (over.quota.allowed, over.quota.usage, over.evicted) == (False, Decimal(5900), [])
+    assert server.cmd("EXISTS", "tenant:{acme}:obj:2") == 1
     # Threshold alerts in a stream of the quota's slot.
     stream = "tenant:{acme}:alerts"
     client.quota_set("tenant:{acme}:calls", 100, alerts=stream, at=[80])

@@ -60,7 +60,26 @@ impl Client {
         max: Option<u64>,
         limit: Option<Amount>,
     ) -> Result<IncrEvictReply, Error> {
-        let c = cmd::quota_incr_evict(key, amount, tracker, max, limit);
+        let opts = IncrOptions {
+            limit,
+            force: false,
+        };
+        self.incr_evict_with(key, amount, tracker, max, &opts).await
+    }
+
+    /// [`Client::incr_evict`] with every option of QUOTA.INCR: `opts.limit` (`LIMIT`) and
+    /// `opts.force` (`FORCE`: the amount is applied even when it cannot fit; keys are then
+    /// evicted only when it fits after evicting them, otherwise it is applied without evicting
+    /// and reported as over).
+    pub async fn incr_evict_with(
+        &self,
+        key: &str,
+        amount: Amount,
+        tracker: &str,
+        max: Option<u64>,
+        opts: &IncrOptions,
+    ) -> Result<IncrEvictReply, Error> {
+        let c = cmd::quota_incr_evict(key, amount, tracker, max, opts);
         self.redis_only(key, c, cmd::parse_incr_evict).await
     }
 

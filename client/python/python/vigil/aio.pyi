@@ -193,7 +193,7 @@ class Client:
         self, key: str, amount: AmountLike = 1, *, limit: Optional[AmountLike] = None, force: bool = False
     ) -> asyncio.Future[QuotaReply]: ...
     def quota_incr_evict(
-        self, key: str, amount: AmountLike, tracker: str, *, max: Optional[int] = None, limit: Optional[AmountLike] = None
+        self, key: str, amount: AmountLike, tracker: str, *, max: Optional[int] = None, limit: Optional[AmountLike] = None, force: bool = False
     ) -> asyncio.Future[IncrEvictReply]: ...
     def quota_dry_run(
         self,
