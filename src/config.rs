@@ -80,11 +80,12 @@ pub static KNOBS: [&Knob; 6] = [
     &DOCUMENT_BYTES,
 ];
 
-/// Checks the module's loadmodule arguments as CONFIG SET checks a value: pairs of a config's
-/// name (without the `vigil.` prefix) and an integer in its range, each name once. The
-/// redis-module crate takes each as its config's starting value without a range check; a bad
-/// one must stop the load, not start the server with a limit switched off.
-pub fn check_module_args(args: &[&[u8]]) -> Result<(), String> {
+/// Reads the module's loadmodule arguments as CONFIG SET checks a value: pairs of a config's
+/// name (without the `vigil.` prefix) and an integer in its range, each name once. A bad one
+/// must stop the load, not start the server with a limit switched off (the redis-module
+/// crate's own reading took any integer, unchecked, and named neither argument nor value when
+/// one was not a number).
+pub fn module_args(args: &[&[u8]]) -> Result<Vec<(&'static Knob, i64)>, String> {
     let names = || KNOBS.map(|k| k.name).join(", ");
     if !args.len().is_multiple_of(2) {
         return Err(format!(
@@ -94,6 +95,7 @@ pub fn check_module_args(args: &[&[u8]]) -> Result<(), String> {
         ));
     }
     let mut seen = [false; KNOBS.len()];
+    let mut values = Vec::with_capacity(args.len() / 2);
     for pair in args.chunks_exact(2) {
         let (name, value) = (pair[0], pair[1]);
         let shown = String::from_utf8_lossy(name);
@@ -107,17 +109,25 @@ pub fn check_module_args(args: &[&[u8]]) -> Result<(), String> {
             return Err(format!("loadmodule argument '{shown}' given twice"));
         }
         let k = KNOBS[i];
-        let v = parse_integer(value).filter(|v| (k.min..=k.max).contains(v));
-        if v.is_none() {
+        let Some(v) = parse_integer(value).filter(|v| (k.min..=k.max).contains(v)) else {
             return Err(format!(
                 "invalid loadmodule argument {shown} '{}': must be an integer between {} and {} inclusive",
                 String::from_utf8_lossy(value),
                 k.min,
                 k.max
             ));
-        }
+        };
+        values.push((k, v));
     }
-    Ok(())
+    Ok(values)
+}
+
+/// Sets the configs the loadmodule arguments name (after redis.conf's `vigil.*` lines were
+/// applied: an argument wins, as a command-line option wins over the config file).
+pub fn apply(values: &[(&Knob, i64)]) {
+    for (k, v) in values {
+        k.value.store(*v, Ordering::Relaxed);
+    }
 }
 
 /// `-?[0-9]+` within i64 (no sign `+`, no spaces).
@@ -154,22 +164,35 @@ pub fn max_document_bytes() -> usize {
 mod tests {
     use super::*;
 
-    fn check(args: &[&str]) -> Result<(), String> {
+    fn check(args: &[&str]) -> Result<Vec<(&'static str, i64)>, String> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        check_module_args(&args)
+        Ok(module_args(&args)?
+            .into_iter()
+            .map(|(k, v)| (k.name, v))
+            .collect())
     }
 
     #[test]
     fn module_args_are_checked_as_config_set_checks_them() {
-        check(&[]).unwrap();
-        check(&["alert-max-len", "0", "max-document-bytes", "536870912"]).unwrap();
-        check(&["alert-retention-ms", "9223372036854775807"]).unwrap();
+        assert_eq!(check(&[]).unwrap(), []);
+        assert_eq!(
+            check(&["alert-max-len", "0", "max-document-bytes", "536870912"]).unwrap(),
+            [("alert-max-len", 0), ("max-document-bytes", 536870912)]
+        );
+        assert_eq!(
+            check(&["alert-retention-ms", "9223372036854775807"]).unwrap(),
+            [("alert-retention-ms", i64::MAX)]
+        );
         for (args, says) in [
             (&["alert-max-len", "-1"][..], "between 0 and"),
             (&["max-document-bytes", "0"], "between 1 and 536870912"),
             (&["max-document-bytes", "536870913"], "between 1 and"),
             (&["alert-dedup-window-ms", "+5"], "integer"),
             (&["alert-dedup-window-ms", "1.5"], "integer"),
+            (
+                &["alert-max-len", "abc"],
+                "alert-max-len 'abc': must be an integer",
+            ),
             (&["alert-dedup-window-ms", ""], "integer"),
             (&["alert-dedup-window-ms", "-"], "integer"),
             (&["alert-dedup-window-ms", " 5"], "integer"),
@@ -187,7 +210,7 @@ mod tests {
             assert!(e.contains(says), "{args:?}: {e}");
         }
         // Invalid UTF-8 is shown, not a panic.
-        let e = check_module_args(&[b"\xff\xfe", b"1"]).unwrap_err();
-        assert!(e.contains("unknown"), "{e}");
+        let e = module_args(&[b"\xff\xfe", b"1"]).err();
+        assert!(e.is_some_and(|e| e.contains("unknown")));
     }
 }

@@ -42,9 +42,12 @@ use std::alloc::System as ModuleAlloc;
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     // First, before anything is registered or started: a bad argument stops the load.
     let args: Vec<&[u8]> = args.iter().map(RedisString::as_slice).collect();
-    if let Err(e) = config::check_module_args(&args) {
-        ctx.log_warning(&format!("vigil: {e}"));
-        return Status::Err;
+    match config::module_args(&args) {
+        Ok(values) => config::apply(&values),
+        Err(e) => {
+            ctx.log_warning(&format!("vigil: {e}"));
+            return Status::Err;
+        }
     }
     guard::install_panic_hook();
     ffi::set_module_options(ctx);
@@ -83,6 +86,7 @@ redis_module! {
         string: [],
         bool: [],
         enum: [],
-        module_args_as_configuration: true,
+        // Read and checked by init (config::module_args), not taken unchecked.
+        module_args_as_configuration: false,
     ]
 }

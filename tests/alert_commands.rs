@@ -416,14 +416,27 @@ fn configs_from_loadmodule_arguments() {
             "123",
             "max-document-bytes",
             "50",
+            // A redis.conf line for the same config: the argument wins, as a command-line
+            // option wins over the config file.
+            "--vigil.alert-max-len",
+            "7",
+            "--vigil.alert-dedup-window-ms",
+            "9",
         ],
         false,
     );
     let mut c = s.client();
-    let v: Vec<String> =
-        redis::from_redis_value(&call(&mut c, &["CONFIG", "GET", "vigil.alert-max-len"]).unwrap())
-            .unwrap();
-    assert_eq!(v, ["vigil.alert-max-len", "123"]);
+    let get = |c: &mut redis::Connection, name: &str| -> Vec<String> {
+        redis::from_redis_value(&call(c, &["CONFIG", "GET", name]).unwrap()).unwrap()
+    };
+    assert_eq!(
+        get(&mut c, "vigil.alert-max-len"),
+        ["vigil.alert-max-len", "123"]
+    );
+    assert_eq!(
+        get(&mut c, "vigil.alert-dedup-window-ms"),
+        ["vigil.alert-dedup-window-ms", "9"]
+    );
     let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(60));
     assert!(error_of(&mut c, &["ALERT.ADD", "k", &big]).contains("max-document-bytes"));
     assert!(error_of(&mut c, &["CONFIG", "SET", "vigil.alert-max-len", "-1"]).starts_with("ERR"));
@@ -448,6 +461,8 @@ fn bad_loadmodule_arguments_stop_the_load() {
         &["max-document-bytes", "999999999999"],
         &["alert-retention-ms", "-5"],
         &["alert-dedup-window-ms", "+5"],
+        &["alert-max-len", "abc"],
+        &["alert-max-len", ""],
         &["bogus-name", "5"],
         &["vigil.alert-max-len", "5"],
         &["alert-max-len"],
@@ -466,6 +481,10 @@ fn bad_loadmodule_arguments_stop_the_load() {
     let log = s.log();
     assert!(
         log.contains("vigil: invalid loadmodule argument alert-max-len '-1'"),
+        "{log}"
+    );
+    assert!(
+        log.contains("vigil: invalid loadmodule argument alert-max-len 'abc'"),
         "{log}"
     );
     assert!(
