@@ -132,8 +132,9 @@ impl Record {
         }
     }
 
-    /// Refuses, with the server's words, a write the server would refuse: a `TS` past the
-    /// largest it reads (the module's argument check) or a document `vigil_core` refuses.
+    /// Refuses, with the server's words, a write the server would refuse: a `TS` or a silence's
+    /// `UNTIL` past the largest it reads (the module's argument check), a silence without a
+    /// matcher or already over, or a document `vigil_core` refuses.
     pub fn check(&self, max_document_bytes: usize, now: u64) -> Result<(), Error> {
         if let Record::Silence {
             until, matchers, ..
@@ -144,6 +145,11 @@ impl Record {
                     "ERR a silence needs at least one matcher: MINSEVERITY, SOURCE, TYPE or LABEL"
                         .into(),
                 ));
+            }
+            if *until > MAX_MS {
+                return Err(Error::InvalidDocument(format!(
+                    "ERR invalid UNTIL '{until}': expected a non-negative integer"
+                )));
             }
             if *until <= now {
                 return Err(Error::InvalidDocument(format!(
@@ -384,5 +390,17 @@ mod tests {
             "{e}"
         );
         assert!(silence(6, Matchers::new().source("a")).check(1, 5).is_ok());
+        // Past the largest UNTIL the server reads: refused here, not journaled and lost.
+        assert!(silence(MAX_MS, Matchers::new().source("a"))
+            .check(1, 5)
+            .is_ok());
+        let e = silence(MAX_MS + 1, Matchers::new().source("a"))
+            .check(1, 5)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("invalid UNTIL '9223372036854775808': expected a non-negative integer"),
+            "{e}"
+        );
     }
 }

@@ -43,6 +43,32 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Natural {
     }
 }
 
+/// A count or size of the client's own (a usize): a Natural that fits.
+pub fn size(n: Natural) -> PyResult<usize> {
+    usize::try_from(n.0).map_err(|_| {
+        invalid_argument(format!(
+            "invalid integer {}: expected one from 0 to {}",
+            n.0,
+            usize::MAX
+        ))
+    })
+}
+
+/// QUOTA.SET's thresholds: percentages, refused here when they cannot be one (the server
+/// says what is wrong with 0 or 1001).
+pub fn pcts(at: Vec<Natural>) -> PyResult<Vec<u16>> {
+    at.into_iter()
+        .map(|n| {
+            u16::try_from(n.0).map_err(|_| {
+                invalid_argument(format!(
+                    "invalid pct {}: expected an integer from 1 to 1000",
+                    n.0
+                ))
+            })
+        })
+        .collect()
+}
+
 /// A document: a `str` is sent as it is (the server parses it); anything else is what
 /// `json.dumps` makes of it. Whether it is an acceptable alert is the server's (or, in
 /// fallback, vigil-core's) to say.

@@ -376,37 +376,39 @@ classes! {
             *,
             cluster = None,
             journal_dir = None,
-            memory_capacity = 100_000,
+            memory_capacity = Natural(100_000),
             command_timeout = 2.0,
             connect_timeout = 1.0,
             probe_interval = 0.25,
-            max_journal_bytes = 0,
-            replay_batch = 256,
-            max_document_bytes = 65536,
-        ))]
+            max_journal_bytes = Natural(0),
+            replay_batch = Natural(256),
+            max_document_bytes = Natural(65536),
+        ),
+        // The defaults as Python shows them (pyo3 shows `...` for `Natural(n)`).
+        text_signature = "(url, *, cluster=None, journal_dir=None, memory_capacity=100000, command_timeout=2.0, connect_timeout=1.0, probe_interval=0.25, max_journal_bytes=0, replay_batch=256, max_document_bytes=65536)")]
         fn new(
             py: Python<'_>,
             url: &Bound<'_, PyAny>,
             cluster: Option<bool>,
             journal_dir: Option<PathBuf>,
-            memory_capacity: usize,
+            memory_capacity: Natural,
             command_timeout: f64,
             connect_timeout: f64,
             probe_interval: f64,
-            max_journal_bytes: u64,
-            replay_batch: usize,
-            max_document_bytes: usize,
+            max_journal_bytes: Natural,
+            replay_batch: Natural,
+            max_document_bytes: Natural,
         ) -> PyResult<Self> {
             let options = Options {
                 cluster,
                 journal_dir,
-                memory_capacity,
+                memory_capacity: args::size(memory_capacity)?,
                 command_timeout,
                 connect_timeout,
                 probe_interval,
-                max_journal_bytes,
-                replay_batch,
-                max_document_bytes,
+                max_journal_bytes: max_journal_bytes.into(),
+                replay_batch: args::size(replay_batch)?,
+                max_document_bytes: args::size(max_document_bytes)?,
             };
             Ok(Self { inner: Shared::open(py, url, options)? })
         }
@@ -712,10 +714,11 @@ classes! {
             limit: &Bound<'_, PyAny>,
             window_ms: Option<Natural>,
             alerts: Option<String>,
-            at: Option<Vec<u16>>,
+            at: Option<Vec<Natural>>,
         ) {
             let mut settings = QuotaSettings::new(args::amount(limit)?);
             settings.window_ms = window_ms.map(u64::from);
+            let at = at.map(args::pcts).transpose()?;
             settings = match (alerts, at) {
                 (None, None) => settings,
                 (Some(stream), Some(at)) if !at.is_empty() => settings.alerts(stream, at),

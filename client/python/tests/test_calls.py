@@ -161,7 +161,7 @@ def test_quotas_are_exact_decimals(client):
         client.quota_incr("tenant:q", True)
 
 
-def test_integers_out_of_range_are_invalid_arguments(client):
+def test_integers_out_of_range_are_invalid_arguments(client, server):
     # Before, a negative or too large int raised pyo3's bare OverflowError, neither a
     # VigilError nor a ValueError (found by an audit of the package).
     calls = [
@@ -173,10 +173,18 @@ def test_integers_out_of_range_are_invalid_arguments(client):
         lambda: client.lru_candidates("tenant:lru", -1),
         lambda: client.create("alerts:new", retention_ms=-1),
         lambda: client.create("alerts:new", ratelimit=(1, -1)),
+        lambda: client.quota_set("q", 100, alerts="q:alerts", at=[-5]),
+        lambda: vigil.Client(server.url, memory_capacity=-1),
+        lambda: vigil.Client(server.url, replay_batch=-1),
+        lambda: vigil.Client(server.url, max_journal_bytes=2**64),
+        lambda: vigil.Client(server.url, max_document_bytes=2**64),
     ]
     for call in calls:
         with pytest.raises(vigil.InvalidArgument, match="invalid integer"):
             call()
+    # A threshold that is an int but no percentage at all (the server judges 0 or 1001).
+    with pytest.raises(vigil.InvalidArgument, match="invalid pct 70000"):
+        client.quota_set("q", 100, alerts="q:alerts", at=[70000])
     assert client.range("alerts") == []
     with pytest.raises(TypeError):
         client.range("alerts", count="3")
@@ -274,6 +282,14 @@ def test_a_refused_document_reads_the_same_in_fallback(server, tmp_path):
         down.add("alerts", bad)
     assert str(from_fallback.value) == str(from_server.value)
     assert isinstance(from_fallback.value, vigil.Refused) and down.pending == 0
+    # A silence until past the largest time the server reads: refused, not journaled and then
+    # rejected at replay.
+    with pytest.raises(vigil.ServerError) as from_server:
+        up.silence("alerts", 2**63, source="x")
+    with pytest.raises(vigil.InvalidDocument) as from_fallback:
+        down.silence("alerts", 2**63, source="x")
+    assert str(from_fallback.value) == str(from_server.value)
+    assert down.pending == 0
 
 
 def test_metrics_mode_and_prometheus(client):
