@@ -149,7 +149,8 @@ pub fn bound(value: &Bound<'_, PyAny>) -> PyResult<RangeBound> {
     if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
         let ts: u64 = value.extract().map_err(|_| {
             invalid_argument(format!(
-                "invalid range bound {value}: a ms timestamp is >= 0"
+                "invalid range bound {value}: a ms timestamp is from 0 to {}",
+                u64::MAX
             ))
         })?;
         return Ok(RangeBound::Ts(ts));
