@@ -427,8 +427,9 @@ impl<const N: usize> DeltaSeq<N> {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        // B-tree nodes run about 2/3 full: 1.5 x the (key, block) pair.
-        self.blocks.len() * (size_of::<(u64, Block<N>)>() * 3 / 2)
+        // B-tree nodes run about 2/3 full: 1.5 x the (key, block) pair (a small tree: one
+        // whole leaf).
+        crate::memsize::btree_bytes(self.blocks.len(), size_of::<(u64, Block<N>)>())
             + self.blocks.values().map(Block::heap_bytes).sum::<usize>()
     }
 }

@@ -1487,20 +1487,22 @@ impl Stream {
             + self.kinds.heap_bytes()
             // Folded IDs come in ID order, which leaves the B-tree's nodes about half full:
             // 2 x the pair; plus the per-holder lists, as allocated.
-            + self.aliases.len() * size_of::<(AlertId, AlertId)>() * 2
+            + memsize::btree_bytes(self.aliases.len(), size_of::<(AlertId, AlertId)>())
+                .max(self.aliases.len() * size_of::<(AlertId, AlertId)>() * 2)
             + hash_bytes(self.held.capacity(), size_of::<(AlertId, VecDeque<AlertId>)>())
             + self.held_bytes
             + hash_bytes(self.big_counts.capacity(), size_of::<(AlertId, u64)>())
             + self.by_rev.heap_bytes()
             + self.filters.heap_bytes()
-            + self.stale.len() * size_of::<(u64, AlertId)>() * 3 / 2
+            + memsize::btree_bytes(self.stale.len(), size_of::<(u64, AlertId)>())
             // Silences come in ID order too (half-full nodes).
+            + memsize::btree_bytes(self.silences.len(), size_of::<(u64, Silence)>())
+                .max(self.silences.len() * size_of::<(u64, Silence)>() * 2)
             + self
                 .silences
                 .values()
                 .map(|s| {
-                    2 * size_of::<(u64, Silence)>()
-                        + s.matchers.heap_bytes()
+                    s.matchers.heap_bytes()
                         + s.comment.as_ref().map_or(0, |c| alloc_size(c.capacity()))
                 })
                 .sum::<usize>()
