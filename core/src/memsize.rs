@@ -20,10 +20,20 @@ pub fn alloc_size(n: usize) -> usize {
 /// entries, as its nodes run about 2/3 full, but never less than the one leaf a non-empty tree
 /// allocates whole (11 slots and its header), which is what a small tree holds.
 pub fn btree_bytes(len: usize, entry: usize) -> usize {
+    tree_bytes(len, entry, len * entry * 3 / 2)
+}
+
+/// A B-tree filled in key order (IDs as they come), which leaves its nodes about half full: 2 x
+/// the entries, and at least the one leaf.
+pub fn btree_bytes_in_order(len: usize, entry: usize) -> usize {
+    tree_bytes(len, entry, len * entry * 2)
+}
+
+fn tree_bytes(len: usize, entry: usize, filled: usize) -> usize {
     if len == 0 {
         return 0;
     }
-    (len * entry * 3 / 2).max(alloc_size(16 + 11 * entry))
+    filled.max(alloc_size(16 + 11 * entry))
 }
 
 /// Tables and vectors keep their capacity when entries go; these give it back once the
@@ -64,7 +74,7 @@ pub fn shrink_slots<T, F: Copy + Into<u64>>(slots: &mut Vec<Option<T>>, free: &m
 
 #[cfg(test)]
 mod tests {
-    use super::alloc_size;
+    use super::*;
 
     #[test]
     fn size_classes() {
@@ -77,11 +87,6 @@ mod tests {
         assert_eq!(alloc_size(4096), 4096);
         assert_eq!(alloc_size(4097), 5120);
     }
-}
-
-#[cfg(test)]
-mod btree_tests {
-    use super::*;
 
     /// The floor is std's leaf: a map of one entry takes a whole leaf (measured with a counting
     /// allocator: a stream's first revision block, a BTreeMap entry of 72 bytes, allocates 808).
@@ -91,5 +96,7 @@ mod btree_tests {
         assert_eq!(btree_bytes(1, 72), alloc_size(808));
         // Large trees: 1.5 x the entries, as before.
         assert_eq!(btree_bytes(1000, 72), 108_000);
+        assert_eq!(btree_bytes_in_order(1, 72), alloc_size(808));
+        assert_eq!(btree_bytes_in_order(1000, 72), 144_000);
     }
 }

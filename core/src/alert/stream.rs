@@ -1487,8 +1487,7 @@ impl Stream {
             + self.kinds.heap_bytes()
             // Folded IDs come in ID order, which leaves the B-tree's nodes about half full:
             // 2 x the pair; plus the per-holder lists, as allocated.
-            + memsize::btree_bytes(self.aliases.len(), size_of::<(AlertId, AlertId)>())
-                .max(self.aliases.len() * size_of::<(AlertId, AlertId)>() * 2)
+            + memsize::btree_bytes_in_order(self.aliases.len(), size_of::<(AlertId, AlertId)>())
             + hash_bytes(self.held.capacity(), size_of::<(AlertId, VecDeque<AlertId>)>())
             + self.held_bytes
             + hash_bytes(self.big_counts.capacity(), size_of::<(AlertId, u64)>())
@@ -1496,8 +1495,7 @@ impl Stream {
             + self.filters.heap_bytes()
             + memsize::btree_bytes(self.stale.len(), size_of::<(u64, AlertId)>())
             // Silences come in ID order too (half-full nodes).
-            + memsize::btree_bytes(self.silences.len(), size_of::<(u64, Silence)>())
-                .max(self.silences.len() * size_of::<(u64, Silence)>() * 2)
+            + memsize::btree_bytes_in_order(self.silences.len(), size_of::<(u64, Silence)>())
             + self
                 .silences
                 .values()
