@@ -56,6 +56,13 @@ impl Client {
         self.inner.prometheus()
     }
 
+    /// Drops this client and waits, at most `limit`, until it has ended and its journal
+    /// directory is free (see [`crate::Client::close`]).
+    pub fn close(self, limit: Duration) -> bool {
+        let Client { inner, runtime } = self;
+        runtime.block_on(inner.close(limit))
+    }
+
     pub fn flush(&self, limit: Duration) -> Result<bool, Error> {
         self.runtime.block_on(self.inner.flush(limit))
     }

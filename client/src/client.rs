@@ -223,6 +223,29 @@ impl Client {
         self.inner.wake.notify_one();
     }
 
+    /// Drops this handle and waits, at most `limit`, until the client has ended: every clone
+    /// dropped, the probe's round and the calls in flight finished, and the journal closed,
+    /// so that its directory can be opened again at once. What the journal holds stays there
+    /// for the next client. True if the client ended within `limit`; false if something still
+    /// held it then (another clone, a `Feed`, a call waiting on a server that does not answer),
+    /// in which case it ends when that lets go, as after a plain drop.
+    pub async fn close(self, limit: std::time::Duration) -> bool {
+        let client = Arc::downgrade(&self.inner);
+        let journal = self.inner.journal.get().map(SharedJournal::watch);
+        drop(self);
+        let ended =
+            || client.strong_count() == 0 && journal.as_ref().is_none_or(|j| j.strong_count() == 0);
+        let deadline = tokio::time::Instant::now() + limit;
+        while !ended() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            // A round of the probe or a call lasts a few ms; a journal's fsync as long.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        true
+    }
+
     fn mode_changed(&self, from: Store, to: Store, reason: &str) {
         if from == to {
             return;

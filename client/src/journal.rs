@@ -679,6 +679,12 @@ impl SharedJournal {
         &self.dir
     }
 
+    /// Gone once the journal (and its lock file) is closed: when the last of the client and
+    /// of the calls running on the blocking pool has let go of it.
+    pub fn watch(&self) -> std::sync::Weak<Mutex<Journal>> {
+        Arc::downgrade(&self.journal)
+    }
+
     pub fn pending(&self) -> u64 {
         self.pending.load(Relaxed)
     }

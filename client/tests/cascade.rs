@@ -342,6 +342,53 @@ async fn one_journal_directory_serves_one_client_at_a_time() {
         .is_ok());
 }
 
+/// `close` waits until the client has ended: its journal directory can be opened again at
+/// once, even while the probe is in the middle of a round (Redis down, a write waiting in
+/// the journal, so every round tries a replay). A plain drop lets go only at the end of the
+/// probe's round, which an immediate open often met; the blocking client's close too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_client_frees_its_journal_directory_at_once() {
+    support::init();
+    let dir = support::TempDir::new("cascade-close");
+    let journal = dir.join("journal");
+    let port = free_port();
+    let doc = r#"{"severity":"low","source":"s","type":"t"}"#;
+    let mut c = Client::open(config(port, Some(&journal))).await.unwrap();
+    for round in 0..50 {
+        assert_eq!(c.add("k", doc).await.unwrap().store, Store::File);
+        c.wake_probe();
+        tokio::time::sleep(Duration::from_millis(round % 3)).await;
+        assert!(
+            c.close(Duration::from_secs(5)).await,
+            "round {round}: ended"
+        );
+        let again = Client::open(config(port, Some(&journal))).await;
+        assert!(again.is_ok(), "round {round}: {:?}", again.err());
+        c = again.unwrap();
+        assert_eq!(c.pending(), round + 1, "the journal kept every write");
+    }
+    // A clone still held: close gives up at its limit, and the clone keeps the directory.
+    let clone = c.clone();
+    assert!(!c.close(Duration::from_millis(50)).await);
+    assert!(Client::open(config(port, Some(&journal))).await.is_err());
+    assert!(clone.close(Duration::from_secs(5)).await);
+    // The blocking client, on a thread of its own.
+    let journal2 = journal.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut c = vigil_client::blocking::Client::open(config(port, Some(&journal2))).unwrap();
+        for round in 0..10 {
+            c.as_async().wake_probe();
+            assert!(c.close(Duration::from_secs(5)), "round {round}: ended");
+            let again = vigil_client::blocking::Client::open(config(port, Some(&journal2)));
+            assert!(again.is_ok(), "round {round}: {:?}", again.err());
+            c = again.unwrap();
+        }
+        assert!(c.close(Duration::from_secs(5)));
+    })
+    .await
+    .unwrap();
+}
+
 /// A journal directory that cannot be used when the client opens (here: below a regular
 /// file) is tried again by the probe. Once it can be opened, the memory store moves into it,
 /// later outages write to it, and what it holds survives the client: a client killed then

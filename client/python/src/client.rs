@@ -17,6 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 use vigil_client::{
     AddOptions, Alert, Config, DryRunOptions, EvictOptions, IncrOptions, QuotaSettings, RangeQuery,
     ReadOptions, StreamOptions, Trim,
@@ -42,6 +43,9 @@ struct Shared {
     feeds: Mutex<Vec<Weak<FeedSlot>>>,
     /// The URL without its credentials, for `repr`.
     shown_url: String,
+    /// How long a closing client waits for the Rust client to end (its journal directory
+    /// free): a probe's round against a server that does not answer, connect and command.
+    close_limit: Duration,
 }
 
 /// `url` as a string, or a list of seed URLs.
@@ -98,10 +102,12 @@ impl Shared {
             .map(|u| without_credentials(u))
             .collect::<Vec<_>>()
             .join(",");
+        let command_timeout = args::seconds("command_timeout", o.command_timeout)?;
+        let connect_timeout = args::seconds("connect_timeout", o.connect_timeout)?;
         let mut config = config
             .memory_capacity(o.memory_capacity)
-            .command_timeout(args::seconds("command_timeout", o.command_timeout)?)
-            .connect_timeout(args::seconds("connect_timeout", o.connect_timeout)?)
+            .command_timeout(command_timeout)
+            .connect_timeout(connect_timeout)
             .probe_interval(args::seconds("probe_interval", o.probe_interval)?)
             .max_journal_bytes(o.max_journal_bytes);
         config.replay_batch = o.replay_batch;
@@ -117,6 +123,7 @@ impl Shared {
             closed: Arc::new(AtomicBool::new(false)),
             feeds: Mutex::new(Vec::new()),
             shown_url,
+            close_limit: command_timeout.saturating_add(connect_timeout),
         })
     }
 
@@ -129,19 +136,43 @@ impl Shared {
             .ok_or_else(|| ClosedError::new_err("the client is closed"))
     }
 
-    fn close(&self) {
+    /// Closes: later calls raise ClosedError, the feeds let go of the client (a `next` under
+    /// way keeps it until it returns); the Rust client, None if closed already.
+    fn take(&self) -> Option<vigil_client::Client> {
         let client = self
             .client
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .take();
         self.closed.store(true, Ordering::Relaxed);
-        // The feeds let go of the client now (a `next` under way keeps it until it returns).
         let feeds = std::mem::take(&mut *self.feeds.lock().unwrap_or_else(|e| e.into_inner()));
         for slot in feeds.iter().filter_map(Weak::upgrade) {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
-        drop(client);
+        client
+    }
+
+    /// Closes, then waits (GIL released, `close_limit` at most) until the Rust client has
+    /// ended and its journal directory is free.
+    fn close(&self, py: Python<'_>) {
+        if let Some(client) = self.take() {
+            let limit = self.close_limit;
+            py.detach(|| runtime().block_on(client.close(limit)));
+        }
+    }
+
+    /// Closes, and an awaitable done once the Rust client has ended (`close_limit` at most).
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.take() {
+            Some(client) => {
+                let limit = self.close_limit;
+                start(py, async move {
+                    client.close(limit).await;
+                    Ok(())
+                })
+            }
+            None => crate::runtime::ready(py, py.None().into_bound(py)),
+        }
     }
 
     /// Keeps `slot` for `close()` to empty (and forgets the feeds Python has dropped).
@@ -265,9 +296,18 @@ classes! {
         }
 
         #[pyo3(signature = (*_exc))]
-        fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
-            self.inner.close();
+        fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+            self.inner.close(py);
             false
+        }
+
+        /// Lets go of the client: later calls raise ClosedError, its feeds' too. Waits until
+        /// calls in flight (a feed's wait included) and the background probe's round have let
+        /// go of it, so that its journal directory can be opened again at once, at most
+        /// `command_timeout + connect_timeout`. What the journal holds stays there for the
+        /// next client opened on the directory.
+        fn close(&self, py: Python<'_>) {
+            self.inner.close(py);
         }
 
         fn __repr__(&self) -> String {
@@ -322,8 +362,21 @@ classes! {
             py: Python<'py>,
             _exc: &Bound<'py, PyTuple>,
         ) -> PyResult<Bound<'py, PyAny>> {
-            self.inner.close();
-            crate::runtime::ready(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
+            self.inner.aclose(py)
+        }
+
+        /// Lets go of the client at once: later calls raise ClosedError, its feeds' too. Its
+        /// journal directory is free once calls in flight and the background probe's round
+        /// have let go of it: `await client.aclose()` (or `async with`) waits for that.
+        fn close(&self) {
+            self.inner.take();
+        }
+
+        /// Closes, and waits (without blocking the event loop) until calls in flight and the
+        /// background probe's round have let go of the client, so that its journal directory
+        /// can be opened again at once; at most `command_timeout + connect_timeout`.
+        fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            self.inner.aclose(py)
         }
 
         fn __repr__(&self) -> String {
@@ -447,13 +500,6 @@ classes! {
             Ok(())
         }
 
-        /// Lets go of the client: later calls raise ClosedError, its feeds' too. What the
-        /// journal holds stays there for the next client opened on the directory; its lock is
-        /// released once calls in flight (a feed's wait included) and the probe's current
-        /// round let go of the client.
-        fn close(&self) {
-            self.inner.close();
-        }
     }
 
     calls {

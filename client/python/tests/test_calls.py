@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
 import pytest
 
 import vigil
+import vigil.aio
+
+from conftest import free_port, reopen
 
 DISK = {"severity": "high", "source": "db-1", "type": "disk", "labels": {"mount": "/var"}}
 
@@ -306,7 +310,7 @@ def test_metrics_mode_and_prometheus(client):
     assert client.flush(1.0) is True
 
 
-def test_configuration_errors(server, journal_dir, reopen_when_free):
+def test_configuration_errors(server, journal_dir):
     with vigil.Client(server.url, journal_dir=journal_dir) as first:
         # One client per journal directory.
         with pytest.raises(vigil.ConfigError):
@@ -315,9 +319,8 @@ def test_configuration_errors(server, journal_dir, reopen_when_free):
     assert first.closed
     with pytest.raises(vigil.ClosedError):
         first.add("alerts", DISK)
-    # Closed: the directory is free again once the background probe let go of the client
-    # (at the end of its current round).
-    reopen_when_free(server.url, journal_dir)
+    # Closed (the `with` block waited for the background probe's round): free again at once.
+    reopen(server.url, journal_dir)
     with pytest.raises(vigil.ConfigError):
         vigil.Client("http://nowhere/")
     with pytest.raises(vigil.ConfigError, match="no URL"):
@@ -325,6 +328,38 @@ def test_configuration_errors(server, journal_dir, reopen_when_free):
     assert vigil.Client([server.url]).add("alerts", DISK).store == "redis"
     with pytest.raises(vigil.InvalidArgument):
         vigil.Client(server.url, command_timeout=-1)
+
+
+def test_close_frees_the_journal_directory_at_once(tmp_path):
+    # Redis away: a write waits in the journal and every round of the probe tries a replay.
+    # close() (and the end of a `with` block) waits for the round, so the next client opens
+    # the directory at once; before, an open right after close() met the lock in about half
+    # of the tries. The asyncio client's aclose() and `async with` alike, its close() not.
+    journal = tmp_path / "j"
+    url = f"redis://127.0.0.1:{free_port()}/"
+    fast = dict(journal_dir=journal, probe_interval=0.001, command_timeout=0.2, connect_timeout=0.2)
+    for i in range(20):
+        with vigil.Client(url, **fast) as c:
+            assert c.add("alerts", DISK).store == "file"
+            c.wake_probe()
+            time.sleep(i % 3 / 1000)
+        c2 = vigil.Client(url, **fast)
+        assert c2.pending == i + 1, "the journal kept every write"
+        c2.close()
+
+    async def rounds():
+        for i in range(10):
+            c = vigil.aio.Client(url, **fast)
+            c.wake_probe()
+            await asyncio.sleep(i % 3 / 1000)
+            await (c.aclose() if i % 2 else c.__aexit__(None, None, None))
+            assert c.closed
+            async with vigil.aio.Client(url, **fast):
+                pass
+        # aclose() of a closed client is done at once.
+        await c.aclose()
+
+    asyncio.run(rounds())
 
 
 def test_repr_hides_credentials():

@@ -14,6 +14,8 @@ import pytest
 import vigil
 import vigil.aio
 
+from conftest import reopen
+
 
 def alert(source: str, severity: str = "high", **labels: str) -> dict:
     return {"severity": severity, "source": source, "type": "t", "labels": labels}
@@ -118,9 +120,7 @@ def test_a_feed_of_a_closed_client_raises(server):
     asyncio.run(main())
 
 
-def test_closing_a_client_frees_its_journal_while_its_feeds_live(
-    server, tmp_path, reopen_when_free
-):
+def test_closing_a_client_frees_its_journal_while_its_feeds_live(server, tmp_path):
     # A feed held on to its client until Python collected it: the journal directory stayed
     # locked after close(), and a new client on it got ConfigError (found by an audit).
     journal = tmp_path / "j"
@@ -138,9 +138,8 @@ def test_closing_a_client_frees_its_journal_while_its_feeds_live(
                 return f
 
             feed = asyncio.run(follow_and_close())
-        # The feed is still here; the directory is free once the background probe let go of
-        # the client (at the end of its current round), as without a feed.
-        reopen_when_free(server.url, journal, f"{flavour}: the journal")
+        # The feed is still here; the directory is free at once, as without a feed.
+        reopen(server.url, journal, f"{flavour}: the journal")
         assert feed is not None
 
 

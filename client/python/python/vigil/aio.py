@@ -14,7 +14,8 @@ the future drops the call (a write that reached the journal stays there).
 
 The constructor opens the journal synchronously (it reads what an earlier process left, if
 anything); ``mode``, ``pending``, ``metrics()``, ``prometheus()`` and ``close()`` are plain,
-as they do no I/O.
+as they do no I/O. ``await c.aclose()`` (what ``async with`` does on the way out) also waits,
+without blocking the loop, until the journal directory is free for the next client.
 """
 
 from ._vigil import AsyncClient as Client
