@@ -64,7 +64,7 @@ bench: build
 
 # Fuzzing (nightly, cargo-fuzz): each target in fuzz/ (document scanner, amounts, IDs and
 # timestamps, the three RDB decoders, the decode-encode round trip, vigil-notify's HTTP
-# parsing) for FUZZ_SECONDS (default 60) from the seeds in fuzz/corpus/. Not part of
+# parsing, the loadmodule arguments) for FUZZ_SECONDS (default 60) from the seeds in fuzz/corpus/. Not part of
 # `make test`.
 FUZZ_SECONDS ?= 60
 fuzz:

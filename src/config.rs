@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use vigil_core::alert::{defaults, Settings};
+use vigil_core::knobs;
 
 pub static ALERT_RETENTION_MS: AtomicI64 = AtomicI64::new(DEFAULT_RETENTION_MS);
 pub static ALERT_MAX_LEN: AtomicI64 = AtomicI64::new(DEFAULT_MAX_LEN);
@@ -86,40 +87,14 @@ pub static KNOBS: [&Knob; 6] = [
 /// crate's own reading took any integer, unchecked, and named neither argument nor value when
 /// one was not a number).
 pub fn module_args(args: &[&[u8]]) -> Result<Vec<(&'static Knob, i64)>, String> {
-    let names = || KNOBS.map(|k| k.name).join(", ");
-    if !args.len().is_multiple_of(2) {
-        return Err(format!(
-            "the loadmodule arguments are pairs of a config and its value ({}); '{}' has no value",
-            names(),
-            String::from_utf8_lossy(args[args.len() - 1])
-        ));
-    }
-    let mut seen = [false; KNOBS.len()];
-    let mut values = Vec::with_capacity(args.len() / 2);
-    for pair in args.chunks_exact(2) {
-        let (name, value) = (pair[0], pair[1]);
-        let shown = String::from_utf8_lossy(name);
-        let Some(i) = KNOBS.iter().position(|k| k.name.as_bytes() == name) else {
-            return Err(format!(
-                "unknown loadmodule argument '{shown}': the configs are {} (without the 'vigil.' prefix)",
-                names()
-            ));
-        };
-        if std::mem::replace(&mut seen[i], true) {
-            return Err(format!("loadmodule argument '{shown}' given twice"));
-        }
-        let k = KNOBS[i];
-        let Some(v) = parse_integer(value).filter(|v| (k.min..=k.max).contains(v)) else {
-            return Err(format!(
-                "invalid loadmodule argument {shown} '{}': must be an integer between {} and {} inclusive",
-                String::from_utf8_lossy(value),
-                k.min,
-                k.max
-            ));
-        };
-        values.push((k, v));
-    }
-    Ok(values)
+    let ranges = KNOBS.map(|k| knobs::Knob {
+        name: k.name,
+        min: k.min,
+        max: k.max,
+    });
+    let hint = " (without the 'vigil.' prefix)";
+    let values = knobs::pairs(args, &ranges, "loadmodule argument", hint)?;
+    Ok(values.into_iter().map(|(i, v)| (KNOBS[i], v)).collect())
 }
 
 /// Sets the configs the loadmodule arguments name (after redis.conf's `vigil.*` lines were
@@ -128,15 +103,6 @@ pub fn apply(values: &[(&Knob, i64)]) {
     for (k, v) in values {
         k.value.store(*v, Ordering::Relaxed);
     }
-}
-
-/// `-?[0-9]+` within i64 (no sign `+`, no spaces).
-fn parse_integer(v: &[u8]) -> Option<i64> {
-    let digits = v.strip_prefix(b"-").unwrap_or(v);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 fn get(v: &AtomicI64) -> u64 {

@@ -15,6 +15,7 @@ pub mod chunked;
 pub mod codec;
 pub mod decimal;
 pub mod deltas;
+pub mod knobs;
 pub mod lru;
 pub mod memsize;
 pub mod quota;
