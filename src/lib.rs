@@ -59,7 +59,8 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     ffi::subscribe_swapdb(ctx, events::swapped);
-    ffi::listeners::subscribe(ctx);
+    // A promoted replica may hold fewer changes than its old primary gave readers.
+    ffi::listeners::subscribe(ctx, alert::floor::new_epoch);
     ffi::cluster::watch_commands(ctx);
     alert::sweep::start(ctx);
     Status::Ok

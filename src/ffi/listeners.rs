@@ -29,6 +29,7 @@
 use redis_module::{raw, Context};
 use std::os::raw::c_void;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 const UNKNOWN: u8 = 0;
 const NOBODY: u8 = 1;
@@ -120,9 +121,14 @@ fn backlog_or_replicas(ctx: &Context) -> bool {
     }
 }
 
+/// What else a change of role calls (the module's one callback for the event is here).
+static ON_ROLE_CHANGE: OnceLock<fn()> = OnceLock::new();
+
 /// Subscribes to the fork and role-change events (the end of a load is told by the loading
-/// handler, which the crate's macro holds: one callback per event).
-pub fn subscribe(ctx: &Context) {
+/// handler, which the crate's macro holds: one callback per event); `on_role_change` runs at
+/// each change of role too.
+pub fn subscribe(ctx: &Context, on_role_change: fn()) {
+    let _ = ON_ROLE_CHANGE.set(on_role_change);
     for id in [
         raw::REDISMODULE_EVENT_FORK_CHILD,
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
@@ -139,7 +145,8 @@ unsafe extern "C" fn on_event(
 ) {
     forget();
     if event.id == raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED {
-        // A promoted replica may hold fewer changes than its old primary gave readers.
-        crate::alert::floor::new_epoch();
+        if let Some(f) = ON_ROLE_CHANGE.get() {
+            f();
+        }
     }
 }
