@@ -21,43 +21,25 @@ pub const DEFAULT_ID_MEMORY_MS: i64 = defaults::ID_MEMORY_MS as i64;
 /// Upper bound of max-document-bytes: Redis's proto-max-bulk-len default.
 pub const MAX_MAX_DOCUMENT_BYTES: i64 = 512 * 1024 * 1024;
 
-/// A numeric config: its name (a loadmodule argument; `vigil.` + name for CONFIG), its value and
-/// the range Redis checks a CONFIG SET or redis.conf value against. lib.rs registers these.
-pub struct Knob {
-    pub name: &'static str,
-    pub value: &'static AtomicI64,
-    pub default: i64,
-    pub min: i64,
-    pub max: i64,
-}
+pub use vigil_core::knobs::Knob;
 
-const fn knob(name: &'static str, value: &'static AtomicI64, default: i64) -> Knob {
-    Knob {
-        name,
-        value,
-        default,
-        min: 0,
-        max: i64::MAX,
-    }
-}
-
-pub static RETENTION: Knob = knob(
+pub static RETENTION: Knob = Knob::new(
     "alert-retention-ms",
     &ALERT_RETENTION_MS,
     DEFAULT_RETENTION_MS,
 );
-pub static MAX_LEN: Knob = knob("alert-max-len", &ALERT_MAX_LEN, DEFAULT_MAX_LEN);
-pub static DEDUP_WINDOW: Knob = knob(
+pub static MAX_LEN: Knob = Knob::new("alert-max-len", &ALERT_MAX_LEN, DEFAULT_MAX_LEN);
+pub static DEDUP_WINDOW: Knob = Knob::new(
     "alert-dedup-window-ms",
     &ALERT_DEDUP_WINDOW_MS,
     DEFAULT_DEDUP_WINDOW_MS,
 );
-pub static AUTORESOLVE: Knob = knob(
+pub static AUTORESOLVE: Knob = Knob::new(
     "alert-autoresolve-ms",
     &ALERT_AUTORESOLVE_MS,
     DEFAULT_AUTORESOLVE_MS,
 );
-pub static ID_MEMORY: Knob = knob(
+pub static ID_MEMORY: Knob = Knob::new(
     "alert-id-memory-ms",
     &ALERT_ID_MEMORY_MS,
     DEFAULT_ID_MEMORY_MS,
@@ -65,7 +47,7 @@ pub static ID_MEMORY: Knob = knob(
 pub static DOCUMENT_BYTES: Knob = Knob {
     min: 1,
     max: MAX_MAX_DOCUMENT_BYTES,
-    ..knob(
+    ..Knob::new(
         "max-document-bytes",
         &MAX_DOCUMENT_BYTES,
         DEFAULT_MAX_DOCUMENT_BYTES,
@@ -87,22 +69,7 @@ pub static KNOBS: [&Knob; 6] = [
 /// crate's own reading took any integer, unchecked, and named neither argument nor value when
 /// one was not a number).
 pub fn module_args(args: &[&[u8]]) -> Result<Vec<(&'static Knob, i64)>, String> {
-    let ranges = KNOBS.map(|k| knobs::Knob {
-        name: k.name,
-        min: k.min,
-        max: k.max,
-    });
-    let hint = " (without the 'vigil.' prefix)";
-    let values = knobs::pairs(args, &ranges, "loadmodule argument", hint)?;
-    Ok(values.into_iter().map(|(i, v)| (KNOBS[i], v)).collect())
-}
-
-/// Sets the configs the loadmodule arguments name (after redis.conf's `vigil.*` lines were
-/// applied: an argument wins, as a command-line option wins over the config file).
-pub fn apply(values: &[(&Knob, i64)]) {
-    for (k, v) in values {
-        k.value.store(*v, Ordering::Relaxed);
-    }
+    knobs::pairs(args, &KNOBS)
 }
 
 fn get(v: &AtomicI64) -> u64 {

@@ -43,7 +43,9 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
     // First, before anything is registered or started: a bad argument stops the load.
     let args: Vec<&[u8]> = args.iter().map(RedisString::as_slice).collect();
     match config::module_args(&args) {
-        Ok(values) => config::apply(&values),
+        // After redis.conf's `vigil.*` lines were applied: an argument wins, as a
+        // command-line option wins over the config file.
+        Ok(values) => vigil_core::knobs::apply(&values),
         Err(e) => {
             ctx.log_warning(&format!("vigil: {e}"));
             return Status::Err;

@@ -3,29 +3,40 @@
 //! CONFIG SET reads a numeric config. Operator input, but read with the care of a client's:
 //! any bytes give a value or a reason, never a panic (fuzzed: `fuzz/fuzz_targets/knobs.rs`).
 
-/// A setting's name and the range of its value (inclusive).
-#[derive(Debug, Clone, Copy)]
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A numeric setting: its name (a loadmodule argument; `vigil.` + name for CONFIG), where its
+/// value lives, its default, and the range its value must be in (inclusive).
 pub struct Knob {
     pub name: &'static str,
+    pub value: &'static AtomicI64,
+    pub default: i64,
     pub min: i64,
     pub max: i64,
 }
 
-/// Reads `args`, pairs of a name of `knobs` and its value: for each pair in order, the index
-/// of its knob and the value. An odd count, an unknown or repeated name, or a value that is
-/// not an integer of its knob's range is an error that names the argument (`what` says what
-/// the arguments are, `hint` follows the list of names in the unknown-name error).
-pub fn pairs(
-    args: &[&[u8]],
-    knobs: &[Knob],
-    what: &str,
-    hint: &str,
-) -> Result<Vec<(usize, i64)>, String> {
+impl Knob {
+    /// A knob of any non-negative value.
+    pub const fn new(name: &'static str, value: &'static AtomicI64, default: i64) -> Knob {
+        Knob {
+            name,
+            value,
+            default,
+            min: 0,
+            max: i64::MAX,
+        }
+    }
+}
+
+/// Reads `args`, pairs of a name of `knobs` (without the `vigil.` prefix) and its value: for
+/// each pair in order, its knob and the value. An odd count, an unknown or repeated name, or a
+/// value that is not an integer of its knob's range is an error that names the argument.
+pub fn pairs(args: &[&[u8]], knobs: &[&'static Knob]) -> Result<Vec<(&'static Knob, i64)>, String> {
     let names = || knobs.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
     if let [.., last] = args {
         if args.len() % 2 == 1 {
             return Err(format!(
-                "the {what}s are pairs of a config and its value ({}); '{}' has no value",
+                "the loadmodule arguments are pairs of a config and its value ({}); '{}' has no value",
                 names(),
                 String::from_utf8_lossy(last)
             ));
@@ -38,25 +49,32 @@ pub fn pairs(
         let shown = String::from_utf8_lossy(name);
         let Some(i) = knobs.iter().position(|k| k.name.as_bytes() == name) else {
             return Err(format!(
-                "unknown {what} '{shown}': the configs are {}{hint}",
+                "unknown loadmodule argument '{shown}': the configs are {} (without the 'vigil.' prefix)",
                 names()
             ));
         };
         if std::mem::replace(&mut seen[i], true) {
-            return Err(format!("{what} '{shown}' given twice"));
+            return Err(format!("loadmodule argument '{shown}' given twice"));
         }
         let k = knobs[i];
         let Some(v) = integer(value).filter(|v| (k.min..=k.max).contains(v)) else {
             return Err(format!(
-                "invalid {what} {shown} '{}': must be an integer between {} and {} inclusive",
+                "invalid loadmodule argument {shown} '{}': must be an integer between {} and {} inclusive",
                 String::from_utf8_lossy(value),
                 k.min,
                 k.max
             ));
         };
-        values.push((i, v));
+        values.push((k, v));
     }
     Ok(values)
+}
+
+/// Sets the values `pairs` read.
+pub fn apply(values: &[(&Knob, i64)]) {
+    for (k, v) in values {
+        k.value.store(*v, Ordering::Relaxed);
+    }
 }
 
 /// `-?[0-9]+` within i64 (no sign `+`, no spaces).
