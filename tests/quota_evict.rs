@@ -194,7 +194,16 @@ fn the_quota_and_its_alert_stream_are_never_evicted_for_it() {
 
 #[test]
 fn dry_run_answers_the_same_and_changes_nothing() {
-    let s = Server::start_with(&["--save", "", "--appendonly", "yes"]);
+    // `appendfsync always`: each write reaches the AOF before the reply. Under `everysec`
+    // Redis postpones the write while a background fsync runs, and the size read next lagged.
+    let s = Server::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
     let mut c = s.client();
     tenant(&mut c);
     let aof_size =
